@@ -1,0 +1,102 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TesseraCore
+
+/// Errors a client call can end with. `server` carries the status and the server's error body.
+public enum ClientError: Error, Equatable, CustomStringConvertible {
+    case invalidURL(String)
+    case transport(String)
+    case server(status: Int, body: String)
+    case invalidResponse(String)
+    case tooLarge(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): "invalid server URL \(url)"
+        case .transport(let why): "cannot reach the server: \(why)"
+        case .server(let status, let body): "HTTP \(status): \(body)"
+        case .invalidResponse(let why): "unexpected response: \(why)"
+        case .tooLarge(let limit): "response larger than \(limit) bytes"
+        }
+    }
+}
+
+/// A thin JSON-over-HTTP client for a Tessera server: the base of the SDK, the keeper and the
+/// CLI's client commands. Responses are bounded (1 MiB) like requests are on the server.
+public struct TesseraHTTPClient: Sendable {
+    public let baseURL: String
+    public let token: String?
+    let http: HTTPClient
+    let timeout: TimeAmount
+
+    public static let maxResponseBytes = 1 << 20
+
+    public init(baseURL: String, token: String? = nil, http: HTTPClient = .shared, timeout: Duration = .seconds(10)) throws(ClientError) {
+        guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw .invalidURL(baseURL)
+        }
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.http = http
+        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+    }
+
+    public struct Health: Codable, Sendable, Equatable {
+        public var status: String
+        public var version: String
+    }
+
+    public func health() async throws(ClientError) -> Health {
+        try await send(.GET, "/health", body: Optional<[String: String]>.none, as: Health.self)
+    }
+
+    public func jwks() async throws(ClientError) -> JWKSet {
+        try await send(.GET, "/.well-known/jwks.json", body: Optional<[String: String]>.none, as: JWKSet.self)
+    }
+
+    /// Sends `body` as JSON (if any) and decodes a 2xx answer as `Response`.
+    public func send<Body: Encodable, Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: Body?, as: Response.Type
+    ) async throws(ClientError) -> Response {
+        let (status, bytes) = try await raw(method, path, body: body)
+        guard (200..<300).contains(status) else {
+            throw .server(status: status, body: String(decoding: bytes, as: UTF8.self))
+        }
+        do {
+            return try JSONDecoder().decode(Response.self, from: Data(bytes))
+        } catch {
+            throw .invalidResponse(String(describing: error))
+        }
+    }
+
+    /// The status and body of any request, for callers that interpret errors themselves.
+    public func raw<Body: Encodable>(_ method: HTTPMethod, _ path: String, body: Body?) async throws(ClientError) -> (Int, [UInt8]) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            do {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+            } catch {
+                throw .invalidResponse("cannot encode the request: \(error)")
+            }
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw .transport(String(describing: error))
+        }
+        do {
+            let buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
+            return (Int(response.status.code), Array(buffer.readableBytesView))
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge(limit: Self.maxResponseBytes)
+        } catch {
+            throw .transport(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import JWTKit
+
+/// What a verifier demands beyond a good signature.
+public struct JWSPolicy: Sendable {
+    /// Tokens longer than this are refused before any parsing.
+    public var maxTokenBytes: Int = 16 * 1024
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`; capped at 60 s.
+    public var leewaySeconds: Int64 = 60
+    /// Required `typ` header, or nil to accept any.
+    public var type: String?
+    /// Whether a token without `exp` is refused. Every Tessera token has one.
+    public var requireExpiry: Bool = true
+    /// Accepted issuers, or nil to accept any.
+    public var issuers: Set<String>?
+    /// Required audience, or nil when the verifier has none.
+    public var audience: String?
+
+    public init(
+        type: String? = nil, issuers: Set<String>? = nil, audience: String? = nil,
+        leewaySeconds: Int64 = 60, maxTokenBytes: Int = 16 * 1024, requireExpiry: Bool = true
+    ) {
+        self.type = type
+        self.issuers = issuers
+        self.audience = audience
+        self.leewaySeconds = min(max(leewaySeconds, 0), 60)
+        self.maxTokenBytes = maxTokenBytes
+        self.requireExpiry = requireExpiry
+    }
+}
+
+/// The protected header members the verifier inspects before touching the signature.
+struct JWSHeader: Decodable {
+    var alg: String?
+    var kid: String?
+    var typ: String?
+    var crit: [String]?
+}
+
+/// Verifies compact JWS against a fixed set of Ed25519 public keys.
+///
+/// jwt-kit performs the signature check, but it trusts the header: it falls back to a default key
+/// for an unknown `kid` and never compares `alg` with the key. So every header rule is enforced
+/// here first — only `EdDSA`, only a known `kid` — which closes `alg: none`, HS/RS confusion and
+/// key substitution. Immutable: a key change builds a new verifier.
+public struct JWSVerifier: Sendable {
+    public let kids: Set<String>
+    let collection: JWTKeyCollection
+
+    public init(keys: [String: Ed25519PublicKey]) async {
+        self.kids = Set(keys.keys)
+        let collection = JWTKeyCollection()
+        for (kid, key) in keys {
+            await collection.add(eddsa: EdDSA.PublicKey(backing: key.backing), kid: JWKIdentifier(string: kid))
+        }
+        self.collection = collection
+    }
+
+    /// Keys from a JWK Set; entries that are not Ed25519 public keys with a `kid` are skipped.
+    public init(jwks: JWKSet) async {
+        var keys: [String: Ed25519PublicKey] = [:]
+        for jwk in jwks.keys {
+            guard let kid = jwk.kid, let key = try? Ed25519PublicKey(jwk: jwk) else { continue }
+            keys[kid] = key
+        }
+        await self.init(keys: keys)
+    }
+
+    /// Checks, in order: size and shape, header (`alg`, `crit`, `kid`, `typ`), signature,
+    /// issuer, `exp` / `nbf` / `iat` with leeway, audience. The first failure is thrown.
+    public func verify<Claims: JWSClaims>(
+        _ token: String, as: Claims.Type, policy: JWSPolicy, clock: any TesseraClock = SystemClock()
+    ) async throws(JWSError) -> Claims {
+        let header = try Self.checkHeader(token, policy: policy, kids: kids)
+        _ = header
+        let claims: Claims
+        do {
+            claims = try await collection.verify(token, as: JWTKitPayload<Claims>.self).claims
+        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
+            throw .signatureInvalid
+        } catch {
+            throw .malformed("claims")
+        }
+        try Self.checkClaims(claims, policy: policy, now: clock.now().unixSeconds)
+        return claims
+    }
+
+    /// Header rules, applied before any cryptography. Exposed for diagnostics (`inspect`).
+    static func checkHeader(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
+        guard token.utf8.count <= policy.maxTokenBytes else { throw .tooLarge(limit: policy.maxTokenBytes) }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
+            throw .malformed("expected three non-empty segments")
+        }
+        guard let headerBytes = Base64URL.decode(parts[0]),
+            let header = try? JSONDecoder().decode(JWSHeader.self, from: Data(headerBytes))
+        else { throw .malformed("header") }
+        guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm(header.alg ?? "(none)") }
+        // No extension is understood, so any critical one must be refused (RFC 7515 §4.1.11).
+        guard header.crit == nil else { throw .malformed("crit") }
+        guard let kid = header.kid, !kid.isEmpty else { throw .missingKeyID }
+        guard kids.contains(kid) else { throw .unknownKeyID(kid) }
+        if let type = policy.type, header.typ != type { throw .wrongType(header.typ) }
+        return header
+    }
+
+    static func checkClaims(_ claims: some JWSClaims, policy: JWSPolicy, now: Int64) throws(JWSError) {
+        if let issuers = policy.issuers, !issuers.contains(claims.iss ?? "") {
+            throw .issuerUntrusted(claims.iss)
+        }
+        let leeway = policy.leewaySeconds
+        if let exp = claims.exp {
+            guard now < exp + leeway else { throw .expired }
+        } else if policy.requireExpiry {
+            throw .missingClaim("exp")
+        }
+        if let nbf = claims.nbf, now + leeway < nbf { throw .notYetValid }
+        if let iat = claims.iat, now + leeway < iat { throw .issuedInFuture }
+        if let audience = policy.audience {
+            guard let aud = claims.aud, aud.contains(audience) else { throw .audienceMismatch }
+        }
+    }
+}

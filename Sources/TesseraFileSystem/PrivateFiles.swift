@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Files and folders that hold secrets: folders 0700, files 0600, whatever the process umask.
+///
+/// Modes are passed to `mkdir`/`open` *and* then set with `chmod`/`fchmod`, because the umask
+/// only ever removes bits and an existing path may carry looser ones.
+public enum PrivateFiles {
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public let path: String
+        public let operation: String
+        public let code: Int32
+        public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+    }
+
+    /// Creates `path` (and missing parents, 0700) and makes it 0700.
+    public static func ensureDirectory(_ path: String) throws(Failure) {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            let parent = (path as NSString).deletingLastPathComponent
+            if !parent.isEmpty, parent != path, !FileManager.default.fileExists(atPath: parent) {
+                try ensureDirectory(parent)
+            }
+            if mkdir(path, 0o700) != 0, errno != EEXIST { throw Failure(path: path, operation: "mkdir", code: errno) }
+        } else if !isDirectory.boolValue {
+            throw Failure(path: path, operation: "mkdir", code: ENOTDIR)
+        }
+        if chmod(path, 0o700) != 0 { throw Failure(path: path, operation: "chmod", code: errno) }
+    }
+
+    /// Creates `path` empty if absent, and makes it 0600.
+    public static func ensureFile(_ path: String) throws(Failure) {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        if fchmod(fd, 0o600) != 0 { throw Failure(path: path, operation: "chmod", code: errno) }
+    }
+
+    /// Makes an existing file 0600; a missing one is not an error.
+    public static func restrict(_ path: String) throws(Failure) {
+        if chmod(path, 0o600) != 0, errno != ENOENT { throw Failure(path: path, operation: "chmod", code: errno) }
+    }
+
+    /// Writes `data` so that a reader sees the old content or the new, never a mix: a 0600 temp
+    /// file in the same folder, fsync, rename over the target, fsync of the folder.
+    public static func writeAtomically(_ data: some Collection<UInt8>, to path: String) throws(Failure) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temp = (directory.isEmpty ? "." : directory) + "/.\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(path: temp, operation: "open", code: errno) }
+        var failure: Failure?
+        if fchmod(fd, 0o600) != 0 { failure = Failure(path: temp, operation: "chmod", code: errno) }
+        let bytes = Array(data)
+        var written = 0
+        while failure == nil, written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = Failure(path: temp, operation: "write", code: errno)
+            } else {
+                written += n
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = Failure(path: temp, operation: "fsync", code: errno) }
+        close(fd)
+        if failure == nil, rename(temp, path) != 0 { failure = Failure(path: path, operation: "rename", code: errno) }
+        if let failure {
+            unlink(temp)
+            throw failure
+        }
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            close(dirfd)
+        }
+    }
+
+    /// The permission bits of `path`, for checks and tests.
+    public static func mode(of path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_mode & 0o777)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import TesseraCore
+import TesseraStore
+
+/// `GET /health`: `{"status":"ok","version":…}` while the store answers; `degraded` with 503
+/// when it does not, so a load balancer takes the node out instead of sending it traffic it
+/// would refuse.
+struct HealthController {
+    let store: any TesseraStore
+
+    struct Body: ResponseEncodable {
+        var status: String
+        var version: String
+    }
+
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/health", method: .get, access: .anonymous) { _, _ in
+            do {
+                try await store.ping()
+                return EditedResponse(status: .ok, response: Body(status: "ok", version: TesseraVersion.current))
+            } catch {
+                return EditedResponse(
+                    status: .serviceUnavailable, response: Body(status: "degraded", version: TesseraVersion.current))
+            }
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+struct MetricsController {
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/metrics", method: .get, access: .anonymous) { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: TesseraMetrics.exposition())))
+        }
+    }
+}
+
+/// `GET /.well-known/jwks.json`: the active key and retired keys still inside their grace period.
+struct JWKSController {
+    let keys: SigningKeyService
+
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/.well-known/jwks.json", method: .get, access: .anonymous) { _, _ in
+            let set = await keys.jwks()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            // Short enough that a rotation reaches verifiers quickly.
+            headers[.cacheControl] = "public, max-age=60"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(set))))
+        }
+    }
+}

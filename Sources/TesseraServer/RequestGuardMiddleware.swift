@@ -1,0 +1,37 @@
+import Hummingbird
+
+/// First middleware on every request: refuses a declared body over the limit before reading it
+/// (413), turns any error that is not already an ``APIError`` into a uniform body (never a stack
+/// or an internal message), and echoes the request id so a client can quote it.
+struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > JSONLimits.maxBodyBytes {
+            return try finish(APIError.payloadTooLarge.response(from: request, context: context), context)
+        }
+        do {
+            return finish(try await next(request, context), context)
+        } catch let error as APIError {
+            return try finish(error.response(from: request, context: context), context)
+        } catch let error as HTTPError {
+            let mapped: APIError
+            switch error.status {
+            case .notFound: mapped = .notFound()
+            case .contentTooLarge: mapped = .payloadTooLarge
+            case .methodNotAllowed: mapped = APIError(.methodNotAllowed, type: "method-not-allowed", message: "method not allowed")
+            case .badRequest: mapped = .badRequest(error.body ?? "bad request")
+            default: mapped = APIError(error.status, type: "error", message: error.status.reasonPhrase)
+            }
+            return try finish(mapped.response(from: request, context: context), context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            let internalError = APIError(.internalServerError, type: "internal", message: "internal error")
+            return try finish(internalError.response(from: request, context: context), context)
+        }
+    }
+
+    func finish(_ response: Response, _ context: Context) -> Response {
+        var response = response
+        response.headers[.init("X-Request-Id")!] = context.id
+        return response
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// Everything `tessera serve` is configured with.
+///
+/// Resolution order, per setting: command-line flag > `TESSERA_*` environment variable > config
+/// file (JSON) > default. ``resolve(flags:environment:file:)`` is pure so the precedence is tested
+/// without a process.
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8787
+    public var stateDirectory: String = ServerConfiguration.defaultStateDirectory
+    public var logLevel: String = "info"
+    /// How long a retired signing key keeps verifying: the longest token lifetime (24 h, the badge
+    /// cap) plus the 60 s leeway.
+    public var keyGraceSeconds: Int = 24 * 3600 + 60
+    /// How often a server re-reads signing keys, so a rotation by another process is seen.
+    public var keyRefreshSeconds: Int = 5
+    /// Whether SQLite fsyncs every commit (`FULL`) or only at checkpoints (`NORMAL`).
+    public var durableCommits: Bool = true
+
+    public init() {}
+
+    public static var defaultStateDirectory: String {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return (home as NSString).appendingPathComponent(".tessera")
+    }
+
+    /// One layer of settings, every member optional; later layers override earlier ones.
+    public struct Layer: Sendable, Equatable, Codable {
+        public var host: String?
+        public var port: Int?
+        public var stateDirectory: String?
+        public var logLevel: String?
+        public var keyGraceSeconds: Int?
+        public var keyRefreshSeconds: Int?
+        public var durableCommits: Bool?
+
+        public init(
+            host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
+            keyGraceSeconds: Int? = nil, keyRefreshSeconds: Int? = nil, durableCommits: Bool? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.stateDirectory = stateDirectory
+            self.logLevel = logLevel
+            self.keyGraceSeconds = keyGraceSeconds
+            self.keyRefreshSeconds = keyRefreshSeconds
+            self.durableCommits = durableCommits
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case host, port
+            case stateDirectory = "state_dir"
+            case logLevel = "log_level"
+            case keyGraceSeconds = "key_grace_seconds"
+            case keyRefreshSeconds = "key_refresh_seconds"
+            case durableCommits = "durable_commits"
+        }
+
+        /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
+        public static func environment(_ env: [String: String]) throws(ConfigurationError) -> Layer {
+            var layer = Layer()
+            layer.host = env["TESSERA_HOST"]
+            layer.stateDirectory = env["TESSERA_STATE_DIR"]
+            layer.logLevel = env["TESSERA_LOG_LEVEL"]
+            layer.port = try int(env, "TESSERA_PORT")
+            layer.keyGraceSeconds = try int(env, "TESSERA_KEY_GRACE_SECONDS")
+            layer.keyRefreshSeconds = try int(env, "TESSERA_KEY_REFRESH_SECONDS")
+            if let value = env["TESSERA_DURABLE_COMMITS"] {
+                switch value.lowercased() {
+                case "1", "true", "yes": layer.durableCommits = true
+                case "0", "false", "no": layer.durableCommits = false
+                default: throw .invalid(name: "TESSERA_DURABLE_COMMITS", value: value)
+                }
+            }
+            return layer
+        }
+
+        static func int(_ env: [String: String], _ name: String) throws(ConfigurationError) -> Int? {
+            guard let value = env[name] else { return nil }
+            guard let number = Int(value) else { throw .invalid(name: name, value: value) }
+            return number
+        }
+
+        /// A JSON config file with snake_case keys; unknown keys are an error, not ignored.
+        public static func file(_ data: Data, path: String) throws(ConfigurationError) -> Layer {
+            do {
+                if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    let known = Set(["host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds", "durable_commits"])
+                    if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+                        throw ConfigurationError.unknownKey(path: path, key: unknown)
+                    }
+                }
+                return try JSONDecoder().decode(Layer.self, from: data)
+            } catch let error as ConfigurationError {
+                throw error
+            } catch {
+                throw .unreadable(path: path, reason: String(describing: error))
+            }
+        }
+    }
+
+    public static func resolve(flags: Layer, environment: Layer, file: Layer) throws(ConfigurationError) -> ServerConfiguration {
+        var config = ServerConfiguration()
+        for layer in [file, environment, flags] {
+            if let v = layer.host { config.host = v }
+            if let v = layer.port { config.port = v }
+            if let v = layer.stateDirectory { config.stateDirectory = v }
+            if let v = layer.logLevel { config.logLevel = v }
+            if let v = layer.keyGraceSeconds { config.keyGraceSeconds = v }
+            if let v = layer.keyRefreshSeconds { config.keyRefreshSeconds = v }
+            if let v = layer.durableCommits { config.durableCommits = v }
+        }
+        try config.validate()
+        return config
+    }
+
+    public func validate() throws(ConfigurationError) {
+        guard (0...65535).contains(port) else { throw .invalid(name: "port", value: String(port)) }
+        guard !host.isEmpty else { throw .invalid(name: "host", value: host) }
+        guard !stateDirectory.isEmpty else { throw .invalid(name: "state_dir", value: stateDirectory) }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw .invalid(name: "log_level", value: logLevel)
+        }
+        guard keyGraceSeconds >= 60 else { throw .invalid(name: "key_grace_seconds", value: String(keyGraceSeconds)) }
+        guard keyRefreshSeconds >= 1 else { throw .invalid(name: "key_refresh_seconds", value: String(keyRefreshSeconds)) }
+    }
+
+    /// The effective settings as `key=value` lines, for the start-up banner. Holds no secrets.
+    public var summary: [(String, String)] {
+        [
+            ("host", host), ("port", String(port)), ("state_dir", stateDirectory), ("log_level", logLevel),
+            ("key_grace_seconds", String(keyGraceSeconds)), ("key_refresh_seconds", String(keyRefreshSeconds)),
+            ("durable_commits", String(durableCommits)),
+        ]
+    }
+}
+
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+    case invalid(name: String, value: String)
+    case unknownKey(path: String, key: String)
+    case unreadable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let name, let value): "invalid value for \(name): \(value)"
+        case .unknownKey(let path, let key): "\(path): unknown key \(key)"
+        case .unreadable(let path, let reason): "\(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Metrics
+import Prometheus
+
+/// The process-wide Prometheus registry. swift-metrics allows one bootstrap per process, so the
+/// first application built installs it and every later one (tests build many) reuses it.
+public enum TesseraMetrics {
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Latency buckets in seconds, from 100 µs (an in-process decision) to 5 s.
+        let buckets: [Duration] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2), .seconds(5),
+        ]
+        factory.defaultDurationHistogramBuckets = buckets
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
+    /// The Prometheus text exposition of every metric.
+    public static func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(16 * 1024)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

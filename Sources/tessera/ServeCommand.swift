@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import TesseraCore
+import TesseraServer
+import TesseraStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Tessera server on the embedded SQLite store.",
+        discussion: """
+            Settings come from flags, then TESSERA_* environment variables (TESSERA_HOST, \
+            TESSERA_PORT, TESSERA_STATE_DIR, TESSERA_LOG_LEVEL, TESSERA_KEY_GRACE_SECONDS, \
+            TESSERA_KEY_REFRESH_SECONDS, TESSERA_DURABLE_COMMITS), then the JSON config file \
+            (--config or TESSERA_CONFIG), then defaults. SIGTERM or SIGINT drains and stops.
+            """
+    )
+
+    @Option(help: "State directory (created 0700). Default ~/.tessera.") var stateDir: String?
+    @Option(help: "Address to bind. Default 127.0.0.1.") var host: String?
+    @Option(help: "Port to bind; 0 picks a free one. Default 8787.") var port: Int?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(help: "JSON config file with snake_case keys.") var config: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: ServerConfiguration
+        do {
+            var fileLayer = ServerConfiguration.Layer()
+            if let path = config ?? environment["TESSERA_CONFIG"] {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ConfigurationError.unreadable(path: path, reason: "cannot read file")
+                }
+                fileLayer = try ServerConfiguration.Layer.file(data, path: path)
+            }
+            configuration = try ServerConfiguration.resolve(
+                flags: .init(host: host, port: port, stateDirectory: stateDir, logLevel: logLevel),
+                environment: try .environment(environment),
+                file: fileLayer)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tessera")
+
+        Output.context("tessera \(TesseraVersion.current) starting with:")
+        for (key, value) in configuration.summary { Output.context("  \(key)=\(value)") }
+
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(
+                stateDirectory: configuration.stateDirectory, synchronousFull: configuration.durableCommits,
+                logger: Logger(label: "tessera.store"))
+        } catch {
+            throw CLIFailure("cannot open the store: \(error)")
+        }
+        let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger)
+        let host = configuration.host
+        let app = try buildApplication(serverEnvironment) { port in
+            let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            Output.context("tessera: listening on \(base)")
+            Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
+        }
+        try await app.runService()
+        Output.context("tessera: stopped")
+    }
+}

@@ -100,12 +100,13 @@ let package = Package(
             dependencies: [
                 "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TesseraEndToEndTests",
-            dependencies: ["TesseraCore", "TesseraClient"],
+            dependencies: ["TesseraCore", "TesseraClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
     ]

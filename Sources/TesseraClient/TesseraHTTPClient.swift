@@ -46,6 +46,11 @@ public struct TesseraHTTPClient: Sendable {
     public struct Health: Codable, Sendable, Equatable {
         public var status: String
         public var version: String
+
+        public init(status: String, version: String) {
+            self.status = status
+            self.version = version
+        }
     }
 
     public func health() async throws(ClientError) -> Health {

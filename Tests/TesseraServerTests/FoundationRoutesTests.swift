@@ -1,0 +1,216 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import Testing
+import TesseraCore
+
+@testable import TesseraServer
+
+@Suite("Foundation routes over real HTTP")
+struct FoundationRoutesTests {
+    func withApp(_ environment: ServerEnvironment, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = try buildApplication(environment)
+        try await app.test(.live) { client in try await body(client) }
+    }
+
+    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+    }
+
+    @Test("GET /health answers ok with the version and a request id")
+    func health() async throws {
+        try await withApp(try await makeEnvironment()) { client in
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try json(response.body)
+                #expect(body["status"] as? String == "ok")
+                #expect(body["version"] as? String == TesseraVersion.current)
+                #expect(response.headers[HTTPField.Name("X-Request-Id")!]?.isEmpty == false)
+            }
+        }
+    }
+
+    @Test("the JWKS publishes the active key only, public members only")
+    func jwks() async throws {
+        let environment = try await makeEnvironment()
+        try await withApp(environment) { client in
+            try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                #expect(response.status == .ok)
+                let set = try JSONDecoder().decode(JWKSet.self, from: Data(response.body.readableBytesView))
+                let active = await environment.keys.signer.kid
+                #expect(set.keys.map(\.kid) == [active])
+                #expect(set.keys.allSatisfy { $0.d == nil && $0.kty == "OKP" && $0.crv == "Ed25519" })
+            }
+        }
+    }
+
+    @Test("after rotation the old key still verifies and is published until its grace ends")
+    func rotationGrace() async throws {
+        let clock = ManualClock()
+        let environment = try await makeEnvironment(clock: clock) { $0.keyGraceSeconds = 3600 }
+        struct Claims: JWSClaims { var iss: String?; var iat: Int64?; var exp: Int64? }
+        let now = clock.now().unixSeconds
+        let oldToken = try await environment.keys.sign(Claims(iss: "t", iat: now, exp: now + 7200), type: "t+jwt")
+        let oldKid = await environment.keys.signer.kid
+        let newKid = try await environment.keys.rotate().kid
+        #expect(oldKid != newKid)
+        let policy = JWSPolicy(type: "t+jwt")
+        _ = try await environment.keys.verify(oldToken, as: Claims.self, policy: policy)
+        #expect(await environment.keys.jwks().keys.map(\.kid) == [newKid, oldKid])
+
+        clock.advance(by: 3601)
+        try await environment.keys.refresh()
+        #expect(await environment.keys.jwks().keys.map(\.kid) == [newKid])
+        await #expect(throws: JWSError.unknownKeyID(oldKid)) {
+            _ = try await environment.keys.verify(oldToken, as: Claims.self, policy: policy)
+        }
+    }
+
+    @Test("a rotation by another process on the same store is picked up by refresh")
+    func rotationSeenAcrossProcesses() async throws {
+        let directory = makeStateDirectory()
+        let a = try await makeEnvironment(directory: directory)
+        let b = try await makeEnvironment(directory: directory)
+        #expect(await a.keys.signer.kid == b.keys.signer.kid)
+        let rotated = try await a.keys.rotate().kid
+        try await b.keys.refresh()
+        #expect(await b.keys.signer.kid == rotated)
+    }
+
+    @Test("unknown paths give the uniform 404 body")
+    func notFound() async throws {
+        try await withApp(try await makeEnvironment()) { client in
+            try await client.execute(uri: "/nope", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(String(buffer: response.body) == #"{"error":{"message":"not found","type":"not-found"}}"#)
+            }
+        }
+    }
+
+    @Test("a body over 1 MiB is refused with 413 before it is read")
+    func bodyLimit() async throws {
+        try await withApp(try await makeEnvironment()) { client in
+            let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: (1 << 20) + 1)
+            try await client.execute(uri: "/health", method: .post, body: big) { response in
+                #expect(response.status == .contentTooLarge)
+                let body = try json(response.body)
+                #expect(body["error"] != nil)
+            }
+        }
+    }
+
+    @Test("/metrics exposes request counts and latency histograms per route")
+    func metrics() async throws {
+        try await withApp(try await makeEnvironment()) { client in
+            try await client.execute(uri: "/health", method: .get) { _ in }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"hb_requests{http_route="/health""#))
+                #expect(text.contains("http_server_request_duration_bucket"))
+            }
+        }
+    }
+
+    @Test("every foundation route declares its access")
+    func declarations() async throws {
+        let (_, routes) = try buildRouter(try await makeEnvironment())
+        #expect(Set(routes.map(\.path)) == ["/health", "/metrics", "/.well-known/jwks.json"])
+        #expect(routes.allSatisfy { $0.access == .anonymous })
+    }
+
+    @Test("a route that needs authentication cannot be registered without an authorizer")
+    func unenforceableRoute() throws {
+        let routes = SecuredRouter(router: Router(context: TesseraRequestContext.self), authorizer: nil)
+        #expect(throws: RouteRegistrationError.self) {
+            try routes.on("/secret", method: .get, access: .capability("users:read")) { _, _ in "no" }
+        }
+        #expect(throws: RouteRegistrationError.self) {
+            try routes.on("/secret", method: .get, access: .capability("nocolon")) { _, _ in "no" }
+        }
+    }
+}
+
+@Suite("JSON body limits")
+struct JSONLimitsTests {
+    struct Payload: Decodable { var name: String; var count: Int }
+
+    func app() -> some ApplicationProtocol {
+        let router = Router(context: TesseraRequestContext.self)
+        router.addMiddleware { RequestGuardMiddleware() }
+        router.post("/echo") { request, context -> String in
+            var request = request
+            let payload = try await request.decodeJSON(as: Payload.self, context: context)
+            return "\(payload.name):\(payload.count)"
+        }
+        return Application(router: router)
+    }
+
+    @Test("depth is counted outside strings")
+    func depth() {
+        #expect(JSONLimits.depth(of: Array(#"{"a":[1,{"b":"[[[["}]}"#.utf8)) == 3)
+        #expect(JSONLimits.depth(of: Array(#""\"[""#.utf8)) == 0)
+    }
+
+    @Test("nesting deeper than 32 is a 400; bad fields are named; good input decodes")
+    func limits() async throws {
+        try await app().test(.router) { client in
+            let deep = String(repeating: "[", count: 33) + String(repeating: "]", count: 33)
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: deep)) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("nested deeper than 32"))
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name":"x","count":"three"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("count"))
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"count":3}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("missing field name"))
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: "not json")) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name":"x","count":3}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "x:3")
+            }
+        }
+    }
+}
+
+@Suite("Configuration precedence")
+struct ConfigurationTests {
+    @Test("flag > environment > file > default, per setting")
+    func precedence() throws {
+        let file = try ServerConfiguration.Layer.file(
+            Data(#"{"host":"0.0.0.0","port":9000,"log_level":"debug","key_grace_seconds":120}"#.utf8), path: "c.json")
+        let environment = try ServerConfiguration.Layer.environment(["TESSERA_PORT": "9100", "TESSERA_LOG_LEVEL": "warning"])
+        let flags = ServerConfiguration.Layer(port: 9200)
+        let config = try ServerConfiguration.resolve(flags: flags, environment: environment, file: file)
+        #expect(config.port == 9200)
+        #expect(config.logLevel == "warning")
+        #expect(config.host == "0.0.0.0")
+        #expect(config.keyGraceSeconds == 120)
+        #expect(config.keyRefreshSeconds == ServerConfiguration().keyRefreshSeconds)
+    }
+
+    @Test("bad values are errors that name the setting")
+    func errors() {
+        #expect(throws: ConfigurationError.invalid(name: "TESSERA_PORT", value: "http")) {
+            try ServerConfiguration.Layer.environment(["TESSERA_PORT": "http"])
+        }
+        #expect(throws: ConfigurationError.unknownKey(path: "c.json", key: "prot")) {
+            try ServerConfiguration.Layer.file(Data(#"{"prot":1}"#.utf8), path: "c.json")
+        }
+        #expect(throws: ConfigurationError.invalid(name: "port", value: "70000")) {
+            try ServerConfiguration.resolve(flags: .init(port: 70000), environment: .init(), file: .init())
+        }
+        #expect(throws: ConfigurationError.invalid(name: "log_level", value: "loud")) {
+            try ServerConfiguration.resolve(flags: .init(logLevel: "loud"), environment: .init(), file: .init())
+        }
+    }
+}

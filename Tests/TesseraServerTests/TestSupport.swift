@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import TesseraCore
+import TesseraStore
+
+@testable import TesseraServer
+
+/// A clock the test moves by hand, to cross grace-period and expiry boundaries without sleeping.
+final class ManualClock: TesseraClock, @unchecked Sendable {
+    private let lock = NIOLock()
+    private var instant: Date
+
+    init(_ instant: Date = Date()) { self.instant = instant }
+
+    func now() -> Date { lock.withLock { instant } }
+
+    func advance(by seconds: TimeInterval) { lock.withLock { instant = instant.addingTimeInterval(seconds) } }
+}
+
+func makeStateDirectory(_ name: String = #function) -> String {
+    let safe = name.filter { $0.isLetter || $0.isNumber }
+    return FileManager.default.temporaryDirectory.path + "/tessera-server-\(safe)-\(UUID().uuidString.prefix(8))"
+}
+
+/// A server environment on a real SQLite file in a fresh state directory.
+func makeEnvironment(
+    clock: any TesseraClock = SystemClock(), directory: String = makeStateDirectory(), configure: (inout ServerConfiguration) -> Void = { _ in }
+) async throws -> ServerEnvironment {
+    var configuration = ServerConfiguration()
+    configuration.stateDirectory = directory
+    configuration.port = 0
+    configure(&configuration)
+    let store = try SQLiteStore(stateDirectory: directory)
+    return try await ServerEnvironment(
+        configuration: configuration, store: store, clock: clock, logger: Logger(label: "test"))
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraFileSystem
+
+@testable import TesseraStore
+
+/// A fresh state directory under the system temp folder, removed by the caller.
+func makeStateDirectory(_ name: String = #function) -> String {
+    let base = FileManager.default.temporaryDirectory.path
+    let safe = name.filter { $0.isLetter || $0.isNumber }
+    return "\(base)/tessera-test-\(safe)-\(UUID().uuidString.prefix(8))/state"
+}
+
+@Suite("SQLite store on a real file")
+struct SQLiteStoreTests {
+    @Test("a new store is 0700 / 0600 under umask 022, and an existing loose folder is tightened")
+    func permissions() throws {
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let directory = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = try SQLiteStore(stateDirectory: directory)
+        #expect(PrivateFiles.mode(of: directory) == 0o700)
+        for suffix in ["", "-wal", "-shm"] {
+            #expect(PrivateFiles.mode(of: store.path + suffix) == 0o600, "\(suffix)")
+        }
+        let loose = makeStateDirectory("loose")
+        try FileManager.default.createDirectory(atPath: loose, withIntermediateDirectories: true)
+        chmod(loose, 0o755)
+        _ = try SQLiteStore(stateDirectory: loose)
+        #expect(PrivateFiles.mode(of: loose) == 0o700)
+    }
+
+    @Test("migrations reach the latest version and data survives a reopen")
+    func migrationsAndRestart() async throws {
+        let directory = makeStateDirectory()
+        var store: SQLiteStore? = try SQLiteStore(stateDirectory: directory)
+        #expect(try await store!.schemaVersion() == SQLiteMigrations.latestVersion)
+        let first = try await store!.ensureActiveSigningKey(.generate(at: Date()))
+        try await store!.appendAudit(AuditEvent(at: Date(), actor: "u1", action: "create-user", target: "u2", outcome: "ok"))
+        store = nil
+
+        let reopened = try SQLiteStore(stateDirectory: directory)
+        #expect(try await reopened.schemaVersion() == SQLiteMigrations.latestVersion)
+        #expect(try await reopened.signingKeys() == first)
+        let events = try await reopened.listAudit(limit: 10)
+        #expect(events.map(\.action) == ["create-user"])
+    }
+
+    @Test("ensureActiveSigningKey keeps the first key; rotation retires it atomically")
+    func signingKeys() async throws {
+        let store = try SQLiteStore(stateDirectory: makeStateDirectory())
+        let a = SigningKeyRecord.generate(at: Date(timeIntervalSince1970: 1000))
+        let b = SigningKeyRecord.generate(at: Date(timeIntervalSince1970: 2000))
+        #expect(try await store.ensureActiveSigningKey(a).map(\.kid) == [a.kid])
+        #expect(try await store.ensureActiveSigningKey(b).map(\.kid) == [a.kid])
+        let c = SigningKeyRecord.generate(at: Date(timeIntervalSince1970: 3000))
+        let after = try await store.rotateSigningKey(to: c)
+        #expect(after.map(\.kid) == [a.kid, c.kid])
+        #expect(after[0].retiredAt == Date(timeIntervalSince1970: 3000))
+        #expect(after[1].retiredAt == nil)
+        #expect(try after[1].keyPair().kid == c.kid)
+    }
+
+    @Test("several processes' handles open one file at once: migrations race safely")
+    func concurrentOpen() async throws {
+        let directory = makeStateDirectory()
+        let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    let store = try SQLiteStore(stateDirectory: directory)
+                    return try await store.schemaVersion()
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(versions == Array(repeating: SQLiteMigrations.latestVersion, count: 6))
+    }
+
+    @Test("two handles writing concurrently lose nothing and agree on one active key")
+    func concurrentWriters() async throws {
+        let directory = makeStateDirectory()
+        let one = try SQLiteStore(stateDirectory: directory)
+        let two = try SQLiteStore(stateDirectory: directory)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, store) in [one, two].enumerated() {
+                group.addTask {
+                    for n in 0..<150 {
+                        try await store.appendAudit(
+                            AuditEvent(at: Date(), actor: "writer\(index)", action: "write", target: "\(n)", outcome: "ok"))
+                    }
+                }
+                group.addTask {
+                    _ = try await store.ensureActiveSigningKey(.generate(at: Date()))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let events = try await one.listAudit(limit: 1000)
+        #expect(events.count == 300)
+        #expect(Set(events.map(\.id)).count == 300)
+        let keys = try await two.signingKeys()
+        #expect(keys.count == 1)
+        #expect(keys.filter { $0.retiredAt == nil }.count == 1)
+    }
+
+    @Test("a state path that is a file is refused with a clear error")
+    func stateDirIsAFile() throws {
+        let directory = makeStateDirectory()
+        try FileManager.default.createDirectory(
+            atPath: (directory as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory, contents: Data("x".utf8))
+        #expect(throws: StoreError.self) { try SQLiteStore(stateDirectory: directory) }
+    }
+}
+
+@Suite("Private files")
+struct PrivateFilesTests {
+    @Test("atomic writes are 0600 under umask 022 and replace the content whole")
+    func atomicWrite() throws {
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let directory = makeStateDirectory()
+        try PrivateFiles.ensureDirectory(directory)
+        let path = directory + "/badge.jwt"
+        try PrivateFiles.writeAtomically(Array("first".utf8), to: path)
+        try PrivateFiles.writeAtomically(Array("second".utf8), to: path)
+        #expect(PrivateFiles.mode(of: path) == 0o600)
+        #expect(PrivateFiles.mode(of: directory) == 0o700)
+        #expect(FileManager.default.contents(atPath: path) == Data("second".utf8))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+}

@@ -17,6 +17,19 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var keyRefreshSeconds: Int = 5
     /// Whether SQLite fsyncs every commit (`FULL`) or only at checkpoints (`NORMAL`).
     public var durableCommits: Bool = true
+    /// `bootstrap` or `token`; required while the store has no users (no permissive default).
+    public var bootstrapMode: String?
+    /// The initial admin API key in `token` mode. A secret: never printed.
+    public var bootstrapToken: String?
+    /// `iss` of every token this server signs; must be the same on every process of a deployment.
+    public var issuer: String = "tessera"
+    /// How long a process may reuse an API-key resolution or a user/workspace record (≤ 30 s):
+    /// the bound on how late a disable or a revocation takes effect.
+    public var authCacheSeconds: Int = 10
+    /// Login JWT lifetime.
+    public var loginTTLSeconds: Int = 3600
+    /// PBKDF2 iterations for new password hashes. Not configurable from outside: tests lower it.
+    public var passwordIterations: Int = 600_000
 
     public init() {}
 
@@ -34,11 +47,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var keyGraceSeconds: Int?
         public var keyRefreshSeconds: Int?
         public var durableCommits: Bool?
+        public var bootstrapMode: String?
+        public var bootstrapToken: String?
+        public var issuer: String?
+        public var authCacheSeconds: Int?
+        public var loginTTLSeconds: Int?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
-            keyGraceSeconds: Int? = nil, keyRefreshSeconds: Int? = nil, durableCommits: Bool? = nil
+            keyGraceSeconds: Int? = nil, keyRefreshSeconds: Int? = nil, durableCommits: Bool? = nil,
+            bootstrapMode: String? = nil, bootstrapToken: String? = nil, issuer: String? = nil
         ) {
+            self.bootstrapMode = bootstrapMode
+            self.bootstrapToken = bootstrapToken
+            self.issuer = issuer
             self.host = host
             self.port = port
             self.stateDirectory = stateDirectory
@@ -55,6 +77,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             case keyGraceSeconds = "key_grace_seconds"
             case keyRefreshSeconds = "key_refresh_seconds"
             case durableCommits = "durable_commits"
+            case bootstrapMode = "bootstrap_mode"
+            case issuer
+            case authCacheSeconds = "auth_cache_seconds"
+            case loginTTLSeconds = "login_ttl_seconds"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -66,6 +92,11 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.port = try int(env, "TESSERA_PORT")
             layer.keyGraceSeconds = try int(env, "TESSERA_KEY_GRACE_SECONDS")
             layer.keyRefreshSeconds = try int(env, "TESSERA_KEY_REFRESH_SECONDS")
+            layer.bootstrapMode = env["TESSERA_BOOTSTRAP_MODE"]
+            layer.bootstrapToken = env["TESSERA_BOOTSTRAP_TOKEN"]
+            layer.issuer = env["TESSERA_ISSUER"]
+            layer.authCacheSeconds = try int(env, "TESSERA_AUTH_CACHE_SECONDS")
+            layer.loginTTLSeconds = try int(env, "TESSERA_LOGIN_TTL_SECONDS")
             if let value = env["TESSERA_DURABLE_COMMITS"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.durableCommits = true
@@ -86,7 +117,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         public static func file(_ data: Data, path: String) throws(ConfigurationError) -> Layer {
             do {
                 if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
-                    let known = Set(["host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds", "durable_commits"])
+                    let known = Set([
+                        "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
+                        "durable_commits", "bootstrap_mode", "issuer", "auth_cache_seconds", "login_ttl_seconds",
+                    ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
                     }
@@ -110,6 +144,11 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.keyGraceSeconds { config.keyGraceSeconds = v }
             if let v = layer.keyRefreshSeconds { config.keyRefreshSeconds = v }
             if let v = layer.durableCommits { config.durableCommits = v }
+            if let v = layer.bootstrapMode { config.bootstrapMode = v }
+            if let v = layer.bootstrapToken { config.bootstrapToken = v }
+            if let v = layer.issuer { config.issuer = v }
+            if let v = layer.authCacheSeconds { config.authCacheSeconds = v }
+            if let v = layer.loginTTLSeconds { config.loginTTLSeconds = v }
         }
         try config.validate()
         return config
@@ -124,6 +163,17 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         guard keyGraceSeconds >= 60 else { throw .invalid(name: "key_grace_seconds", value: String(keyGraceSeconds)) }
         guard keyRefreshSeconds >= 1 else { throw .invalid(name: "key_refresh_seconds", value: String(keyRefreshSeconds)) }
+        if let mode = bootstrapMode, !["bootstrap", "token"].contains(mode) {
+            throw .invalid(name: "bootstrap_mode", value: mode)
+        }
+        if bootstrapMode == "token" {
+            guard let token = bootstrapToken, token.count >= 24 else {
+                throw .invalid(name: "bootstrap_token", value: "(a token of at least 24 characters is required in token mode)")
+            }
+        }
+        guard !issuer.isEmpty, issuer.count <= 512 else { throw .invalid(name: "issuer", value: issuer) }
+        guard (0...30).contains(authCacheSeconds) else { throw .invalid(name: "auth_cache_seconds", value: String(authCacheSeconds)) }
+        guard (60...86400).contains(loginTTLSeconds) else { throw .invalid(name: "login_ttl_seconds", value: String(loginTTLSeconds)) }
     }
 
     /// The effective settings as `key=value` lines, for the start-up banner. Holds no secrets.
@@ -131,7 +181,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         [
             ("host", host), ("port", String(port)), ("state_dir", stateDirectory), ("log_level", logLevel),
             ("key_grace_seconds", String(keyGraceSeconds)), ("key_refresh_seconds", String(keyRefreshSeconds)),
-            ("durable_commits", String(durableCommits)),
+            ("durable_commits", String(durableCommits)), ("bootstrap_mode", bootstrapMode ?? "(none)"),
+            ("bootstrap_token", bootstrapToken == nil ? "(none)" : "(set)"), ("issuer", issuer),
+            ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
         ]
     }
 }

@@ -9,6 +9,8 @@ public struct ServerEnvironment: Sendable {
     public let configuration: ServerConfiguration
     public let store: any TesseraStore
     public let keys: SigningKeyService
+    public let authenticator: Authenticator
+    public let iam: IAMService
     public let clock: any TesseraClock
     public let logger: Logger
 
@@ -22,6 +24,34 @@ public struct ServerEnvironment: Sendable {
         self.logger = logger
         self.keys = try await SigningKeyService(
             store: store, clock: clock, gracePeriod: TimeInterval(configuration.keyGraceSeconds), logger: logger)
+        self.authenticator = Authenticator(
+            store: store, keys: keys, clock: clock, issuer: configuration.issuer,
+            cacheTTL: TimeInterval(configuration.authCacheSeconds), logger: logger)
+        var settings = IAMSettings(issuer: configuration.issuer)
+        settings.bootstrapMode = configuration.bootstrapMode.flatMap(IAMSettings.BootstrapMode.init(rawValue:))
+        settings.passwordIterations = configuration.passwordIterations
+        settings.cacheTTL = TimeInterval(configuration.authCacheSeconds)
+        settings.loginLifetime = TimeInterval(configuration.loginTTLSeconds)
+        self.iam = IAMService(
+            store: store, keys: keys, authenticator: authenticator, clock: clock, settings: settings, logger: logger)
+    }
+
+    /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
+    /// default); in `token` mode the operator's token becomes the admin's API key now.
+    public func prepareBootstrap() async throws {
+        guard try await !store.hasUsers() else { return }
+        switch configuration.bootstrapMode {
+        case nil:
+            throw ConfigurationError.invalid(
+                name: "bootstrap_mode",
+                value: "(none) — this store has no users: start with --bootstrap-mode bootstrap (then POST /api/v1/auth/bootstrap) or --bootstrap-mode token --bootstrap-token T")
+        case "token":
+            if try await iam.bootstrapWithToken(configuration.bootstrapToken ?? "") {
+                logger.notice("bootstrapped with the operator's token as the admin API key")
+            }
+        default:
+            logger.notice("bootstrap available: POST /api/v1/auth/bootstrap once to create the admin")
+        }
     }
 }
 
@@ -34,10 +64,11 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
         LogRequestsMiddleware(.debug)
         MetricsMiddleware()
     }
-    let routes = SecuredRouter(router: router, authorizer: nil)
+    let routes = SecuredRouter(router: router, authorizer: IAMAuthorizer(authenticator: environment.authenticator))
     try HealthController(store: environment.store).register(on: routes)
     try MetricsController().register(on: routes)
     try JWKSController(keys: environment.keys).register(on: routes)
+    try IAMController(iam: environment.iam).register(on: routes)
     return (router, routes.declarations)
 }
 
@@ -56,7 +87,8 @@ public func buildApplication(
         ),
         services: [
             KeyRefreshService(
-                keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger)
+                keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger),
+            APIKeyUsageService(authenticator: environment.authenticator, period: .seconds(5)),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: environment.logger

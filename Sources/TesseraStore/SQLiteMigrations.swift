@@ -24,7 +24,43 @@ enum SQLiteMigrations {
                 detail TEXT
             );
             """
-        )
+        ),
+        (
+            "v2-identity",
+            """
+            CREATE TABLE workspaces (
+                id TEXT PRIMARY KEY NOT NULL,
+                name TEXT NOT NULL,
+                enabled INTEGER NOT NULL,
+                created REAL NOT NULL
+            );
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY NOT NULL,
+                username TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                email TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                roles TEXT NOT NULL,
+                default_workspace TEXT NOT NULL REFERENCES workspaces(id),
+                enabled INTEGER NOT NULL,
+                must_change_password INTEGER NOT NULL,
+                created REAL NOT NULL
+            );
+            CREATE INDEX users_by_workspace ON users(default_workspace);
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                expires REAL,
+                created REAL NOT NULL,
+                last_used REAL,
+                revoked INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX api_keys_by_user ON api_keys(user_id);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -22,6 +22,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free one. Default 8787.") var port: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Option(help: "JSON config file with snake_case keys.") var config: String?
+    @Option(help: "bootstrap or token. Required while the store has no users.") var bootstrapMode: String?
+    @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
+    var bootstrapToken: String?
+    @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -35,7 +39,9 @@ struct Serve: AsyncParsableCommand {
                 fileLayer = try ServerConfiguration.Layer.file(data, path: path)
             }
             configuration = try ServerConfiguration.resolve(
-                flags: .init(host: host, port: port, stateDirectory: stateDir, logLevel: logLevel),
+                flags: .init(
+                    host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
+                    bootstrapToken: bootstrapToken, issuer: issuer),
                 environment: try .environment(environment),
                 file: fileLayer)
         } catch let error as ConfigurationError {
@@ -62,11 +68,21 @@ struct Serve: AsyncParsableCommand {
             throw CLIFailure("cannot open the store: \(error)")
         }
         let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger)
+        do {
+            try await serverEnvironment.prepareBootstrap()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
         let host = configuration.host
+        let bootstrapPending = try await serverEnvironment.iam.bootstrapAvailable()
         let app = try buildApplication(serverEnvironment) { port in
             let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
             Output.context("tessera: listening on \(base)")
-            Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
+            if bootstrapPending {
+                Output.context("next: tessera iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
+            } else {
+                Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
+            }
         }
         try await app.runService()
         Output.context("tessera: stopped")

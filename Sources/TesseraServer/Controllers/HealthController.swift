@@ -27,10 +27,10 @@ struct HealthController {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format, for holders of `metrics:read`.
 struct MetricsController {
     func register(on routes: SecuredRouter) throws {
-        try routes.on("/metrics", method: .get, access: .anonymous) { _, _ in
+        try routes.on("/metrics", method: .get, access: .capability(Capability.metricsRead)) { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: TesseraMetrics.exposition())))

@@ -1,0 +1,91 @@
+/// The capability vocabulary: `subsystem:verb`. Every route and IAM operation names one.
+public enum Capability {
+    // IAM, as TrustGraph names them.
+    public static let usersRead = "users:read"
+    public static let usersWrite = "users:write"
+    public static let usersAdmin = "users:admin"
+    public static let keysSelf = "keys:self"
+    public static let keysAdmin = "keys:admin"
+    public static let workspacesAdmin = "workspaces:admin"
+    public static let iamAdmin = "iam:admin"
+    public static let metricsRead = "metrics:read"
+    // Tessera's own.
+    public static let agentsRead = "agents:read"
+    public static let agentsWrite = "agents:write"
+    public static let badgesIssue = "badges:issue"
+    public static let badgesRevoke = "badges:revoke"
+    public static let passportsIssue = "passports:issue"
+    public static let passportsRevoke = "passports:revoke"
+    public static let sessionsRead = "sessions:read"
+    public static let receiptsRead = "receipts:read"
+    public static let auditRead = "audit:read"
+
+    public static let all: Set<String> = [
+        usersRead, usersWrite, usersAdmin, keysSelf, keysAdmin, workspacesAdmin, iamAdmin, metricsRead,
+        agentsRead, agentsWrite, badgesIssue, badgesRevoke, passportsIssue, passportsRevoke, sessionsRead,
+        receiptsRead, auditRead,
+    ]
+}
+
+/// One role held in one workspace (`*` = every workspace).
+public struct RoleGrant: Sendable, Hashable, Codable {
+    public var role: String
+    public var workspace: String
+
+    public init(role: String, workspace: String) {
+        self.role = role
+        self.workspace = workspace
+    }
+
+    /// A user's `roles[]` entry: `writer` (in the user's home workspace), `writer@ws` (in `ws`),
+    /// or `admin` (always every workspace).
+    public static func parse(_ entry: String, homeWorkspace: String) -> RoleGrant {
+        let parts = entry.split(separator: "@", maxSplits: 1).map(String.init)
+        let role = parts.first ?? ""
+        if role == "admin" { return RoleGrant(role: role, workspace: "*") }
+        return RoleGrant(role: role, workspace: parts.count == 2 ? parts[1] : homeWorkspace)
+    }
+}
+
+/// The built-in role table and the single authorisation test.
+///
+/// Fail closed by construction: an unknown role grants nothing, an unknown capability is granted
+/// by nobody, a disabled principal is denied, and a workspace-scoped role never reaches a
+/// system-level capability.
+public enum RoleCatalog {
+    static let reader: Set<String> = [
+        Capability.keysSelf, Capability.agentsRead, Capability.sessionsRead, Capability.receiptsRead,
+    ]
+    static let writer: Set<String> = reader.union([
+        Capability.agentsWrite, Capability.badgesIssue, Capability.badgesRevoke, Capability.passportsIssue,
+        Capability.passportsRevoke,
+    ])
+
+    public static let roles: Set<String> = ["reader", "writer", "admin"]
+
+    /// Capabilities a role grants.
+    public static func capabilities(of role: String) -> Set<String> {
+        switch role {
+        case "reader": reader
+        case "writer": writer
+        case "admin": Capability.all
+        default: []
+        }
+    }
+
+    /// May a principal holding `grants` use `capability` on `workspace`?
+    ///
+    /// - Parameter workspace: the workspace the request addresses, or nil for a system-level
+    ///   resource (users, workspaces, signing keys), which only a `*`-scoped grant reaches.
+    public static func allows(
+        grants: [RoleGrant], enabled: Bool, capability: String, workspace: String?
+    ) -> Bool {
+        guard enabled, Capability.all.contains(capability) else { return false }
+        return grants.contains { grant in
+            guard capabilities(of: grant.role).contains(capability) else { return false }
+            if grant.workspace == "*" { return true }
+            guard let workspace else { return false }
+            return grant.workspace == workspace
+        }
+    }
+}

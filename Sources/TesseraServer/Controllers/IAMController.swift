@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import TesseraCore
+
+/// `POST /api/v1/iam` (every IAM operation, capability per operation) and the public auth
+/// endpoints under `/api/v1/auth/`.
+struct IAMController {
+    let iam: IAMService
+
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/api/v1/iam", method: .post, access: .authenticated) { request, context in
+            var request = request
+            let body = try await request.decodeJSON(as: IAMRequest.self, context: context)
+            guard let identity = context.identity else { throw APIError.authFailed }
+            return try await iam.handle(body, identity: identity)
+        }
+
+        try routes.on("/api/v1/auth/bootstrap", method: .post, access: .anonymous) { request, context in
+            var request = request
+            _ = try await request.decodeJSON(as: Empty.self, context: context)
+            return try await iam.bootstrap()
+        }
+
+        try routes.on("/api/v1/auth/bootstrap-status", method: .post, access: .anonymous) { request, context in
+            var request = request
+            _ = try await request.decodeJSON(as: Empty.self, context: context)
+            var response = IAMResponse()
+            response.bootstrap_available = try await iam.bootstrapAvailable()
+            return response
+        }
+
+        try routes.on("/api/v1/auth/login", method: .post, access: .anonymous) { request, context in
+            var request = request
+            let body = try await request.decodeJSON(as: LoginBody.self, context: context)
+            guard body.username.utf8.count <= 256, body.password.utf8.count <= PasswordPolicy.maximumLength else {
+                throw APIError.authFailed
+            }
+            let result = try await iam.login(
+                username: body.username, password: body.password, workspace: body.workspace,
+                clientAddress: context.remoteAddress)
+            var response = IAMResponse()
+            response.jwt = result.jwt
+            response.jwt_expires = WireTime.format(result.expires)
+            return response
+        }
+
+        try routes.on("/api/v1/auth/change-password", method: .post, access: .authenticated) { request, context in
+            var request = request
+            let body = try await request.decodeJSON(as: ChangePasswordBody.self, context: context)
+            guard let identity = context.identity else { throw APIError.authFailed }
+            do {
+                return try await iam.changePassword(current: body.current_password, new: body.new_password, identity)
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError.unavailable()
+            }
+        }
+    }
+
+    struct Empty: Decodable {}
+
+    struct LoginBody: Decodable {
+        var username: String
+        var password: String
+        var workspace: String?
+    }
+
+    struct ChangePasswordBody: Decodable {
+        var current_password: String?
+        var new_password: String?
+    }
+}

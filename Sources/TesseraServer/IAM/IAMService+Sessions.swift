@@ -1,0 +1,153 @@
+import Foundation
+import TesseraCore
+import TesseraStore
+
+/// Bootstrap, login and password changes: the public auth surface.
+extension IAMService {
+    public static let defaultWorkspace = "default"
+    public static let adminUsername = "admin"
+
+    public func bootstrapAvailable() async throws(APIError) -> Bool {
+        guard settings.bootstrapMode == .bootstrap else { return false }
+        do {
+            return try await !store.hasUsers()
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func bootstrapStatus() async throws -> IAMResponse {
+        var response = IAMResponse()
+        response.bootstrap_available = try await bootstrapAvailable()
+        return response
+    }
+
+    /// Creates the `default` workspace, the `admin` user and its API key, once, in bootstrap mode.
+    /// Any refusal is the masked auth failure: mode, state and races look the same.
+    public func bootstrap() async throws(APIError) -> IAMResponse {
+        guard settings.bootstrapMode == .bootstrap else { throw .authFailed }
+        let issued = APIKeyCodec.generate()
+        let (workspace, admin, key) = bootstrapRecords(keyHash: issued.hash, prefix: issued.prefix, keyName: "bootstrap")
+        let created: Bool
+        do {
+            created = try await store.bootstrap(workspace: workspace, admin: admin, key: key)
+        } catch {
+            throw .authFailed
+        }
+        guard created else { throw .authFailed }
+        await audit(nil, "bootstrap", target: admin.id)
+        var response = IAMResponse()
+        response.bootstrap_admin_user_id = admin.id
+        response.bootstrap_admin_api_key = issued.plaintext
+        return response
+    }
+
+    /// Token mode: on a store with no users, make the operator's token the admin's API key.
+    public func bootstrapWithToken(_ token: String) async throws -> Bool {
+        let (workspace, admin, key) = bootstrapRecords(
+            keyHash: APIKeyCodec.hash(token), prefix: APIKeyCodec.prefix(token), keyName: "bootstrap-token")
+        let created = try await store.bootstrap(workspace: workspace, admin: admin, key: key)
+        if created { await audit(nil, "bootstrap-token", target: admin.id) }
+        return created
+    }
+
+    func bootstrapRecords(keyHash: String, prefix: String, keyName: String) -> (WorkspaceRecord, UserRecord, APIKeyRecord) {
+        let now = clock.now()
+        let workspace = WorkspaceRecord(id: Self.defaultWorkspace, name: "Default", created: now)
+        // No password: the admin authenticates with the API key until one is set.
+        let admin = UserRecord(
+            id: newID(), username: Self.adminUsername, name: "Administrator", passwordHash: "", roles: ["admin"],
+            defaultWorkspace: workspace.id, created: now)
+        let key = APIKeyRecord(id: newID(), userID: admin.id, name: keyName, prefix: prefix, hash: keyHash, expires: nil, created: now)
+        return (workspace, admin, key)
+    }
+
+    public struct LoginResult: Sendable {
+        public var jwt: String
+        public var expires: Date
+    }
+
+    /// Checks a username and password and issues a login JWT.
+    ///
+    /// The unknown-user path verifies against a decoy hash, so it costs the same as a wrong
+    /// password and answers the same 401. Throttling is checked first, per username and address.
+    public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(APIError) -> LoginResult {
+        let now = clock.now()
+        if let wait = throttle.retryAfter(username: username, address: clientAddress, now: now) {
+            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many failed logins; retry in \(wait) s")
+        }
+        let user: UserRecord?
+        do {
+            user = try await store.user(username: username)
+        } catch {
+            throw Self.map(error)
+        }
+        let stored = user.map { $0.passwordHash.isEmpty ? decoyHash : $0.passwordHash } ?? decoyHash
+        let hasher = self.hasher
+        let matches = (try? await offLoop { hasher.verify(password, against: stored) }) ?? false
+        guard let user, matches, !user.passwordHash.isEmpty, user.enabled else {
+            throttle.recordFailure(username: username, address: clientAddress, now: now)
+            await audit(nil, "login", target: username, outcome: "denied")
+            throw .authFailed
+        }
+        let target = (workspace?.isEmpty == false) ? workspace! : user.defaultWorkspace
+        let identity = Identity(user: user, workspace: target, source: .login(jti: ""))
+        let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
+            || target == user.defaultWorkspace
+        guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
+            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace")
+            throw .authFailed
+        }
+        throttle.recordSuccess(username: username)
+        if hasher.needsRehash(user.passwordHash) {
+            var upgraded = user
+            if let hash = try? await offLoop({ try hasher.hash(password) }) {
+                upgraded.passwordHash = hash
+                try? await store.updateUser(upgraded)
+            }
+        }
+        let expires = now.addingTimeInterval(settings.loginLifetime)
+        let claims = LoginClaims(
+            iss: settings.issuer, sub: user.id, workspace: target, iat: now.unixSeconds, exp: expires.unixSeconds)
+        let token: String
+        do {
+            token = try await keys.sign(claims, type: LoginClaims.type)
+        } catch {
+            throw .unavailable()
+        }
+        await audit(identity, "login", target: user.id)
+        return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
+    }
+
+    /// The caller changes their own password; clears `must_change_password`.
+    public func changePassword(current: String?, new: String?, _ identity: Identity) async throws -> IAMResponse {
+        guard let new, !new.isEmpty else { throw APIError.badRequest("missing field new_password") }
+        guard let user = try await store.user(id: identity.userID) else { throw APIError.authFailed }
+        let hasher = self.hasher
+        let stored = user.passwordHash.isEmpty ? decoyHash : user.passwordHash
+        let currentPassword = current ?? ""
+        let matches = try await offLoop { hasher.verify(currentPassword, against: stored) }
+        guard matches, !user.passwordHash.isEmpty else {
+            await audit(identity, "change-password", target: user.id, outcome: "denied")
+            throw APIError.authFailed
+        }
+        if let problem = PasswordPolicy.problem(with: new, username: user.username) {
+            throw APIError(.badRequest, type: "weak-password", message: problem)
+        }
+        var updated = user
+        updated.passwordHash = try await offLoop { try hasher.hash(new) }
+        updated.mustChangePassword = false
+        try await store.updateUser(updated)
+        authenticator.invalidate(userID: user.id)
+        await audit(identity, "change-password", target: user.id)
+        return IAMResponse()
+    }
+
+    func whoami(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
+        guard let user = try await store.user(id: identity.userID) else { throw APIError.authFailed }
+        var response = IAMResponse()
+        response.user = .init(user)
+        response.resolved_workspace = identity.workspace
+        return response
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import NIOPosix
+import TesseraCore
+import TesseraStore
+
+/// The IAM operations, independent of transport: `POST /api/v1/iam` and the WebSocket's
+/// `service: "iam"` frames both call ``handle(_:identity:)``, so they cannot diverge.
+public struct IAMService: Sendable {
+    let store: any TesseraStore
+    let keys: SigningKeyService
+    let authenticator: Authenticator
+    let clock: any TesseraClock
+    let hasher: PasswordHasher
+    let settings: IAMSettings
+    let logger: Logger
+    let throttle: LoginThrottle
+    /// Verifying an unknown username against this costs what a real check costs.
+    let decoyHash: String
+
+    public init(
+        store: any TesseraStore, keys: SigningKeyService, authenticator: Authenticator, clock: any TesseraClock,
+        settings: IAMSettings, logger: Logger
+    ) {
+        self.store = store
+        self.keys = keys
+        self.authenticator = authenticator
+        self.clock = clock
+        self.hasher = PasswordHasher(iterations: settings.passwordIterations)
+        self.settings = settings
+        self.logger = logger
+        self.throttle = LoginThrottle()
+        self.decoyHash = hasher.decoy()
+    }
+
+    typealias Operation = @Sendable (IAMService, IAMRequest, Identity) async throws -> IAMResponse
+
+    /// Every operation the endpoint accepts. An operation not listed here is a 400.
+    static let operations: [String: Operation] = [
+        "whoami": { s, r, i in try await s.whoami(r, i) },
+        "bootstrap-status": { s, _, _ in try await s.bootstrapStatus() },
+        "create-user": { s, r, i in try await s.createUser(r, i) },
+        "list-users": { s, r, i in try await s.listUsers(r, i) },
+        "get-user": { s, r, i in try await s.getUser(r, i) },
+        "update-user": { s, r, i in try await s.updateUser(r, i) },
+        "disable-user": { s, r, i in try await s.setUserEnabled(r, i, enabled: false) },
+        "enable-user": { s, r, i in try await s.setUserEnabled(r, i, enabled: true) },
+        "delete-user": { s, r, i in try await s.deleteUser(r, i) },
+        "change-password": { s, r, i in try await s.changePassword(current: r.password, new: r.new_password, i) },
+        "reset-password": { s, r, i in try await s.resetPassword(r, i) },
+        "create-workspace": { s, r, i in try await s.createWorkspace(r, i) },
+        "list-workspaces": { s, _, i in try await s.listWorkspaces(i) },
+        "list-my-workspaces": { s, _, i in try await s.listMyWorkspaces(i) },
+        "get-workspace": { s, r, i in try await s.getWorkspace(r, i) },
+        "update-workspace": { s, r, i in try await s.updateWorkspace(r, i, enabled: nil) },
+        "disable-workspace": { s, r, i in try await s.updateWorkspace(r, i, enabled: false) },
+        "create-api-key": { s, r, i in try await s.createAPIKey(r, i) },
+        "list-api-keys": { s, r, i in try await s.listAPIKeys(r, i) },
+        "revoke-api-key": { s, r, i in try await s.revokeAPIKey(r, i) },
+        "get-signing-key-public": { s, _, _ in try await s.signingKeyPublic() },
+        "rotate-signing-key": { s, _, i in try await s.rotateSigningKey(i) },
+        "resolve-api-key": { s, r, i in try await s.resolveAPIKey(r, i) },
+        "authorise": { s, r, i in try await s.authorise(r, i) },
+        "authorise-many": { s, r, i in try await s.authoriseMany(r, i) },
+        "list-audit": { s, r, i in try await s.listAudit(r, i) },
+    ]
+
+    /// Operations a user who must change their password may still call.
+    static let allowedWhilePasswordChangePending: Set<String> = ["whoami", "change-password", "bootstrap-status"]
+
+    /// Runs one operation for an authenticated caller. Errors are ``APIError``s; anything else
+    /// becomes a 503 (store) or a denial, never a success.
+    public func handle(_ request: IAMRequest, identity: Identity) async throws(APIError) -> IAMResponse {
+        var request = request
+        request.actor = identity.userID
+        guard let name = request.operation, !name.isEmpty else { throw .badRequest("missing field operation") }
+        guard let operation = Self.operations[name] else { throw .badRequest("unknown operation \(name)") }
+        if identity.mustChangePassword, !Self.allowedWhilePasswordChangePending.contains(name) {
+            throw .accessDenied
+        }
+        do {
+            return try await operation(self, request, identity)
+        } catch let error as APIError {
+            throw error
+        } catch let error as StoreError {
+            throw Self.map(error)
+        } catch {
+            logger.error("IAM operation failed", metadata: ["operation": "\(name)", "error": "\(error)"])
+            throw .unavailable()
+        }
+    }
+
+    static func map(_ error: StoreError) -> APIError {
+        switch error {
+        case .conflict(let what): .conflict(what)
+        case .notFound(let what): .notFound(what)
+        case .unavailable, .invalidState: .unavailable()
+        }
+    }
+
+    // MARK: Shared rules
+
+    /// Refuses unless the caller holds `capability` in `workspace` (nil = system-level).
+    func require(_ identity: Identity, _ capability: String, in workspace: String?) throws(APIError) {
+        guard identity.may(capability, in: workspace) else { throw .accessDenied }
+    }
+
+    func audit(_ identity: Identity?, _ action: String, target: String, outcome: String = "ok", detail: String? = nil) async {
+        let event = AuditEvent(
+            at: clock.now(), actor: identity?.userID ?? "anonymous", action: action, target: target, outcome: outcome,
+            detail: detail)
+        do {
+            try await store.appendAudit(event)
+        } catch {
+            logger.error("audit write failed", metadata: ["action": "\(action)", "error": "\(error)"])
+        }
+    }
+
+    /// Runs CPU-heavy work (PBKDF2) on NIO's blocking pool, never on an event loop.
+    func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// Workspace ids: 1–64 of `[a-z0-9._-]`, not starting with `_` (reserved).
+    static func validWorkspaceID(_ id: String) -> Bool {
+        guard (1...64).contains(id.count), !id.hasPrefix("_") else { return false }
+        return id.unicodeScalars.allSatisfy { "abcdefghijklmnopqrstuvwxyz0123456789._-".unicodeScalars.contains($0) }
+    }
+
+    /// Usernames: 1–128 printable characters without whitespace or `@`.
+    static func validUsername(_ name: String) -> Bool {
+        guard (1...128).contains(name.count) else { return false }
+        return name.unicodeScalars.allSatisfy { !CharacterSet.whitespacesAndNewlines.contains($0) && $0 != "@" && $0.value >= 0x21 }
+    }
+}
+
+/// IAM behaviour settings resolved from the server configuration.
+public struct IAMSettings: Sendable {
+    public enum BootstrapMode: String, Sendable {
+        case bootstrap
+        case token
+    }
+
+    public var issuer: String
+    public var loginLifetime: TimeInterval = 3600
+    public var bootstrapMode: BootstrapMode?
+    public var passwordIterations: Int = PasswordHasher.standardIterations
+    public var cacheTTL: TimeInterval = 10
+
+    public init(issuer: String) { self.issuer = issuer }
+}

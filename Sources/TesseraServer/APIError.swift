@@ -16,12 +16,15 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
     public var type: String
     public var message: String
     public var shape: Shape
+    /// Seconds for a `Retry-After` header (429, 503).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, type: String, message: String, shape: Shape = .typed) {
+    public init(_ status: HTTPResponse.Status, type: String, message: String, shape: Shape = .typed, retryAfter: Int? = nil) {
         self.status = status
         self.type = type
         self.message = message
         self.shape = shape
+        self.retryAfter = retryAfter
     }
 
     /// The one authentication failure: never says which check failed.
@@ -46,6 +49,7 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         let body: [String: Any]
         switch shape {
         case .typed:

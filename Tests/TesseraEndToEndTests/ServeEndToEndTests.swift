@@ -16,7 +16,7 @@ struct ServeEndToEndTests {
         #expect(health == .init(status: "ok", version: TesseraVersion.current))
         let jwks = try await client.jwks()
         #expect(jwks.keys.count == 1)
-        #expect(server.stderr.text.contains("next: curl"))
+        #expect(server.stderr.text.contains("next: tessera iam bootstrap"))
         #expect(try await server.stop() == 0)
         #expect(server.stderr.text.contains("tessera: stopped"))
         #expect(fileMode(state) == 0o700)

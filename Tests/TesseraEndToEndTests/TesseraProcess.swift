@@ -58,7 +58,7 @@ final class ServerProcess: @unchecked Sendable {
 
     init(stateDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: try tesseraBinary())
-        process.arguments = ["serve", "--state-dir", stateDirectory, "--host", "127.0.0.1", "--port", "0"] + extraArguments
+        process.arguments = ["serve", "--state-dir", stateDirectory, "--host", "127.0.0.1", "--port", "0", "--bootstrap-mode", "bootstrap"] + extraArguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -103,9 +103,10 @@ struct FoundationRoutesTests {
 
     @Test("/metrics exposes request counts and latency histograms per route")
     func metrics() async throws {
-        try await withApp(try await makeEnvironment()) { client in
+        let fixture = try await IAMFixture.make()
+        try await withApp(fixture.environment) { client in
             try await client.execute(uri: "/health", method: .get) { _ in }
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(fixture.adminKey)"]) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
                 let text = String(buffer: response.body)
@@ -115,11 +116,16 @@ struct FoundationRoutesTests {
         }
     }
 
-    @Test("every foundation route declares its access")
+    @Test("every route declares its access; only the public surface is anonymous")
     func declarations() async throws {
         let (_, routes) = try buildRouter(try await makeEnvironment())
-        #expect(Set(routes.map(\.path)) == ["/health", "/metrics", "/.well-known/jwks.json"])
-        #expect(routes.allSatisfy { $0.access == .anonymous })
+        let anonymous = Set(routes.filter { $0.access == .anonymous }.map(\.path))
+        #expect(anonymous == [
+            "/health", "/.well-known/jwks.json", "/api/v1/auth/bootstrap", "/api/v1/auth/bootstrap-status",
+            "/api/v1/auth/login",
+        ])
+        #expect(routes.first { $0.path == "/metrics" }?.access == .capability("metrics:read"))
+        #expect(routes.first { $0.path == "/api/v1/iam" }?.access == .authenticated)
     }
 
     @Test("a route that needs authentication cannot be registered without an authorizer")

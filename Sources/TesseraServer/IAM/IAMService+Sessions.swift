@@ -74,7 +74,8 @@ extension IAMService {
     public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(APIError) -> LoginResult {
         let now = clock.now()
         if let wait = throttle.retryAfter(username: username, address: clientAddress, now: now) {
-            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many failed logins; retry in \(wait) s")
+            throw APIError(
+                .tooManyRequests, type: "rate-limited", message: "too many failed logins; retry later", retryAfter: wait)
         }
         let user: UserRecord?
         do {

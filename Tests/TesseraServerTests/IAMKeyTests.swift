@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraStore
+
+@testable import TesseraServer
+
+@Suite("IAM: API keys and revocation")
+struct IAMKeyTests {
+    @Test("API keys: plaintext once, only the SHA-256 at rest, prefix, last_used recorded")
+    func keyLifecycle() async throws {
+        let directory = makeStateDirectory()
+        let fixture = try await IAMFixture.make(directory: directory)
+        try await fixture.withClient { client in
+            let id = try await client.createUser(fixture.adminKey, "alice", roles: ["writer"])
+            let jwt = try await client.jwt("alice")
+            let (keyID, plaintext) = try await client.apiKey(jwt, userID: id, name: "laptop")
+            #expect(plaintext.hasPrefix("tsk_"))
+            #expect(plaintext.count >= 4 + 22)
+            #expect(try await client.iam(plaintext, ["operation": "whoami"]).status == .ok)
+            let list = try await client.iam(jwt, ["operation": "list-api-keys", "user_id": id])
+            let keys = try #require(list.json["api_keys"] as? [[String: Any]])
+            #expect(keys.count == 1)
+            #expect(keys[0]["id"] as? String == keyID)
+            #expect(keys[0]["prefix"] as? String == String(plaintext.prefix(8)))
+            #expect((keys[0]["last_used"] as? String)?.isEmpty == false)
+            #expect(!list.body.contains(plaintext))
+            #expect(list.json["api_key_plaintext"] == nil)
+            // Nothing on disk holds the plaintext: only its SHA-256.
+            let onDisk = ["", "-wal"].map { suffix in
+                (try? Data(contentsOf: URL(fileURLWithPath: directory + "/tessera.sqlite" + suffix))) ?? Data()
+            }
+            #expect(onDisk.allSatisfy { $0.range(of: Data(plaintext.utf8)) == nil })
+            #expect(onDisk.contains { $0.range(of: Data(APIKeyCodec.hash(plaintext).utf8)) != nil })
+            let stored = try #require(try await fixture.environment.store.apiKey(id: keyID))
+            #expect(stored.hash == APIKeyCodec.hash(plaintext))
+        }
+    }
+
+    @Test("revoked, expired and malformed keys get the masked 401")
+    func revokedAndExpired() async throws {
+        let clock = ManualClock()
+        let fixture = try await IAMFixture.make(clock: clock)
+        try await fixture.withClient { client in
+            let id = try await client.createUser(fixture.adminKey, "bob", roles: ["reader"])
+            let jwt = try await client.jwt("bob")
+            let (keyID, plaintext) = try await client.apiKey(jwt, userID: id)
+            let soon = WireTime.format(clock.now().addingTimeInterval(120))
+            let (_, shortLived) = try await client.apiKey(jwt, userID: id, name: "short", expires: soon)
+            #expect(try await client.iam(shortLived, ["operation": "whoami"]).status == .ok)
+            #expect(try await client.iam(jwt, ["operation": "revoke-api-key", "key_id": keyID]).status == .ok)
+            let revoked = try await client.iam(plaintext, ["operation": "whoami"])
+            #expect(revoked.body == authFailureBody)
+            #expect(try await client.iam(jwt, ["operation": "revoke-api-key", "key_id": keyID]).status == .notFound)
+            clock.advance(by: 121)
+            #expect(try await client.iam(shortLived, ["operation": "whoami"]).body == authFailureBody)
+            let past = try await client.iam(jwt, ["operation": "create-api-key", "key": ["user_id": id, "name": "x", "expires": "2001-01-01"]])
+            #expect(past.status == .badRequest)
+            #expect(past.body.contains("key.expires"))
+        }
+    }
+
+    @Test("another process sharing the store stops accepting a revoked key, a disabled user and a disabled workspace within the cache TTL")
+    func crossProcessRevocation() async throws {
+        let directory = makeStateDirectory()
+        let fixture = try await IAMFixture.make(directory: directory) { $0.authCacheSeconds = 1 }
+        let other = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 1 }
+        try await fixture.withClient { client in
+            _ = try await client.iam(fixture.adminKey, ["operation": "create-workspace", "workspace_record": ["id": "lab"]])
+            let id = try await client.createUser(fixture.adminKey, "carol", roles: ["writer"])
+            let labUser = try await client.createUser(fixture.adminKey, "dan", roles: ["writer"], workspace: "lab")
+            let (keyID, key) = try await client.apiKey(fixture.adminKey, userID: id)
+            let (_, labKey) = try await client.apiKey(fixture.adminKey, userID: labUser)
+            let jwt = try await client.jwt("carol")
+            for credential in [key, jwt, labKey] {
+                #expect(await other.authenticator.authenticate(bearer: credential) != nil)
+            }
+            #expect(try await client.iam(fixture.adminKey, ["operation": "revoke-api-key", "key_id": keyID]).status == .ok)
+            #expect(try await client.iam(fixture.adminKey, ["operation": "disable-user", "user_id": id]).status == .ok)
+            #expect(try await client.iam(fixture.adminKey, ["operation": "disable-workspace", "workspace": "lab"]).status == .ok)
+            // This process: immediately.
+            for credential in [key, jwt, labKey] {
+                #expect(try await client.iam(credential, ["operation": "whoami"]).body == authFailureBody)
+            }
+            // The other process: within its TTL (1 s here, ≤ 30 s by configuration).
+            let deadline = ContinuousClock.now + .seconds(5)
+            var stillAccepted = 3
+            while ContinuousClock.now < deadline {
+                stillAccepted = 0
+                for credential in [key, jwt, labKey] where await other.authenticator.authenticate(bearer: credential) != nil {
+                    stillAccepted += 1
+                }
+                if stillAccepted == 0 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(stillAccepted == 0)
+        }
+    }
+
+    @Test("the last enabled admin cannot be disabled or deleted (422)")
+    func lastAdmin() async throws {
+        let fixture = try await IAMFixture.make()
+        try await fixture.withClient { client in
+            for operation in ["disable-user", "delete-user"] {
+                let reply = try await client.iam(fixture.adminKey, ["operation": operation, "user_id": fixture.adminID])
+                #expect(reply.status == .unprocessableContent)
+                #expect(reply.errorType == "operation-not-permitted")
+            }
+            let second = try await client.createUser(fixture.adminKey, "root2", roles: ["admin"])
+            #expect(try await client.iam(fixture.adminKey, ["operation": "disable-user", "user_id": second]).status == .ok)
+            #expect(try await client.iam(fixture.adminKey, ["operation": "enable-user", "user_id": second]).status == .ok)
+            #expect(try await client.iam(fixture.adminKey, ["operation": "disable-user", "user_id": fixture.adminID]).status == .ok)
+        }
+    }
+}

@@ -12,11 +12,21 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
     case invalidResponse(String)
     case tooLarge(limit: Int)
 
+    /// `type: message` from either error shape, or the raw body.
+    static func summary(of body: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return body }
+        if let error = object["error"] as? [String: Any] {
+            return "\(error["type"] as? String ?? "error"): \(error["message"] as? String ?? "")"
+        }
+        if let error = object["error"] as? String { return error }
+        return body
+    }
+
     public var description: String {
         switch self {
         case .invalidURL(let url): "invalid server URL \(url)"
         case .transport(let why): "cannot reach the server: \(why)"
-        case .server(let status, let body): "HTTP \(status): \(body)"
+        case .server(let status, let body): "HTTP \(status): \(Self.summary(of: body))"
         case .invalidResponse(let why): "unexpected response: \(why)"
         case .tooLarge(let limit): "response larger than \(limit) bytes"
         }

@@ -6,8 +6,8 @@ enum Output {
         print(line)
     }
 
-    static func context(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    static func context(_ line: String, terminator: String = "\n") {
+        FileHandle.standardError.write(Data((line + terminator).utf8))
     }
 
     /// Pretty, key-sorted JSON on stdout.

@@ -1,8 +1,6 @@
 import Foundation
-import Hummingbird
-import TesseraStore
 
-/// The TrustGraph `IamRequest`, field for field. Every member is optional: absent = empty.
+/// The TrustGraph `IamRequest`, field for field (the wire contract shared by server, SDK and CLI). Every member is optional: absent = empty.
 public struct IAMRequest: Codable, Sendable, Equatable {
     public struct UserInput: Codable, Sendable, Equatable {
         public var username: String?
@@ -75,7 +73,7 @@ public struct IAMRequest: Codable, Sendable, Equatable {
 }
 
 /// The TrustGraph `IamResponse`; members left nil are omitted from the JSON.
-public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
+public struct IAMResponse: Codable, Sendable, Equatable {
     public struct User: Codable, Sendable, Equatable {
         public var id: String
         /// TrustGraph 2.11's tools read `workspace`; the protocol names it `default_workspace`.
@@ -88,6 +86,19 @@ public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
         public var enabled: Bool
         public var must_change_password: Bool
         public var created: String
+
+        public init(id: String, workspace: String, default_workspace: String, username: String, name: String, email: String, roles: [String], enabled: Bool, must_change_password: Bool, created: String) {
+            self.id = id
+            self.workspace = workspace
+            self.default_workspace = default_workspace
+            self.username = username
+            self.name = name
+            self.email = email
+            self.roles = roles
+            self.enabled = enabled
+            self.must_change_password = must_change_password
+            self.created = created
+        }
     }
 
     public struct Workspace: Codable, Sendable, Equatable {
@@ -95,6 +106,13 @@ public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
         public var name: String
         public var enabled: Bool
         public var created: String
+
+        public init(id: String, name: String, enabled: Bool, created: String) {
+            self.id = id
+            self.name = name
+            self.enabled = enabled
+            self.created = created
+        }
     }
 
     public struct APIKey: Codable, Sendable, Equatable {
@@ -105,6 +123,16 @@ public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
         public var expires: String
         public var created: String
         public var last_used: String
+
+        public init(id: String, user_id: String, name: String, prefix: String, expires: String, created: String, last_used: String) {
+            self.id = id
+            self.user_id = user_id
+            self.name = name
+            self.prefix = prefix
+            self.expires = expires
+            self.created = created
+            self.last_used = last_used
+        }
     }
 
     public struct Audit: Codable, Sendable, Equatable {
@@ -115,6 +143,16 @@ public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
         public var target: String
         public var outcome: String
         public var detail: String?
+
+        public init(id: String, at: String, actor: String, action: String, target: String, outcome: String, detail: String? = nil) {
+            self.id = id
+            self.at = at
+            self.actor = actor
+            self.action = action
+            self.target = target
+            self.outcome = outcome
+            self.detail = detail
+        }
     }
 
     public var user: User?
@@ -143,39 +181,3 @@ public struct IAMResponse: Codable, Sendable, Equatable, ResponseEncodable {
     public init() {}
 }
 
-/// ISO-8601 UTC with seconds, the format of every timestamp on the IAM wire.
-enum WireTime {
-    static func format(_ date: Date?) -> String {
-        guard let date else { return "" }
-        return date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon).timeZone(separator: .omitted)).replacingOccurrences(of: "+0000", with: "Z")
-    }
-
-    static func parse(_ string: String) -> Date? {
-        if let date = try? Date(string, strategy: .iso8601) { return date }
-        // Also accept a bare date (midnight UTC), the form operators type for an expiry.
-        return try? Date(string + "T00:00:00Z", strategy: .iso8601)
-    }
-}
-
-extension IAMResponse.User {
-    init(_ user: UserRecord) {
-        self.init(
-            id: user.id, workspace: user.defaultWorkspace, default_workspace: user.defaultWorkspace,
-            username: user.username, name: user.name, email: user.email, roles: user.roles, enabled: user.enabled,
-            must_change_password: user.mustChangePassword, created: WireTime.format(user.created))
-    }
-}
-
-extension IAMResponse.Workspace {
-    init(_ workspace: WorkspaceRecord) {
-        self.init(id: workspace.id, name: workspace.name, enabled: workspace.enabled, created: WireTime.format(workspace.created))
-    }
-}
-
-extension IAMResponse.APIKey {
-    init(_ key: APIKeyRecord) {
-        self.init(
-            id: key.id, user_id: key.userID, name: key.name, prefix: key.prefix, expires: WireTime.format(key.expires),
-            created: WireTime.format(key.created), last_used: WireTime.format(key.lastUsed))
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import TesseraCore
 import TesseraStore
@@ -79,8 +80,14 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let (router, _) = try buildRouter(environment)
     let configuration = environment.configuration
+    let socket = SocketSession(authenticator: environment.authenticator, iam: environment.iam, logger: environment.logger)
     return Application(
         router: router,
+        server: .http1WebSocketUpgrade { request, _, _ in
+            // Only the socket path upgrades; it authenticates in-band (first frame).
+            guard request.path?.split(separator: "?").first.map(String.init) == SocketSession.path else { return .dontUpgrade }
+            return .upgrade([:]) { inbound, outbound, _ in try await socket.run(inbound: inbound, outbound: outbound) }
+        },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "tessera"

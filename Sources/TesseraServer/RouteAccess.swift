@@ -52,11 +52,11 @@ public enum RouteRegistrationError: Error, CustomStringConvertible {
 /// authorisation check in front of every handler that needs one.
 public final class SecuredRouter: @unchecked Sendable {
     // Only mutated while the application is being built, on one task.
-    public let router: Router<TesseraRequestContext>
+    public let router: any RouterMethods<TesseraRequestContext>
     public private(set) var declarations: [RouteDeclaration] = []
     let authorizer: (any RequestAuthorizer)?
 
-    public init(router: Router<TesseraRequestContext>, authorizer: (any RequestAuthorizer)?) {
+    public init(router: any RouterMethods<TesseraRequestContext>, authorizer: (any RequestAuthorizer)?) {
         self.router = router
         self.authorizer = authorizer
     }

@@ -12,6 +12,7 @@ public struct ServerEnvironment: Sendable {
     public let keys: SigningKeyService
     public let authenticator: Authenticator
     public let iam: IAMService
+    public let governance: GovernanceService
     public let clock: any TesseraClock
     public let logger: Logger
 
@@ -35,6 +36,8 @@ public struct ServerEnvironment: Sendable {
         settings.loginLifetime = TimeInterval(configuration.loginTTLSeconds)
         self.iam = IAMService(
             store: store, keys: keys, authenticator: authenticator, clock: clock, settings: settings, logger: logger)
+        self.governance = GovernanceService(
+            store: store, keys: keys, clock: clock, issuer: configuration.issuer, logger: logger)
     }
 
     /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
@@ -65,12 +68,16 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
         LogRequestsMiddleware(.debug)
         MetricsMiddleware()
     }
-    let routes = SecuredRouter(router: router, authorizer: IAMAuthorizer(authenticator: environment.authenticator))
+    let authorizer = IAMAuthorizer(authenticator: environment.authenticator)
+    let routes = SecuredRouter(router: router, authorizer: authorizer)
     try HealthController(store: environment.store).register(on: routes)
     try MetricsController().register(on: routes)
     try JWKSController(keys: environment.keys).register(on: routes)
     try IAMController(iam: environment.iam).register(on: routes)
-    return (router, routes.declarations)
+    // The governance surface answers errors in its own flat shape.
+    let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
+    try GovernanceController(governance: environment.governance).register(on: governanceRoutes)
+    return (router, routes.declarations + governanceRoutes.declarations)
 }
 
 /// The Hummingbird application for `tessera serve`, with the key refresher as a service under

@@ -61,6 +61,45 @@ enum SQLiteMigrations {
             CREATE INDEX api_keys_by_user ON api_keys(user_id);
             """
         ),
+        (
+            "v3-governance",
+            """
+            CREATE TABLE gov_replay (
+                jti TEXT PRIMARY KEY NOT NULL,
+                session_id TEXT NOT NULL,
+                seen_at REAL NOT NULL
+            );
+            CREATE TABLE gov_sessions (
+                id TEXT PRIMARY KEY NOT NULL,
+                jti TEXT NOT NULL UNIQUE,
+                parent_jti TEXT,
+                workspace TEXT NOT NULL,
+                state TEXT NOT NULL
+            );
+            CREATE INDEX gov_sessions_by_parent ON gov_sessions(parent_jti);
+            CREATE TABLE gov_receipts (
+                session_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                jwt TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            );
+            CREATE TABLE gov_delegations (
+                parent_session_id TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                child_jti TEXT NOT NULL,
+                child_token TEXT NOT NULL,
+                budget INTEGER,
+                parent_remaining INTEGER,
+                PRIMARY KEY (parent_session_id, request_id)
+            );
+            CREATE TABLE gov_revocations (
+                jti TEXT PRIMARY KEY NOT NULL,
+                revoked_at REAL NOT NULL
+            );
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

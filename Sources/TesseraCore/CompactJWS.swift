@@ -1,0 +1,53 @@
+import Crypto
+import Foundation
+
+/// Synchronous compact-JWS signing with swift-crypto's Ed25519, producing exactly the tokens
+/// ``JWSSigner`` produces (`alg` EdDSA, `kid`, `typ`).
+///
+/// It exists for one reason: receipts, child passports and attestations must be signed *inside*
+/// the store transaction that appends them (so a counter, its chain link and its signature
+/// commit together or not at all), and that transaction body cannot suspend, while jwt-kit 5 only
+/// signs asynchronously through an actor. Everything it signs is verified by ``JWSVerifier``
+/// (jwt-kit), so the two are tested against each other.
+public enum CompactJWS {
+    struct Header: Encodable {
+        var alg = "EdDSA"
+        var kid: String
+        var typ: String
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static func sign(_ claims: some Encodable, type: String, key: Ed25519KeyPair) throws -> String {
+        let header = Base64URL.encode(try encoder.encode(Header(kid: key.kid, typ: type)))
+        let payload = Base64URL.encode(try encoder.encode(claims))
+        return try sign(signingInput: header + "." + payload, key: key)
+    }
+
+    /// Signs an already-encoded `header.payload`.
+    public static func sign(signingInput: String, key: Ed25519KeyPair) throws -> String {
+        let signature = try key.privateKey.signature(for: Array(signingInput.utf8))
+        return signingInput + "." + Base64URL.encode(signature)
+    }
+
+    /// Lowercase hex SHA-256 of a compact JWS as ASCII: a receipt's link to its predecessor.
+    public static func digest(_ token: String) -> String {
+        hex(SHA256.hash(data: Array(token.utf8)))
+    }
+
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
+        digest.map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+    }
+
+    /// The decoded payload of a compact JWS, without verifying it (for inspection and for
+    /// locating the first broken link of a chain after verification failed).
+    public static func unverifiedPayload<T: Decodable>(_ token: String, as: T.Type) -> T? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let bytes = Base64URL.decode(parts[1]) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// A governance session as persisted: the passport it runs under and its counters.
+public struct SessionState: Sendable, Equatable, Codable {
+    public var id: String
+    public var passport: PassportClaims
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var revoked: Bool
+    public var callsUsed: Int
+    /// Budget reserved for delegated children, not usable by this session.
+    public var reservedForChildren: Int
+    public var permits: Int
+    public var denies: Int
+    public var delegations: Int
+    public var receiptCount: Int
+    /// `prev` of the next receipt: hex SHA-256 of the last receipt's JWS, "" before the first.
+    public var lastReceiptHash: String
+    /// The signed attestation, once ended.
+    public var attestation: String?
+
+    public init(id: String, passport: PassportClaims, startedAt: Date) {
+        self.id = id
+        self.passport = passport
+        self.startedAt = startedAt
+        self.revoked = false
+        self.callsUsed = 0
+        self.reservedForChildren = 0
+        self.permits = 0
+        self.denies = 0
+        self.delegations = 0
+        self.receiptCount = 0
+        self.lastReceiptHash = ""
+    }
+
+    /// Tool calls this session (and new children) may still use; nil = unlimited.
+    public var callsRemaining: Int? {
+        passport.max_tool_calls.map { max(0, $0 - callsUsed - reservedForChildren) }
+    }
+}
+
+/// PERMIT or DENY, with the rule that decided.
+public struct Decision: Sendable, Equatable {
+    public enum Verdict: String, Sendable, Codable { case permit = "PERMIT", deny = "DENY" }
+    public var verdict: Verdict
+    /// `rule: detail` for a DENY; nil for a PERMIT.
+    public var reason: String?
+
+    public static let permit = Decision(verdict: .permit, reason: nil)
+    public static func deny(_ rule: String, _ detail: String) -> Decision {
+        Decision(verdict: .deny, reason: "\(rule): \(detail)")
+    }
+}
+
+/// The evaluation rules, deterministic and pure: the first failing rule wins and the reason
+/// names it. Revocation is checked by the caller first (it is a 403, not a decision).
+public struct Evaluator: Sendable {
+    let scope: [Glob]
+
+    public init(passport: PassportClaims) {
+        self.scope = passport.resource_scope.map(Glob.init)
+    }
+
+    public static let maxToolNameBytes = 256
+
+    public func evaluate(_ session: SessionState, tool: String, arguments: [String: JSONValue], now: Date) -> Decision {
+        let passport = session.passport
+        if session.endedAt != nil { return .deny("session_ended", "the session has ended") }
+        if let exp = passport.exp, now.unixSeconds >= exp { return .deny("passport_expired", "the passport expired") }
+        if let limit = passport.max_duration_s, now.timeIntervalSince(session.startedAt) >= Double(limit) {
+            return .deny("max_duration_exceeded", "max_duration_s (\(limit)) since the session started has passed")
+        }
+        if tool.isEmpty || tool.utf8.count > Self.maxToolNameBytes { return .deny("tool_invalid", "tool_name must be 1-256 bytes") }
+        if passport.forbidden_tools.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
+        if !passport.allowed_tools.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
+        guard let resources = ResourcePath.values(in: arguments) else {
+            return .deny("resource_invalid", "resource arguments must be strings or arrays of strings")
+        }
+        for raw in resources {
+            guard let path = ResourcePath.normalize(raw) else {
+                return .deny("resource_invalid", "a resource argument has NUL, escapes the root or is badly encoded")
+            }
+            if !scope.isEmpty, !scope.contains(where: { $0.matches(path) }) {
+                return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
+            }
+        }
+        if let remaining = session.callsRemaining, remaining <= 0 {
+            return .deny("budget_exhausted", "max_tool_calls (\(passport.max_tool_calls ?? 0)) reached")
+        }
+        return .permit
+    }
+}

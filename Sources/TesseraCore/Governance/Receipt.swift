@@ -1,0 +1,160 @@
+import Crypto
+import Foundation
+
+/// Claims of a decision receipt (`typ` `tessera-receipt+jwt`). Receipts of one session form a
+/// chain: `seq` counts from 0 and `prev` is the SHA-256 of the previous receipt's JWS.
+public struct ReceiptClaims: JWSClaims, Equatable {
+    public static let type = "tessera-receipt+jwt"
+
+    public var iss: String?
+    public var iat: Int64?
+    public var exp: Int64? { nil }
+    public var jti: String
+    public var grant_id: String
+    public var session_id: String
+    public var seq: Int
+    public var tool: String
+    public var decision: String
+    public var reason: String
+    public var arguments_digest: String
+    public var prev: String
+
+    enum CodingKeys: String, CodingKey {
+        case iss, iat, jti, grant_id, session_id, seq, tool, decision, reason, arguments_digest, prev
+    }
+
+    public init(
+        iss: String, iat: Int64, jti: String = UUID().uuidString.lowercased(), grantID: String, sessionID: String,
+        seq: Int, tool: String, decision: String, reason: String, arguments: JSONValue, prev: String
+    ) {
+        self.iss = iss
+        self.iat = iat
+        self.jti = jti
+        self.grant_id = grantID
+        self.session_id = sessionID
+        self.seq = seq
+        self.tool = tool
+        self.decision = decision
+        self.reason = reason
+        self.arguments_digest = Self.digest(arguments)
+        self.prev = prev
+    }
+
+    /// Lowercase hex SHA-256 of the RFC 8785 canonical JSON of the arguments.
+    public static func digest(_ arguments: JSONValue) -> String {
+        CompactJWS.hex(SHA256.hash(data: Array(CanonicalJSON.serialize(arguments).utf8)))
+    }
+}
+
+/// A receipt to append: its chain position and its signed form.
+public struct ReceiptRecord: Sendable, Equatable {
+    public var sessionID: String
+    public var seq: Int
+    public var jwt: String
+    public var hash: String
+
+    public init(sessionID: String, seq: Int, jwt: String) {
+        self.sessionID = sessionID
+        self.seq = seq
+        self.jwt = jwt
+        self.hash = CompactJWS.digest(jwt)
+    }
+}
+
+extension SessionState {
+    /// Signs the next receipt of this session's chain and advances the chain head.
+    public mutating func appendReceipt(
+        tool: String, decision: Decision, arguments: JSONValue, issuer: String, now: Date, key: Ed25519KeyPair
+    ) throws -> ReceiptRecord {
+        let claims = ReceiptClaims(
+            iss: issuer, iat: now.unixSeconds, grantID: passport.jti, sessionID: id, seq: receiptCount, tool: tool,
+            decision: decision.verdict.rawValue, reason: decision.reason ?? "", arguments: arguments,
+            prev: lastReceiptHash)
+        let record = ReceiptRecord(sessionID: id, seq: receiptCount, jwt: try CompactJWS.sign(claims, type: ReceiptClaims.type, key: key))
+        receiptCount += 1
+        lastReceiptHash = record.hash
+        return record
+    }
+}
+
+/// Offline verification of a receipt chain.
+public enum ReceiptChain {
+    public struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        /// Index (0-based, in the order given) of the first receipt that does not verify.
+        public var index: Int
+        public var problem: String
+        public var description: String { "receipt \(index): \(problem)" }
+    }
+
+    /// Checks every signature, `seq` continuity from 0, one session and grant, and every `prev`
+    /// link; throws at the first broken entry. Returns the verified claims in order.
+    public static func verify(_ jwts: [String], verifier: JWSVerifier) async throws(Failure) -> [ReceiptClaims] {
+        let policy = JWSPolicy(type: ReceiptClaims.type, requireExpiry: false)
+        var claims: [ReceiptClaims] = []
+        var previousHash = ""
+        for (index, jwt) in jwts.enumerated() {
+            let receipt: ReceiptClaims
+            do {
+                // Receipts are records with no expiry: their age does not matter, only their
+                // signature, so they are checked "as of" the far future.
+                receipt = try await verifier.verify(jwt, as: ReceiptClaims.self, policy: policy, clock: FixedClock(.distantFuture))
+            } catch {
+                throw Failure(index: index, problem: "signature does not verify (\(error))")
+            }
+            if receipt.seq != index { throw Failure(index: index, problem: "seq is \(receipt.seq), expected \(index)") }
+            if receipt.prev != previousHash { throw Failure(index: index, problem: "prev does not match the previous receipt") }
+            if let first = claims.first, first.session_id != receipt.session_id || first.grant_id != receipt.grant_id {
+                throw Failure(index: index, problem: "belongs to another session")
+            }
+            claims.append(receipt)
+            previousHash = CompactJWS.digest(jwt)
+        }
+        return claims
+    }
+}
+
+/// Claims of a session attestation (`typ` `tessera-attestation+jwt`), signed once at the end.
+public struct AttestationClaims: JWSClaims, Equatable {
+    public static let type = "tessera-attestation+jwt"
+
+    public struct Summary: Codable, Sendable, Equatable {
+        public var permits: Int
+        public var denies: Int
+        public var tool_calls: Int
+        public var delegations: Int
+        public var started_at: String
+        public var ended_at: String
+    }
+
+    public var iss: String?
+    public var iat: Int64?
+    public var exp: Int64? { nil }
+    public var sub: String
+    public var session_id: String
+    public var grant_id: String
+    public var summary: Summary
+    public var receipts_head: String
+    public var receipts_count: Int
+
+    enum CodingKeys: String, CodingKey {
+        case iss, iat, sub, session_id, grant_id, summary, receipts_head, receipts_count
+    }
+}
+
+extension SessionState {
+    /// Ends the session and signs its attestation; a second call returns the same token.
+    public mutating func end(issuer: String, now: Date, key: Ed25519KeyPair) throws -> String {
+        if let attestation { return attestation }
+        endedAt = now
+        let iso = ISO8601DateFormatter()
+        let claims = AttestationClaims(
+            iss: issuer, iat: now.unixSeconds, sub: passport.agent_id, session_id: id, grant_id: passport.jti,
+            summary: .init(
+                permits: permits, denies: denies, tool_calls: permits + denies, delegations: delegations,
+                started_at: iso.string(from: startedAt), ended_at: iso.string(from: now)),
+            receipts_head: lastReceiptHash, receipts_count: receiptCount)
+        let token = try CompactJWS.sign(claims, type: AttestationClaims.type, key: key)
+        attestation = token
+        return token
+    }
+}

@@ -1,0 +1,57 @@
+/// Resource arguments, normalised before they are matched against a passport's scope, so that
+/// `/data/../etc/passwd`, `/data/%2e%2e/etc` or `/data//x` cannot slip past `/data/*`.
+public enum ResourcePath {
+    /// The argument names whose values are resources.
+    public static let argumentNames: Set<String> = ["path", "file", "resource", "uri", "url"]
+
+    /// The canonical form, or nil when the value must be refused (NUL, escaping above the root,
+    /// undecodable percent-encoding, too long).
+    public static func normalize(_ raw: String) -> String? {
+        guard raw.utf8.count <= 4096 else { return nil }
+        // Decode percent-escapes until stable (bounded), so double encoding is caught too.
+        var value = raw
+        for _ in 0..<3 {
+            guard value.contains("%") else { break }
+            guard let decoded = value.removingPercentEncoding else { return nil }
+            if decoded == value { break }
+            value = decoded
+        }
+        guard !value.unicodeScalars.contains(where: { $0.value == 0 }) else { return nil }
+        value = value.replacingOccurrences(of: "\\", with: "/")
+        // Keep a URL's scheme and authority; normalise the path after them.
+        var prefix = ""
+        if let range = value.range(of: "://") {
+            let afterScheme = value[range.upperBound...]
+            let authorityEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+            prefix = String(value[..<authorityEnd]).lowercased()
+            value = String(value[authorityEnd...])
+            if value.isEmpty { return prefix + "/" }
+        }
+        let absolute = value.hasPrefix("/")
+        var segments: [Substring] = []
+        for segment in value.split(separator: "/", omittingEmptySubsequences: true) {
+            switch segment {
+            case ".": continue
+            case "..":
+                guard !segments.isEmpty else { return nil }
+                segments.removeLast()
+            default: segments.append(segment)
+            }
+        }
+        let path = segments.joined(separator: "/")
+        return prefix + (absolute || !prefix.isEmpty ? "/" : "") + path
+    }
+
+    /// Every resource value in a tool call's arguments (top-level `path`, `file`, `resource`,
+    /// `uri`, `url`; strings or arrays of strings). A resource argument of another type is
+    /// returned as nil: it cannot be checked, so the caller denies.
+    public static func values(in arguments: [String: JSONValue]) -> [String]? {
+        var out: [String] = []
+        for name in argumentNames.sorted() {
+            guard let value = arguments[name] else { continue }
+            guard let strings = value.strings else { return nil }
+            out += strings
+        }
+        return out
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import TesseraCore
+
+/// The governance routes (seed 004's paths and bodies). Errors are in the flat shape.
+struct GovernanceController {
+    let governance: GovernanceService
+
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/issue", method: .post, access: .capability(Capability.passportsIssue)) { request, context in
+            let body = try await Self.object(request, context)
+            guard case .object(let missionObject)? = body["mission"] else {
+                throw APIError.governance(.badRequest, "mission must be a JSON object")
+            }
+            let mission: Mission
+            do {
+                mission = try Mission.parse(missionObject)
+            } catch {
+                throw APIError.governance(.badRequest, String(describing: error))
+            }
+            let ttl = try Self.integer(body, "ttl_s", range: 1...GovernanceService.maxTTL) ?? GovernanceService.defaultTTL
+            var jkt: String?
+            if let value = body["cnf_jkt"] {
+                guard case .string(let thumbprint) = value, Base64URL.decode(thumbprint)?.count == 32 else {
+                    throw APIError.governance(.badRequest, "cnf_jkt must be an RFC 7638 SHA-256 thumbprint")
+                }
+                jkt = thumbprint
+            }
+            guard let identity = context.identity else { throw APIError.authFailed }
+            let (token, claims) = try await governance.issue(mission, workspace: identity.workspace, ttl: ttl, jkt: jkt)
+            return JSONResponse(IssueResult(token: token, claims: claims))
+        }
+
+        try routes.on("/verify", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            let claims = try await governance.verify(try Self.token(body, "token"))
+            return JSONResponse(VerifyResult(valid: true, claims: claims))
+        }
+
+        for path in ["/session/start", "/sessions"] {
+            try routes.on(path, method: .post, access: .anonymous) { request, context in
+                let body = try await Self.object(request, context)
+                let proof: String? = if case .string(let p)? = body["proof"] { p } else { nil }
+                let session = try await governance.start(token: try Self.token(body, "token"), proof: proof)
+                return JSONResponse(StartResult(
+                    session_id: session.id, claims: session.passport, started_at: WireTime.format(session.startedAt),
+                    calls_remaining: session.callsRemaining))
+            }
+        }
+
+        try routes.on("/evaluate", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            let sessionID = try Self.string(body, "session_id")
+            let tool = try Self.string(body, "tool_name")
+            var arguments: [String: JSONValue] = [:]
+            if let value = body["arguments"], value != .null {
+                guard case .object(let object) = value else {
+                    throw APIError.governance(.badRequest, "arguments must be a JSON object")
+                }
+                arguments = object
+            }
+            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments))
+        }
+
+        try routes.on("/delegate", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            let delegation: DelegationRequest
+            do {
+                delegation = try DelegationRequest.parse(body)
+            } catch {
+                if case .string(let token)? = body["parent_token"], token.split(separator: ".").count != 3 {
+                    throw APIError.invalidToken
+                }
+                throw APIError.governance(.badRequest, String(describing: error))
+            }
+            return JSONResponse(try await governance.delegate(delegation))
+        }
+
+        try routes.on("/session/end", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            return JSONResponse(try await governance.end(sessionID: try Self.string(body, "session_id")))
+        }
+
+        try routes.on("/end", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            return JSONResponse(try await governance.end(sessionID: try Self.string(body, "session")))
+        }
+
+        try routes.on("/attest", method: .post, access: .anonymous) { request, context in
+            let body = try await Self.object(request, context)
+            return JSONResponse(try await governance.attestation(sessionID: try Self.string(body, "session")))
+        }
+
+        try routes.on("/revoke", method: .post, access: .capability(Capability.passportsRevoke)) { request, context in
+            let body = try await Self.object(request, context)
+            guard let identity = context.identity else { throw APIError.authFailed }
+            if case .string(let sessionID)? = body["session_id"] {
+                try await governance.revoke(sessionID: sessionID, by: identity)
+            } else if case .string(let jti)? = body["jti"] {
+                try await governance.revoke(jti: jti, by: identity)
+            } else {
+                throw APIError.governance(.badRequest, "session_id or jti is required")
+            }
+            return JSONResponse(["revoked": true])
+        }
+
+        try routes.on("/receipts", method: .get, access: .capability(Capability.receiptsRead)) { request, context in
+            guard let sessionID = request.uri.queryParameters.get("session_id"), !sessionID.isEmpty else {
+                throw APIError.governance(.badRequest, "session_id query parameter is required")
+            }
+            guard let identity = context.identity else { throw APIError.authFailed }
+            let lines = try await governance.receiptLines(sessionID: sessionID, by: identity)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-ndjson"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: lines)))
+        }
+    }
+
+    struct IssueResult: Encodable { var token: String; var claims: PassportClaims }
+    struct VerifyResult: Encodable { var valid: Bool; var claims: PassportClaims }
+    struct StartResult: Encodable {
+        var session_id: String
+        var claims: PassportClaims
+        var started_at: String
+        var calls_remaining: Int?
+    }
+
+    static func object(_ request: Request, _ context: TesseraRequestContext) async throws -> [String: JSONValue] {
+        var request = request
+        do {
+            return try await request.decodeJSON(as: [String: JSONValue].self, context: context)
+        } catch let error as APIError {
+            throw error.flattened
+        }
+    }
+
+    static func string(_ body: [String: JSONValue], _ name: String) throws -> String {
+        guard case .string(let value)? = body[name], !value.isEmpty, value.utf8.count <= 16 * 1024 else {
+            throw APIError.governance(.badRequest, "\(name) must be a non-empty string")
+        }
+        return value
+    }
+
+    /// A token field: anything that is not a string is a malformed token (401), like the seed.
+    static func token(_ body: [String: JSONValue], _ name: String) throws -> String {
+        guard case .string(let value)? = body[name], !value.isEmpty else { throw APIError.invalidToken }
+        return value
+    }
+
+    static func integer(_ body: [String: JSONValue], _ name: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let value = body[name], value != .null else { return nil }
+        guard case .number(let n) = value, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            throw APIError.governance(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(n)
+    }
+}
+
+/// Encodes any `Encodable` as a JSON response with sorted keys.
+struct JSONResponse<Value: Encodable>: ResponseGenerator {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import TesseraCore
+
+extension SQLiteStore {
+    static let stateEncoder = JSONEncoder()
+    static let stateDecoder = JSONDecoder()
+
+    public func startSession(_ session: SessionState) async throws(StoreError) {
+        try await write { db in
+            do {
+                try db.execute(
+                    sql: "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (?, ?, ?)",
+                    arguments: [session.passport.jti, session.id, session.startedAt.timeIntervalSince1970])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError.conflict("passport \(session.passport.jti) already started a session")
+            } catch {
+                throw StoreError.unavailable("replay cache: \(error)")
+            }
+            try Self.insert(session, db)
+        }
+    }
+
+    static func insert(_ session: SessionState, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state) VALUES (?, ?, ?, ?, ?)",
+            arguments: [
+                session.id, session.passport.jti, session.passport.parent_jti, session.passport.workspace,
+                String(decoding: try stateEncoder.encode(session), as: UTF8.self),
+            ])
+    }
+
+    static func fetchSession(_ db: Database, column: String, _ value: String) throws -> SessionState? {
+        guard let json = try String.fetchOne(db, sql: "SELECT state FROM gov_sessions WHERE \(column) = ?", arguments: [value]) else {
+            return nil
+        }
+        return try stateDecoder.decode(SessionState.self, from: Data(json.utf8))
+    }
+
+    public func session(id: String) async throws(StoreError) -> SessionState? {
+        try await read { db in try Self.fetchSession(db, column: "id", id) }
+    }
+
+    public func session(jti: String) async throws(StoreError) -> SessionState? {
+        try await read { db in try Self.fetchSession(db, column: "jti", jti) }
+    }
+
+    public func isRevoked(jti: String) async throws(StoreError) -> Bool {
+        try await read { db in
+            // Walk up the delegation lineage: a child dies with any ancestor.
+            var current: String? = jti
+            var hops = 0
+            while let id = current, hops <= 32 {
+                if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
+                    return true
+                }
+                current = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id])
+                hops += 1
+            }
+            return false
+        }
+    }
+
+    public func revoke(jti: String, at: Date) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO gov_revocations (jti, revoked_at) VALUES (?, ?)",
+                arguments: [jti, at.timeIntervalSince1970])
+            var frontier = [jti]
+            var seen = Set<String>()
+            while let next = frontier.popLast(), seen.count <= 100_000 {
+                guard seen.insert(next).inserted else { continue }
+                for row in try Row.fetchAll(db, sql: "SELECT id, jti, state FROM gov_sessions WHERE jti = ? OR parent_jti = ?", arguments: [next, next]) {
+                    let json: String = row["state"]
+                    var state = try Self.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
+                    if !state.revoked {
+                        state.revoked = true
+                        try db.execute(
+                            sql: "UPDATE gov_sessions SET state = ? WHERE id = ?",
+                            arguments: [String(decoding: try Self.stateEncoder.encode(state), as: UTF8.self), state.id])
+                    }
+                    let childJTI: String = row["jti"]
+                    if childJTI != next { frontier.append(childJTI) }
+                }
+            }
+        }
+    }
+
+    public func mutateSession<Output: Sendable>(
+        id: String, delegationRequestID: String?,
+        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+    ) async throws -> Output {
+        do {
+            return try await pool.write { db in
+                guard let current = try Self.fetchSession(db, column: "id", id) else {
+                    throw StoreError.notFound("session \(id)")
+                }
+                var existing: DelegationRecord?
+                if let requestID = delegationRequestID,
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM gov_delegations WHERE parent_session_id = ? AND request_id = ?",
+                        arguments: [id, requestID])
+                {
+                    existing = DelegationRecord(
+                        parentSessionID: row["parent_session_id"], requestID: row["request_id"],
+                        fingerprint: row["fingerprint"], childJTI: row["child_jti"], childToken: row["child_token"],
+                        budget: row["budget"], parentRemainingAtDelegation: row["parent_remaining"])
+                }
+                let mutation = try plan(current, existing)
+                if let updated = mutation.session, updated != current {
+                    try db.execute(
+                        sql: "UPDATE gov_sessions SET state = ? WHERE id = ?",
+                        arguments: [String(decoding: try Self.stateEncoder.encode(updated), as: UTF8.self), id])
+                }
+                for receipt in mutation.receipts {
+                    try db.execute(
+                        sql: "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (?, ?, ?, ?)",
+                        arguments: [receipt.sessionID, receipt.seq, receipt.jwt, receipt.hash])
+                }
+                if let d = mutation.delegation {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token,
+                            budget, parent_remaining) VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [d.parentSessionID, d.requestID, d.fingerprint, d.childJTI, d.childToken, d.budget, d.parentRemainingAtDelegation])
+                }
+                return mutation.output
+            }
+        } catch let error as DatabaseError {
+            throw Self.map(error)
+        }
+    }
+
+    public func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, jwt FROM gov_receipts WHERE session_id = ? ORDER BY seq", arguments: [sessionID])
+                .map { ReceiptRecord(sessionID: sessionID, seq: $0["seq"], jwt: $0["jwt"]) }
+        }
+    }
+}

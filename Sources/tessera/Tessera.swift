@@ -12,7 +12,10 @@ struct Tessera: AsyncParsableCommand {
             standard error. Exit codes: 0 success, 1 failure, 2 usage error.
             """,
         version: TesseraVersion.current,
-        subcommands: [Serve.self, VersionCommand.self, KeyCommand.self, IAMCommand.self]
+        subcommands: [
+            Serve.self, VersionCommand.self, KeyCommand.self, IAMCommand.self, PassportCommand.self, SessionCommand.self,
+            ReceiptsCommand.self,
+        ]
     )
 
     /// ArgumentParser exits 64 (EX_USAGE) on a usage error; Tessera's contract is 2, like most

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import TesseraClient
+import TesseraCore
+
+/// Governance calls answer `{"error":"…"}`; print that as the failure.
+func governanceCall(_ options: ClientOptions, _ path: String, _ body: [String: JSONValue], requireToken: Bool = false) async throws -> [String: JSONValue] {
+    let client = try options.client(requireToken: requireToken)
+    let (status, bytes): (Int, [UInt8])
+    do {
+        (status, bytes) = try await client.raw(.POST, path, body: body)
+    } catch {
+        throw CLIFailure(error.description)
+    }
+    let object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))) ?? [:]
+    guard (200..<300).contains(status) else {
+        throw CLIFailure(ClientError.server(status: status, body: String(decoding: bytes, as: UTF8.self)).description)
+    }
+    if options.json { try Output.json(object) }
+    return object
+}
+
+func readArgument(_ value: String) throws -> String {
+    // "@file" reads a file; "-" reads stdin; anything else is the value itself.
+    if value == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    if value.hasPrefix("@") {
+        guard let data = FileManager.default.contents(atPath: String(value.dropFirst())) else { throw CLIFailure("cannot read \(value.dropFirst())") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    return value
+}
+
+func parseJSONObject(_ text: String, name: String) throws -> [String: JSONValue] {
+    guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+        throw ValidationError("\(name) must be a JSON object")
+    }
+    return object
+}
+
+struct PassportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "passport", abstract: "Issue, verify and inspect mission passports.",
+        subcommands: [Issue.self, Verify.self, Inspect.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue a passport (needs passports:issue); prints the token.")
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Mission JSON, @file or - (fields: agent_id, mission, allowed_tools, …).") var mission: String
+        @Option(help: "Lifetime in seconds (default 900).") var ttl: Int?
+        @Option(help: "Bind to an agent key: its RFC 7638 thumbprint (cnf.jkt).") var cnfJkt: String?
+
+        func run() async throws {
+            var body: [String: JSONValue] = ["mission": .object(try parseJSONObject(try readArgument(mission), name: "--mission"))]
+            if let ttl { body["ttl_s"] = .number(Double(ttl)) }
+            if let cnfJkt { body["cnf_jkt"] = .string(cnfJkt) }
+            let response = try await governanceCall(options, "/issue", body, requireToken: true)
+            if !options.json, case .string(let token)? = response["token"] { Output.result(token) }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify a passport with the server; prints its claims.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The passport, @file or -.") var token: String
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/verify", ["token": .string(try readArgument(token))])
+            if !options.json, let claims = response["claims"] { try Output.json(claims) }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decode a passport's header and claims without verifying (offline).")
+        @Argument(help: "The passport, @file or -.") var token: String
+
+        func run() throws {
+            let text = try readArgument(token)
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, let header = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
+                let headerJSON = try? JSONDecoder().decode(JSONValue.self, from: Data(header)),
+                let payloadJSON = try? JSONDecoder().decode(JSONValue.self, from: Data(payload))
+            else { throw CLIFailure("not a compact JWS") }
+            Output.context("(not verified: use `tessera passport verify` to check the signature)")
+            try Output.json(["header": headerJSON, "claims": payloadJSON])
+        }
+    }
+}
+
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session", abstract: "Start a governed session, evaluate tool calls, end it.",
+        subcommands: [Start.self, Evaluate.self, End.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the passport's session; prints the session id.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The passport, @file or -.") var token: String
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/session/start", ["token": .string(try readArgument(token))])
+            if !options.json, case .string(let id)? = response["session_id"] { Output.result(id) }
+        }
+    }
+
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask whether a tool call is permitted; prints PERMIT or DENY (exit 1 on DENY).")
+        @OptionGroup var options: ClientOptions
+        @Option var session: String
+        @Option var tool: String
+        @Option(help: "Arguments JSON object.") var arguments: String = "{}"
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/evaluate", [
+                "session_id": .string(session), "tool_name": .string(tool),
+                "arguments": .object(try parseJSONObject(arguments, name: "--arguments")),
+            ])
+            guard case .string(let decision)? = response["decision"] else { throw CLIFailure("no decision in the response") }
+            if !options.json {
+                Output.result(decision)
+                if case .string(let reason)? = response["reason"] { Output.context(reason) }
+            }
+            if decision != "PERMIT" { throw ExitCode(1) }
+        }
+    }
+
+    struct End: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End the session; prints the signed attestation.")
+        @OptionGroup var options: ClientOptions
+        @Option var session: String
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/session/end", ["session_id": .string(session)])
+            if !options.json, case .string(let token)? = response["attestation_token"] { Output.result(token) }
+        }
+    }
+}
+
+struct ReceiptsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receipts", abstract: "Verify receipt chains offline.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a receipt chain (NDJSON of {\"jwt\":…} or one JWS per line) against a JWKS.",
+            discussion: "Exit 0 when every signature, seq and prev link holds; 1 naming the first broken receipt.")
+        @Argument(help: "Receipts file (as GET /receipts returns), or - for stdin.") var file: String
+        @Option(help: "JWKS file with the server's keys.") var jwks: String?
+        @Option(help: "Fetch the JWKS from this server instead.") var server: String?
+        @Flag var json = false
+
+        func run() async throws {
+            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+            guard let data else { throw CLIFailure("cannot read \(file)") }
+            let tokens = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map { line -> String in
+                let text = line.trimmingCharacters(in: .whitespaces)
+                if text.hasPrefix("{"), let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)), let jwt = object["jwt"] {
+                    return jwt
+                }
+                return text
+            }.filter { !$0.isEmpty }
+            let set: JWKSet
+            if let jwks {
+                guard let bytes = FileManager.default.contents(atPath: jwks), let decoded = try? JSONDecoder().decode(JWKSet.self, from: bytes) else {
+                    throw CLIFailure("\(jwks) is not a JWKS")
+                }
+                set = decoded
+            } else if let server {
+                do {
+                    set = try await TesseraHTTPClient(baseURL: server).jwks()
+                } catch {
+                    throw CLIFailure(error.description)
+                }
+            } else {
+                throw ValidationError("give --jwks FILE or --server URL")
+            }
+            let verifier = await JWSVerifier(jwks: set)
+            let claims: [ReceiptClaims]
+            do {
+                claims = try await ReceiptChain.verify(tokens, verifier: verifier)
+            } catch {
+                if json { try Output.json(["valid": JSONValue.bool(false), "index": .number(Double(error.index)), "problem": .string(error.problem)]) }
+                throw CLIFailure("BROKEN at receipt \(error.index) (line \(error.index + 1)): \(error.problem)")
+            }
+            if json {
+                try Output.json(["valid": JSONValue.bool(true), "receipts": .number(Double(claims.count))])
+            } else {
+                Output.result("OK: \(claims.count) receipts, chain intact")
+            }
+        }
+    }
+}

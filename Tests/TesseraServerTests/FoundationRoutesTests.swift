@@ -123,7 +123,12 @@ struct FoundationRoutesTests {
         #expect(anonymous == [
             "/health", "/.well-known/jwks.json", "/api/v1/auth/bootstrap", "/api/v1/auth/bootstrap-status",
             "/api/v1/auth/login",
+            // Governance: the passport (or the session id it started) is the credential.
+            "/verify", "/session/start", "/sessions", "/evaluate", "/delegate", "/session/end", "/end", "/attest",
         ])
+        #expect(routes.first { $0.path == "/issue" }?.access == .capability("passports:issue"))
+        #expect(routes.first { $0.path == "/revoke" }?.access == .capability("passports:revoke"))
+        #expect(routes.first { $0.path == "/receipts" }?.access == .capability("receipts:read"))
         #expect(routes.first { $0.path == "/metrics" }?.access == .capability("metrics:read"))
         #expect(routes.first { $0.path == "/api/v1/iam" }?.access == .authenticated)
     }

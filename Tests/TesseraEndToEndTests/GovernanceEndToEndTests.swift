@@ -1,0 +1,182 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+import TesseraClient
+import TesseraCore
+
+/// Governance across real `tessera serve` processes sharing one SQLite store.
+@Suite("Governance across processes", .serialized)
+struct GovernanceEndToEndTests {
+    struct Cluster {
+        let servers: [ServerProcess]
+        let admin: String
+        var clients: [TesseraHTTPClient] { servers.map { try! TesseraHTTPClient(baseURL: $0.baseURL) } }
+    }
+
+    func cluster(_ count: Int, state: String = makeTemporaryDirectory() + "/state") async throws -> Cluster {
+        var servers: [ServerProcess] = []
+        for _ in 0..<count {
+            let server = try ServerProcess(stateDirectory: state)
+            try await server.waitUntilListening()
+            servers.append(server)
+        }
+        let admin = try #require(try await TesseraHTTPClient(baseURL: servers[0].baseURL).bootstrap().bootstrap_admin_api_key)
+        return Cluster(servers: servers, admin: admin)
+    }
+
+    func post(_ client: TesseraHTTPClient, _ path: String, _ body: [String: JSONValue], token: String? = nil) async throws -> (Int, [String: JSONValue]) {
+        let target = token.map { try! TesseraHTTPClient(baseURL: client.baseURL, token: $0) } ?? client
+        let (status, bytes) = try await target.raw(.POST, path, body: body)
+        return (status, (try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))) ?? [:])
+    }
+
+    func issue(_ cluster: Cluster, _ mission: [String: JSONValue]) async throws -> String {
+        let (status, body) = try await post(cluster.clients[0], "/issue", ["mission": .object(mission), "ttl_s": 600], token: cluster.admin)
+        #expect(status == 200)
+        guard case .string(let token)? = body["token"] else { throw ProcessFailure("no token: \(body)") }
+        return token
+    }
+
+    func startSession(_ cluster: Cluster, _ token: String) async throws -> String {
+        let (_, body) = try await post(cluster.clients[0], "/session/start", ["token": .string(token)])
+        guard case .string(let id)? = body["session_id"] else { throw ProcessFailure("no session: \(body)") }
+        return id
+    }
+
+    func receipts(_ cluster: Cluster, _ session: String, server: Int = 0) async throws -> [String] {
+        let client = try TesseraHTTPClient(baseURL: cluster.servers[server].baseURL, token: cluster.admin)
+        let (status, bytes) = try await client.raw(.GET, "/receipts?session_id=\(session)", body: Optional<[String: String]>.none)
+        #expect(status == 200)
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap {
+            (try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)))?["jwt"]
+        }
+    }
+
+    func verifyChain(_ cluster: Cluster, _ jwts: [String]) async throws -> [ReceiptClaims] {
+        let jwks = try await cluster.clients[0].jwks()
+        return try await ReceiptChain.verify(jwts, verifier: await JWSVerifier(jwks: jwks))
+    }
+
+    /// Runs `count` jobs on at most `workers` concurrent tasks.
+    func pool<T: Sendable>(_ count: Int, workers: Int, _ job: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+        let next = NIOLockedValueBox(0)
+        return try await withThrowingTaskGroup(of: [(Int, T)].self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    var done: [(Int, T)] = []
+                    while true {
+                        let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
+                        guard index < count else { return done }
+                        done.append((index, try await job(index)))
+                    }
+                }
+            }
+            var all: [(Int, T)] = []
+            for try await part in group { all += part }
+            return all.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    @Test("24 concurrent delegations (16 workers) over two processes against a parent budget of 5 grant exactly 5")
+    func concurrentDelegations() async throws {
+        let cluster = try await cluster(2)
+        let parent = try await issue(cluster, [
+            "agent_id": "parent", "mission": "coord", "allowed_tools": .array([.string("read")]), "max_tool_calls": 5,
+            "delegation_allowed": true, "max_delegation_depth": 2,
+        ])
+        let session = try await startSession(cluster, parent)
+        let clients = cluster.clients
+        let results = try await pool(24, workers: 16) { i in
+            try await post(clients[i % 2], "/delegate", [
+                "parent_token": .string(parent), "child_agent_id": .string("child-\(i)"), "child_mission": .string("sub-\(i)"),
+                "child_allowed_tools": .array([.string("read")]), "child_max_tool_calls": 1,
+                "delegation_request_id": .string("r\(i)"),
+            ])
+        }
+        let granted = results.filter { $0.0 == 200 }.compactMap { result -> Int? in
+            guard case .object(let claims)? = result.1["child_claims"], case .number(let n)? = claims["max_tool_calls"] else { return nil }
+            return Int(n)
+        }
+        #expect(granted.reduce(0, +) == 5)
+        #expect(results.filter { $0.0 != 200 }.allSatisfy { $0.0 == 403 })
+        let chain = try await verifyChain(cluster, try await receipts(cluster, session, server: 1))
+        #expect(chain.filter { $0.tool == "delegate_passport" }.count == 5)
+        let (_, evaluation) = try await post(clients[1], "/evaluate", ["session_id": .string(session), "tool_name": .string("read")])
+        #expect(evaluation["decision"] == .string("DENY"))
+        for server in cluster.servers { #expect(try await server.stop() == 0) }
+    }
+
+    @Test("200 concurrent evaluations split over two processes against max_tool_calls 50 permit exactly 50")
+    func concurrentEvaluations() async throws {
+        let cluster = try await cluster(2)
+        let token = try await issue(cluster, [
+            "agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")]), "max_tool_calls": 50,
+        ])
+        let session = try await startSession(cluster, token)
+        let clients = cluster.clients
+        let results = try await pool(200, workers: 32) { i in
+            try await post(clients[i % 2], "/evaluate", ["session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))])])
+        }
+        #expect(results.allSatisfy { $0.0 == 200 })
+        #expect(results.filter { $0.1["decision"] == .string("PERMIT") }.count == 50)
+        let chain = try await verifyChain(cluster, try await receipts(cluster, session))
+        #expect(chain.count == 200)
+        #expect(chain.filter { $0.decision == "PERMIT" }.count == 50)
+        // Revocation on one process refuses the next call on the other.
+        let (revoked, _) = try await post(clients[0], "/revoke", ["session_id": .string(session)], token: cluster.admin)
+        #expect(revoked == 200)
+        let (status, body) = try await post(clients[1], "/evaluate", ["session_id": .string(session), "tool_name": .string("read")])
+        #expect(status == 403)
+        #expect(body["error"] == .string("passport_revoked"))
+        for server in cluster.servers { #expect(try await server.stop() == 0) }
+    }
+
+    @Test("kill -9 in the middle of an evaluation storm: every answered PERMIT has its receipt, counts equal receipts, the chain verifies")
+    func crashSafety() async throws {
+        let state = makeTemporaryDirectory() + "/state"
+        var cluster = try await cluster(1, state: state)
+        let token = try await issue(cluster, ["agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")])])
+        let session = try await startSession(cluster, token)
+        // A short deadline: calls in flight at the kill fail fast.
+        let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(2))
+        let answered = NIOLockedValueBox<[String]>([])
+        let killed = NIOLockedValueBox(false)
+        let victim = cluster.servers[0]
+        let storm = Task {
+            try await pool(2000, workers: 16) { i -> Void in
+                // Once the server is dead, stop: the HTTP client would wait out its deadline per call.
+                guard !killed.withLockedValue({ $0 }) else { return }
+                guard let (status, body) = try? await post(client, "/evaluate", [
+                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))]),
+                ]) else { return }
+                if status == 200, body["decision"] == .string("PERMIT"), case .string(let id)? = body["receipt_id"] {
+                    answered.withLockedValue { $0.append(id) }
+                }
+            }
+        }
+        // Let some evaluations land, then kill without warning.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while answered.withLockedValue({ $0.count }) < 100, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        kill(victim.process.processIdentifier, SIGKILL)
+        killed.withLockedValue { $0 = true }
+        _ = try? await storm.value
+        let permitsAnswered = answered.withLockedValue { $0 }
+        #expect(permitsAnswered.count >= 100)
+
+        let restarted = try ServerProcess(stateDirectory: state)
+        try await restarted.waitUntilListening()
+        cluster = Cluster(servers: [restarted], admin: cluster.admin)
+        let jwts = try await receipts(cluster, session)
+        let chain = try await verifyChain(cluster, jwts)
+        let receiptIDs = Set(chain.map(\.jti))
+        #expect(permitsAnswered.allSatisfy { receiptIDs.contains($0) })
+        let (_, ended) = try await post(cluster.clients[0], "/session/end", ["session_id": .string(session)])
+        guard case .object(let summary)? = ended["summary"], case .number(let permits)? = summary["permits"],
+            case .number(let denies)? = summary["denies"], case .number(let count)? = ended["receipts_count"]
+        else { throw ProcessFailure("no summary: \(ended)") }
+        #expect(Int(permits) == chain.filter { $0.decision == "PERMIT" }.count)
+        #expect(Int(permits + denies) == chain.count)
+        #expect(Int(count) == chain.count)
+        #expect(try await restarted.stop() == 0)
+    }
+}

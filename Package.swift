@@ -12,6 +12,9 @@ let package = Package(
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraClient", targets: ["TesseraClient"]),
+        // For the Benchmarks/ package.
+        .library(name: "TesseraStore", targets: ["TesseraStore"]),
+        .library(name: "TesseraServer", targets: ["TesseraServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

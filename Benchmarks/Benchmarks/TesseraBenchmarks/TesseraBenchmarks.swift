@@ -1,0 +1,140 @@
+import Benchmark
+import Crypto
+import Foundation
+import Logging
+import TesseraCore
+import TesseraServer
+import TesseraStore
+
+/// Each benchmark sits next to its physical floor (raw Ed25519), so docs/performance.md can give
+/// every figure as a ratio to it.
+let benchmarks: @Sendable () -> Void = {
+    let quick = Benchmark.Configuration(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3))
+    let key = Ed25519KeyPair()
+    let message = Array(repeating: UInt8(7), count: 200)
+
+    // MARK: Floor: raw Ed25519 (swift-crypto)
+
+    Benchmark("Ed25519 sign (raw, swift-crypto)", configuration: quick) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try key.privateKey.signature(for: message)) }
+    }
+    let signature = try! key.privateKey.signature(for: message)
+    Benchmark("Ed25519 verify (raw, swift-crypto)", configuration: quick) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(key.publicKey.backing.isValidSignature(signature, for: message)) }
+    }
+
+    // MARK: Token verification (jwt-kit with Tessera's header rules)
+
+    struct BadgeLike: JWSClaims {
+        var iss: String?
+        var sub: String
+        var aud: Audience?
+        var iat: Int64?
+        var nbf: Int64?
+        var exp: Int64?
+        var jti: String
+        var ial: String
+        var domain: String
+        var workspace: String
+        var agent_id: String
+    }
+    let now = Date().unixSeconds
+    let badge = try! CompactJWS.sign(
+        BadgeLike(iss: "https://registry.example", sub: key.publicKey.did, aud: Audience(["svc"]), iat: now, nbf: now, exp: now + 3600,
+                  jti: UUID().uuidString, ial: "1", domain: "agent.example", workspace: "default", agent_id: "a1"),
+        type: "tessera-badge+jwt", key: key)
+    let badgePolicy = JWSPolicy(type: "tessera-badge+jwt", issuers: ["https://registry.example"], audience: "svc")
+    Benchmark("JWS badge verify (jwt-kit + header rules)", configuration: quick) { benchmark in
+        let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try await verifier.verify(badge, as: BadgeLike.self, policy: badgePolicy)) }
+    }
+
+    let mission10 = Mission(
+        agent_id: "a", mission: "m", allowed_tools: (0..<10).map { "tool\($0)" }, resource_scope: (0..<10).map { "/data/\($0)/**" },
+        max_tool_calls: 1_000_000)
+    let passport = PassportClaims(mission: mission10, issuer: "tessera", workspace: "w", issuedAt: now, ttl: 3600)
+    let passportToken = try! CompactJWS.sign(passport, type: PassportClaims.type, key: key)
+    Benchmark("passport verify", configuration: quick) { benchmark in
+        let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
+        let policy = JWSPolicy(type: PassportClaims.type, issuers: ["tessera"])
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try await verifier.verify(passportToken, as: PassportClaims.self, policy: policy)) }
+    }
+
+    // MARK: In-process evaluation (no store write)
+
+    func session(_ mission: Mission) -> SessionState {
+        SessionState(id: "s", passport: PassportClaims(mission: mission, issuer: "t", workspace: "w", issuedAt: now, ttl: 3600), startedAt: Date())
+    }
+    let allowArgs: [String: JSONValue] = ["path": "/data/9/reports/q3.csv"]
+    for (name, mission, tool) in [
+        ("evaluate allow (10 tools, 10 globs)", mission10, "tool9"),
+        ("evaluate deny: tool not allowed (10 tools)", mission10, "other"),
+        ("evaluate allow (1000 tools, 10 globs)", Mission(agent_id: "a", mission: "m", allowed_tools: (0..<1000).map { "tool\($0)" }, resource_scope: mission10.resource_scope), "tool999"),
+        ("evaluate allow (10 tools, 100 globs)", Mission(agent_id: "a", mission: "m", allowed_tools: mission10.allowed_tools, resource_scope: (0..<100).map { "/data/\($0)/**" }), "tool9"),
+    ] {
+        let state = session(mission)
+        let evaluator = Evaluator(passport: state.passport)
+        let at = Date()
+        Benchmark(name, configuration: quick) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(evaluator.evaluate(state, tool: tool, arguments: allowArgs, now: at)) }
+        }
+    }
+
+    // MARK: Receipts
+
+    Benchmark("receipt append (sign + hash + SQLite write, durable)", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in
+        let directory = FileManager.default.temporaryDirectory.path + "/tessera-bench-\(UUID().uuidString)"
+        let store = try SQLiteStore(stateDirectory: directory)
+        let state = session(Mission(agent_id: "a", mission: "m", allowed_tools: ["read"]))
+        try await store.startSession(state)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try await store.mutateSession(id: "s", delegationRequestID: nil) { current, _ in
+                var next = current
+                next.permits += 1
+                let receipt = try next.appendReceipt(tool: "read", decision: .permit, arguments: .object(allowArgs), issuer: "t", now: Date(), key: key)
+                return SessionMutation(session: next, receipts: [receipt], output: ())
+            }
+        }
+        benchmark.stopMeasurement()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var chainState = session(Mission(agent_id: "a", mission: "m", allowed_tools: ["read"]))
+    let chain = (0..<10_000).map { i in
+        try! chainState.appendReceipt(tool: "read", decision: .permit, arguments: .object(["i": .number(Double(i))]), issuer: "t", now: Date(), key: key).jwt
+    }
+    Benchmark("chain verify (10,000 receipts)", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 5)) { benchmark in
+        let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
+        benchmark.startMeasurement()
+        blackHole(try await ReceiptChain.verify(chain, verifier: verifier))
+    }
+
+    // MARK: Credentials
+
+    Benchmark("PBKDF2-HMAC-SHA256 600,000 iterations", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(5), maxIterations: 10)) { benchmark in
+        let hasher = PasswordHasher()
+        for _ in benchmark.scaledIterations { blackHole(try hasher.hash("correct horse battery")) }
+    }
+
+    for (name, ttl) in [("API-key resolution, cached", 10.0), ("API-key resolution, uncached (SQLite read)", 0.0)] {
+        Benchmark(name, configuration: quick) { benchmark in
+            let directory = FileManager.default.temporaryDirectory.path + "/tessera-bench-\(UUID().uuidString)"
+            var configuration = ServerConfiguration()
+            configuration.stateDirectory = directory
+            configuration.bootstrapMode = "bootstrap"
+            let environment = try await ServerEnvironment(
+                configuration: configuration, store: try SQLiteStore(stateDirectory: directory), logger: Logger(label: "bench"))
+            let plaintext = try await environment.iam.bootstrap().bootstrap_admin_api_key!
+            let authenticator = Authenticator(
+                store: environment.store, keys: environment.keys, clock: SystemClock(), issuer: "tessera", cacheTTL: ttl,
+                logger: Logger(label: "bench"))
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { blackHole(await authenticator.authenticate(bearer: plaintext)) }
+            benchmark.stopMeasurement()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+}

@@ -100,6 +100,41 @@ enum SQLiteMigrations {
             );
             """
         ),
+        (
+            "v4-agents-and-badges",
+            """
+            CREATE TABLE agents (
+                id TEXT PRIMARY KEY NOT NULL,
+                workspace TEXT NOT NULL,
+                name TEXT NOT NULL,
+                did TEXT NOT NULL,
+                public_jwk TEXT NOT NULL,
+                domain TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created REAL NOT NULL,
+                UNIQUE (workspace, did)
+            );
+            CREATE INDEX agents_by_workspace ON agents(workspace);
+            CREATE TABLE badge_challenges (
+                id TEXT PRIMARY KEY NOT NULL,
+                agent_id TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                expires_at REAL NOT NULL,
+                used INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX badge_challenges_by_agent ON badge_challenges(agent_id);
+            CREATE TABLE badges (
+                jti TEXT PRIMARY KEY NOT NULL,
+                agent_id TEXT NOT NULL,
+                workspace TEXT NOT NULL,
+                ial TEXT NOT NULL,
+                issued_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                revoked_at REAL
+            );
+            CREATE INDEX badges_revoked ON badges(revoked_at);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var authCacheSeconds: Int = 10
     /// Login JWT lifetime.
     public var loginTTLSeconds: Int = 3600
+    /// Shortest badge lifetime the registry issues (spec: 5 min). Lowered only to test the keeper
+    /// with second-scale lifetimes.
+    public var badgeMinimumLifetimeSeconds: Int = 300
     /// PBKDF2 iterations for new password hashes. Not configurable from outside: tests lower it.
     public var passwordIterations: Int = 600_000
 
@@ -52,6 +55,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var issuer: String?
         public var authCacheSeconds: Int?
         public var loginTTLSeconds: Int?
+        public var badgeMinimumLifetimeSeconds: Int?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -81,6 +85,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case issuer
             case authCacheSeconds = "auth_cache_seconds"
             case loginTTLSeconds = "login_ttl_seconds"
+            case badgeMinimumLifetimeSeconds = "badge_min_ttl_seconds"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -97,6 +102,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.issuer = env["TESSERA_ISSUER"]
             layer.authCacheSeconds = try int(env, "TESSERA_AUTH_CACHE_SECONDS")
             layer.loginTTLSeconds = try int(env, "TESSERA_LOGIN_TTL_SECONDS")
+            layer.badgeMinimumLifetimeSeconds = try int(env, "TESSERA_BADGE_MIN_TTL_SECONDS")
             if let value = env["TESSERA_DURABLE_COMMITS"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.durableCommits = true
@@ -120,6 +126,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                     let known = Set([
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
                         "durable_commits", "bootstrap_mode", "issuer", "auth_cache_seconds", "login_ttl_seconds",
+                        "badge_min_ttl_seconds",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -149,6 +156,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.issuer { config.issuer = v }
             if let v = layer.authCacheSeconds { config.authCacheSeconds = v }
             if let v = layer.loginTTLSeconds { config.loginTTLSeconds = v }
+            if let v = layer.badgeMinimumLifetimeSeconds { config.badgeMinimumLifetimeSeconds = v }
         }
         try config.validate()
         return config
@@ -174,6 +182,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard !issuer.isEmpty, issuer.count <= 512 else { throw .invalid(name: "issuer", value: issuer) }
         guard (0...30).contains(authCacheSeconds) else { throw .invalid(name: "auth_cache_seconds", value: String(authCacheSeconds)) }
         guard (60...86400).contains(loginTTLSeconds) else { throw .invalid(name: "login_ttl_seconds", value: String(loginTTLSeconds)) }
+        guard (1...86400).contains(badgeMinimumLifetimeSeconds) else {
+            throw .invalid(name: "badge_min_ttl_seconds", value: String(badgeMinimumLifetimeSeconds))
+        }
     }
 
     /// The effective settings as `key=value` lines, for the start-up banner. Holds no secrets.
@@ -184,6 +195,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("durable_commits", String(durableCommits)), ("bootstrap_mode", bootstrapMode ?? "(none)"),
             ("bootstrap_token", bootstrapToken == nil ? "(none)" : "(set)"), ("issuer", issuer),
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
+            ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),
         ]
     }
 }

@@ -13,6 +13,7 @@ public struct ServerEnvironment: Sendable {
     public let authenticator: Authenticator
     public let iam: IAMService
     public let governance: GovernanceService
+    public let badges: BadgeService
     public let clock: any TesseraClock
     public let logger: Logger
 
@@ -38,6 +39,11 @@ public struct ServerEnvironment: Sendable {
             store: store, keys: keys, authenticator: authenticator, clock: clock, settings: settings, logger: logger)
         self.governance = GovernanceService(
             store: store, keys: keys, clock: clock, issuer: configuration.issuer, logger: logger)
+        var badgeSettings = BadgeSettings()
+        badgeSettings.minimumLifetime = configuration.badgeMinimumLifetimeSeconds
+        badgeSettings.defaultLifetime = max(badgeSettings.defaultLifetime, configuration.badgeMinimumLifetimeSeconds)
+        self.badges = BadgeService(
+            store: store, keys: keys, clock: clock, issuer: configuration.issuer, settings: badgeSettings, logger: logger)
     }
 
     /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
@@ -74,6 +80,7 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     try MetricsController().register(on: routes)
     try JWKSController(keys: environment.keys).register(on: routes)
     try IAMController(iam: environment.iam).register(on: routes)
+    try BadgeController(badges: environment.badges).register(on: routes)
     // The governance surface answers errors in its own flat shape.
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
     try GovernanceController(governance: environment.governance).register(on: governanceRoutes)

@@ -2,7 +2,9 @@ import Hummingbird
 import TesseraCore
 
 /// Enforces ``RouteAccess`` with the IAM identity model: authenticates the bearer credential,
-/// then, for a capability route, asks the single authorisation test in the caller's workspace.
+/// then, for a capability route, admits only a caller who holds that capability in some
+/// workspace. The handler then asks the single authorisation test again in the workspace of the
+/// resource it touches (an agent's, a session's), so both gates must pass.
 /// A user who must change their password reaches only routes that merely need authentication
 /// (their handlers apply the rule per operation).
 public struct IAMAuthorizer: RequestAuthorizer {
@@ -18,7 +20,7 @@ public struct IAMAuthorizer: RequestAuthorizer {
         case .anonymous, .authenticated:
             return context
         case .capability(let capability):
-            guard !identity.mustChangePassword, identity.may(capability, in: identity.workspace) else {
+            guard !identity.mustChangePassword, identity.holdsAnywhere(capability) else {
                 throw APIError.accessDenied
             }
             return context

@@ -38,6 +38,11 @@ public struct Identity: Sendable, Equatable {
         RoleCatalog.allows(grants: grants, enabled: enabled, capability: capability, workspace: workspace)
     }
 
+    /// Whether any grant carries `capability` (in whatever workspace): the route-level gate.
+    public func holdsAnywhere(_ capability: String) -> Bool {
+        enabled && grants.contains { RoleCatalog.capabilities(of: $0.role).contains(capability) }
+    }
+
     /// Workspaces where some grant applies (`["*"]` for a cross-workspace admin).
     public var grantedWorkspaces: Set<String> { Set(grants.filter { RoleCatalog.roles.contains($0.role) }.map(\.workspace)) }
 }

@@ -27,6 +27,7 @@ struct GovernanceController {
                 jkt = thumbprint
             }
             guard let identity = context.identity else { throw APIError.authFailed }
+            guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
             let (token, claims) = try await governance.issue(mission, workspace: identity.workspace, ttl: ttl, jkt: jkt)
             return JSONResponse(IssueResult(token: token, claims: claims))
         }
@@ -159,13 +160,20 @@ struct GovernanceController {
 /// Encodes any `Encodable` as a JSON response with sorted keys.
 struct JSONResponse<Value: Encodable>: ResponseGenerator {
     let value: Value
-    init(_ value: Value) { self.value = value }
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+
+    init(_ value: Value, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) {
+        self.value = value
+        self.status = status
+        self.headers = headers
+    }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var headers = HTTPFields()
+        var headers = self.headers
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 }

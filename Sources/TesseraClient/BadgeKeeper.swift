@@ -1,0 +1,212 @@
+import Foundation
+import Logging
+import TesseraCore
+import TesseraFileSystem
+
+/// Keeps an agent's badge fresh on disk, with no downtime: issues at start, renews
+/// `renewBefore` ahead of expiry (with jitter), retries with capped exponential back-off while
+/// the current badge is still valid, and never replaces a valid IAL-1 badge by an IAL-0 one until
+/// the IAL-1 path has kept failing and expiry is near. Every write is atomic and 0600.
+public struct BadgeKeeper: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case pop, ca, auto
+    }
+
+    public struct Configuration: Sendable {
+        public var server: String
+        public var agentID: String
+        /// The agent's key, for PoP. Without one only CA issuance is possible.
+        public var key: Ed25519KeyPair?
+        /// A credential with `badges:issue`, for CA issuance.
+        public var apiKey: String?
+        public var mode: Mode = .auto
+        public var lifetime: Duration = .seconds(3600)
+        public var renewBefore: Duration = .seconds(600)
+        public var checkInterval: Duration = .seconds(60)
+        public var output: String
+        public var audience: [String]?
+        /// The registry's issuer (`aud` of PoP proofs). Default: the server's `/.well-known` issuer
+        /// is not published, so the default Tessera issuer `tessera` is assumed.
+        public var registry: String = "tessera"
+
+        public init(server: String, agentID: String, output: String) {
+            self.server = server
+            self.agentID = agentID
+            self.output = output
+        }
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(configuration: Configuration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+    }
+
+    public struct Held: Sendable, Equatable {
+        public var token: String
+        public var ial: String
+        public var jti: String
+        public var expires: Date
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// One issuance: PoP first (unless mode is `ca`), CA as the logged fallback (unless `pop`).
+    /// `current` is the badge in hand; an IAL-1 badge with time left is not downgraded.
+    public func acquire(current: Held?) async throws -> Held {
+        let c = configuration
+        let seconds = Int(c.lifetime.components.seconds)
+        var popError: (any Error)?
+        if c.mode != .ca {
+            if let key = c.key {
+                do {
+                    let client = try TesseraHTTPClient(baseURL: c.server, token: c.apiKey)
+                    return try Self.held(try await client.issuePoPBadge(
+                        agentID: c.agentID, key: key, registry: c.registry, lifetime: seconds, audience: c.audience))
+                } catch {
+                    popError = error
+                }
+            } else {
+                popError = Failure(description: "no agent key (--key) for proof of possession")
+            }
+            if c.mode == .pop { throw Failure(description: "PoP badge refused: \(popError!)") }
+            if let current, current.ial == "1", current.expires.timeIntervalSince(now()) > fallbackThreshold {
+                throw Failure(description: "PoP renewal failed (\(popError!)); keeping the IAL-1 badge, which is still valid until \(current.expires)")
+            }
+            logger.warning(
+                "PoP badge failed; falling back to a CA-issued (IAL-0) badge",
+                metadata: ["cause": "\(popError!)", "agent": "\(c.agentID)"])
+        }
+        guard let apiKey = c.apiKey else {
+            throw Failure(description: "CA issuance needs an API key (--api-key or TESSERA_API_KEY)" + (popError.map { "; PoP failed: \($0)" } ?? ""))
+        }
+        let client = try TesseraHTTPClient(baseURL: c.server, token: apiKey)
+        return try Self.held(try await client.issueBadge(agentID: c.agentID, lifetime: seconds, audience: c.audience))
+    }
+
+    /// Below this much remaining lifetime, a failing IAL-1 renewal may fall back to IAL-0.
+    var fallbackThreshold: TimeInterval { Self.seconds(configuration.renewBefore) / 3 }
+
+    static func held(_ issued: TesseraHTTPClient.IssuedBadge) throws -> Held {
+        guard let claims = CompactJWS.unverifiedPayload(issued.token, as: BadgeClaims.self), let exp = claims.exp else {
+            throw Failure(description: "the registry returned an unreadable badge")
+        }
+        return Held(token: issued.token, ial: claims.ial, jti: claims.jti, expires: Date(timeIntervalSince1970: TimeInterval(exp)))
+    }
+
+    public func write(_ held: Held) throws {
+        try PrivateFiles.writeAtomically(Array((held.token + "\n").utf8), to: configuration.output)
+    }
+
+    /// When to renew a badge: `renewBefore` ahead of expiry, minus up to 10 % jitter so a fleet
+    /// does not renew in lockstep.
+    public func renewalTime(for held: Held) -> Date {
+        let ahead = Self.seconds(configuration.renewBefore)
+        return held.expires.addingTimeInterval(-ahead - Double.random(in: 0...(ahead * 0.1)))
+    }
+
+    /// Runs until cancelled (or once). Returns normally on cancellation.
+    public func run(once: Bool = false) async throws {
+        var current: Held?
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let fresh = try await acquire(current: current)
+                try write(fresh)
+                if let previous = current, previous.ial == "1", fresh.ial == "0" {
+                    logger.warning("badge downgraded to IAL-0: IAL-1 renewal kept failing until expiry was near", metadata: ["jti": "\(fresh.jti)"])
+                }
+                current = fresh
+                failures = 0
+                logger.info(
+                    "badge renewed",
+                    metadata: ["jti": "\(fresh.jti)", "ial": "\(fresh.ial)", "expires": "\(ISO8601DateFormatter().string(from: fresh.expires))", "file": "\(configuration.output)"])
+                if once { return }
+                try await sleep(until: renewalTime(for: fresh))
+            } catch is CancellationError {
+                return
+            } catch {
+                failures += 1
+                if once { throw error }
+                let remaining = current.map { $0.expires.timeIntervalSince(now()) } ?? 0
+                let delay = backoff(failures: failures, remaining: remaining)
+                logger.warning(
+                    "badge renewal failed; retrying",
+                    metadata: [
+                        "error": "\(error)", "attempt": "\(failures)", "retry_in_s": "\(String(format: "%.1f", delay))",
+                        "current_valid_s": "\(Int(max(0, remaining)))",
+                    ])
+                do {
+                    try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    /// Capped exponential back-off with full jitter: 0.5 s, 1 s, 2 s … capped at the check
+    /// interval, and at a quarter of the remaining lifetime so a retry still lands in time.
+    public func backoff(failures: Int, remaining: TimeInterval) -> TimeInterval {
+        var cap = min(Self.seconds(configuration.checkInterval), 60)
+        if remaining > 0 { cap = min(cap, max(0.2, remaining / 4)) }
+        let base = min(cap, 0.5 * pow(2, Double(min(failures - 1, 16))))
+        return max(0.1, Double.random(in: (base / 2)...base))
+    }
+
+    func sleep(until date: Date) async throws {
+        // Wake at least every check interval (clock jumps, suspended laptops).
+        while true {
+            let remaining = date.timeIntervalSince(now())
+            if remaining <= 0 { return }
+            let step = min(remaining, Self.seconds(configuration.checkInterval))
+            try await Task.sleep(for: .milliseconds(Int(step * 1000)))
+        }
+    }
+
+    public static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// `1h`, `10m`, `6s`, `500ms`, `1h30m`: the keeper's duration flags.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        var total = 0.0
+        var number = ""
+        var unit = ""
+        var parsedAny = false
+        func flush() -> Bool {
+            guard let value = Double(number) else { return false }
+            switch unit {
+            case "h": total += value * 3600
+            case "m": total += value * 60
+            case "s", "": total += value
+            case "ms": total += value / 1000
+            default: return false
+            }
+            parsedAny = true
+            number = ""
+            unit = ""
+            return true
+        }
+        for char in text {
+            if char.isNumber || char == "." {
+                if !unit.isEmpty { guard flush() else { return nil } }
+                number.append(char)
+            } else if char.isLetter {
+                unit.append(char)
+            } else {
+                return nil
+            }
+        }
+        guard !number.isEmpty, flush(), parsedAny, total > 0 else { return nil }
+        return .milliseconds(Int64((total * 1000).rounded()))
+    }
+}

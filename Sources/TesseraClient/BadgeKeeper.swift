@@ -29,6 +29,13 @@ public struct BadgeKeeper: Sendable {
         /// is not published, so the default Tessera issuer `tessera` is assumed.
         public var registry: String = "tessera"
 
+        /// Per-request deadline: half the renewal margin (1–10 s), so an unreachable registry is
+        /// noticed and retried well before the badge in hand expires.
+        public var requestTimeout: Duration {
+            let half = BadgeKeeper.seconds(renewBefore) / 2
+            return .milliseconds(Int64(min(10, max(1, half)) * 1000))
+        }
+
         public init(server: String, agentID: String, output: String) {
             self.server = server
             self.agentID = agentID
@@ -66,7 +73,7 @@ public struct BadgeKeeper: Sendable {
         if c.mode != .ca {
             if let key = c.key {
                 do {
-                    let client = try TesseraHTTPClient(baseURL: c.server, token: c.apiKey)
+                    let client = try TesseraHTTPClient(baseURL: c.server, token: c.apiKey, timeout: c.requestTimeout)
                     return try Self.held(try await client.issuePoPBadge(
                         agentID: c.agentID, key: key, registry: c.registry, lifetime: seconds, audience: c.audience))
                 } catch {
@@ -86,7 +93,7 @@ public struct BadgeKeeper: Sendable {
         guard let apiKey = c.apiKey else {
             throw Failure(description: "CA issuance needs an API key (--api-key or TESSERA_API_KEY)" + (popError.map { "; PoP failed: \($0)" } ?? ""))
         }
-        let client = try TesseraHTTPClient(baseURL: c.server, token: apiKey)
+        let client = try TesseraHTTPClient(baseURL: c.server, token: apiKey, timeout: c.requestTimeout)
         return try Self.held(try await client.issueBadge(agentID: c.agentID, lifetime: seconds, audience: c.audience))
     }
 

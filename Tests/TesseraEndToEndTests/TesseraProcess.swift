@@ -53,7 +53,7 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let stderr = OutputBuffer()
     let stdout = OutputBuffer()
-    private(set) var port: Int = 0
+    var port: Int = 0
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     init(stateDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {

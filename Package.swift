@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraClient", targets: ["TesseraClient"]),
+        .library(name: "TesseraBadgeMiddleware", targets: ["TesseraBadgeMiddleware"]),
         // For the Benchmarks/ package.
         .library(name: "TesseraStore", targets: ["TesseraStore"]),
         .library(name: "TesseraServer", targets: ["TesseraServer"]),
@@ -82,6 +83,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Hummingbird middleware that admits only requests bearing a valid badge.
+        .target(
+            name: "TesseraBadgeMiddleware",
+            dependencies: ["TesseraCore", "TesseraClient", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "two-agents-example",
+            dependencies: [
+                "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "examples/two-agents/Sources",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
@@ -106,10 +123,11 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient",
+                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -118,14 +118,19 @@ public struct BadgeKeeper: Sendable {
         return held.expires.addingTimeInterval(-ahead - Double.random(in: 0...(ahead * 0.1)))
     }
 
-    /// Runs until cancelled (or once). Returns normally on cancellation.
-    public func run(once: Bool = false) async throws {
-        var current: Held?
+    /// Runs until cancelled (or once), handing every new badge to `deliver` (the keeper writes the
+    /// file; the SDK keeps it in memory). With `initial`, the first renewal waits for its time.
+    /// Returns normally on cancellation.
+    public func run(once: Bool = false, initial: Held? = nil, deliver: (@Sendable (Held) throws -> Void)? = nil) async throws {
+        var current = initial
         var failures = 0
+        if let initial {
+            do { try await sleep(until: renewalTime(for: initial)) } catch { return }
+        }
         while !Task.isCancelled {
             do {
                 let fresh = try await acquire(current: current)
-                try write(fresh)
+                if let deliver { try deliver(fresh) } else { try write(fresh) }
                 if let previous = current, previous.ial == "1", fresh.ial == "0" {
                     logger.warning("badge downgraded to IAL-0: IAL-1 renewal kept failing until expiry was near", metadata: ["jti": "\(fresh.jti)"])
                 }

@@ -1,7 +1,11 @@
 // swift-tools-version:6.1
 // Micro-benchmarks, kept out of the main package so its build and CI stay fast.
 // Run: cd Benchmarks && swift package benchmark
+import Foundation
 import PackageDescription
+
+// SwiftPM names a path dependency after its folder, which differs between clones.
+let tessera = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 let package = Package(
     name: "TesseraBenchmarks",
@@ -17,9 +21,9 @@ let package = Package(
             name: "TesseraBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "TesseraCore", package: "tessera"),
-                .product(name: "TesseraStore", package: "tessera"),
-                .product(name: "TesseraServer", package: "tessera"),
+                .product(name: "TesseraCore", package: tessera),
+                .product(name: "TesseraStore", package: tessera),
+                .product(name: "TesseraServer", package: tessera),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

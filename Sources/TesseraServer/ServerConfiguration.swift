@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var keyRefreshSeconds: Int = 5
     /// Whether SQLite fsyncs every commit (`FULL`) or only at checkpoints (`NORMAL`).
     public var durableCommits: Bool = true
+    /// PostgreSQL URL for a fleet (`postgres://user:password@host:port/db`); nil = embedded SQLite.
+    /// A secret (it may hold a password): printed without its password.
+    public var databaseURL: String?
     /// `bootstrap` or `token`; required while the store has no users (no permissive default).
     public var bootstrapMode: String?
     /// The initial admin API key in `token` mode. A secret: never printed.
@@ -51,6 +54,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var keyRefreshSeconds: Int?
         public var durableCommits: Bool?
         public var bootstrapMode: String?
+        public var databaseURL: String?
         public var bootstrapToken: String?
         public var issuer: String?
         public var authCacheSeconds: Int?
@@ -60,8 +64,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
             keyGraceSeconds: Int? = nil, keyRefreshSeconds: Int? = nil, durableCommits: Bool? = nil,
-            bootstrapMode: String? = nil, bootstrapToken: String? = nil, issuer: String? = nil
+            bootstrapMode: String? = nil, bootstrapToken: String? = nil, issuer: String? = nil, databaseURL: String? = nil
         ) {
+            self.databaseURL = databaseURL
             self.bootstrapMode = bootstrapMode
             self.bootstrapToken = bootstrapToken
             self.issuer = issuer
@@ -82,6 +87,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case keyRefreshSeconds = "key_refresh_seconds"
             case durableCommits = "durable_commits"
             case bootstrapMode = "bootstrap_mode"
+            case databaseURL = "database_url"
             case issuer
             case authCacheSeconds = "auth_cache_seconds"
             case loginTTLSeconds = "login_ttl_seconds"
@@ -98,6 +104,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.keyGraceSeconds = try int(env, "TESSERA_KEY_GRACE_SECONDS")
             layer.keyRefreshSeconds = try int(env, "TESSERA_KEY_REFRESH_SECONDS")
             layer.bootstrapMode = env["TESSERA_BOOTSTRAP_MODE"]
+            layer.databaseURL = env["TESSERA_DATABASE_URL"]
             layer.bootstrapToken = env["TESSERA_BOOTSTRAP_TOKEN"]
             layer.issuer = env["TESSERA_ISSUER"]
             layer.authCacheSeconds = try int(env, "TESSERA_AUTH_CACHE_SECONDS")
@@ -125,7 +132,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
                     let known = Set([
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
-                        "durable_commits", "bootstrap_mode", "issuer", "auth_cache_seconds", "login_ttl_seconds",
+                        "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
                         "badge_min_ttl_seconds",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
@@ -152,6 +159,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.keyRefreshSeconds { config.keyRefreshSeconds = v }
             if let v = layer.durableCommits { config.durableCommits = v }
             if let v = layer.bootstrapMode { config.bootstrapMode = v }
+            if let v = layer.databaseURL { config.databaseURL = v }
             if let v = layer.bootstrapToken { config.bootstrapToken = v }
             if let v = layer.issuer { config.issuer = v }
             if let v = layer.authCacheSeconds { config.authCacheSeconds = v }
@@ -187,12 +195,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
     }
 
+    /// A database URL without its password.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "(unparseable URL)" }
+        if components.password != nil { components.password = "***" }
+        return components.string ?? "(unparseable URL)"
+    }
+
     /// The effective settings as `key=value` lines, for the start-up banner. Holds no secrets.
     public var summary: [(String, String)] {
         [
             ("host", host), ("port", String(port)), ("state_dir", stateDirectory), ("log_level", logLevel),
             ("key_grace_seconds", String(keyGraceSeconds)), ("key_refresh_seconds", String(keyRefreshSeconds)),
             ("durable_commits", String(durableCommits)), ("bootstrap_mode", bootstrapMode ?? "(none)"),
+            ("store", databaseURL.map(Self.redacted) ?? "sqlite (state_dir)"),
             ("bootstrap_token", bootstrapToken == nil ? "(none)" : "(set)"), ("issuer", issuer),
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
             ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),

@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Option(help: "JSON config file with snake_case keys.") var config: String?
     @Option(help: "bootstrap or token. Required while the store has no users.") var bootstrapMode: String?
+    @Option(help: "PostgreSQL URL for several nodes (prefer TESSERA_DATABASE_URL). Default: embedded SQLite.")
+    var databaseURL: String?
     @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
     var bootstrapToken: String?
     @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
@@ -41,7 +43,7 @@ struct Serve: AsyncParsableCommand {
             configuration = try ServerConfiguration.resolve(
                 flags: .init(
                     host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
-                    bootstrapToken: bootstrapToken, issuer: issuer),
+                    bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL),
                 environment: try .environment(environment),
                 file: fileLayer)
         } catch let error as ConfigurationError {
@@ -59,11 +61,15 @@ struct Serve: AsyncParsableCommand {
         Output.context("tessera \(TesseraVersion.current) starting with:")
         for (key, value) in configuration.summary { Output.context("  \(key)=\(value)") }
 
-        let store: SQLiteStore
+        let store: any TesseraStore
         do {
-            store = try SQLiteStore(
-                stateDirectory: configuration.stateDirectory, synchronousFull: configuration.durableCommits,
-                logger: Logger(label: "tessera.store"))
+            if let url = configuration.databaseURL {
+                store = try await PostgresStore(url: url, logger: Logger(label: "tessera.store"))
+            } else {
+                store = try SQLiteStore(
+                    stateDirectory: configuration.stateDirectory, synchronousFull: configuration.durableCommits,
+                    logger: Logger(label: "tessera.store"))
+            }
         } catch {
             throw CLIFailure("cannot open the store: \(error)")
         }

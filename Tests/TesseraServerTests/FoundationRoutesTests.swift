@@ -125,6 +125,8 @@ struct FoundationRoutesTests {
             "/api/v1/auth/login",
             // Governance: the passport (or the session id it started) is the credential.
             "/verify", "/session/start", "/sessions", "/evaluate", "/delegate", "/session/end", "/end", "/attest",
+            // Badges: the agent's key (PoP) is the credential; the status list is public.
+            "/v1/agents/:id/badge/challenge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
         ])
         #expect(routes.first { $0.path == "/issue" }?.access == .capability("passports:issue"))
         #expect(routes.first { $0.path == "/revoke" }?.access == .capability("passports:revoke"))

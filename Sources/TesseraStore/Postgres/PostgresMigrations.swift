@@ -1,0 +1,44 @@
+/// The PostgreSQL schema: the same versions as the SQLite one, one statement per entry
+/// (the extended query protocol runs one statement at a time).
+enum PostgresMigrations {
+    static let all: [(identifier: String, statements: [String])] = [
+        (
+            "v1-signing-keys-and-audit",
+            [
+                "CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, private_jwk TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, retired_at DOUBLE PRECISION)",
+                "CREATE TABLE audit_events (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT)",
+            ]
+        ),
+        (
+            "v2-identity",
+            [
+                "CREATE TABLE workspaces (id TEXT PRIMARY KEY, name TEXT NOT NULL, enabled BOOLEAN NOT NULL, created DOUBLE PRECISION NOT NULL)",
+                "CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, name TEXT NOT NULL, email TEXT NOT NULL, password_hash TEXT NOT NULL, roles TEXT NOT NULL, default_workspace TEXT NOT NULL REFERENCES workspaces(id), enabled BOOLEAN NOT NULL, must_change_password BOOLEAN NOT NULL, created DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX users_by_workspace ON users(default_workspace)",
+                "CREATE TABLE api_keys (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, expires DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION, revoked BOOLEAN NOT NULL DEFAULT FALSE)",
+                "CREATE INDEX api_keys_by_user ON api_keys(user_id)",
+            ]
+        ),
+        (
+            "v3-governance",
+            [
+                "CREATE TABLE gov_replay (jti TEXT PRIMARY KEY, session_id TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL)",
+                "CREATE TABLE gov_sessions (id TEXT PRIMARY KEY, jti TEXT NOT NULL UNIQUE, parent_jti TEXT, workspace TEXT NOT NULL, state TEXT NOT NULL)",
+                "CREATE INDEX gov_sessions_by_parent ON gov_sessions(parent_jti)",
+                "CREATE TABLE gov_receipts (session_id TEXT NOT NULL, seq INT NOT NULL, jwt TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (session_id, seq))",
+                "CREATE TABLE gov_delegations (parent_session_id TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL, child_jti TEXT NOT NULL, child_token TEXT NOT NULL, budget INT, parent_remaining INT, PRIMARY KEY (parent_session_id, request_id))",
+                "CREATE TABLE gov_revocations (jti TEXT PRIMARY KEY, revoked_at DOUBLE PRECISION NOT NULL)",
+            ]
+        ),
+        (
+            "v4-agents-and-badges",
+            [
+                "CREATE TABLE agents (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL, did TEXT NOT NULL, public_jwk TEXT NOT NULL, domain TEXT NOT NULL, status TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, UNIQUE (workspace, did))",
+                "CREATE INDEX agents_by_workspace ON agents(workspace)",
+                "CREATE TABLE badge_challenges (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE)",
+                "CREATE INDEX badge_challenges_by_agent ON badge_challenges(agent_id)",
+                "CREATE TABLE badges (jti TEXT PRIMARY KEY, agent_id TEXT NOT NULL, workspace TEXT NOT NULL, ial TEXT NOT NULL, issued_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)",
+            ]
+        ),
+    ]
+}

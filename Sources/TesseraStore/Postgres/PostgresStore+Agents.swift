@@ -1,0 +1,122 @@
+import Foundation
+import PostgresNIO
+import TesseraCore
+
+/// The agent registry and badge bookkeeping.
+extension PostgresStore {
+    typealias AgentRow = (String, String, String, String, String, String, String, Double)
+    static let agentColumns = "id, workspace, name, did, public_jwk, domain, status, created"
+
+    static func agents(_ rows: PostgresRowSequence) async throws -> [AgentRecord] {
+        var out: [AgentRecord] = []
+        for try await r in rows.decode(AgentRow.self) {
+            out.append(AgentRecord(
+                id: r.0, workspace: r.1, name: r.2, did: r.3, publicJWK: try JSONDecoder().decode(JWK.self, from: Data(r.4.utf8)),
+                domain: r.5, status: r.6, created: r.7.date))
+        }
+        return out
+    }
+
+    public func createAgent(_ agent: AgentRecord) async throws(StoreError) {
+        let jwk: String
+        do { jwk = String(decoding: try JSONEncoder().encode(agent.publicJWK), as: UTF8.self) } catch { throw .invalidState("jwk") }
+        do {
+            try await client.query(
+                "INSERT INTO agents (\(unescaped: Self.agentColumns)) VALUES (\(agent.id), \(agent.workspace), \(agent.name), \(agent.did), \(jwk), \(agent.domain), \(agent.status), \(agent.created.pg))")
+        } catch {
+            if case .conflict = Self.map(error) { throw .conflict("an agent with this key is already registered in \(agent.workspace)") }
+            throw Self.map(error)
+        }
+    }
+
+    public func agent(id: String) async throws(StoreError) -> AgentRecord? {
+        try await run { [self] in try await Self.agents(try await client.query("SELECT \(unescaped: Self.agentColumns) FROM agents WHERE id = \(id)")).first }
+    }
+
+    public func listAgents(workspace: String?) async throws(StoreError) -> [AgentRecord] {
+        try await run { [self] in
+            if let workspace {
+                return try await Self.agents(try await client.query("SELECT \(unescaped: Self.agentColumns) FROM agents WHERE workspace = \(workspace) ORDER BY created"))
+            }
+            return try await Self.agents(try await client.query("SELECT \(unescaped: Self.agentColumns) FROM agents ORDER BY created"))
+        }
+    }
+
+    public func updateAgent(_ agent: AgentRecord) async throws(StoreError) {
+        try await transaction { [self] c in
+            var changed = 0
+            for try await _ in try await c.query(
+                "UPDATE agents SET name = \(agent.name), domain = \(agent.domain), status = \(agent.status) WHERE id = \(agent.id) RETURNING id", logger: logger
+            ).decode(String.self) { changed += 1 }
+            guard changed == 1 else { throw StoreError.notFound("agent \(agent.id)") }
+        }
+    }
+
+    public func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError) {
+        try await transaction { [self] c in
+            // Serialise an agent's challenge creation on its row, so the limit holds across nodes.
+            try await c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger)
+            try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 3600)", logger: logger)
+            var live = 0
+            for try await n in try await c.query(
+                "SELECT COUNT(*)::INT FROM badge_challenges WHERE agent_id = \(challenge.agentID) AND NOT used AND expires_at > \(now.pg)", logger: logger
+            ).decode(Int.self) { live = n }
+            guard live < limit else { throw StoreError.conflict("too many open challenges for this agent") }
+            try await c.query(
+                "INSERT INTO badge_challenges (id, agent_id, nonce, expires_at) VALUES (\(challenge.id), \(challenge.agentID), \(challenge.nonce), \(challenge.expiresAt.pg))",
+                logger: logger)
+        }
+    }
+
+    public func consumeChallenge(id: String, agentID: String, now: Date) async throws(StoreError) -> ChallengeRecord? {
+        try await run { [self] in
+            // One UPDATE … RETURNING: of two nodes answering the same challenge, one wins.
+            let rows = try await client.query(
+                "UPDATE badge_challenges SET used = TRUE WHERE id = \(id) AND agent_id = \(agentID) AND NOT used RETURNING nonce, expires_at")
+            for try await (nonce, expires) in rows.decode((String, Double).self) {
+                let record = ChallengeRecord(id: id, agentID: agentID, nonce: nonce, expiresAt: expires.date)
+                return record.expiresAt > now ? record : nil
+            }
+            return nil
+        }
+    }
+
+    public func recordBadge(_ badge: BadgeRecord) async throws(StoreError) {
+        try await run { [self] in
+            try await client.query(
+                "INSERT INTO badges (jti, agent_id, workspace, ial, issued_at, expires_at) VALUES (\(badge.jti), \(badge.agentID), \(badge.workspace), \(badge.ial), \(badge.issuedAt.pg), \(badge.expiresAt.pg))")
+        }
+    }
+
+    public func badge(jti: String) async throws(StoreError) -> BadgeRecord? {
+        try await run { [self] in
+            let rows = try await client.query("SELECT jti, agent_id, workspace, ial, issued_at, expires_at, revoked_at FROM badges WHERE jti = \(jti)")
+            for try await r in rows.decode((String, String, String, String, Double, Double, Double?).self) {
+                return BadgeRecord(jti: r.0, agentID: r.1, workspace: r.2, ial: r.3, issuedAt: r.4.date, expiresAt: r.5.date, revokedAt: r.6?.date)
+            }
+            return nil
+        }
+    }
+
+    public func revokeBadge(jti: String, at: Date) async throws(StoreError) {
+        try await transaction { [self] c in
+            var changed = 0
+            for try await _ in try await c.query(
+                "UPDATE badges SET revoked_at = COALESCE(revoked_at, \(at.pg)) WHERE jti = \(jti) RETURNING jti", logger: logger
+            ).decode(String.self) { changed += 1 }
+            guard changed == 1 else { throw StoreError.notFound("badge \(jti)") }
+        }
+    }
+
+    public func badgeRevocations(now: Date) async throws(StoreError) -> (revoked: [String], disabledAgents: [String]) {
+        try await run { [self] in
+            var revoked: [String] = []
+            for try await jti in try await client.query("SELECT jti FROM badges WHERE revoked_at IS NOT NULL AND expires_at > \(now.pg - 60)").decode(String.self) {
+                revoked.append(jti)
+            }
+            var disabled: [String] = []
+            for try await id in try await client.query("SELECT id FROM agents WHERE status = 'disabled'").decode(String.self) { disabled.append(id) }
+            return (revoked, disabled)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import PostgresNIO
+import TesseraCore
+
+/// Sessions, receipts, delegations, replay cache and revocations. Every mutation locks the
+/// session's row (`FOR UPDATE`), so two nodes serialise on it exactly as SQLite processes do on
+/// the database lock.
+extension PostgresStore {
+    static func state(_ json: String) throws -> SessionState {
+        try SQLiteStore.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
+    }
+
+    static func json(_ state: SessionState) throws -> String {
+        String(decoding: try SQLiteStore.stateEncoder.encode(state), as: UTF8.self)
+    }
+
+    public func startSession(_ session: SessionState) async throws(StoreError) {
+        let json: String
+        do { json = try Self.json(session) } catch { throw .invalidState("session") }
+        do {
+            try await Self.withDeadline(Self.deadline) { [self] in try await client.withTransaction(logger: logger) { c in
+                do {
+                    try await c.query(
+                        "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (\(session.passport.jti), \(session.id), \(session.startedAt.pg))",
+                        logger: logger)
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                    throw StoreError.conflict("passport \(session.passport.jti) already started a session")
+                } catch {
+                    throw StoreError.unavailable("replay cache: \(error)")
+                }
+                try await c.query(
+                    "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state) VALUES (\(session.id), \(session.passport.jti), \(session.passport.parent_jti), \(session.passport.workspace), \(json))",
+                    logger: logger)
+            } }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func fetchSession(_ column: String, _ value: String, lock: Bool = false, on connection: PostgresConnection? = nil) async throws -> SessionState? {
+        let query: PostgresQuery = lock
+            ? "SELECT state FROM gov_sessions WHERE \(unescaped: column) = \(value) FOR UPDATE"
+            : "SELECT state FROM gov_sessions WHERE \(unescaped: column) = \(value)"
+        let rows: PostgresRowSequence
+        if let connection {
+            rows = try await connection.query(query, logger: logger)
+        } else {
+            rows = try await client.query(query)
+        }
+        for try await json in rows.decode(String.self) { return try Self.state(json) }
+        return nil
+    }
+
+    public func session(id: String) async throws(StoreError) -> SessionState? {
+        try await run { [self] in try await fetchSession("id", id) }
+    }
+
+    public func session(jti: String) async throws(StoreError) -> SessionState? {
+        try await run { [self] in try await fetchSession("jti", jti) }
+    }
+
+    public func isRevoked(jti: String) async throws(StoreError) -> Bool {
+        try await run { [self] in
+            var current: String? = jti
+            var hops = 0
+            while let id = current, hops <= 32 {
+                for try await revoked in try await client.query("SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = \(id))").decode(Bool.self) where revoked {
+                    return true
+                }
+                var parent: String?
+                for try await value in try await client.query("SELECT parent_jti FROM gov_sessions WHERE jti = \(id)").decode(String?.self) { parent = value }
+                current = parent
+                hops += 1
+            }
+            return false
+        }
+    }
+
+    public func revoke(jti: String, at: Date) async throws(StoreError) {
+        try await transaction { [self] c in
+            try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
+            var frontier = [jti]
+            var seen = Set<String>()
+            while let next = frontier.popLast(), seen.count <= 100_000 {
+                guard seen.insert(next).inserted else { continue }
+                let rows = try await c.query("SELECT id, jti, state FROM gov_sessions WHERE jti = \(next) OR parent_jti = \(next) FOR UPDATE", logger: logger)
+                var found: [(String, String, String)] = []
+                for try await row in rows.decode((String, String, String).self) { found.append(row) }
+                for (id, childJTI, json) in found {
+                    var state = try Self.state(json)
+                    if !state.revoked {
+                        state.revoked = true
+                        try await c.query("UPDATE gov_sessions SET state = \(try Self.json(state)) WHERE id = \(id)", logger: logger)
+                    }
+                    if childJTI != next { frontier.append(childJTI) }
+                }
+            }
+        }
+    }
+
+    public func mutateSession<Output: Sendable>(
+        id: String, delegationRequestID: String?,
+        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+    ) async throws -> Output {
+        do {
+            return try await Self.withDeadline(Self.deadline) { [self] in try await client.withTransaction(logger: logger) { c in
+                guard let current = try await fetchSession("id", id, lock: true, on: c) else { throw StoreError.notFound("session \(id)") }
+                var existing: DelegationRecord?
+                if let requestID = delegationRequestID {
+                    let rows = try await c.query(
+                        "SELECT fingerprint, child_jti, child_token, budget, parent_remaining FROM gov_delegations WHERE parent_session_id = \(id) AND request_id = \(requestID)",
+                        logger: logger)
+                    for try await (fingerprint, childJTI, token, budget, remaining) in rows.decode((String, String, String, Int?, Int?).self) {
+                        existing = DelegationRecord(
+                            parentSessionID: id, requestID: requestID, fingerprint: fingerprint, childJTI: childJTI, childToken: token,
+                            budget: budget, parentRemainingAtDelegation: remaining)
+                    }
+                }
+                let mutation = try plan(current, existing)
+                if let updated = mutation.session, updated != current {
+                    try await c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger)
+                }
+                for r in mutation.receipts {
+                    try await c.query(
+                        "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (\(r.sessionID), \(r.seq), \(r.jwt), \(r.hash))", logger: logger)
+                }
+                if let d = mutation.delegation {
+                    try await c.query(
+                        """
+                        INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token, budget, parent_remaining)
+                        VALUES (\(d.parentSessionID), \(d.requestID), \(d.fingerprint), \(d.childJTI), \(d.childToken), \(d.budget), \(d.parentRemainingAtDelegation))
+                        """, logger: logger)
+                }
+                return mutation.output
+            } }
+        } catch let error as PostgresTransactionError {
+            // The plan's own errors (denials, conflicts) pass through unchanged.
+            if let closure = error.closureError, !(closure is PSQLError) { throw closure }
+            throw Self.map(error)
+        } catch let error as PSQLError {
+            throw Self.map(error)
+        }
+    }
+
+    public func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord] {
+        try await run { [self] in
+            var out: [ReceiptRecord] = []
+            for try await (seq, jwt) in try await client.query("SELECT seq, jwt FROM gov_receipts WHERE session_id = \(sessionID) ORDER BY seq").decode((Int, String).self) {
+                out.append(ReceiptRecord(sessionID: sessionID, seq: seq, jwt: jwt))
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+import TesseraCore
+
+@testable import TesseraStore
+
+/// The store backends, for tests parameterised over both: one suite, two real databases.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] }
+
+    /// Backends available here: PostgreSQL needs the throwaway cluster `scripts/test` starts.
+    static var available: [Backend] { postgresURL == nil ? [.sqlite] : allCases }
+
+    /// A fresh, empty store, and a function opening a second handle on the same data (another
+    /// process on the SQLite file, another node on the PostgreSQL database).
+    func make() async throws -> (any TesseraStore, @Sendable () async throws -> any TesseraStore) {
+        switch self {
+        case .sqlite:
+            let directory = makeStateDirectory("contract")
+            return (try SQLiteStore(stateDirectory: directory), { try SQLiteStore(stateDirectory: directory) })
+        case .postgres:
+            let admin = try #require(Backend.postgresURL)
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            let adminStore = try await PostgresStore(url: admin)
+            try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
+            adminStore.close()
+            var components = try #require(URLComponents(string: admin))
+            components.path = "/" + name
+            let url = try #require(components.string)
+            return (try await PostgresStore(url: url), { try await PostgresStore(url: url) })
+        }
+    }
+}
+
+@Suite("Store contract, on every backend")
+struct StoreContractTests {
+    @Test("migrations reach the latest version; a second handle (process or node) sees the same schema", arguments: Backend.available)
+    func migrations(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        #expect(try await store.schemaVersion() == SQLiteMigrations.latestVersion)
+        #expect(SQLiteMigrations.all.map(\.identifier) == PostgresMigrations.all.map(\.identifier))
+        let handles = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<3 { group.addTask { try await another().schemaVersion() } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(handles == Array(repeating: SQLiteMigrations.latestVersion, count: 3))
+    }
+
+    @Test("signing keys: one active key whoever starts first; rotation retires atomically", arguments: Backend.available)
+    func signingKeys(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let results = try await withThrowingTaskGroup(of: [SigningKeyRecord].self) { group in
+            for handle in [store, second] { group.addTask { try await handle.ensureActiveSigningKey(.generate(at: Date())) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0.filter { $0.retiredAt == nil }.count == 1 })
+        #expect(try await store.signingKeys().count == 1)
+        let next = SigningKeyRecord.generate(at: Date().addingTimeInterval(1))
+        let after = try await second.rotateSigningKey(to: next)
+        #expect(after.filter { $0.retiredAt == nil }.map(\.kid) == [next.kid])
+        #expect(try await store.signingKeys() == after)
+    }
+
+    @Test("identity: bootstrap once, conflicts, cascades, key resolution, audit", arguments: Backend.available)
+    func identity(backend: Backend) async throws {
+        let (store, _) = try await backend.make()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let workspace = WorkspaceRecord(id: "default", name: "Default", created: now)
+        let admin = UserRecord(id: "u1", username: "admin", passwordHash: "", roles: ["admin"], defaultWorkspace: "default", created: now)
+        let key = APIKeyRecord(id: "k1", userID: "u1", name: "boot", prefix: "tsk_abcd", hash: String(repeating: "a", count: 64), expires: nil, created: now)
+        #expect(try await store.bootstrap(workspace: workspace, admin: admin, key: key))
+        var other = admin
+        other.id = "u2"
+        other.username = "admin2"
+        #expect(try await !store.bootstrap(workspace: workspace, admin: other, key: key))
+        await #expect(throws: StoreError.self) { try await store.createWorkspace(workspace) }
+        await #expect(throws: StoreError.self) { try await store.createUser(admin) }
+        var bob = UserRecord(id: "u3", username: "bob", passwordHash: "x", roles: ["reader"], defaultWorkspace: "default", created: now)
+        try await store.createUser(bob)
+        bob.enabled = false
+        bob.roles = ["writer@lab"]
+        try await store.updateUser(bob)
+        #expect(try await store.user(username: "bob") == bob)
+        try await store.createAPIKey(APIKeyRecord(id: "k2", userID: "u3", name: "b", prefix: "tsk_bbbb", hash: String(repeating: "b", count: 64), expires: now, created: now))
+        let resolved = try #require(try await store.resolveAPIKey(hash: String(repeating: "b", count: 64)))
+        #expect(resolved.user.id == "u3")
+        #expect(resolved.workspace?.id == "default")
+        try await store.touchAPIKeys(["k2": now.addingTimeInterval(5)])
+        #expect(try await store.apiKey(id: "k2")?.lastUsed == now.addingTimeInterval(5))
+        try await store.revokeAPIKey(id: "k2")
+        await #expect(throws: StoreError.notFound("api key k2")) { try await store.revokeAPIKey(id: "k2") }
+        try await store.deleteUser(id: "u3")
+        #expect(try await store.apiKey(id: "k2") == nil)
+        #expect(try await store.listUsers(workspace: "default").map(\.username) == ["admin"])
+        try await store.appendAudit(AuditEvent(at: now, actor: "u1", action: "a", target: "t", outcome: "ok"))
+        try await store.appendAudit(AuditEvent(at: now, actor: "u1", action: "b", target: "t", outcome: "ok"))
+        #expect(try await store.listAudit(limit: 10).map(\.action) == ["b", "a"])
+    }
+
+    @Test("governance: replay cache, and concurrent mutations on two handles never lose an update or fork the chain", arguments: Backend.available)
+    func governance(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let key = Ed25519KeyPair()
+        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"], max_tool_calls: 30), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
+        let session = SessionState(id: "s1", passport: passport, startedAt: Date())
+        try await store.startSession(session)
+        await #expect(throws: StoreError.self) { try await second.startSession(SessionState(id: "s2", passport: passport, startedAt: Date())) }
+        let permits = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<60 {
+                let handle = i % 2 == 0 ? store : second
+                group.addTask {
+                    try await handle.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                        var next = current
+                        let decision: Decision = (next.callsRemaining ?? 1) > 0 ? .permit : .deny("budget_exhausted", "x")
+                        if decision == .permit { next.callsUsed += 1 } else { next.denies += 1 }
+                        let receipt = try next.appendReceipt(tool: "t", decision: decision, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                        return SessionMutation(session: next, receipts: [receipt], output: decision == .permit)
+                    }
+                }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(permits == 30)
+        let receipts = try await store.receipts(sessionID: "s1")
+        #expect(receipts.map(\.seq) == Array(0..<60))
+        let verified = try await ReceiptChain.verify(receipts.map(\.jwt), verifier: await JWSVerifier(keys: [key.kid: key.publicKey]))
+        #expect(verified.filter { $0.decision == "PERMIT" }.count == 30)
+        #expect(try await second.session(id: "s1")?.callsUsed == 30)
+        // A plan's own error aborts the transaction and passes through unchanged.
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await store.mutateSession(id: "s1", delegationRequestID: nil) { _, _ -> SessionMutation<Void> in throw Refused() }
+        }
+        await #expect(throws: StoreError.notFound("session nope")) {
+            try await store.mutateSession(id: "nope", delegationRequestID: nil) { s, _ in SessionMutation(session: s, output: ()) }
+        }
+        try await second.revoke(jti: passport.jti, at: Date())
+        #expect(try await store.isRevoked(jti: passport.jti))
+        #expect(try await store.session(id: "s1")?.revoked == true)
+    }
+
+    @Test("agents and badges: a challenge is consumed once across handles; revocations are listed", arguments: Backend.available)
+    func agents(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let key = Ed25519KeyPair()
+        let agent = AgentRecord(id: "agt_1", workspace: "w", name: "bot", did: key.publicKey.did, publicJWK: key.publicKey.jwk, domain: "", created: Date())
+        try await store.createAgent(agent)
+        var clone = agent
+        clone.id = "agt_2"
+        await #expect(throws: StoreError.self) { try await second.createAgent(clone) }
+        let now = Date()
+        try await store.createChallenge(ChallengeRecord(id: "c1", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
+        try await store.createChallenge(ChallengeRecord(id: "c2", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
+        await #expect(throws: StoreError.self) {
+            try await second.createChallenge(ChallengeRecord(id: "c3", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
+        }
+        let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<10 {
+                let handle = i % 2 == 0 ? store : second
+                group.addTask { try await handle.consumeChallenge(id: "c1", agentID: "agt_1", now: now) != nil }
+            }
+            return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(winners == 1)
+        try await store.recordBadge(BadgeRecord(jti: "b1", agentID: "agt_1", workspace: "w", ial: "1", issuedAt: now, expiresAt: now.addingTimeInterval(600)))
+        try await second.revokeBadge(jti: "b1", at: now)
+        var disabled = agent
+        disabled.status = "disabled"
+        try await second.updateAgent(disabled)
+        let listed = try await store.badgeRevocations(now: now)
+        #expect(listed.revoked == ["b1"])
+        #expect(listed.disabledAgents == ["agt_1"])
+    }
+}

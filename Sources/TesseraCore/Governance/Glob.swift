@@ -13,7 +13,7 @@ public struct Glob: Sendable, Hashable {
 
     static func split(_ value: String) -> [Substring] {
         // A URL's "scheme://authority" stays one segment.
-        if let range = value.range(of: "://") {
+        if !value.hasPrefix("/"), let range = value.range(of: "://") {
             let rest = value[range.upperBound...]
             let end = rest.firstIndex(of: "/") ?? rest.endIndex
             return [value[..<end]] + value[end...].split(separator: "/", omittingEmptySubsequences: true)
@@ -38,11 +38,15 @@ public struct Glob: Sendable, Hashable {
                 remaining = remaining.dropFirst()
             }
         }
-        guard let segment = path.first, matchSegment(Array(first.utf8)[...], Array(segment.utf8)[...]) else { return false }
+        guard let segment = path.first else { return false }
+        let matched = first.utf8.withContiguousStorageIfAvailable { p in
+            segment.utf8.withContiguousStorageIfAvailable { t in matchSegment(p[...], t[...]) }
+        } ?? nil
+        guard matched ?? matchSegment(Array(first.utf8)[...], Array(segment.utf8)[...]) else { return false }
         return match(pattern.dropFirst(), path.dropFirst())
     }
 
-    static func matchSegment(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+    static func matchSegment<C: RandomAccessCollection<UInt8>>(_ pattern: C, _ text: C) -> Bool where C.Index == Int {
         var p = pattern.startIndex, t = text.startIndex
         var star: Int? = nil, mark = text.startIndex
         while t < text.endIndex {

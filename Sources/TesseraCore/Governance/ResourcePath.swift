@@ -11,16 +11,22 @@ public enum ResourcePath {
         // Decode percent-escapes until stable (bounded), so double encoding is caught too.
         var value = raw
         for _ in 0..<3 {
-            guard value.contains("%") else { break }
+            guard value.utf8.contains(UInt8(ascii: "%")) else { break }
             guard let decoded = value.removingPercentEncoding else { return nil }
             if decoded == value { break }
             value = decoded
         }
-        guard !value.unicodeScalars.contains(where: { $0.value == 0 }) else { return nil }
-        value = value.replacingOccurrences(of: "\\", with: "/")
+        // The common case (a plain absolute path) needs none of the Foundation string calls below,
+        // which dominate the cost of an evaluation on Linux.
+        var hasBackslash = false
+        for byte in value.utf8 {
+            if byte == 0 { return nil }
+            if byte == UInt8(ascii: "\\") { hasBackslash = true }
+        }
+        if hasBackslash { value = value.replacingOccurrences(of: "\\", with: "/") }
         // Keep a URL's scheme and authority; normalise the path after them.
         var prefix = ""
-        if let range = value.range(of: "://") {
+        if !value.hasPrefix("/"), let range = value.range(of: "://") {
             let afterScheme = value[range.upperBound...]
             let authorityEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
             prefix = String(value[..<authorityEnd]).lowercased()

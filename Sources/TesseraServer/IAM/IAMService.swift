@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import TesseraCore
 import TesseraStore
@@ -116,10 +117,17 @@ public struct IAMService: Sendable {
         }
     }
 
-    /// Runs CPU-heavy work (PBKDF2) on NIO's blocking pool, never on an event loop.
+    /// Runs CPU-heavy work (PBKDF2) off the event loops, on a pool that leaves at least one core
+    /// free: a burst of logins can then never starve request handling (measured by scripts/load).
     func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+        try await Self.hashingPool.runIfActive(work)
     }
+
+    static let hashingPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: max(1, System.coreCount - 1))
+        pool.start()
+        return pool
+    }()
 
     func newID() -> String { UUID().uuidString.lowercased() }
 

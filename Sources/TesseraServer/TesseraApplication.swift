@@ -83,7 +83,7 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     try BadgeController(badges: environment.badges).register(on: routes)
     // The governance surface answers errors in its own flat shape.
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
-    try GovernanceController(governance: environment.governance).register(on: governanceRoutes)
+    try GovernanceController(governance: environment.governance, store: environment.store).register(on: governanceRoutes)
     return (router, routes.declarations + governanceRoutes.declarations)
 }
 

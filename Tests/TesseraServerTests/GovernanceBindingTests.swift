@@ -48,6 +48,29 @@ struct GovernanceBindingTests {
         }
     }
 
+    @Test("a registered agent must be active and in the issuer's workspace; cnf_jkt \"agent\" binds its key")
+    func registryCheck() async throws {
+        let fixture = try await IAMFixture.make()
+        try await fixture.withClient { client in
+            let key = Ed25519KeyPair()
+            let registered = try await client.post("/v1/agents", token: fixture.adminKey, json: [
+                "name": "bot", "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!],
+            ])
+            let agent = try #require(registered.json["id"] as? String)
+            var mission = exampleMission
+            mission["agent_id"] = agent
+            let bound = try await client.post("/issue", token: fixture.adminKey, json: ["mission": mission, "cnf_jkt": "agent"])
+            #expect(bound.status == .ok)
+            #expect(((bound.json["claims"] as? [String: Any])?["cnf"] as? [String: Any])?["jkt"] as? String == key.kid)
+            let unknown = try await client.post("/issue", token: fixture.adminKey, json: ["mission": exampleMission, "cnf_jkt": "agent"])
+            #expect(unknown.status == .badRequest)
+            _ = try await client.post("/v1/agents/\(agent)/disable", token: fixture.adminKey, json: [:])
+            let disabled = try await client.post("/issue", token: fixture.adminKey, json: ["mission": mission])
+            #expect(disabled.status == .forbidden)
+            #expect(disabled.body.contains("disabled"))
+        }
+    }
+
     @Test("revoking a parent passport revokes its delegated children immediately")
     func lineageRevocation() async throws {
         let fixture = try await IAMFixture.make()

@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
 import TesseraCore
+import TesseraStore
 
 /// The governance routes (seed 004's paths and bodies). Errors are in the flat shape.
 struct GovernanceController {
     let governance: GovernanceService
+    let store: any TesseraStore
 
     func register(on routes: SecuredRouter) throws {
         try routes.on("/issue", method: .post, access: .capability(Capability.passportsIssue)) { request, context in
@@ -21,13 +23,24 @@ struct GovernanceController {
             let ttl = try Self.integer(body, "ttl_s", range: 1...GovernanceService.maxTTL) ?? GovernanceService.defaultTTL
             var jkt: String?
             if let value = body["cnf_jkt"] {
-                guard case .string(let thumbprint) = value, Base64URL.decode(thumbprint)?.count == 32 else {
-                    throw APIError.governance(.badRequest, "cnf_jkt must be an RFC 7638 SHA-256 thumbprint")
+                guard case .string(let thumbprint) = value, thumbprint == "agent" || Base64URL.decode(thumbprint)?.count == 32 else {
+                    throw APIError.governance(.badRequest, "cnf_jkt must be an RFC 7638 SHA-256 thumbprint or \"agent\"")
                 }
                 jkt = thumbprint
             }
             guard let identity = context.identity else { throw APIError.authFailed }
             guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
+            // An agent the registry knows must be active and in this workspace; "cnf_jkt":"agent"
+            // binds the passport to its registered key.
+            if let agent = try await store.agent(id: mission.agent_id) {
+                guard agent.workspace == identity.workspace else {
+                    throw APIError.governance(.forbidden, "agent \(mission.agent_id) belongs to another workspace")
+                }
+                guard agent.status == "active" else { throw APIError.governance(.forbidden, "agent \(mission.agent_id) is disabled") }
+                if jkt == "agent" { jkt = try Ed25519PublicKey(jwk: agent.publicJWK).thumbprint }
+            } else if jkt == "agent" {
+                throw APIError.governance(.badRequest, "cnf_jkt \"agent\" needs a registered agent_id")
+            }
             let (token, claims) = try await governance.issue(mission, workspace: identity.workspace, ttl: ttl, jkt: jkt)
             return JSONResponse(IssueResult(token: token, claims: claims))
         }

@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware",
+                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware", "TesseraFileSystem",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -136,7 +136,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraEndToEndTests",
-            dependencies: ["TesseraCore", "TesseraClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                "TesseraCore", "TesseraClient", "TesseraFileSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -18,4 +18,10 @@ public struct TesseraRequestContext: RequestContext {
     }
 
     public var maxUploadSize: Int { JSONLimits.maxBodyBytes }
+
+    /// The identity the authorizer set; a route that reaches here without one fails closed.
+    public func authenticatedIdentity() throws -> Identity {
+        guard let identity else { throw APIError.authFailed }
+        return identity
+    }
 }

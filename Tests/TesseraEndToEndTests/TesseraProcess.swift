@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import TesseraFileSystem
 import Testing
 
 /// The built `tessera` binary: `TESSERA_BIN` if set, else the one next to this test bundle
@@ -107,9 +108,4 @@ func makeTemporaryDirectory(_ name: String = #function) -> String {
     return FileManager.default.temporaryDirectory.path + "/tessera-e2e-\(safe)-\(UUID().uuidString.prefix(8))"
 }
 
-func fileMode(_ path: String) -> Int? {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-        let mode = attributes[.posixPermissions] as? Int
-    else { return nil }
-    return mode & 0o777
-}
+func fileMode(_ path: String) -> Int? { PrivateFiles.mode(of: path) }

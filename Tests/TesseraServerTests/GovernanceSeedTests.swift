@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TesseraFileSystem
 import Testing
 import TesseraCore
 import TesseraStore
@@ -367,9 +368,4 @@ struct UncheckedBox<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-func fileMode(_ path: String) -> Int? {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-        let mode = attributes[.posixPermissions] as? Int
-    else { return nil }
-    return mode & 0o777
-}
+func fileMode(_ path: String) -> Int? { PrivateFiles.mode(of: path) }

@@ -52,12 +52,15 @@ public struct ReceiptRecord: Sendable, Equatable {
     public var seq: Int
     public var jwt: String
     public var hash: String
+    /// The receipt's `jti`, known when it was just signed (nil for records read back).
+    public var jti: String?
 
-    public init(sessionID: String, seq: Int, jwt: String) {
+    public init(sessionID: String, seq: Int, jwt: String, jti: String? = nil) {
         self.sessionID = sessionID
         self.seq = seq
         self.jwt = jwt
         self.hash = CompactJWS.digest(jwt)
+        self.jti = jti
     }
 }
 
@@ -70,7 +73,8 @@ extension SessionState {
             iss: issuer, iat: now.unixSeconds, grantID: passport.jti, sessionID: id, seq: receiptCount, tool: tool,
             decision: decision.verdict.rawValue, reason: decision.reason ?? "", arguments: arguments,
             prev: lastReceiptHash)
-        let record = ReceiptRecord(sessionID: id, seq: receiptCount, jwt: try CompactJWS.sign(claims, type: ReceiptClaims.type, key: key))
+        let record = ReceiptRecord(
+            sessionID: id, seq: receiptCount, jwt: try CompactJWS.sign(claims, type: ReceiptClaims.type, key: key), jti: claims.jti)
         receiptCount += 1
         lastReceiptHash = record.hash
         return record

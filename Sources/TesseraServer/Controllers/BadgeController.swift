@@ -71,7 +71,7 @@ struct BadgeController {
         try routes.on("/v1/agents", method: .post, access: .capability(Capability.agentsWrite)) { request, context in
             var request = request
             let body = try await request.decodeJSON(as: RegisterBody.self, context: context)
-            let identity = try Self.identity(context)
+            let identity = try context.authenticatedIdentity()
             let agent = try await badges.register(
                 name: body.name, publicJWK: body.public_jwk, did: body.did, domain: body.domain,
                 workspace: body.workspace ?? identity.workspace, by: identity)
@@ -79,30 +79,30 @@ struct BadgeController {
         }
 
         try routes.on("/v1/agents", method: .get, access: .capability(Capability.agentsRead)) { request, context in
-            let agents = try await badges.list(workspace: request.uri.queryParameters.get("workspace"), by: try Self.identity(context))
+            let agents = try await badges.list(workspace: request.uri.queryParameters.get("workspace"), by: try context.authenticatedIdentity())
             return JSONResponse(["agents": agents.map(AgentBody.init)])
         }
 
         try routes.on("/v1/agents/:id", method: .get, access: .capability(Capability.agentsRead)) { _, context in
-            JSONResponse(AgentBody(try await badges.agent(try Self.id(context), Capability.agentsRead, by: try Self.identity(context))))
+            JSONResponse(AgentBody(try await badges.agent(try Self.id(context), Capability.agentsRead, by: try context.authenticatedIdentity())))
         }
 
         try routes.on("/v1/agents/:id", method: .patch, access: .capability(Capability.agentsWrite)) { request, context in
             var request = request
             let body = try await request.decodeJSON(as: UpdateBody.self, context: context)
             return JSONResponse(AgentBody(try await badges.update(
-                try Self.id(context), name: body.name, domain: body.domain, status: body.status, by: try Self.identity(context))))
+                try Self.id(context), name: body.name, domain: body.domain, status: body.status, by: try context.authenticatedIdentity())))
         }
 
         try routes.on("/v1/agents/:id/disable", method: .post, access: .capability(Capability.agentsWrite)) { _, context in
-            JSONResponse(AgentBody(try await badges.update(try Self.id(context), name: nil, domain: nil, status: "disabled", by: try Self.identity(context))))
+            JSONResponse(AgentBody(try await badges.update(try Self.id(context), name: nil, domain: nil, status: "disabled", by: try context.authenticatedIdentity())))
         }
 
         try routes.on("/v1/agents/:id/badge", method: .post, access: .capability(Capability.badgesIssue)) { request, context in
             var request = request
             let body = try await request.decodeJSON(as: IssueBody.self, context: context)
             let (token, expires) = try await badges.issueCA(
-                agentID: try Self.id(context), lifetime: body.exp_s, audience: body.aud, by: try Self.identity(context))
+                agentID: try Self.id(context), lifetime: body.exp_s, audience: body.aud, by: try context.authenticatedIdentity())
             return JSONResponse(BadgeBody(token: token, expires_at: WireTime.format(expires), ial: "0"))
         }
 
@@ -124,7 +124,7 @@ struct BadgeController {
 
         try routes.on("/v1/badges/:jti/revoke", method: .post, access: .capability(Capability.badgesRevoke)) { _, context in
             guard let jti = context.parameters.get("jti") else { throw APIError.badRequest("missing jti") }
-            try await badges.revoke(jti: jti, by: try Self.identity(context))
+            try await badges.revoke(jti: jti, by: try context.authenticatedIdentity())
             return JSONResponse(["revoked": true])
         }
 
@@ -137,11 +137,6 @@ struct BadgeController {
     struct StatusBody: Encodable {
         var token: String
         var ttl: Int
-    }
-
-    static func identity(_ context: TesseraRequestContext) throws -> Identity {
-        guard let identity = context.identity else { throw APIError.authFailed }
-        return identity
     }
 
     static func id(_ context: TesseraRequestContext) throws -> String {

@@ -28,7 +28,7 @@ struct GovernanceController {
                 }
                 jkt = thumbprint
             }
-            guard let identity = context.identity else { throw APIError.authFailed }
+            let identity = try context.authenticatedIdentity()
             guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
             // An agent the registry knows must be active and in this workspace; "cnf_jkt":"agent"
             // binds the passport to its registered key.
@@ -107,7 +107,7 @@ struct GovernanceController {
 
         try routes.on("/revoke", method: .post, access: .capability(Capability.passportsRevoke)) { request, context in
             let body = try await Self.object(request, context)
-            guard let identity = context.identity else { throw APIError.authFailed }
+            let identity = try context.authenticatedIdentity()
             if case .string(let sessionID)? = body["session_id"] {
                 try await governance.revoke(sessionID: sessionID, by: identity)
             } else if case .string(let jti)? = body["jti"] {
@@ -122,7 +122,7 @@ struct GovernanceController {
             guard let sessionID = request.uri.queryParameters.get("session_id"), !sessionID.isEmpty else {
                 throw APIError.governance(.badRequest, "session_id query parameter is required")
             }
-            guard let identity = context.identity else { throw APIError.authFailed }
+            let identity = try context.authenticatedIdentity()
             let lines = try await governance.receiptLines(sessionID: sessionID, by: identity)
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"

@@ -11,7 +11,7 @@ struct IAMController {
         try routes.on("/api/v1/iam", method: .post, access: .authenticated) { request, context in
             var request = request
             let body = try await request.decodeJSON(as: IAMRequest.self, context: context)
-            guard let identity = context.identity else { throw APIError.authFailed }
+            let identity = try context.authenticatedIdentity()
             return try await iam.handle(body, identity: identity)
         }
 
@@ -47,7 +47,7 @@ struct IAMController {
         try routes.on("/api/v1/auth/change-password", method: .post, access: .authenticated) { request, context in
             var request = request
             let body = try await request.decodeJSON(as: ChangePasswordBody.self, context: context)
-            guard let identity = context.identity else { throw APIError.authFailed }
+            let identity = try context.authenticatedIdentity()
             do {
                 return try await iam.changePassword(current: body.current_password, new: body.new_password, identity)
             } catch let error as APIError {

@@ -34,12 +34,11 @@ extension GovernanceService {
                 if decision.verdict == .permit { next.callsUsed += 1; next.permits += 1 } else { next.denies += 1 }
                 let receipt = try next.appendReceipt(
                     tool: tool, decision: decision, arguments: .object(arguments), issuer: issuer, now: now, key: key)
-                let receiptID = CompactJWS.unverifiedPayload(receipt.jwt, as: ReceiptClaims.self)?.jti
                 return SessionMutation(
                     session: next, receipts: [receipt],
                     output: EvaluationResult(
                         decision: decision.verdict.rawValue, reason: decision.reason, calls_used: next.callsUsed,
-                        calls_remaining: next.callsRemaining, receipt_id: receiptID))
+                        calls_remaining: next.callsRemaining, receipt_id: receipt.jti))
             }
         } catch is Revoked {
             throw APIError.passportRevoked

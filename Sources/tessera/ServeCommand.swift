@@ -85,7 +85,9 @@ struct Serve: AsyncParsableCommand {
             let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
             Output.context("tessera: listening on \(base)")
             if bootstrapPending {
-                Output.context("next: tessera iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
+                // The binary as invoked (e.g. .build/release/tessera), so the line can be pasted.
+                let me = CommandLine.arguments.first ?? "tessera"
+                Output.context("next: \(me) iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
             } else {
                 Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
             }

@@ -16,7 +16,7 @@ struct ServeEndToEndTests {
         #expect(health == .init(status: "ok", version: TesseraVersion.current))
         let jwks = try await client.jwks()
         #expect(jwks.keys.count == 1)
-        #expect(server.stderr.text.contains("next: tessera iam bootstrap"))
+        #expect(server.stderr.text.contains("tessera iam bootstrap --server \(server.baseURL)"))
         #expect(try await server.stop() == 0)
         #expect(server.stderr.text.contains("tessera: stopped"))
         #expect(fileMode(state) == 0o700)

@@ -71,8 +71,7 @@ public struct JWSVerifier: Sendable {
     public func verify<Claims: JWSClaims>(
         _ token: String, as: Claims.Type, policy: JWSPolicy, clock: any TesseraClock = SystemClock()
     ) async throws(JWSError) -> Claims {
-        let header = try Self.checkHeader(token, policy: policy, kids: kids)
-        _ = header
+        _ = try Self.checkHeader(token, policy: policy, kids: kids)
         let claims: Claims
         do {
             claims = try await collection.verify(token, as: JWTKitPayload<Claims>.self).claims

@@ -44,17 +44,11 @@ struct GovernanceEndToEndTests {
     }
 
     func receipts(_ cluster: Cluster, _ session: String, server: Int = 0) async throws -> [String] {
-        let client = try TesseraHTTPClient(baseURL: cluster.servers[server].baseURL, token: cluster.admin)
-        let (status, bytes) = try await client.raw(.GET, "/receipts?session_id=\(session)", body: Optional<[String: String]>.none)
-        #expect(status == 200)
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap {
-            (try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)))?["jwt"]
-        }
+        try await receiptJWTs(base: cluster.servers[server].baseURL, admin: cluster.admin, session: session)
     }
 
     func verifyChain(_ cluster: Cluster, _ jwts: [String]) async throws -> [ReceiptClaims] {
-        let jwks = try await cluster.clients[0].jwks()
-        return try await ReceiptChain.verify(jwts, verifier: await JWSVerifier(jwks: jwks))
+        try await verifiedReceiptChain(base: cluster.servers[0].baseURL, jwts)
     }
 
     /// Runs `count` jobs on at most `workers` concurrent tasks.

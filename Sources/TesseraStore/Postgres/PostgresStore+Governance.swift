@@ -18,7 +18,7 @@ extension PostgresStore {
         let json: String
         do { json = try Self.json(session) } catch { throw .invalidState("session") }
         do {
-            try await Self.withDeadline(Self.deadline) { [self] in try await client.withTransaction(logger: logger) { c in
+            try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
                 do {
                     try await c.query(
                         "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (\(session.passport.jti), \(session.id), \(session.startedAt.pg))",
@@ -103,7 +103,7 @@ extension PostgresStore {
         _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
     ) async throws -> Output {
         do {
-            return try await Self.withDeadline(Self.deadline) { [self] in try await client.withTransaction(logger: logger) { c in
+            return try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
                 guard let current = try await fetchSession("id", id, lock: true, on: c) else { throw StoreError.notFound("session \(id)") }
                 var existing: DelegationRecord?
                 if let requestID = delegationRequestID {
@@ -137,7 +137,8 @@ extension PostgresStore {
             // The plan's own errors (denials, conflicts) pass through unchanged.
             if let closure = error.closureError, !(closure is PSQLError) { throw closure }
             throw Self.map(error)
-        } catch let error as PSQLError {
+        } catch {
+            // Everything else is the database's (pool shut down, deadline, connection): 503 upstream.
             throw Self.map(error)
         }
     }

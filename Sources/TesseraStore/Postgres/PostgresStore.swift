@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOSSL
 import PostgresNIO
 import TesseraCore
 
@@ -11,9 +13,11 @@ import TesseraCore
 /// revocations and receipt chains stay exact with writers on different nodes. Migrations run under
 /// a session advisory lock, so nodes starting together apply each one once.
 public final class PostgresStore: TesseraStore {
-    let client: PostgresClient
+    let pool: PostgresPool
     let logger: Logger
-    let runner: Task<Void, Never>
+
+    /// The pool to use now (replaced after an outage; see ``PostgresPool``).
+    var client: PostgresClient { pool.client }
 
     /// Opens a pool to `url` (`postgres://user:password@host:port/database`) and migrates.
     public init(url: String, maximumConnections: Int = 20, statementTimeoutMilliseconds: Int = 5000, logger: Logger = Logger(label: "tessera.store")) async throws(StoreError) {
@@ -22,28 +26,35 @@ public final class PostgresStore: TesseraStore {
         else { throw .invalidState("database URL must look like postgres://user:password@host:port/database") }
         let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
         let requireTLS = components.queryItems?.first { $0.name == "sslmode" }?.value == "require"
+        let port = components.port ?? 5432
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password, database: database,
+            host: host, port: port, username: user, password: components.password, database: database,
             tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.additionalStartupParameters = [("statement_timeout", String(statementTimeoutMilliseconds))]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
+        let probeTLS: PostgresConnection.Configuration.TLS
+        do {
+            probeTLS = requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+        } catch {
+            throw .invalidState("TLS client configuration: \(error)")
+        }
+        var probe = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: components.password, database: database, tls: probeTLS)
+        probe.options.connectTimeout = TimeAmount.seconds(1)
+        let pool = PostgresPool(clientConfiguration: configuration, probeConfiguration: probe, logger: logger)
+        self.pool = pool
         self.logger = logger
-        self.runner = Task { await client.run() }
         do {
             try await Self.withDeadline(.seconds(15)) { [self] in try await migrate() }
         } catch {
-            runner.cancel()
+            pool.close()
             throw Self.map(error)
         }
     }
 
-    deinit { runner.cancel() }
-
     /// Stops the connection pool.
-    public func close() { runner.cancel() }
+    public func close() { pool.close() }
 
     static let migrationLock: Int64 = 0x7465_7373_6572_61  // "tessera"
 
@@ -95,32 +106,34 @@ public final class PostgresStore: TesseraStore {
     /// long as the database is down.
     static let deadline: Duration = .seconds(5)
 
-    /// Runs `body` with the deadline and maps failures; the body's own `StoreError`s pass through.
-    func run<T: Sendable>(deadline: Duration = PostgresStore.deadline, _ body: @escaping @Sendable () async throws -> T) async throws(StoreError) -> T {
+    /// Runs `body` through the outage breaker and with the deadline; outage-shaped failures are
+    /// recorded so the next caller probes. Errors pass through unmapped (plans throw their own).
+    func guarded<T: Sendable>(deadline: Duration = PostgresStore.deadline, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await pool.admit()
         do {
             return try await Self.withDeadline(deadline, body)
+        } catch {
+            pool.record(error)
+            throw error
+        }
+    }
+
+    /// ``guarded(deadline:_:)`` with every failure mapped to a ``StoreError``.
+    func run<T: Sendable>(deadline: Duration = PostgresStore.deadline, _ body: @escaping @Sendable () async throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await guarded(deadline: deadline, body)
         } catch {
             throw Self.map(error)
         }
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(StoreError) -> T {
-        let client = self.client
-        let logger = self.logger
-        return try await run { [self] in try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
+        try await run { [self] in try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
     }
 
-    /// The first of `body` and the deadline; the loser is cancelled.
+    /// The first of `body` and the deadline. See ``Deadline``.
     static func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw StoreError.unavailable("database did not answer within \(deadline)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await Deadline(deadline).run(body)
     }
 
     public func schemaVersion() async throws(StoreError) -> Int {
@@ -145,3 +158,4 @@ extension Date {
 extension Double {
     var date: Date { Date(timeIntervalSince1970: self) }
 }
+

@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import TesseraStore
+
+/// The database deadline answers the caller on time even when the work ignores cancellation
+/// (what postgres-nio did with queries in flight when PostgreSQL was crash-stopped).
+@Suite("Deadline")
+struct DeadlineTests {
+    final class Flag: Sendable {
+        let value = Mutex(false)
+        var isSet: Bool { value.withLock { $0 } }
+        func set() { value.withLock { $0 = true } }
+    }
+
+    @Test("work that finishes first returns its value; its error passes through unchanged")
+    func workWins() async throws {
+        #expect(try await Deadline(.seconds(10)).run { 42 } == 42)
+        await #expect(throws: StoreError.conflict("x")) { try await Deadline(.seconds(10)).run { () async throws -> Int in throw StoreError.conflict("x") } }
+    }
+
+    @Test("work that ignores cancellation: the caller gets DeadlineExceeded, and the work is told to stop")
+    func uncooperativeWork() async throws {
+        let cancelled = Flag()
+        let released = Flag()
+        // Without the deadline the caller would wait for the work, which ends only when this
+        // watchdog releases it: the order of the two events is what the test checks.
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(10))
+            released.set()
+        }
+        await #expect(throws: DeadlineExceeded.self) {
+            try await Deadline(.milliseconds(200)).run { () async throws -> Int in
+                // Never returns early on cancellation, as a stuck driver call would.
+                while !released.isSet {
+                    try? await Task.sleep(for: .milliseconds(10))
+                    if Task.isCancelled { cancelled.set() }
+                }
+                return 1
+            }
+        }
+        #expect(!released.isSet, "the caller was held until the work ended")
+        watchdog.cancel()
+        released.set()
+        #expect(cancelled.isSet)
+    }
+
+    @Test("cancelling the caller answers it at once with CancellationError")
+    func callerCancelled() async throws {
+        let task = Task { try await Deadline(.seconds(30)).run { () async throws -> Int in try await Task.sleep(for: .seconds(30)); return 1 } }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+}

@@ -87,8 +87,9 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     return (router, routes.declarations + governanceRoutes.declarations)
 }
 
-/// The Hummingbird application for `tessera serve`, with the key refresher as a service under
-/// the same graceful-shutdown lifecycle.
+/// The Hummingbird application for `tessera serve`, with the key refresher, the API-key usage
+/// writer and the credential change follower as services under the same graceful-shutdown
+/// lifecycle.
 public func buildApplication(
     _ environment: ServerEnvironment, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
@@ -110,6 +111,7 @@ public func buildApplication(
             KeyRefreshService(
                 keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger),
             APIKeyUsageService(authenticator: environment.authenticator, period: .seconds(5)),
+            CredentialChangeFollower(store: environment.store, authenticator: environment.authenticator, logger: environment.logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: environment.logger

@@ -81,3 +81,24 @@ public struct ResolvedAPIKey: Sendable, Equatable {
     public var user: UserRecord
     public var workspace: WorkspaceRecord?
 }
+
+/// One committed change that may make a cached credential wrong: a user or workspace updated or
+/// deleted, an API key revoked or its expiry changed.
+public struct CredentialChange: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case user, workspace, key
+    }
+
+    /// Increases with each change (not necessarily in commit order on PostgreSQL, hence the
+    /// time window rather than a high-water mark).
+    public var seq: Int64
+    public var kind: Kind
+    /// The user, workspace or key id.
+    public var subject: String
+
+    public init(seq: Int64, kind: Kind, subject: String) {
+        self.seq = seq
+        self.kind = kind
+        self.subject = subject
+    }
+}

@@ -135,6 +135,26 @@ enum SQLiteMigrations {
             CREATE INDEX badges_revoked ON badges(revoked_at);
             """
         ),
+        (
+            "v5-credential-changes",
+            """
+            CREATE TABLE credential_changes (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
+            );
+            CREATE INDEX credential_changes_by_time ON credential_changes(at);
+            CREATE TRIGGER credential_change_workspace AFTER UPDATE ON workspaces
+                BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('workspace', NEW.id); END;
+            CREATE TRIGGER credential_change_user_update AFTER UPDATE ON users
+                BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('user', NEW.id); END;
+            CREATE TRIGGER credential_change_user_delete AFTER DELETE ON users
+                BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('user', OLD.id); END;
+            CREATE TRIGGER credential_change_key AFTER UPDATE OF revoked, expires ON api_keys
+                BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('key', NEW.id); END;
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -205,6 +205,24 @@ extension SQLiteStore {
         }
     }
 
+    public func recentCredentialChanges(withinSeconds seconds: Double) async throws(StoreError) -> [CredentialChange] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT seq, kind, subject FROM credential_changes WHERE at > (julianday('now') - 2440587.5) * 86400.0 - ? ORDER BY seq",
+                arguments: [seconds]
+            ).compactMap { row in
+                CredentialChange.Kind(rawValue: row["kind"]).map { CredentialChange(seq: row["seq"], kind: $0, subject: row["subject"]) }
+            }
+        }
+    }
+
+    public func pruneCredentialChanges(olderThanSeconds seconds: Double) async throws(StoreError) {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM credential_changes WHERE at < (julianday('now') - 2440587.5) * 86400.0 - ?", arguments: [seconds])
+        }
+    }
+
     static func insert(_ key: APIKeyRecord, _ db: Database) throws {
         try db.execute(
             sql: """

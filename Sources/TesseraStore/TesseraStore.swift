@@ -65,4 +65,12 @@ public protocol IdentityStore: Sendable {
     func resolveAPIKey(hash: String) async throws(StoreError) -> ResolvedAPIKey?
     /// Records last use, batched by the caller.
     func touchAPIKeys(_ lastUsed: [String: Date]) async throws(StoreError)
+
+    /// Changes to users, workspaces and API-key revocation or expiry committed in the last
+    /// `seconds` (by the database's clock), oldest first. The database records them itself, by
+    /// triggers, in the transaction that makes the change, so no writer can forget one; every
+    /// node reads them to drop what it cached (see `CredentialChangeFollower`).
+    func recentCredentialChanges(withinSeconds seconds: Double) async throws(StoreError) -> [CredentialChange]
+    /// Forgets changes older than `seconds`.
+    func pruneCredentialChanges(olderThanSeconds seconds: Double) async throws(StoreError)
 }

@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+import Logging
 import Testing
 import TesseraCore
 import TesseraStore
@@ -95,6 +97,63 @@ struct IAMKeyTests {
             }
             #expect(stillAccepted == 0)
         }
+    }
+
+    /// Polls until `condition` holds; false if it still does not after 3 s (a tenth of the TTL).
+    static func soon(_ condition: () async -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return await condition()
+    }
+
+    @Test("with the change feed followed, another process drops a revoked key, a disabled user and a role change within 1 s despite a 30 s cache TTL")
+    func crossProcessChangeFeed() async throws {
+        let directory = makeStateDirectory()
+        let fixture = try await IAMFixture.make(directory: directory) { $0.authCacheSeconds = 30 }
+        let other = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 30 }
+        let follower = Task {
+            try await CredentialChangeFollower(store: other.store, authenticator: other.authenticator, period: .milliseconds(100), logger: Logger(label: "test")).run()
+        }
+        defer { follower.cancel() }
+        try await fixture.withClient { client in
+            let carol = try await client.createUser(fixture.adminKey, "carol", roles: ["writer"])
+            let dan = try await client.createUser(fixture.adminKey, "dan", roles: ["writer"])
+            let (keyID, key) = try await client.apiKey(fixture.adminKey, userID: carol)
+            let (_, danKey) = try await client.apiKey(fixture.adminKey, userID: dan)
+            let jwt = try await client.jwt("carol")
+            #expect(try await Self.soon { other.authenticator.cacheUsable() })
+            // Cached on the other process now.
+            for credential in [key, jwt, danKey] { #expect(await other.authenticator.authenticate(bearer: credential) != nil) }
+            #expect(await other.authenticator.authenticate(bearer: danKey)?.roles == ["writer"])
+
+            #expect(try await client.iam(fixture.adminKey, ["operation": "revoke-api-key", "key_id": keyID]).status == .ok)
+            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: key) == nil }, "revoked key still accepted")
+            #expect(try await client.iam(fixture.adminKey, ["operation": "disable-user", "user_id": carol]).status == .ok)
+            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: jwt) == nil }, "disabled user's login still accepted")
+            #expect(try await client.iam(fixture.adminKey, ["operation": "update-user", "user_id": dan, "user": ["roles": ["reader"]]]).status == .ok)
+            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: danKey)?.roles == ["reader"] }, "old roles still cached")
+        }
+    }
+
+    @Test("while the change feed cannot be read, the caches are not used")
+    func unreadableChangeFeed() async throws {
+        let directory = makeStateDirectory()
+        let environment = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 30 }
+        let follower = Task {
+            try await CredentialChangeFollower(store: environment.store, authenticator: environment.authenticator, period: .milliseconds(100), logger: Logger(label: "test")).run()
+        }
+        defer { follower.cancel() }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while !environment.authenticator.cacheUsable(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(environment.authenticator.cacheUsable())
+        // Break the feed from outside, as a damaged or unreachable database would.
+        let outside = try DatabaseQueue(path: directory + "/tessera.sqlite")
+        try await outside.write { db in try db.execute(sql: "DROP TABLE credential_changes") }
+        while environment.authenticator.cacheUsable(), ContinuousClock.now < deadline + .seconds(3) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!environment.authenticator.cacheUsable())
     }
 
     @Test("the last enabled admin cannot be disabled or deleted (422)")

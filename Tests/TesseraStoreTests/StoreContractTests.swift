@@ -101,6 +101,38 @@ struct StoreContractTests {
         #expect(try await store.listAudit(limit: 10).map(\.action) == ["b", "a"])
     }
 
+    @Test("credential changes: the database records user, workspace and key revocation changes itself; last-use writes are not changes", arguments: Backend.available)
+    func credentialChanges(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let now = Date()
+        let workspace = WorkspaceRecord(id: "default", name: "Default", created: now)
+        var admin = UserRecord(id: "u1", username: "admin", passwordHash: "", roles: ["admin"], defaultWorkspace: "default", created: now)
+        let key = APIKeyRecord(id: "k1", userID: "u1", name: "boot", prefix: "tsk_abcd", hash: String(repeating: "a", count: 64), expires: nil, created: now)
+        #expect(try await store.bootstrap(workspace: workspace, admin: admin, key: key))
+        #expect(try await store.recentCredentialChanges(withinSeconds: 60).isEmpty)
+        try await store.touchAPIKeys(["k1": now])
+        #expect(try await store.recentCredentialChanges(withinSeconds: 60).isEmpty)
+
+        admin.roles = ["reader"]
+        try await store.updateUser(admin)
+        var disabled = workspace
+        disabled.enabled = false
+        try await store.updateWorkspace(disabled)
+        try await store.revokeAPIKey(id: "k1")
+        let bob = UserRecord(id: "u2", username: "bob", passwordHash: "", roles: [], defaultWorkspace: "default", created: now)
+        try await store.createUser(bob)
+        try await store.deleteUser(id: "u2")
+        // Seen from another handle (process or node), in order.
+        let changes = try await another().recentCredentialChanges(withinSeconds: 60)
+        #expect(changes.map { "\($0.kind.rawValue):\($0.subject)" } == ["user:u1", "workspace:default", "key:k1", "user:u2"])
+        #expect(changes.map(\.seq) == changes.map(\.seq).sorted())
+        // The window is by time; pruning keeps what is recent.
+        try await store.pruneCredentialChanges(olderThanSeconds: 60)
+        #expect(try await store.recentCredentialChanges(withinSeconds: 60).count == 4)
+        try await store.pruneCredentialChanges(olderThanSeconds: -1)
+        #expect(try await store.recentCredentialChanges(withinSeconds: 60).isEmpty)
+    }
+
     @Test("governance: replay cache, and concurrent mutations on two handles never lose an update or fork the chain", arguments: Backend.available)
     func governance(backend: Backend) async throws {
         let (store, another) = try await backend.make()

@@ -9,8 +9,9 @@ import TesseraStore
 ///
 /// A credential with three dot-separated segments is a login JWT, verified locally; anything else
 /// is an API key, resolved through the store by its SHA-256 with a short cache. The user and the
-/// workspace are re-read within the cache TTL, so a disable or a revocation takes effect within
-/// that time on every process.
+/// workspace are re-read within the cache TTL. With a ``CredentialChangeFollower`` running (as in
+/// `tessera serve`) a change made by any process drops the affected entries within a fraction of
+/// a second, and the caches are trusted only while that feed is being read.
 public final class Authenticator: Sendable {
     let store: any TesseraStore
     let keys: SigningKeyService
@@ -22,6 +23,17 @@ public final class Authenticator: Sendable {
     let workspaces: TTLCache<String, WorkspaceRecord>
     /// Last use per key id, written to the store in batches by ``flushUsage()``.
     let pendingUsage = NIOLockedValueBox<[String: Date]>([:])
+    let feed = NIOLockedValueBox(FeedState())
+
+    struct FeedState {
+        /// A follower runs; without one (unit tests) only the TTL bounds the caches.
+        var followed = false
+        /// When the last successful read of the change feed started.
+        var confirmedAt: ContinuousClock.Instant?
+    }
+
+    /// How old the last successful read of the change feed may be for the caches to be used.
+    static let maximumFeedAge: Duration = .seconds(1)
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, cacheTTL: TimeInterval, logger: Logger) {
         self.store = store
@@ -71,7 +83,7 @@ public final class Authenticator: Sendable {
         let hash = APIKeyCodec.hash(plaintext)
         let now = clock.now()
         let resolved: ResolvedAPIKey
-        if let cached = apiKeys.value(for: hash, now: now) {
+        if cacheUsable(), let cached = apiKeys.value(for: hash, now: now) {
             resolved = cached
         } else {
             guard let fresh = try await store.resolveAPIKey(hash: hash) else { throw Refused(reason: "unknown") }
@@ -87,7 +99,7 @@ public final class Authenticator: Sendable {
 
     func cachedUser(_ id: String) async throws -> UserRecord? {
         let now = clock.now()
-        if let user = users.value(for: id, now: now) { return user }
+        if cacheUsable(), let user = users.value(for: id, now: now) { return user }
         guard let user = try await store.user(id: id) else { return nil }
         users.set(user, for: id, now: now)
         return user
@@ -96,7 +108,7 @@ public final class Authenticator: Sendable {
     /// Whether a workspace exists and is enabled, through the cache.
     public func workspaceIsEnabled(_ id: String) async throws -> Bool {
         let now = clock.now()
-        if let workspace = workspaces.value(for: id, now: now) { return workspace.enabled }
+        if cacheUsable(), let workspace = workspaces.value(for: id, now: now) { return workspace.enabled }
         guard let workspace = try await store.workspace(id: id) else { return false }
         workspaces.set(workspace, for: id, now: now)
         return workspace.enabled
@@ -114,6 +126,34 @@ public final class Authenticator: Sendable {
             apiKeys.removeAll { $0.user.defaultWorkspace == workspaceID }
         }
         if let keyID { apiKeys.removeAll { $0.key.id == keyID } }
+    }
+
+    /// Whether cached entries may be used now: always without a follower, else only while the
+    /// change feed was read successfully within ``maximumFeedAge``.
+    func cacheUsable() -> Bool {
+        feed.withLockedValue { feed in
+            guard feed.followed else { return true }
+            guard let confirmed = feed.confirmedAt else { return false }
+            return confirmed.duration(to: .now) < Self.maximumFeedAge
+        }
+    }
+
+    /// Declares that a follower runs: from now on the caches depend on its reads.
+    func followChanges() { feed.withLockedValue { $0.followed = true } }
+
+    /// Drops what `changes` make stale, then records the read as the latest confirmation.
+    func apply(_ changes: [CredentialChange], readStartedAt: ContinuousClock.Instant) {
+        for change in changes {
+            switch change.kind {
+            case .user: invalidate(userID: change.subject)
+            case .workspace: invalidate(workspaceID: change.subject)
+            case .key: invalidate(keyID: change.subject)
+            }
+        }
+        feed.withLockedValue { feed in
+            feed.followed = true
+            feed.confirmedAt = max(feed.confirmedAt ?? readStartedAt, readStartedAt)
+        }
     }
 
     /// Writes the batched `last_used` times.

@@ -40,5 +40,27 @@ enum PostgresMigrations {
                 "CREATE TABLE badges (jti TEXT PRIMARY KEY, agent_id TEXT NOT NULL, workspace TEXT NOT NULL, ial TEXT NOT NULL, issued_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)",
             ]
         ),
+        (
+            "v5-credential-changes",
+            [
+                "CREATE TABLE credential_changes (seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, at DOUBLE PRECISION NOT NULL DEFAULT EXTRACT(EPOCH FROM clock_timestamp()))",
+                "CREATE INDEX credential_changes_by_time ON credential_changes(at)",
+                """
+                CREATE FUNCTION tessera_credential_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' THEN
+                        INSERT INTO credential_changes (kind, subject) VALUES (TG_ARGV[0], OLD.id);
+                    ELSE
+                        INSERT INTO credential_changes (kind, subject) VALUES (TG_ARGV[0], NEW.id);
+                    END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                "CREATE TRIGGER credential_change_workspace AFTER UPDATE ON workspaces FOR EACH ROW EXECUTE FUNCTION tessera_credential_change('workspace')",
+                "CREATE TRIGGER credential_change_user AFTER UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION tessera_credential_change('user')",
+                "CREATE TRIGGER credential_change_key AFTER UPDATE OF revoked, expires ON api_keys FOR EACH ROW EXECUTE FUNCTION tessera_credential_change('key')",
+            ]
+        ),
     ]
 }

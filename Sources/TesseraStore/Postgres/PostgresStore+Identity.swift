@@ -192,6 +192,24 @@ extension PostgresStore {
         }
     }
 
+    public func recentCredentialChanges(withinSeconds seconds: Double) async throws(StoreError) -> [CredentialChange] {
+        try await run { [self] in
+            var changes: [CredentialChange] = []
+            let rows = try await client.query(
+                "SELECT seq, kind, subject FROM credential_changes WHERE at > EXTRACT(EPOCH FROM clock_timestamp()) - \(seconds) ORDER BY seq")
+            for try await (seq, kind, subject) in rows.decode((Int64, String, String).self) {
+                if let kind = CredentialChange.Kind(rawValue: kind) { changes.append(CredentialChange(seq: seq, kind: kind, subject: subject)) }
+            }
+            return changes
+        }
+    }
+
+    public func pruneCredentialChanges(olderThanSeconds seconds: Double) async throws(StoreError) {
+        try await run { [self] in
+            _ = try await client.query("DELETE FROM credential_changes WHERE at < EXTRACT(EPOCH FROM clock_timestamp()) - \(seconds)")
+        }
+    }
+
     public func touchAPIKeys(_ lastUsed: [String: Date]) async throws(StoreError) {
         guard !lastUsed.isEmpty else { return }
         try await transaction { [self] c in

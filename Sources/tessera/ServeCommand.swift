@@ -2,11 +2,15 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import TesseraCore
 import TesseraServer
 import TesseraStore
 
 struct Serve: AsyncParsableCommand {
+    /// How long SIGTERM waits for in-flight requests before closing what is left.
+    static let drainLimit: Duration = .seconds(5)
+
     static let configuration = CommandConfiguration(
         abstract: "Run the Tessera server on the embedded SQLite store.",
         discussion: """
@@ -92,7 +96,11 @@ struct Serve: AsyncParsableCommand {
                 Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
             }
         }
-        try await app.runService()
+        // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).
+        let lifecycle = ServiceGroupConfiguration(
+            services: [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await ServiceGroup(configuration: lifecycle).run()
         Output.context("tessera: stopped")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import TesseraClient
 import TesseraCore
@@ -27,6 +28,27 @@ struct ServeEndToEndTests {
         let again = try await TesseraHTTPClient(baseURL: restarted.baseURL).jwks()
         #expect(again.keys.map(\.kid) == jwks.keys.map(\.kid))
         #expect(try await restarted.stop(signal: SIGINT) == 0)
+    }
+
+    @Test("a connection that never sends a request does not keep the server alive after SIGTERM: it exits 0 after the drain limit")
+    func silentConnectionAtShutdown() async throws {
+        let server = try ServerProcess(stateDirectory: makeTemporaryDirectory() + "/state")
+        try await server.waitUntilListening()
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(socket >= 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        try await Task.sleep(for: .milliseconds(200))
+        // Before the drain limit this waited forever (until SIGKILL).
+        #expect(try await server.stop(timeout: .seconds(20)) == 0)
+        #expect(server.stderr.text.contains("drain limit reached"))
     }
 
     @Test("key rotate on a running server's store is published within the refresh period")

@@ -91,7 +91,7 @@ final class ServerProcess: @unchecked Sendable {
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
                 kill(process.processIdentifier, SIGKILL)
-                throw ProcessFailure("server did not stop within \(timeout)")
+                throw ProcessFailure("server did not stop within \(timeout); its last words: \(stderr.text.suffix(3000))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -52,7 +52,7 @@ struct FleetEndToEndTests {
         return id
     }
 
-    @Test("three nodes: a token from one verifies on all; delegations and evaluations stay exact; revocation on node 1 refuses node 3")
+    @Test("three nodes: a token from one verifies on all; delegations and evaluations stay exact; revocation on node 1 (passport, API key) refuses node 3")
     func threeNodes() async throws {
         let nodes = try await nodes(3, url: try database())
         let urls = nodes.map(\.baseURL)
@@ -102,6 +102,30 @@ struct FleetEndToEndTests {
         let (status, body) = try await post(urls[2], "/evaluate", ["session_id": .string(session), "tool_name": "read"])
         #expect(status == 403)
         #expect(body["error"] == "passport_revoked")
+
+        // An API key revoked on node 1 is refused by node 3 well within its 10 s cache TTL (the
+        // credential change feed), although node 3 has just cached it.
+        let adminID = try #require(try await TesseraHTTPClient(baseURL: urls[0], token: admin).iam(IAMRequest(operation: "whoami")).user?.id)
+        let (_, created) = try await TesseraHTTPClient(baseURL: urls[0], token: admin).raw(.POST, "/api/v1/iam", body: [
+            "operation": JSONValue.string("create-api-key"), "key": .object(["user_id": .string(adminID), "name": "fleet"]),
+        ])
+        let createdKey = try JSONDecoder().decode(IAMResponse.self, from: Data(created))
+        let key = try #require(createdKey.api_key_plaintext)
+        let keyID = try #require(createdKey.api_key?.id)
+        let onNode3 = try TesseraHTTPClient(baseURL: urls[2], token: key)
+        #expect(try await onNode3.iam(IAMRequest(operation: "whoami")).user?.id == adminID)
+        let (revokedKey, _) = try await TesseraHTTPClient(baseURL: urls[0], token: admin).raw(.POST, "/api/v1/iam", body: [
+            "operation": "revoke-api-key", "key_id": keyID,
+        ])
+        #expect(revokedKey == 200)
+        var refused = false
+        let limit = ContinuousClock.now + .seconds(3)
+        while !refused, ContinuousClock.now < limit {
+            let (status, _) = try await onNode3.raw(.POST, "/api/v1/iam", body: ["operation": "whoami"])
+            refused = status == 401
+            if !refused { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(refused, "node 3 still accepted a key revoked on node 1 after 3 s")
         for node in nodes { #expect(try await node.stop() == 0) }
     }
 

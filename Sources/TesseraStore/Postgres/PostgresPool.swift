@@ -33,7 +33,6 @@ final class PostgresPool: Sendable {
         var health: Health = .up
         var probing = false
         var lastProbe: ContinuousClock.Instant?
-        var replacements = 0
     }
 
     /// How often, at most, one caller probes a database that is down.
@@ -58,12 +57,6 @@ final class PostgresPool: Sendable {
 
     /// The pool to use now; read it inside the guarded operation, not before.
     var client: PostgresClient { state.withLock { $0.client } }
-
-    /// How the breaker sees the database (for tests and logs).
-    var health: Health { state.withLock { $0.health } }
-
-    /// How many times an outage (going down, coming back) replaced the pool.
-    var replacements: Int { state.withLock { $0.replacements } }
 
     /// Shuts the current pool down.
     func close() { state.withLock { $0.runner.cancel() } }
@@ -151,7 +144,6 @@ final class PostgresPool: Sendable {
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
         state.client = client
         state.runner = Task { await client.run() }
-        state.replacements += 1
     }
 
     /// The connection could not be made, was closed or did not answer in time (no SQL state), or

@@ -205,11 +205,15 @@ extension SQLiteStore {
         }
     }
 
+    /// The database's clock in Unix seconds: the change window is measured on the clock that
+    /// stamped the changes (the `at` default of migration v5), never on this process's.
+    static let databaseNow = "((julianday('now') - 2440587.5) * 86400.0)"
+
     public func recentCredentialChanges(withinSeconds seconds: Double) async throws(StoreError) -> [CredentialChange] {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT seq, kind, subject FROM credential_changes WHERE at > (julianday('now') - 2440587.5) * 86400.0 - ? ORDER BY seq",
+                sql: "SELECT seq, kind, subject FROM credential_changes WHERE at > \(Self.databaseNow) - ? ORDER BY seq",
                 arguments: [seconds]
             ).compactMap { row in
                 CredentialChange.Kind(rawValue: row["kind"]).map { CredentialChange(seq: row["seq"], kind: $0, subject: row["subject"]) }
@@ -219,7 +223,7 @@ extension SQLiteStore {
 
     public func pruneCredentialChanges(olderThanSeconds seconds: Double) async throws(StoreError) {
         try await write { db in
-            try db.execute(sql: "DELETE FROM credential_changes WHERE at < (julianday('now') - 2440587.5) * 86400.0 - ?", arguments: [seconds])
+            try db.execute(sql: "DELETE FROM credential_changes WHERE at < \(Self.databaseNow) - ?", arguments: [seconds])
         }
     }
 

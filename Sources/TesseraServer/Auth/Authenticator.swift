@@ -150,10 +150,7 @@ public final class Authenticator: Sendable {
             case .key: invalidate(keyID: change.subject)
             }
         }
-        feed.withLockedValue { feed in
-            feed.followed = true
-            feed.confirmedAt = max(feed.confirmedAt ?? readStartedAt, readStartedAt)
-        }
+        feed.withLockedValue { $0.confirmedAt = readStartedAt }
     }
 
     /// Writes the batched `last_used` times.

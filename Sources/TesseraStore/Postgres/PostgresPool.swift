@@ -123,7 +123,7 @@ final class PostgresPool: Sendable {
         let configuration = probeConfiguration
         let logger = logger
         do {
-            try await PostgresStore.withDeadline(Self.probeDeadline) {
+            try await Deadline(Self.probeDeadline).run {
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
                 do {
                     _ = try await connection.query("SELECT 1", logger: logger)

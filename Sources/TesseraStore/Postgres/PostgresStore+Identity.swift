@@ -192,11 +192,15 @@ extension PostgresStore {
         }
     }
 
+    /// The database's clock in Unix seconds: the change window is measured on the clock that
+    /// stamped the changes (the `at` default of migration v5), never on this node's.
+    static let databaseNow = "EXTRACT(EPOCH FROM clock_timestamp())"
+
     public func recentCredentialChanges(withinSeconds seconds: Double) async throws(StoreError) -> [CredentialChange] {
         try await run { [self] in
             var changes: [CredentialChange] = []
             let rows = try await client.query(
-                "SELECT seq, kind, subject FROM credential_changes WHERE at > EXTRACT(EPOCH FROM clock_timestamp()) - \(seconds) ORDER BY seq")
+                "SELECT seq, kind, subject FROM credential_changes WHERE at > \(unescaped: Self.databaseNow) - \(seconds) ORDER BY seq")
             for try await (seq, kind, subject) in rows.decode((Int64, String, String).self) {
                 if let kind = CredentialChange.Kind(rawValue: kind) { changes.append(CredentialChange(seq: seq, kind: kind, subject: subject)) }
             }
@@ -206,7 +210,7 @@ extension PostgresStore {
 
     public func pruneCredentialChanges(olderThanSeconds seconds: Double) async throws(StoreError) {
         try await run { [self] in
-            _ = try await client.query("DELETE FROM credential_changes WHERE at < EXTRACT(EPOCH FROM clock_timestamp()) - \(seconds)")
+            _ = try await client.query("DELETE FROM credential_changes WHERE at < \(unescaped: Self.databaseNow) - \(seconds)")
         }
     }
 

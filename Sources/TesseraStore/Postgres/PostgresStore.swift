@@ -46,7 +46,7 @@ public final class PostgresStore: TesseraStore {
         self.pool = pool
         self.logger = logger
         do {
-            try await Self.withDeadline(.seconds(15)) { [self] in try await migrate() }
+            try await Deadline(.seconds(15)).run { [self] in try await migrate() }
         } catch {
             pool.close()
             throw Self.map(error)
@@ -111,7 +111,7 @@ public final class PostgresStore: TesseraStore {
     func guarded<T: Sendable>(deadline: Duration = PostgresStore.deadline, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await pool.admit()
         do {
-            return try await Self.withDeadline(deadline, body)
+            return try await Deadline(deadline).run(body)
         } catch {
             pool.record(error)
             throw error
@@ -129,11 +129,6 @@ public final class PostgresStore: TesseraStore {
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(StoreError) -> T {
         try await run { [self] in try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
-    }
-
-    /// The first of `body` and the deadline. See ``Deadline``.
-    static func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await Deadline(deadline).run(body)
     }
 
     public func schemaVersion() async throws(StoreError) -> Int {
@@ -158,4 +153,3 @@ extension Date {
 extension Double {
     var date: Date { Date(timeIntervalSince1970: self) }
 }
-

@@ -26,12 +26,6 @@ struct FleetOutageEndToEndTests {
         let stopped = NIOLockedValueBox(false)
 
         func count(_ predicate: (Call) -> Bool) -> Int { calls.withLockedValue { $0.filter(predicate).count } }
-
-        /// Waits until `predicate` holds, for at most `limit`.
-        func wait(for limit: Duration, until predicate: () -> Bool) async throws {
-            let deadline = ContinuousClock.now + limit
-            while !predicate(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        }
     }
 
     func string(_ value: JSONValue?) -> String? {
@@ -93,24 +87,23 @@ struct FleetOutageEndToEndTests {
             }
         }
 
-        try await storm.wait(for: .seconds(30)) { storm.count { $0.decision == "PERMIT" } >= 40 }
+        try await eventually(within: .seconds(30)) { storm.count { $0.decision == "PERMIT" } >= 40 }
         storm.phase.withLockedValue { $0 = .stopping }
         try database.pause()
         storm.phase.withLockedValue { $0 = .down }
         // Both nodes say so, and calls made while it is down are refused.
         var degraded: [Int?] = [nil, nil]
-        let healthDeadline = ContinuousClock.now + .seconds(15)
-        while degraded != [503, 503], ContinuousClock.now < healthDeadline {
+        try await eventually(within: .seconds(15), every: .milliseconds(100)) {
             for (index, url) in urls.enumerated() where degraded[index] != 503 { degraded[index] = await health(url) }
-            try await Task.sleep(for: .milliseconds(100))
+            return degraded == [503, 503]
         }
-        try await storm.wait(for: .seconds(15)) { storm.count { $0.started == .down && $0.ended == .down } >= 50 }
+        try await eventually(within: .seconds(15)) { storm.count { $0.started == .down && $0.ended == .down } >= 50 }
 
         storm.phase.withLockedValue { $0 = .resuming }
         try database.resume()
         storm.phase.withLockedValue { $0 = .after }
         // Recovery without a restart: each node permits again.
-        try await storm.wait(for: .seconds(30)) {
+        try await eventually(within: .seconds(30)) {
             (0..<2).allSatisfy { node in storm.count { $0.node == node && $0.started == .after && $0.decision == "PERMIT" } >= 5 }
         }
         storm.stopped.withLockedValue { $0 = true }
@@ -120,13 +113,7 @@ struct FleetOutageEndToEndTests {
         #expect(degraded == [503, 503])
         // /health caches its probe for a second, so it may lag the first PERMITs a little.
         for url in urls {
-            var status = await health(url)
-            let healthy = ContinuousClock.now + .seconds(10)
-            while status != 200, ContinuousClock.now < healthy {
-                try await Task.sleep(for: .milliseconds(100))
-                status = await health(url)
-            }
-            #expect(status == 200)
+            #expect(try await eventually(within: .seconds(10), every: .milliseconds(100)) { await health(url) == 200 })
         }
         let whileDown = calls.filter { $0.started == .down && $0.ended == .down }
         #expect(whileDown.count >= 50)

@@ -103,6 +103,17 @@ final class ServerProcess: @unchecked Sendable {
     }
 }
 
+/// Polls `condition` every `interval` until it holds or `limit` has passed; its last answer.
+@discardableResult
+func eventually(within limit: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
+
 func makeTemporaryDirectory(_ name: String = #function) -> String {
     let safe = name.filter { $0.isLetter || $0.isNumber }
     return FileManager.default.temporaryDirectory.path + "/tessera-e2e-\(safe)-\(UUID().uuidString.prefix(8))"

@@ -85,26 +85,23 @@ struct IAMKeyTests {
                 #expect(try await client.iam(credential, ["operation": "whoami"]).body == authFailureBody)
             }
             // The other process: within its TTL (1 s here, ≤ 30 s by configuration).
-            let deadline = ContinuousClock.now + .seconds(5)
-            var stillAccepted = 3
-            while ContinuousClock.now < deadline {
-                stillAccepted = 0
+            let allRefused = try await Self.soon(within: .seconds(5), every: .milliseconds(200)) {
                 for credential in [key, jwt, labKey] where await other.authenticator.authenticate(bearer: credential) != nil {
-                    stillAccepted += 1
+                    return false
                 }
-                if stillAccepted == 0 { break }
-                try await Task.sleep(for: .milliseconds(200))
+                return true
             }
-            #expect(stillAccepted == 0)
+            #expect(allRefused)
         }
     }
 
-    /// Polls until `condition` holds; false if it still does not after 3 s (a tenth of the TTL).
-    static func soon(_ condition: () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(3)
+    /// Polls until `condition` holds; false if it still does not after `limit` (by default 3 s,
+    /// a tenth of the 30 s TTL the change-feed tests use).
+    static func soon(within limit: Duration = .seconds(3), every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: interval)
         }
         return await condition()
     }
@@ -146,14 +143,11 @@ struct IAMKeyTests {
             try await CredentialChangeFollower(store: environment.store, authenticator: environment.authenticator, period: .milliseconds(100), logger: Logger(label: "test")).run()
         }
         defer { follower.cancel() }
-        let deadline = ContinuousClock.now + .seconds(3)
-        while !environment.authenticator.cacheUsable(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(environment.authenticator.cacheUsable())
+        #expect(try await Self.soon { environment.authenticator.cacheUsable() })
         // Break the feed from outside, as a damaged or unreachable database would.
         let outside = try DatabaseQueue(path: directory + "/tessera.sqlite")
         try await outside.write { db in try db.execute(sql: "DROP TABLE credential_changes") }
-        while environment.authenticator.cacheUsable(), ContinuousClock.now < deadline + .seconds(3) { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!environment.authenticator.cacheUsable())
+        #expect(try await Self.soon(within: .seconds(6)) { !environment.authenticator.cacheUsable() })
     }
 
     @Test("the last enabled admin cannot be disabled or deleted (422)")

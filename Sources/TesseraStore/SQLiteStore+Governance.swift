@@ -50,7 +50,7 @@ extension SQLiteStore {
             // Walk up the delegation lineage: a child dies with any ancestor.
             var current: String? = jti
             var hops = 0
-            while let id = current, hops <= 32 {
+            while let id = current, hops <= RevocationLineage.maximumDepth {
                 if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
                     return true
                 }
@@ -68,7 +68,7 @@ extension SQLiteStore {
                 arguments: [jti, at.timeIntervalSince1970])
             var frontier = [jti]
             var seen = Set<String>()
-            while let next = frontier.popLast(), seen.count <= 100_000 {
+            while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {
                 guard seen.insert(next).inserted else { continue }
                 for row in try Row.fetchAll(db, sql: "SELECT id, jti, state FROM gov_sessions WHERE jti = ? OR parent_jti = ?", arguments: [next, next]) {
                     let json: String = row["state"]

@@ -63,7 +63,7 @@ extension PostgresStore {
         try await run { [self] in
             var current: String? = jti
             var hops = 0
-            while let id = current, hops <= 32 {
+            while let id = current, hops <= RevocationLineage.maximumDepth {
                 for try await revoked in try await client.query("SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = \(id))").decode(Bool.self) where revoked {
                     return true
                 }
@@ -81,7 +81,7 @@ extension PostgresStore {
             try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
             var frontier = [jti]
             var seen = Set<String>()
-            while let next = frontier.popLast(), seen.count <= 100_000 {
+            while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {
                 guard seen.insert(next).inserted else { continue }
                 let rows = try await c.query("SELECT id, jti, state FROM gov_sessions WHERE jti = \(next) OR parent_jti = \(next) FOR UPDATE", logger: logger)
                 var found: [(String, String, String)] = []

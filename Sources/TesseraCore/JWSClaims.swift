@@ -1,5 +1,4 @@
 import Foundation
-import JWTKit
 
 /// Claims carried by every Tessera token. Time claims are whole seconds since the epoch.
 ///
@@ -38,22 +37,4 @@ public struct Audience: Codable, Sendable, Equatable, Hashable {
     }
 
     public func contains(_ audience: String) -> Bool { values.contains(audience) }
-}
-
-/// Bridges a ``JWSClaims`` value into jwt-kit without changing its JSON shape. Time rules are
-/// applied by ``JWSVerifier`` with an injected clock, so jwt-kit's own check is a no-op here.
-struct JWTKitPayload<Claims: JWSClaims>: JWTPayload {
-    var claims: Claims
-
-    init(_ claims: Claims) { self.claims = claims }
-
-    init(from decoder: any Decoder) throws {
-        claims = try Claims(from: decoder)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        try claims.encode(to: encoder)
-    }
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

@@ -1,5 +1,5 @@
+import Crypto
 import Foundation
-import JWTKit
 
 /// What a verifier demands beyond a good signature.
 public struct JWSPolicy: Sendable {
@@ -39,21 +39,29 @@ struct JWSHeader: Decodable {
 
 /// Verifies compact JWS against a fixed set of Ed25519 public keys.
 ///
-/// jwt-kit performs the signature check, but it trusts the header: it falls back to a default key
-/// for an unknown `kid` and never compares `alg` with the key. So every header rule is enforced
-/// here first — only `EdDSA`, only a known `kid` — which closes `alg: none`, HS/RS confusion and
-/// key substitution. Immutable: a key change builds a new verifier.
+/// The one JWS verification path for every Tessera token (badges, passports, login tokens,
+/// receipts, attestations, proofs). It is written directly on swift-crypto rather than through
+/// jwt-kit for two reasons: jwt-kit trusts the header (it falls back to a default key for an
+/// unknown `kid` and never compares `alg` with the key) and it decodes segments leniently (padding
+/// and non-canonical trailing bits verify, so one token had several spellings — a problem for
+/// receipt chains that hash the compact form and caches keyed on it). Here every segment must be
+/// canonical unpadded base64url, the header and payload are parsed by ``StrictJSON`` (duplicate
+/// member names refused), and the header rules — only `EdDSA`, no `crit`, a known `kid`, the
+/// expected `typ` — are enforced before the signature is checked. Immutable: a key change builds
+/// a new verifier.
 public struct JWSVerifier: Sendable {
     public let kids: Set<String>
-    let collection: JWTKeyCollection
+    let keys: [String: Ed25519PublicKey]
 
     public init(keys: [String: Ed25519PublicKey]) async {
         self.kids = Set(keys.keys)
-        let collection = JWTKeyCollection()
-        for (kid, key) in keys {
-            await collection.add(eddsa: EdDSA.PublicKey(backing: key.backing), kid: JWKIdentifier(string: kid))
-        }
-        self.collection = collection
+        self.keys = keys
+    }
+
+    /// The same, for synchronous callers.
+    public init(synchronousKeys keys: [String: Ed25519PublicKey]) {
+        self.kids = Set(keys.keys)
+        self.keys = keys
     }
 
     /// Keys from a JWK Set; entries that are not Ed25519 public keys with a `kid` are skipped.
@@ -71,17 +79,43 @@ public struct JWSVerifier: Sendable {
     public func verify<Claims: JWSClaims>(
         _ token: String, as: Claims.Type, policy: JWSPolicy, clock: any TesseraClock = SystemClock()
     ) async throws(JWSError) -> Claims {
-        _ = try Self.checkHeader(token, policy: policy, kids: kids)
+        try verifySync(token, as: Claims.self, policy: policy, now: clock.now().unixSeconds)
+    }
+
+    /// The same checks without suspending, for callers inside a synchronous critical section.
+    public func verifySync<Claims: JWSClaims>(_ token: String, as: Claims.Type, policy: JWSPolicy, now: Int64) throws(JWSError) -> Claims {
+        let parsed = try Self.parse(token, policy: policy, kids: kids)
+        guard let key = keys[parsed.header.kid ?? ""],
+            key.backing.isValidSignature(parsed.signature, for: parsed.signingInput)
+        else { throw .signatureInvalid }
         let claims: Claims
         do {
-            claims = try await collection.verify(token, as: JWTKitPayload<Claims>.self).claims
-        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
-            throw .signatureInvalid
+            claims = try StrictJSON.decode(Claims.self, from: parsed.payload)
         } catch {
             throw .malformed("claims")
         }
-        try Self.checkClaims(claims, policy: policy, now: clock.now().unixSeconds)
+        try Self.checkClaims(claims, policy: policy, now: now)
         return claims
+    }
+
+    struct Parsed {
+        var header: JWSHeader
+        var payload: [UInt8]
+        var signature: [UInt8]
+        var signingInput: [UInt8]
+    }
+
+    /// Size, shape, canonical encoding of all three segments, and the header rules: everything
+    /// decided before any cryptography.
+    static func parse(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> Parsed {
+        let header = try checkHeader(token, policy: policy, kids: kids)
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard let payload = Base64URL.decode(parts[1]) else { throw .malformed("payload is not canonical base64url") }
+        guard let signature = Base64URL.decode(parts[2]), signature.count == 64 else {
+            throw .malformed("signature is not 64 bytes of canonical base64url")
+        }
+        let signingInput = Array(token[token.startIndex..<parts[1].endIndex].utf8)
+        return Parsed(header: header, payload: payload, signature: signature, signingInput: signingInput)
     }
 
     /// Header rules, applied before any cryptography. Exposed for diagnostics (`inspect`).
@@ -92,7 +126,7 @@ public struct JWSVerifier: Sendable {
             throw .malformed("expected three non-empty segments")
         }
         guard let headerBytes = Base64URL.decode(parts[0]),
-            let header = try? JSONDecoder().decode(JWSHeader.self, from: Data(headerBytes))
+            let header = try? StrictJSON.decode(JWSHeader.self, from: headerBytes, maximumDepth: 4)
         else { throw .malformed("header") }
         guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm(header.alg ?? "(none)") }
         // No extension is understood, so any critical one must be refused (RFC 7515 §4.1.11).

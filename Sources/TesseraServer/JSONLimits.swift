@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TesseraCore
 
 /// Bounds on what the network may send, applied before any decoding.
 public enum JSONLimits {
@@ -65,23 +66,61 @@ public enum JSONLimits {
 }
 
 extension Request {
-    /// Collects at most 1 MiB (413 beyond), refuses nesting deeper than 32 (400), and decodes
-    /// (400 naming the field).
+    /// Collects at most 1 MiB (413 beyond, whether the length was declared or the body is
+    /// chunked), refuses nesting deeper than 32 and duplicate member names (400), and decodes
+    /// (400 naming the field). Every request body goes through here, so every body is parsed by
+    /// ``StrictJSON``.
     public mutating func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+        let bytes = try await collectJSON()
+        do {
+            return try JSONDecoder().decode(T.self, from: bytes)
+        } catch let error as DecodingError {
+            throw APIError.badRequest(JSONLimits.describe(error))
+        }
+    }
+
+    /// A body that must be a JSON object, as ``JSONValue``s (no second decoding pass).
+    public mutating func decodeJSONObject(context: some RequestContext) async throws -> [String: JSONValue] {
+        let bytes = try await collectBodyBytes()
+        do {
+            return try StrictJSON.object(bytes, maximumDepth: JSONLimits.maxDepth)
+        } catch {
+            throw APIError.badRequest(Self.describe(error))
+        }
+    }
+
+    /// The body, checked by the strict parser (valid, no duplicate names, bounded depth).
+    mutating func collectJSON() async throws -> Data {
+        let bytes = try await collectBodyBytes()
+        do {
+            _ = try StrictJSON.parse(bytes, maximumDepth: JSONLimits.maxDepth)
+        } catch {
+            throw APIError.badRequest(Self.describe(error))
+        }
+        return bytes
+    }
+
+    static func describe(_ error: StrictJSON.Failure) -> String {
+        switch error {
+        case .duplicateKey(let path): "body has a duplicate member name: \(path)"
+        case .tooDeep: "body nested deeper than \(JSONLimits.maxDepth)"
+        case .syntax: "body is not valid JSON: \(error)"
+        }
+    }
+
+    mutating func collectBodyBytes() async throws -> Data {
         let buffer: ByteBuffer
         do {
             buffer = try await collectBody(upTo: JSONLimits.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.payloadTooLarge
+        } catch is HTTPError {
+            throw APIError.badRequest("the request body could not be read")
+        } catch {
+            // A body the HTTP parser refused (bad chunking, an unknown transfer coding): the
+            // client's fault, never a 500.
+            throw APIError.badRequest("the request body could not be read")
         }
-        let bytes = buffer.readableBytesView
-        guard JSONLimits.depth(of: bytes) <= JSONLimits.maxDepth else {
-            throw APIError.badRequest("body nested deeper than \(JSONLimits.maxDepth)")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw APIError.badRequest(JSONLimits.describe(error))
-        }
+        return Data(buffer.readableBytesView)
     }
 }

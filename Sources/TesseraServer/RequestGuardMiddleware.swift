@@ -10,8 +10,6 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         do {
             return finish(try await next(request, context), context)
-        } catch let error as APIError {
-            return try finish(error.response(from: request, context: context), context)
         } catch let error as HTTPError {
             let mapped: APIError
             switch error.status {
@@ -23,6 +21,9 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return try finish(mapped.response(from: request, context: context), context)
         } catch {
+            if let mapped = ErrorMapping.apiError(for: error) {
+                return try finish(mapped.response(from: request, context: context), context)
+            }
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             let internalError = APIError(.internalServerError, type: "internal", message: "internal error")
             return try finish(internalError.response(from: request, context: context), context)

@@ -7,14 +7,83 @@ public struct SessionMutation<Output: Sendable>: Sendable {
     public var session: SessionState?
     public var receipts: [ReceiptRecord]
     public var delegation: DelegationRecord?
+    /// Passports issued by this change (a delegated child), recorded with their lineage.
+    public var passports: [PassportRecord]
+    /// The answer to an evaluation sent with an idempotency key, kept for its retries.
+    public var evaluation: EvaluationRecord?
     public var output: Output
 
-    public init(session: SessionState?, receipts: [ReceiptRecord] = [], delegation: DelegationRecord? = nil, output: Output) {
+    public init(
+        session: SessionState?, receipts: [ReceiptRecord] = [], delegation: DelegationRecord? = nil,
+        passports: [PassportRecord] = [], evaluation: EvaluationRecord? = nil, output: Output
+    ) {
         self.session = session
         self.receipts = receipts
         self.delegation = delegation
+        self.passports = passports
+        self.evaluation = evaluation
         self.output = output
     }
+}
+
+/// Every passport Tessera signs, recorded when it is signed (issued or delegated), so that
+/// revocation can walk a lineage through passports that never started a session, and so that a
+/// revocation by `jti` knows the passport's workspace.
+public struct PassportRecord: Sendable, Equatable {
+    public var jti: String
+    public var parentJTI: String?
+    public var workspace: String
+    /// `cnf.jkt`, for a key-bound passport.
+    public var jkt: String?
+    public var issuedAt: Date
+    public var expiresAt: Date
+
+    public init(jti: String, parentJTI: String?, workspace: String, jkt: String?, issuedAt: Date, expiresAt: Date) {
+        self.jti = jti
+        self.parentJTI = parentJTI
+        self.workspace = workspace
+        self.jkt = jkt
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+    }
+
+    public init(_ claims: PassportClaims) {
+        self.init(
+            jti: claims.jti, parentJTI: claims.parent_jti, workspace: claims.workspace, jkt: claims.cnf?.jkt,
+            issuedAt: Date(timeIntervalSince1970: TimeInterval(claims.iat ?? 0)),
+            expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
+    }
+}
+
+/// The answer given to `/evaluate` under an idempotency key (`request_id`): a retry with the same
+/// key and the same call gets these bytes again and spends nothing.
+public struct EvaluationRecord: Sendable, Equatable {
+    public var sessionID: String
+    public var requestID: String
+    /// What makes a retry "the same call": RFC 8785 of the tool name and arguments.
+    public var fingerprint: String
+    public var response: String
+
+    public init(sessionID: String, requestID: String, fingerprint: String, response: String) {
+        self.sessionID = sessionID
+        self.requestID = requestID
+        self.fingerprint = fingerprint
+        self.response = response
+    }
+}
+
+/// A request key under which a session change is idempotent, and what was stored under it.
+public enum SessionRequestKey: Sendable, Equatable {
+    case delegation(String)
+    case evaluation(String)
+}
+
+public enum PriorAnswer: Sendable, Equatable {
+    case delegation(DelegationRecord)
+    case evaluation(EvaluationRecord)
+
+    public var delegation: DelegationRecord? { if case .delegation(let d) = self { d } else { nil } }
+    public var evaluation: EvaluationRecord? { if case .evaluation(let e) = self { e } else { nil } }
 }
 
 /// Sessions, their receipt chains, delegations, the passport replay cache and revocations.
@@ -25,23 +94,42 @@ public struct SessionMutation<Output: Sendable>: Sendable {
 /// reservations and chain links can therefore never be lost or forked, whichever process or node
 /// writes.
 public protocol GovernanceStore: Sendable {
-    /// Records the passport `jti` in the replay cache and creates the session, atomically.
+    /// Records the passport `jti` in the replay cache and creates the session, atomically, after
+    /// checking *in the same transaction* that neither the passport nor any ancestor is revoked
+    /// (`.revoked`), so a revocation can never slip between the check and the insert.
     /// `.conflict` when the `jti` was already used; `.unavailable` when the cache cannot be written.
     func startSession(_ session: SessionState) async throws(StoreError)
+    /// Records a passport at issuance (delegated children are recorded by ``mutateSession``).
+    func recordPassport(_ passport: PassportRecord) async throws(StoreError)
+    func passport(jti: String) async throws(StoreError) -> PassportRecord?
     func session(id: String) async throws(StoreError) -> SessionState?
     func session(jti: String) async throws(StoreError) -> SessionState?
-    /// Whether `jti` or any passport it was delegated from is revoked.
+    /// Whether `jti` or any passport it was delegated from is revoked (the lineage is walked
+    /// through the issuance records, so never-started passports are links too).
     func isRevoked(jti: String) async throws(StoreError) -> Bool
     /// Revokes a passport and every session started from it or from its delegated descendants.
     func revoke(jti: String, at: Date) async throws(StoreError)
-    /// Runs `plan` on the session's current state inside one write transaction. The plan's own
-    /// errors propagate unchanged (and nothing is written); store failures are `StoreError`.
+    /// Runs `plan` on the session's current state inside one write transaction, with what was
+    /// stored under `request` before (an idempotent retry). The plan's own errors propagate
+    /// unchanged (and nothing is written); store failures are `StoreError`.
     func mutateSession<Output: Sendable>(
-        id: String, delegationRequestID: String?,
-        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+        id: String, request: SessionRequestKey?,
+        _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output
     /// The session's receipts in chain order.
     func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord]
+}
+
+extension GovernanceStore {
+    /// ``mutateSession(id:request:_:)`` keyed by a delegation request id.
+    public func mutateSession<Output: Sendable>(
+        id: String, delegationRequestID: String?,
+        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+    ) async throws -> Output {
+        try await mutateSession(id: id, request: delegationRequestID.map(SessionRequestKey.delegation)) { state, prior in
+            try plan(state, prior?.delegation)
+        }
+    }
 }
 
 /// Bounds shared by every backend's revocation walks, so a lineage deep or wide enough to be

@@ -28,12 +28,16 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var enabled: Bool
     public var mustChangePassword: Bool
     public var created: Date
+    /// Login JWTs carry the epoch they were issued in; a password change or a disable moves it
+    /// on, so every login token issued before is refused from then on.
+    public var tokenEpoch: Int
 
     public init(
         id: String, username: String, name: String = "", email: String = "", passwordHash: String,
         roles: [String], defaultWorkspace: String, enabled: Bool = true, mustChangePassword: Bool = false,
-        created: Date
+        created: Date, tokenEpoch: Int = 0
     ) {
+        self.tokenEpoch = tokenEpoch
         self.id = id
         self.username = username
         self.name = name

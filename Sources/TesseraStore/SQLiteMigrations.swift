@@ -155,6 +155,28 @@ enum SQLiteMigrations {
                 BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('key', NEW.id); END;
             """
         ),
+        (
+            "v6-passport-lineage-and-idempotency",
+            """
+            CREATE TABLE gov_passports (
+                jti TEXT PRIMARY KEY NOT NULL,
+                parent_jti TEXT,
+                workspace TEXT NOT NULL,
+                jkt TEXT,
+                issued_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            CREATE INDEX gov_passports_by_parent ON gov_passports(parent_jti);
+            CREATE TABLE gov_evaluations (
+                session_id TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                response TEXT NOT NULL,
+                PRIMARY KEY (session_id, request_id)
+            );
+            ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

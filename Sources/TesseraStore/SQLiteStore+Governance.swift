@@ -8,6 +8,13 @@ extension SQLiteStore {
 
     public func startSession(_ session: SessionState) async throws(StoreError) {
         try await write { db in
+            // Under the write lock: a revocation commits either before this check or after the
+            // insert, and then its cascade marks the new session.
+            if try Self.revokedInLineage(db, session.passport.jti)
+                || (try session.passport.parent_jti.map { try Self.revokedInLineage(db, $0) } ?? false)
+            {
+                throw StoreError.revoked(session.passport.jti)
+            }
             do {
                 try db.execute(
                     sql: "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (?, ?, ?)",
@@ -46,18 +53,45 @@ extension SQLiteStore {
     }
 
     public func isRevoked(jti: String) async throws(StoreError) -> Bool {
-        try await read { db in
-            // Walk up the delegation lineage: a child dies with any ancestor.
-            var current: String? = jti
-            var hops = 0
-            while let id = current, hops <= RevocationLineage.maximumDepth {
-                if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
-                    return true
-                }
-                current = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id])
-                hops += 1
+        try await read { db in try Self.revokedInLineage(db, jti) }
+    }
+
+    /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
+    /// records, falling back to sessions for passports issued before those existed.
+    static func revokedInLineage(_ db: Database, _ jti: String) throws -> Bool {
+        var current: String? = jti
+        var hops = 0
+        while let id = current, hops <= RevocationLineage.maximumDepth {
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
+                return true
             }
-            return false
+            if let row = try Row.fetchOne(db, sql: "SELECT parent_jti FROM gov_passports WHERE jti = ?", arguments: [id]) {
+                current = row["parent_jti"]
+            } else {
+                current = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id])
+            }
+            hops += 1
+        }
+        return false
+    }
+
+    public func recordPassport(_ passport: PassportRecord) async throws(StoreError) {
+        try await write { db in try Self.insert(passport, db) }
+    }
+
+    static func insert(_ p: PassportRecord, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO gov_passports (jti, parent_jti, workspace, jkt, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [p.jti, p.parentJTI, p.workspace, p.jkt, p.issuedAt.timeIntervalSince1970, p.expiresAt.timeIntervalSince1970])
+    }
+
+    public func passport(jti: String) async throws(StoreError) -> PassportRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM gov_passports WHERE jti = ?", arguments: [jti]).map { row in
+                PassportRecord(
+                    jti: row["jti"], parentJTI: row["parent_jti"], workspace: row["workspace"], jkt: row["jkt"],
+                    issuedAt: Date(timeIntervalSince1970: row["issued_at"]), expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
+            }
         }
     }
 
@@ -87,24 +121,32 @@ extension SQLiteStore {
     }
 
     public func mutateSession<Output: Sendable>(
-        id: String, delegationRequestID: String?,
-        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+        id: String, request: SessionRequestKey?,
+        _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
         do {
             return try await pool.write { db in
                 guard let current = try Self.fetchSession(db, column: "id", id) else {
                     throw StoreError.notFound("session \(id)")
                 }
-                var existing: DelegationRecord?
-                if let requestID = delegationRequestID,
-                    let row = try Row.fetchOne(
-                        db, sql: "SELECT * FROM gov_delegations WHERE parent_session_id = ? AND request_id = ?",
-                        arguments: [id, requestID])
-                {
-                    existing = DelegationRecord(
-                        parentSessionID: row["parent_session_id"], requestID: row["request_id"],
-                        fingerprint: row["fingerprint"], childJTI: row["child_jti"], childToken: row["child_token"],
-                        budget: row["budget"], parentRemainingAtDelegation: row["parent_remaining"])
+                var existing: PriorAnswer?
+                switch request {
+                case .delegation(let requestID):
+                    if let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM gov_delegations WHERE parent_session_id = ? AND request_id = ?", arguments: [id, requestID])
+                    {
+                        existing = .delegation(DelegationRecord(
+                            parentSessionID: row["parent_session_id"], requestID: row["request_id"],
+                            fingerprint: row["fingerprint"], childJTI: row["child_jti"], childToken: row["child_token"],
+                            budget: row["budget"], parentRemainingAtDelegation: row["parent_remaining"]))
+                    }
+                case .evaluation(let requestID):
+                    if let row = try Row.fetchOne(
+                        db, sql: "SELECT fingerprint, response FROM gov_evaluations WHERE session_id = ? AND request_id = ?", arguments: [id, requestID])
+                    {
+                        existing = .evaluation(EvaluationRecord(sessionID: id, requestID: requestID, fingerprint: row["fingerprint"], response: row["response"]))
+                    }
+                case nil: break
                 }
                 let mutation = try plan(current, existing)
                 if let updated = mutation.session, updated != current {
@@ -124,6 +166,12 @@ extension SQLiteStore {
                             budget, parent_remaining) VALUES (?, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [d.parentSessionID, d.requestID, d.fingerprint, d.childJTI, d.childToken, d.budget, d.parentRemainingAtDelegation])
+                }
+                for passport in mutation.passports { try Self.insert(passport, db) }
+                if let e = mutation.evaluation {
+                    try db.execute(
+                        sql: "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?)",
+                        arguments: [e.sessionID, e.requestID, e.fingerprint, e.response])
                 }
                 return mutation.output
             }

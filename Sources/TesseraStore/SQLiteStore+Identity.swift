@@ -104,11 +104,11 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE users SET username = ?, name = ?, email = ?, password_hash = ?, roles = ?,
-                    default_workspace = ?, enabled = ?, must_change_password = ? WHERE id = ?
+                    default_workspace = ?, enabled = ?, must_change_password = ?, token_epoch = ? WHERE id = ?
                     """,
                 arguments: [
                     user.username, user.name, user.email, user.passwordHash, try Self.json(user.roles),
-                    user.defaultWorkspace, user.enabled, user.mustChangePassword, user.id,
+                    user.defaultWorkspace, user.enabled, user.mustChangePassword, user.tokenEpoch, user.id,
                 ])
             guard db.changesCount == 1 else { throw StoreError.notFound("user \(user.id)") }
         }
@@ -126,11 +126,11 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 INSERT INTO users (id, username, name, email, password_hash, roles, default_workspace, enabled,
-                must_change_password, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                must_change_password, created, token_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 user.id, user.username, user.name, user.email, user.passwordHash, try json(user.roles),
-                user.defaultWorkspace, user.enabled, user.mustChangePassword, user.created.timeIntervalSince1970,
+                user.defaultWorkspace, user.enabled, user.mustChangePassword, user.created.timeIntervalSince1970, user.tokenEpoch,
             ])
     }
 
@@ -142,9 +142,10 @@ extension SQLiteStore {
         let roles: String = row["roles"]
         return UserRecord(
             id: row["id"], username: row["username"], name: row["name"], email: row["email"],
-            passwordHash: row["password_hash"], roles: try JSONDecoder().decode([String].self, from: Data(roles.utf8)),
+            passwordHash: row["password_hash"], roles: try StrictJSON.decode([String].self, from: Array(roles.utf8)),
             defaultWorkspace: row["default_workspace"], enabled: row["enabled"],
-            mustChangePassword: row["must_change_password"], created: Date(timeIntervalSince1970: row["created"]))
+            mustChangePassword: row["must_change_password"], created: Date(timeIntervalSince1970: row["created"]),
+            tokenEpoch: row["token_epoch"])
     }
 
     static func json(_ roles: [String]) throws -> String {

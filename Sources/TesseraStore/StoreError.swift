@@ -5,6 +5,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A uniqueness or state conflict (409).
     case conflict(String)
     case notFound(String)
+    /// The passport, or one it was delegated from, is revoked.
+    case revoked(String)
     /// The state directory or database cannot be used as it is.
     case invalidState(String)
 
@@ -13,6 +15,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unavailable(let why): "store unavailable: \(why)"
         case .conflict(let why): "conflict: \(why)"
         case .notFound(let what): "not found: \(what)"
+        case .revoked(let what): "revoked: \(what)"
         case .invalidState(let why): "invalid state: \(why)"
         }
     }

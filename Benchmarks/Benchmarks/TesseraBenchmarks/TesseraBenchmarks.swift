@@ -23,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(key.publicKey.backing.isValidSignature(signature, for: message)) }
     }
 
-    // MARK: Token verification (jwt-kit with Tessera's header rules)
+    // MARK: Token verification (swift-crypto with Tessera's header rules)
 
     struct BadgeLike: JWSClaims {
         var iss: String?
@@ -44,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
                   jti: UUID().uuidString, ial: "1", domain: "agent.example", workspace: "default", agent_id: "a1"),
         type: "tessera-badge+jwt", key: key)
     let badgePolicy = JWSPolicy(type: "tessera-badge+jwt", issuers: ["https://registry.example"], audience: "svc")
-    Benchmark("JWS badge verify (jwt-kit + header rules)", configuration: quick) { benchmark in
+    Benchmark("JWS badge verify (swift-crypto + header rules)", configuration: quick) { benchmark in
         let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations { blackHole(try await verifier.verify(badge, as: BadgeLike.self, policy: badgePolicy)) }

@@ -133,6 +133,8 @@ public struct PoPProofClaims: JWSClaims, Equatable {
     public var iss: String?
     public var aud: Audience?
     public var iat: Int64?
+    /// Checked like every token's: a proof that is not yet valid is refused.
+    public var nbf: Int64?
     public var exp: Int64?
     public var nonce: String
     public var jti: String

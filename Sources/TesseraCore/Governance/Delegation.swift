@@ -11,6 +11,11 @@ public struct DelegationRequest: Sendable, Equatable {
     public var childMaxToolCalls: Int?
     public var childTTL: Int?
     public var requestID: String?
+    /// RFC 7638 thumbprint the child is bound to. A bound parent's child is always bound: to this
+    /// key, or to the parent's own when absent.
+    public var childCnfJKT: String?
+    /// The parent holder's proof of possession (required when the parent is key-bound).
+    public var proof: String?
 
     /// Parses the JSON body; each type error carries the seed's exact message.
     public static func parse(_ object: [String: JSONValue]) throws(MissionError) -> DelegationRequest {
@@ -41,6 +46,8 @@ public struct DelegationRequest: Sendable, Equatable {
             }
             return Int(n)
         }
+        let scope = try strings("child_resource_scope")
+        if let scope { try Mission.validateScope(scope, field: "child_resource_scope") }
         guard let tools = try strings("child_allowed_tools") else {
             throw .invalid("child_allowed_tools must be a JSON array of non-empty strings")
         }
@@ -51,12 +58,25 @@ public struct DelegationRequest: Sendable, Equatable {
             }
             requestID = id
         }
+        var childJKT: String?
+        if let value = object["child_cnf_jkt"], value != .null {
+            guard case .string(let jkt) = value, Base64URL.decode(jkt)?.count == 32 else {
+                throw .invalid("child_cnf_jkt must be an RFC 7638 SHA-256 thumbprint")
+            }
+            childJKT = jkt
+        }
+        var proof: String?
+        if let value = object["proof"], value != .null {
+            guard case .string(let p) = value, !p.isEmpty else { throw .invalid("proof must be a compact JWS") }
+            proof = p
+        }
         return DelegationRequest(
             parentToken: try string("parent_token"), childAgentID: try string("child_agent_id"),
             childMission: try string("child_mission"), childAllowedTools: tools,
-            childResourceScope: try strings("child_resource_scope"),
+            childResourceScope: scope,
             childMaxToolCalls: try integer("child_max_tool_calls", range: 0...1_000_000_000),
-            childTTL: try integer("child_ttl_s", range: 1...(366 * 86400)), requestID: requestID)
+            childTTL: try integer("child_ttl_s", range: 1...(366 * 86400)), requestID: requestID,
+            childCnfJKT: childJKT, proof: proof)
     }
 
     /// What makes two requests "the same" for idempotency: every child field, lists normalised.
@@ -68,6 +88,7 @@ public struct DelegationRequest: Sendable, Equatable {
         if let childResourceScope { object["child_resource_scope"] = .array(childResourceScope.map(JSONValue.string)) }
         if let childMaxToolCalls { object["child_max_tool_calls"] = .number(Double(childMaxToolCalls)) }
         if let childTTL { object["child_ttl_s"] = .number(Double(childTTL)) }
+        if let childCnfJKT { object["child_cnf_jkt"] = .string(childCnfJKT) }
         return CanonicalJSON.serialize(.object(object))
     }
 }
@@ -117,6 +138,8 @@ public enum Attenuation {
         for tool in request.childAllowedTools where !p.allowed_tools.contains(tool) || p.forbidden_tools.contains(tool) {
             throw .forbidden("scope escalation: \(tool) is not in the parent's allowed_tools")
         }
+        // Never weaker than the parent: a bound parent's child is bound too.
+        let childJKT = request.childCnfJKT ?? p.cnf?.jkt
         var scope = request.childResourceScope ?? p.resource_scope
         if !p.resource_scope.isEmpty {
             if scope.isEmpty { scope = p.resource_scope }
@@ -147,6 +170,6 @@ public enum Attenuation {
             max_delegation_depth: p.max_delegation_depth)
         return PassportClaims(
             mission: mission, issuer: issuer, workspace: p.workspace, issuedAt: nowSeconds, ttl: ttl,
-            depth: p.delegation_depth + 1, parentJTI: p.jti)
+            depth: p.delegation_depth + 1, parentJTI: p.jti, jkt: childJKT)
     }
 }

@@ -54,25 +54,34 @@ public struct Decision: Sendable, Equatable {
 
 /// The evaluation rules, deterministic and pure: the first failing rule wins and the reason
 /// names it. Revocation is checked by the caller first (it is a 403, not a decision).
+///
+/// Built once per session (a passport never changes under a session) and split in two: the rules
+/// that depend only on the passport and the call — tool lists, resource scope — run *before* the
+/// store's write transaction, so a costly path or pattern can never hold the lock; the rules that
+/// depend on the session's state — ended, expiry, duration, budget — run inside it. The order of
+/// the rules on the wire is unchanged.
 public struct Evaluator: Sendable {
     let scope: [Glob]
+    let allowed: Set<String>
+    let forbidden: Set<String>
 
     public init(passport: PassportClaims) {
         self.scope = passport.resource_scope.map(Glob.init)
+        self.allowed = Set(passport.allowed_tools)
+        self.forbidden = Set(passport.forbidden_tools)
     }
 
     public static let maxToolNameBytes = 256
 
     public func evaluate(_ session: SessionState, tool: String, arguments: [String: JSONValue], now: Date) -> Decision {
-        let passport = session.passport
-        if session.endedAt != nil { return .deny("session_ended", "the session has ended") }
-        if let exp = passport.exp, now.unixSeconds >= exp { return .deny("passport_expired", "the passport expired") }
-        if let limit = passport.max_duration_s, now.timeIntervalSince(session.startedAt) >= Double(limit) {
-            return .deny("max_duration_exceeded", "max_duration_s (\(limit)) since the session started has passed")
-        }
+        evaluate(session, call: decide(tool: tool, arguments: arguments), now: now)
+    }
+
+    /// The passport-only rules for one call: tool name, forbidden and allowed tools, resources.
+    public func decide(tool: String, arguments: [String: JSONValue]) -> Decision {
         if tool.isEmpty || tool.utf8.count > Self.maxToolNameBytes { return .deny("tool_invalid", "tool_name must be 1-256 bytes") }
-        if passport.forbidden_tools.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
-        if !passport.allowed_tools.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
+        if forbidden.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
+        if !allowed.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
         guard let resources = ResourcePath.values(in: arguments) else {
             return .deny("resource_invalid", "resource arguments must be strings or arrays of strings")
         }
@@ -84,6 +93,18 @@ public struct Evaluator: Sendable {
                 return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
             }
         }
+        return .permit
+    }
+
+    /// The session-state rules around a call already judged by ``decide(tool:arguments:)``.
+    public func evaluate(_ session: SessionState, call: Decision, now: Date) -> Decision {
+        let passport = session.passport
+        if session.endedAt != nil { return .deny("session_ended", "the session has ended") }
+        if let exp = passport.exp, now.unixSeconds >= exp { return .deny("passport_expired", "the passport expired") }
+        if let limit = passport.max_duration_s, now.timeIntervalSince(session.startedAt) >= Double(limit) {
+            return .deny("max_duration_exceeded", "max_duration_s (\(limit)) since the session started has passed")
+        }
+        if call.verdict != .permit { return call }
         if let remaining = session.callsRemaining, remaining <= 0 {
             return .deny("budget_exhausted", "max_tool_calls (\(passport.max_tool_calls ?? 0)) reached")
         }

@@ -1,5 +1,5 @@
 /// Resource globs: `*` matches within one path segment, `**` any number of segments, `?` one
-/// character. Compiled once per passport; matching is linear in practice.
+/// character. Compiled once per passport; matching is O(pattern × path) in the worst case.
 public struct Glob: Sendable, Hashable {
     public let pattern: String
     let segments: [Substring]
@@ -27,23 +27,69 @@ public struct Glob: Sendable, Hashable {
         return Self.match(segments[...], Self.split(path)[...])
     }
 
+    /// Segment-list matching in O(pattern × path) segment comparisons, whatever the pattern.
+    ///
+    /// `**` is to segments what `*` is to characters, so the classic wildcard algorithm applies:
+    /// walk both lists, remember only the *last* `**` and where the path stood when it was seen,
+    /// and on a mismatch let that `**` swallow one more segment. Earlier `**`s never need to be
+    /// revisited (anything they could absorb, the last one can), so there is no exponential
+    /// backtracking: `/**/a/**/b/**/c/**/d` against 576 segments costs a few thousand segment
+    /// comparisons, not 15 s.
     static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
-        guard let first = pattern.first else { return path.isEmpty }
-        if first == "**" {
-            let rest = pattern.dropFirst()
-            var remaining = path
-            while true {
-                if match(rest, remaining) { return true }
-                guard !remaining.isEmpty else { return false }
-                remaining = remaining.dropFirst()
+        var p = pattern.startIndex, t = path.startIndex
+        var star: Int? = nil, mark = path.startIndex
+        while t < path.endIndex {
+            if p < pattern.endIndex, pattern[p] == "**" {
+                star = p
+                mark = t
+                p += 1
+            } else if p < pattern.endIndex, segmentMatches(pattern[p], path[t]) {
+                p += 1
+                t += 1
+            } else if let s = star {
+                p = s + 1
+                mark += 1
+                t = mark
+            } else {
+                return false
             }
         }
-        guard let segment = path.first else { return false }
-        let matched = first.utf8.withContiguousStorageIfAvailable { p in
+        while p < pattern.endIndex, pattern[p] == "**" { p += 1 }
+        return p == pattern.endIndex
+    }
+
+    static func segmentMatches(_ pattern: Substring, _ segment: Substring) -> Bool {
+        let matched = pattern.utf8.withContiguousStorageIfAvailable { p in
             segment.utf8.withContiguousStorageIfAvailable { t in matchSegment(p[...], t[...]) }
         } ?? nil
-        guard matched ?? matchSegment(Array(first.utf8)[...], Array(segment.utf8)[...]) else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        return matched ?? matchSegment(Array(pattern.utf8)[...], Array(segment.utf8)[...])
+    }
+
+    /// Limits on a scope pattern, checked wherever a pattern enters a passport (issue and
+    /// delegation alike), so that what one refuses the other refuses too.
+    public static let maximumSegments = 64
+    public static let maximumDoubleStars = 8
+    public static let maximumStarsPerSegment = 8
+
+    /// Why a resource-scope pattern is unacceptable, or nil when it is fine: NUL, `.` or `..`
+    /// segments (a scope is matched against normalised paths, so such a pattern is either
+    /// meaningless or an attempt to widen), backslashes, percent signs, and the complexity limits.
+    public static func problem(with pattern: String) -> String? {
+        if pattern.isEmpty || pattern.utf8.count > 1024 { return "must be 1-1024 bytes" }
+        if pattern.utf8.contains(0) { return "contains NUL" }
+        if pattern.contains("\\") { return "contains a backslash" }
+        if pattern.contains("%") { return "contains a percent sign (scopes match decoded paths)" }
+        let glob = Glob(pattern)
+        let pathSegments = pattern.hasPrefix("/") || !pattern.contains("://") ? glob.segments[...] : glob.segments.dropFirst()
+        if pathSegments.contains(where: { $0 == "." || $0 == ".." }) { return "has a . or .. segment" }
+        if glob.segments.count > maximumSegments { return "has more than \(maximumSegments) segments" }
+        if glob.segments.filter({ $0 == "**" }).count > maximumDoubleStars { return "has more than \(maximumDoubleStars) ** segments" }
+        for segment in glob.segments where segment != "**" {
+            if segment.filter({ $0 == "*" }).count > maximumStarsPerSegment {
+                return "has more than \(maximumStarsPerSegment) * in one segment"
+            }
+        }
+        return nil
     }
 
     static func matchSegment<C: RandomAccessCollection<UInt8>>(_ pattern: C, _ text: C) -> Bool where C.Index == Int {
@@ -76,17 +122,30 @@ public struct Glob: Sendable, Hashable {
         return Self.covers(segments[...], child.segments[...])
     }
 
+    /// Dynamic programming over (parent position, child position): each pair is decided once,
+    /// so the check is O(parent × child) however many `**` either side has.
     static func covers(_ parent: ArraySlice<Substring>, _ child: ArraySlice<Substring>) -> Bool {
-        guard let p = parent.first else { return child.isEmpty }
-        if p == "**" {
-            if covers(parent.dropFirst(), child) { return true }
-            return !child.isEmpty && covers(parent, child.dropFirst())
+        let parent = Array(parent), child = Array(child)
+        var memo = [Bool?](repeating: nil, count: (parent.count + 1) * (child.count + 1))
+        func covers(_ i: Int, _ j: Int) -> Bool {
+            let slot = i * (child.count + 1) + j
+            if let known = memo[slot] { return known }
+            let result: Bool
+            if i == parent.count {
+                result = j == child.count
+            } else if parent[i] == "**" {
+                result = covers(i + 1, j) || (j < child.count && covers(i, j + 1))
+            } else if j == child.count || child[j] == "**" {
+                result = false
+            } else {
+                let p = parent[i], c = child[j]
+                let childHasWildcard = c.contains("*") || c.contains("?")
+                let segmentCovered = childHasWildcard ? (p == "*" || p == c) : segmentMatches(p, c)
+                result = segmentCovered && covers(i + 1, j + 1)
+            }
+            memo[slot] = result
+            return result
         }
-        guard let c = child.first, c != "**" else { return false }
-        let childHasWildcard = c.contains("*") || c.contains("?")
-        let segmentCovered = childHasWildcard
-            ? (p == "*" || p == c)
-            : matchSegment(Array(p.utf8)[...], Array(c.utf8)[...])
-        return segmentCovered && covers(parent.dropFirst(), child.dropFirst())
+        return covers(0, 0)
     }
 }

@@ -83,10 +83,19 @@ public struct Mission: Sendable, Equatable, Codable {
             max_tool_calls: try integer("max_tool_calls", max: 1_000_000_000),
             max_duration_s: try integer("max_duration_s", max: 366 * 86400), delegation_allowed: delegationAllowed,
             max_delegation_depth: try integer("max_delegation_depth", max: 16) ?? 0)
-        for pattern in mission.resource_scope where pattern.contains("\0") || pattern.contains("/../") || pattern.hasSuffix("/..") {
-            throw .invalid("mission.resource_scope has an unsafe pattern \(pattern)")
-        }
+        try validateScope(mission.resource_scope, field: "mission.resource_scope")
         return mission
+    }
+}
+
+extension Mission {
+    /// The one validator for resource-scope patterns, used by `/issue` and `/delegate` alike.
+    public static func validateScope(_ patterns: [String], field: String) throws(MissionError) {
+        for (index, pattern) in patterns.enumerated() {
+            if let problem = Glob.problem(with: pattern) {
+                throw .invalid("\(field)[\(index)] \(problem): \(pattern)")
+            }
+        }
     }
 }
 

@@ -5,7 +5,8 @@ public enum ResourcePath {
     public static let argumentNames: Set<String> = ["path", "file", "resource", "uri", "url"]
 
     /// The canonical form, or nil when the value must be refused (NUL, escaping above the root,
-    /// undecodable percent-encoding, too long).
+    /// undecodable percent-encoding or `%` left after three rounds of decoding, separators or dots
+    /// that change under Unicode NFKC, too long).
     public static func normalize(_ raw: String) -> String? {
         guard raw.utf8.count <= 4096 else { return nil }
         // Decode percent-escapes until stable (bounded), so double encoding is caught too.
@@ -19,9 +20,19 @@ public enum ResourcePath {
         // The common case (a plain absolute path) needs none of the Foundation string calls below,
         // which dominate the cost of an evaluation on Linux.
         var hasBackslash = false
+        var nonASCII = false
         for byte in value.utf8 {
             if byte == 0 { return nil }
+            // Still encoded after the decoding limit: what a tool would finally open is unknown.
+            if byte == UInt8(ascii: "%") { return nil }
             if byte == UInt8(ascii: "\\") { hasBackslash = true }
+            if byte >= 0x80 { nonASCII = true }
+        }
+        // Look-alikes: a fullwidth solidus (U+FF0F), fullwidth full stop (U+FF0E) or two-dot
+        // leader (U+2025) become `/`, `.` and `..` under NFKC, which some tools and file systems
+        // apply. A path whose separators or dots change under NFKC cannot be judged safely.
+        if nonASCII, Self.separatorProfile(value) != Self.separatorProfile(value.precomposedStringWithCompatibilityMapping) {
+            return nil
         }
         if hasBackslash { value = value.replacingOccurrences(of: "\\", with: "/") }
         // Keep a URL's scheme and authority; normalise the path after them.
@@ -46,6 +57,21 @@ public enum ResourcePath {
         }
         let path = segments.joined(separator: "/")
         return prefix + (absolute || !prefix.isEmpty ? "/" : "") + path
+    }
+
+    /// How many separators, dots and percent signs a string has: what NFKC must not change.
+    static func separatorProfile(_ value: String) -> [Int] {
+        var counts = [0, 0, 0, 0]
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "/"): counts[0] += 1
+            case UInt8(ascii: "."): counts[1] += 1
+            case UInt8(ascii: "\\"): counts[2] += 1
+            case UInt8(ascii: "%"): counts[3] += 1
+            default: break
+            }
+        }
+        return counts
     }
 
     /// Every resource value in a tool call's arguments (top-level `path`, `file`, `resource`,

@@ -11,8 +11,12 @@ public struct LoginClaims: JWSClaims, Equatable {
     public var iat: Int64?
     public var exp: Int64?
     public var jti: String
+    /// The user's token epoch when issued; absent = 0. A password change or a disable moves the
+    /// user's epoch on, which refuses every login token issued before.
+    public var ep: Int?
 
-    public init(iss: String, sub: String, workspace: String, iat: Int64, exp: Int64, jti: String = UUID().uuidString.lowercased()) {
+    public init(iss: String, sub: String, workspace: String, iat: Int64, exp: Int64, jti: String = UUID().uuidString.lowercased(), epoch: Int = 0) {
+        self.ep = epoch
         self.iss = iss
         self.sub = sub
         self.workspace = workspace

@@ -74,6 +74,7 @@ public final class Authenticator: Sendable {
     func authenticateJWT(_ token: String) async throws -> Identity? {
         let claims = try await keys.verify(token, as: LoginClaims.self, policy: loginPolicy)
         guard let user = try await cachedUser(claims.sub), user.enabled else { throw Refused(reason: "user") }
+        guard (claims.ep ?? 0) == user.tokenEpoch else { throw Refused(reason: "token epoch") }
         guard try await workspaceIsEnabled(claims.workspace) else { throw Refused(reason: "workspace") }
         return Identity(user: user, workspace: claims.workspace, source: .login(jti: claims.jti))
     }

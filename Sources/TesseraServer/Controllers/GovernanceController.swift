@@ -11,37 +11,8 @@ struct GovernanceController {
     func register(on routes: SecuredRouter) throws {
         try routes.on("/issue", method: .post, access: .capability(Capability.passportsIssue)) { request, context in
             let body = try await Self.object(request, context)
-            guard case .object(let missionObject)? = body["mission"] else {
-                throw APIError.governance(.badRequest, "mission must be a JSON object")
-            }
-            let mission: Mission
-            do {
-                mission = try Mission.parse(missionObject)
-            } catch {
-                throw APIError.governance(.badRequest, String(describing: error))
-            }
-            let ttl = try Self.integer(body, "ttl_s", range: 1...GovernanceService.maxTTL) ?? GovernanceService.defaultTTL
-            var jkt: String?
-            if let value = body["cnf_jkt"] {
-                guard case .string(let thumbprint) = value, thumbprint == "agent" || Base64URL.decode(thumbprint)?.count == 32 else {
-                    throw APIError.governance(.badRequest, "cnf_jkt must be an RFC 7638 SHA-256 thumbprint or \"agent\"")
-                }
-                jkt = thumbprint
-            }
-            let identity = try context.authenticatedIdentity()
-            guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
-            // An agent the registry knows must be active and in this workspace; "cnf_jkt":"agent"
-            // binds the passport to its registered key.
-            if let agent = try await store.agent(id: mission.agent_id) {
-                guard agent.workspace == identity.workspace else {
-                    throw APIError.governance(.forbidden, "agent \(mission.agent_id) belongs to another workspace")
-                }
-                guard agent.status == "active" else { throw APIError.governance(.forbidden, "agent \(mission.agent_id) is disabled") }
-                if jkt == "agent" { jkt = try Ed25519PublicKey(jwk: agent.publicJWK).thumbprint }
-            } else if jkt == "agent" {
-                throw APIError.governance(.badRequest, "cnf_jkt \"agent\" needs a registered agent_id")
-            }
-            let (token, claims) = try await governance.issue(mission, workspace: identity.workspace, ttl: ttl, jkt: jkt)
+            let issue = try Self.issueRequest(body)
+            let (token, claims) = try await governance.issue(issue, by: try context.authenticatedIdentity())
             return JSONResponse(IssueResult(token: token, claims: claims))
         }
 
@@ -69,11 +40,18 @@ struct GovernanceController {
             var arguments: [String: JSONValue] = [:]
             if let value = body["arguments"], value != .null {
                 guard case .object(let object) = value else {
-                    throw APIError.governance(.badRequest, "arguments must be a JSON object")
+                    throw GovernanceError.invalid("arguments must be a JSON object")
                 }
                 arguments = object
             }
-            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments))
+            var requestID: String?
+            if let value = body["request_id"], value != .null {
+                guard case .string(let id) = value, (1...256).contains(id.utf8.count) else {
+                    throw GovernanceError.invalid("request_id must be a string of 1-256 bytes")
+                }
+                requestID = id
+            }
+            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID))
         }
 
         try routes.on("/delegate", method: .post, access: .anonymous) { request, context in
@@ -83,9 +61,9 @@ struct GovernanceController {
                 delegation = try DelegationRequest.parse(body)
             } catch {
                 if case .string(let token)? = body["parent_token"], token.split(separator: ".").count != 3 {
-                    throw APIError.invalidToken
+                    throw GovernanceError.invalidToken
                 }
-                throw APIError.governance(.badRequest, String(describing: error))
+                throw GovernanceError.invalid(String(describing: error))
             }
             return JSONResponse(try await governance.delegate(delegation))
         }
@@ -113,14 +91,14 @@ struct GovernanceController {
             } else if case .string(let jti)? = body["jti"] {
                 try await governance.revoke(jti: jti, by: identity)
             } else {
-                throw APIError.governance(.badRequest, "session_id or jti is required")
+                throw GovernanceError.invalid("session_id or jti is required")
             }
             return JSONResponse(["revoked": true])
         }
 
         try routes.on("/receipts", method: .get, access: .capability(Capability.receiptsRead)) { request, context in
             guard let sessionID = request.uri.queryParameters.get("session_id"), !sessionID.isEmpty else {
-                throw APIError.governance(.badRequest, "session_id query parameter is required")
+                throw GovernanceError.invalid("session_id query parameter is required")
             }
             let identity = try context.authenticatedIdentity()
             let lines = try await governance.receiptLines(sessionID: sessionID, by: identity)
@@ -141,30 +119,48 @@ struct GovernanceController {
 
     static func object(_ request: Request, _ context: TesseraRequestContext) async throws -> [String: JSONValue] {
         var request = request
-        do {
-            return try await request.decodeJSON(as: [String: JSONValue].self, context: context)
-        } catch let error as APIError {
-            throw error.flattened
+        return try await request.decodeJSONObject(context: context)
+    }
+
+    /// `/issue`'s body: the mission (strict, every error naming its field), `ttl_s`, `cnf_jkt`.
+    static func issueRequest(_ body: [String: JSONValue]) throws -> GovernanceService.IssueRequest {
+        guard case .object(let missionObject)? = body["mission"] else {
+            throw GovernanceError.invalid("mission must be a JSON object")
         }
+        let mission: Mission
+        do {
+            mission = try Mission.parse(missionObject)
+        } catch {
+            throw GovernanceError.invalid(String(describing: error))
+        }
+        let ttl = try integer(body, "ttl_s", range: 1...GovernanceService.maxTTL) ?? GovernanceService.defaultTTL
+        var jkt: String?
+        if let value = body["cnf_jkt"] {
+            guard case .string(let thumbprint) = value, thumbprint == "agent" || Base64URL.decode(thumbprint)?.count == 32 else {
+                throw GovernanceError.invalid("cnf_jkt must be an RFC 7638 SHA-256 thumbprint or \"agent\"")
+            }
+            jkt = thumbprint
+        }
+        return GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: jkt)
     }
 
     static func string(_ body: [String: JSONValue], _ name: String) throws -> String {
         guard case .string(let value)? = body[name], !value.isEmpty, value.utf8.count <= 16 * 1024 else {
-            throw APIError.governance(.badRequest, "\(name) must be a non-empty string")
+            throw GovernanceError.invalid("\(name) must be a non-empty string")
         }
         return value
     }
 
     /// A token field: anything that is not a string is a malformed token (401), like the seed.
     static func token(_ body: [String: JSONValue], _ name: String) throws -> String {
-        guard case .string(let value)? = body[name], !value.isEmpty else { throw APIError.invalidToken }
+        guard case .string(let value)? = body[name], !value.isEmpty else { throw GovernanceError.invalidToken }
         return value
     }
 
     static func integer(_ body: [String: JSONValue], _ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let value = body[name], value != .null else { return nil }
         guard case .number(let n) = value, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
-            throw APIError.governance(.badRequest, "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw GovernanceError.invalid("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(n)
     }

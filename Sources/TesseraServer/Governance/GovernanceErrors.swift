@@ -1,24 +1,24 @@
 import Hummingbird
+import TesseraCore
 
-/// The governance surface's error bodies (`{"error":"…"}`), as the seed fixes them.
-extension APIError {
-    static func governance(_ status: HTTPResponse.Status, _ message: String) -> APIError {
-        APIError(status, type: message, message: message, shape: .flat)
-    }
-
-    static let passportRevoked = governance(.forbidden, "passport_revoked")
-    static let replayCacheUnavailable = governance(.serviceUnavailable, "replay_cache_unavailable")
-    static let unknownSession = governance(.notFound, "unknown_session")
-
-    /// The same error in the flat shape; an authentication failure becomes `invalid_token`.
-    var flattened: APIError {
-        if shape == .flat { return self }
-        switch status {
-        case .unauthorized: return .invalidToken
-        case .forbidden: return .governance(.forbidden, "access_denied")
-        default: return .governance(status, message)
-        }
-    }
+/// What the governance operations refuse, in their own terms. How each becomes HTTP (status and
+/// the seed's `{"error":"…"}` body) is decided in ``ErrorMapping``, not here.
+public enum GovernanceError: Error, Equatable, Sendable {
+    /// Any token or proof that does not verify; never says which check failed.
+    case invalidToken
+    /// The passport, or one it was delegated from, is revoked.
+    case passportRevoked
+    /// No such session, or one the caller may not see (the two look the same).
+    case unknownSession
+    case passportAlreadyUsed
+    case replayCacheUnavailable
+    case sessionNotEnded
+    /// Bad input: the message names the field.
+    case invalid(String)
+    case forbidden(String)
+    case conflict(String)
+    /// The store did not answer.
+    case unavailable
 }
 
 /// Puts every error of the governance routes into the flat shape.
@@ -26,8 +26,8 @@ struct FlatErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            throw error.flattened
+        } catch {
+            throw ErrorMapping.apiError(for: error, shape: .flat)
         }
     }
 }

@@ -5,9 +5,9 @@ import TesseraStore
 /// Revocation and receipt listing: workspace-scoped, for holders of the capability there.
 extension GovernanceService {
     func sessionInScope(_ sessionID: String, _ capability: String, _ identity: Identity) async throws -> SessionState {
-        guard let session = try await store.session(id: sessionID) else { throw APIError.unknownSession }
+        guard let session = try await store.session(id: sessionID) else { throw GovernanceError.unknownSession }
         // Out of scope looks exactly like unknown.
-        guard identity.may(capability, in: session.passport.workspace) else { throw APIError.unknownSession }
+        guard identity.may(capability, in: session.passport.workspace) else { throw GovernanceError.unknownSession }
         return session
     }
 
@@ -17,12 +17,20 @@ extension GovernanceService {
         logger.notice("passport revoked", metadata: ["jti": "\(session.passport.jti)", "by": "\(identity.userID)"])
     }
 
-    /// Revokes by passport `jti`. A passport never started has no recorded workspace; the
-    /// revocation is recorded anyway (revoking more is always safe) when the caller may revoke in
-    /// their own workspace.
+    /// Revokes by passport `jti`. The passport's workspace comes from its issuance record (or
+    /// its session): a caller may revoke only in a workspace where they hold the capability, and
+    /// anything else looks exactly like an unknown passport. A `jti` Tessera has no record of (a
+    /// passport issued before issuance was recorded, never started) is revoked anyway when the
+    /// caller may revoke in their own workspace: revoking more is always safe.
     public func revoke(jti: String, by identity: Identity) async throws {
-        if let session = try await store.session(jti: jti) {
-            guard identity.may(Capability.passportsRevoke, in: session.passport.workspace) else { throw APIError.unknownSession }
+        let workspace: String?
+        if let record = try await store.passport(jti: jti) {
+            workspace = record.workspace
+        } else {
+            workspace = try await store.session(jti: jti)?.passport.workspace
+        }
+        guard identity.may(Capability.passportsRevoke, in: workspace ?? identity.workspace) else {
+            throw GovernanceError.unknownSession
         }
         try await store.revoke(jti: jti, at: clock.now())
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "\(identity.userID)"])

@@ -4,7 +4,7 @@ import TesseraStore
 
 /// Evaluation, delegation and the end of a session.
 extension GovernanceService {
-    public struct EvaluationResult: Sendable, Encodable {
+    public struct EvaluationResult: Sendable, Codable, Equatable {
         public var decision: String
         public var reason: String?
         public var calls_used: Int
@@ -14,16 +14,52 @@ extension GovernanceService {
 
     struct Revoked: Error {}
 
+    static let answerEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// The compiled evaluator of a session (one read the first time, then from memory).
+    func evaluator(for sessionID: String) async throws -> Evaluator {
+        if let cached = evaluators.get(sessionID) { return cached }
+        guard let session = try await store.session(id: sessionID) else { throw GovernanceError.unknownSession }
+        let evaluator = Evaluator(passport: session.passport)
+        evaluators.set(evaluator, for: sessionID)
+        return evaluator
+    }
+
     /// Decides one tool call. The counters and the receipt are written in the same transaction
     /// as the decision is made, and that transaction commits before the answer is returned.
-    public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue]) async throws -> EvaluationResult {
+    ///
+    /// With a `requestID` the call is idempotent: the answer is stored in the same transaction,
+    /// and a retry with the same id and the same call — on any process or node — gets that answer
+    /// again and spends nothing. This is what makes a 503 safe to retry: the first attempt either
+    /// committed (the retry returns its answer) or did not (the retry decides now).
+    public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil) async throws -> EvaluationResult {
+        let evaluator = try await evaluator(for: sessionID)
+        // Passport-only rules (tool lists, path normalisation, glob matching) run here, outside
+        // the write lock; the transaction only applies the state rules and writes.
+        let call = evaluator.decide(tool: tool, arguments: arguments)
         let key = try await keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
+        let fingerprint = requestID.map { _ in
+            CompactJWS.digest(CanonicalJSON.serialize(.object(["tool": .string(tool), "arguments": .object(arguments)])))
+        }
         do {
-            return try await store.mutateSession(id: sessionID, delegationRequestID: nil) { current, _ in
+            return try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
+                if let previous = prior?.evaluation {
+                    guard previous.fingerprint == fingerprint else {
+                        throw GovernanceError.conflict("request_id \(previous.requestID) was already used for a different call")
+                    }
+                    guard let answer = try? StrictJSON.decode(EvaluationResult.self, from: Array(previous.response.utf8)) else {
+                        throw GovernanceError.unavailable
+                    }
+                    return SessionMutation(session: nil, output: answer)
+                }
                 guard !current.revoked else { throw Revoked() }
-                let decision = Evaluator(passport: current.passport).evaluate(current, tool: tool, arguments: arguments, now: now)
+                let decision = evaluator.evaluate(current, call: call, now: now)
                 guard current.endedAt == nil else {
                     // An ended session's chain is sealed by its attestation: nothing is appended.
                     return SessionMutation(
@@ -34,17 +70,21 @@ extension GovernanceService {
                 if decision.verdict == .permit { next.callsUsed += 1; next.permits += 1 } else { next.denies += 1 }
                 let receipt = try next.appendReceipt(
                     tool: tool, decision: decision, arguments: .object(arguments), issuer: issuer, now: now, key: key)
-                return SessionMutation(
-                    session: next, receipts: [receipt],
-                    output: EvaluationResult(
-                        decision: decision.verdict.rawValue, reason: decision.reason, calls_used: next.callsUsed,
-                        calls_remaining: next.callsRemaining, receipt_id: receipt.jti))
+                let result = EvaluationResult(
+                    decision: decision.verdict.rawValue, reason: decision.reason, calls_used: next.callsUsed,
+                    calls_remaining: next.callsRemaining, receipt_id: receipt.jti)
+                let record = try requestID.map { id in
+                    EvaluationRecord(
+                        sessionID: current.id, requestID: id, fingerprint: fingerprint ?? "",
+                        response: String(decoding: try Self.answerEncoder.encode(result), as: UTF8.self))
+                }
+                return SessionMutation(session: next, receipts: [receipt], evaluation: record, output: result)
             }
         } catch is Revoked {
-            throw APIError.passportRevoked
+            throw GovernanceError.passportRevoked
         } catch let error as StoreError {
-            if case .notFound = error { throw APIError.unknownSession }
-            throw APIError.unavailable()
+            if case .notFound = error { throw GovernanceError.unknownSession }
+            throw GovernanceError.unavailable
         }
     }
 
@@ -56,15 +96,19 @@ extension GovernanceService {
     }
 
     /// Issues a narrower child passport and reserves its budget from the parent, atomically.
+    /// A key-bound parent delegates only with its holder's proof, and its child is bound too.
     public func delegate(_ request: DelegationRequest) async throws -> DelegationResult {
         let parentClaims: PassportClaims
         do {
             parentClaims = try await keys.verify(request.parentToken, as: PassportClaims.self, policy: passportPolicy)
         } catch {
-            throw APIError.invalidToken
+            throw GovernanceError.invalidToken
+        }
+        if let jkt = parentClaims.cnf?.jkt {
+            try checkProof(request.proof, jkt: jkt, passport: parentClaims, purpose: .delegate, childJKT: request.childCnfJKT ?? jkt)
         }
         guard let parent = try await store.session(jti: parentClaims.jti) else {
-            throw APIError.governance(.forbidden, "no started parent session for this passport: start the parent session first")
+            throw GovernanceError.forbidden("no started parent session for this passport: start the parent session first")
         }
         let key = try await keys.signer.keyPair
         let issuer = self.issuer
@@ -104,20 +148,20 @@ extension GovernanceService {
                         childToken: token, budget: child.max_tool_calls, parentRemainingAtDelegation: remainingBefore)
                 }
                 return SessionMutation(
-                    session: next, receipts: [receipt], delegation: record,
+                    session: next, receipts: [receipt], delegation: record, passports: [PassportRecord(child)],
                     output: DelegationResult(
                         child_token: token, child_claims: child, parent_jti: current.passport.jti,
                         parent_calls_remaining_at_delegation: remainingBefore))
             }
         } catch let error as DelegationError {
             switch error {
-            case .forbidden(let message): throw APIError.governance(.forbidden, message)
-            case .conflict(let message): throw APIError.governance(.conflict, message)
-            case .revoked: throw APIError.passportRevoked
+            case .forbidden(let message): throw GovernanceError.forbidden(message)
+            case .conflict(let message): throw GovernanceError.conflict(message)
+            case .revoked: throw GovernanceError.passportRevoked
             }
         } catch let error as StoreError {
-            if case .notFound = error { throw APIError.unknownSession }
-            throw APIError.unavailable()
+            if case .notFound = error { throw GovernanceError.unknownSession }
+            throw GovernanceError.unavailable
         }
     }
 
@@ -141,21 +185,21 @@ extension GovernanceService {
                 return SessionMutation(session: next, output: token)
             }
         } catch let error as StoreError {
-            if case .notFound = error { throw APIError.unknownSession }
-            throw APIError.unavailable()
+            if case .notFound = error { throw GovernanceError.unknownSession }
+            throw GovernanceError.unavailable
         }
         return try Self.endResult(token)
     }
 
     /// The stored attestation of an ended session, unchanged.
     public func attestation(sessionID: String) async throws -> EndResult {
-        guard let session = try await store.session(id: sessionID) else { throw APIError.unknownSession }
-        guard let token = session.attestation else { throw APIError.governance(.conflict, "session_not_ended") }
+        guard let session = try await store.session(id: sessionID) else { throw GovernanceError.unknownSession }
+        guard let token = session.attestation else { throw GovernanceError.sessionNotEnded }
         return try Self.endResult(token)
     }
 
     static func endResult(_ token: String) throws -> EndResult {
-        guard let claims = CompactJWS.unverifiedPayload(token, as: AttestationClaims.self) else { throw APIError.unavailable() }
+        guard let claims = CompactJWS.unverifiedPayload(token, as: AttestationClaims.self) else { throw GovernanceError.unavailable }
         return EndResult(attestation_token: token, summary: claims.summary, receipts_head: claims.receipts_head, receipts_count: claims.receipts_count)
     }
 }

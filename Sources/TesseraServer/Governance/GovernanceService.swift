@@ -1,17 +1,22 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
 
 /// Passports, sessions, evaluation, delegation, receipts and attestation: the governance
 /// operations, independent of HTTP. Every state change goes through the store's
-/// `mutateSession`, with a pure plan built from the core rules.
+/// `mutateSession`, with a pure plan built from the core rules. Failures are
+/// ``GovernanceError``s; their HTTP form is decided in ``ErrorMapping``.
 public struct GovernanceService: Sendable {
     let store: any TesseraStore
     let keys: SigningKeyService
     let clock: any TesseraClock
     let issuer: String
     let logger: Logger
+    /// Compiled evaluators by session id. A session's passport never changes, so an entry is
+    /// never stale; the map is only bounded.
+    let evaluators: EvaluatorCache
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, logger: Logger) {
         self.store = store
@@ -19,6 +24,7 @@ public struct GovernanceService: Sendable {
         self.clock = clock
         self.issuer = issuer
         self.logger = logger
+        self.evaluators = EvaluatorCache()
     }
 
     public static let defaultTTL = 900
@@ -26,39 +32,73 @@ public struct GovernanceService: Sendable {
 
     var passportPolicy: JWSPolicy { JWSPolicy(type: PassportClaims.type, issuers: [issuer]) }
 
-    /// Signs a new passport for `mission` in `workspace`.
-    public func issue(_ mission: Mission, workspace: String, ttl: Int, jkt: String?) async throws -> (String, PassportClaims) {
-        let claims = PassportClaims(
-            mission: mission, issuer: issuer, workspace: workspace, issuedAt: clock.now().unixSeconds, ttl: Int64(ttl), jkt: jkt)
-        return (try await keys.sign(claims, type: PassportClaims.type), claims)
+    /// What `/issue` asks for, validated by the controller's parser.
+    public struct IssueRequest: Sendable {
+        public var mission: Mission
+        public var ttl: Int
+        /// A thumbprint, or "agent" for the registered agent's key.
+        public var jkt: String?
     }
 
-    /// Verifies a passport: 401 `invalid_token` for anything that does not verify, 403
-    /// `passport_revoked` for a revoked one (or one delegated from a revoked one).
+    /// Signs a new passport for `mission` in the caller's workspace and records it.
+    ///
+    /// An agent the registry knows must be active and in this workspace; `cnf_jkt` "agent" binds
+    /// the passport to its registered key.
+    public func issue(_ request: IssueRequest, by identity: Identity) async throws -> (String, PassportClaims) {
+        let mission = request.mission
+        guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
+        var jkt = request.jkt
+        if let agent = try await store.agent(id: mission.agent_id) {
+            guard agent.workspace == identity.workspace else {
+                throw GovernanceError.forbidden("agent \(mission.agent_id) belongs to another workspace")
+            }
+            guard agent.status == "active" else { throw GovernanceError.forbidden("agent \(mission.agent_id) is disabled") }
+            if jkt == "agent" { jkt = try Ed25519PublicKey(jwk: agent.publicJWK).thumbprint }
+        } else if jkt == "agent" {
+            throw GovernanceError.invalid("cnf_jkt \"agent\" needs a registered agent_id")
+        }
+        let claims = PassportClaims(
+            mission: mission, issuer: issuer, workspace: identity.workspace, issuedAt: clock.now().unixSeconds,
+            ttl: Int64(request.ttl), jkt: jkt)
+        let token = try await keys.sign(claims, type: PassportClaims.type)
+        // Recorded before it is handed out: revocation can then walk through it even if it never
+        // starts a session, and a revocation by jti knows its workspace.
+        try await store.recordPassport(PassportRecord(claims))
+        return (token, claims)
+    }
+
+    /// Verifies a passport: `invalidToken` for anything that does not verify, `passportRevoked`
+    /// for a revoked one (or one delegated from a revoked one).
     public func verify(_ token: String) async throws -> PassportClaims {
         let claims: PassportClaims
         do {
             claims = try await keys.verify(token, as: PassportClaims.self, policy: passportPolicy)
         } catch {
-            throw APIError.invalidToken
+            throw GovernanceError.invalidToken
         }
-        if try await store.isRevoked(jti: claims.jti) { throw APIError.passportRevoked }
+        var revoked = try await store.isRevoked(jti: claims.jti)
+        if !revoked, let parent = claims.parent_jti { revoked = try await store.isRevoked(jti: parent) }
+        if revoked { throw GovernanceError.passportRevoked }
         return claims
     }
 
-    /// Starts the one session a passport may have.
+    /// Starts the one session a passport may have. Revocation is checked again inside the
+    /// store's transaction, so a revocation racing this start is never missed.
     public func start(token: String, proof: String?) async throws -> SessionState {
         let claims = try await verify(token)
-        if let jkt = claims.cnf?.jkt { try await checkProof(proof, jkt: jkt, passport: claims) }
+        if let jkt = claims.cnf?.jkt {
+            try checkProof(proof, jkt: jkt, passport: claims, purpose: .sessionStart, childJKT: nil)
+        }
         let session = SessionState(id: Self.newSessionID(), passport: claims, startedAt: clock.now())
         do {
             try await store.startSession(session)
         } catch {
             switch error {
-            case .conflict: throw APIError.governance(.conflict, "passport_already_used")
+            case .conflict: throw GovernanceError.passportAlreadyUsed
+            case .revoked: throw GovernanceError.passportRevoked
             default:
                 logger.error("replay cache unavailable", metadata: ["error": "\(error)"])
-                throw APIError.replayCacheUnavailable
+                throw GovernanceError.replayCacheUnavailable
             }
         }
         return session
@@ -70,25 +110,48 @@ public struct GovernanceService: Sendable {
         return "ses_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
-    /// A key-bound passport (`cnf.jkt`) starts only with a proof of possession: a JWS whose header
-    /// carries the agent's public `jwk` and `kid` = its thumbprint (= `cnf.jkt`), signed by that
-    /// key, claiming this passport's `jti`, issued within the last 60 s.
-    func checkProof(_ proof: String?, jkt: String, passport: PassportClaims) async throws {
+    /// Checks a proof of possession for a key-bound passport (see ``PassportProofClaims``): the
+    /// header's `jwk` must hash to `cnf.jkt`, `typ` must be the proof type, the signature must
+    /// verify with that key, `passport_jti` must be this passport, `iat` within 60 s, and the
+    /// purpose (and for delegation the child's key) must be the operation's.
+    func checkProof(_ proof: String?, jkt: String, passport: PassportClaims, purpose: PassportProofClaims.Purpose, childJKT: String?) throws {
         struct ProofHeader: Decodable { var jwk: JWK? }
-        struct ProofClaims: JWSClaims { var iss: String?; var iat: Int64?; var exp: Int64?; var passport_jti: String? }
         guard let proof, let segment = proof.split(separator: ".").first, let bytes = Base64URL.decode(segment),
-            let header = try? JSONDecoder().decode(ProofHeader.self, from: Data(bytes)), let jwk = header.jwk,
+            let header = try? StrictJSON.decode(ProofHeader.self, from: bytes), let jwk = header.jwk, jwk.d == nil,
             let key = try? Ed25519PublicKey(jwk: jwk), key.thumbprint == jkt
-        else { throw APIError.invalidToken }
-        let verifier = await JWSVerifier(keys: [jkt: key])
-        let claims: ProofClaims
+        else { throw GovernanceError.invalidToken }
+        let verifier = JWSVerifier(synchronousKeys: [jkt: key])
+        let now = clock.now().unixSeconds
+        let claims: PassportProofClaims
         do {
-            claims = try await verifier.verify(proof, as: ProofClaims.self, policy: JWSPolicy(requireExpiry: false), clock: clock)
+            claims = try verifier.verifySync(
+                proof, as: PassportProofClaims.self, policy: JWSPolicy(type: PassportProofClaims.type, requireExpiry: false), now: now)
         } catch {
-            throw APIError.invalidToken
+            throw GovernanceError.invalidToken
         }
-        guard claims.passport_jti == passport.jti, let iat = claims.iat, abs(clock.now().unixSeconds - iat) <= 60 else {
-            throw APIError.invalidToken
+        guard claims.passport_jti == passport.jti, let iat = claims.iat, abs(now - iat) <= PassportProofClaims.maximumAge else {
+            throw GovernanceError.invalidToken
+        }
+        switch purpose {
+        case .sessionStart:
+            guard claims.purpose == nil || claims.purpose == .sessionStart else { throw GovernanceError.invalidToken }
+        case .delegate:
+            guard claims.purpose == .delegate, claims.child_cnf_jkt == childJKT else { throw GovernanceError.invalidToken }
+        }
+    }
+}
+
+/// Compiled evaluators by session id, bounded (cleared when full: a miss costs one read).
+final class EvaluatorCache: Sendable {
+    static let capacity = 50_000
+    let entries = NIOLockedValueBox<[String: Evaluator]>([:])
+
+    func get(_ id: String) -> Evaluator? { entries.withLockedValue { $0[id] } }
+
+    func set(_ evaluator: Evaluator, for id: String) {
+        entries.withLockedValue { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[id] = evaluator
         }
     }
 }

@@ -109,7 +109,8 @@ extension IAMService {
         }
         let expires = now.addingTimeInterval(settings.loginLifetime)
         let claims = LoginClaims(
-            iss: settings.issuer, sub: user.id, workspace: target, iat: now.unixSeconds, exp: expires.unixSeconds)
+            iss: settings.issuer, sub: user.id, workspace: target, iat: now.unixSeconds, exp: expires.unixSeconds,
+            epoch: user.tokenEpoch)
         let token: String
         do {
             token = try await keys.sign(claims, type: LoginClaims.type)
@@ -138,6 +139,9 @@ extension IAMService {
         var updated = user
         updated.passwordHash = try await offLoop { try hasher.hash(new) }
         updated.mustChangePassword = false
+        // Every login token issued before the change is refused from now on (API keys are
+        // separate credentials and stay valid).
+        updated.tokenEpoch += 1
         try await store.updateUser(updated)
         authenticator.invalidate(userID: user.id)
         await audit(identity, "change-password", target: user.id)

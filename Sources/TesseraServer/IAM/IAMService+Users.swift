@@ -99,6 +99,7 @@ extension IAMService {
         }
         if let enabled = input.enabled {
             if !enabled { try await requireAnotherAdmin(besides: user) }
+            if !enabled && user.enabled { user.tokenEpoch += 1 }
             user.enabled = enabled
         }
         if let flag = input.must_change_password { user.mustChangePassword = flag }
@@ -114,6 +115,8 @@ extension IAMService {
         var user = try await targetUser(request)
         try require(identity, Capability.usersWrite, in: user.defaultWorkspace)
         if !enabled { try await requireAnotherAdmin(besides: user) }
+        // Disabling ends every login token: re-enabling does not bring them back.
+        if !enabled && user.enabled { user.tokenEpoch += 1 }
         user.enabled = enabled
         try await store.updateUser(user)
         authenticator.invalidate(userID: user.id)
@@ -142,6 +145,7 @@ extension IAMService {
         let hasher = self.hasher
         user.passwordHash = try await offLoop { try hasher.hash(temporary) }
         user.mustChangePassword = true
+        user.tokenEpoch += 1
         try await store.updateUser(user)
         authenticator.invalidate(userID: user.id)
         await audit(identity, "reset-password", target: user.id)

@@ -91,13 +91,7 @@ public struct IAMService: Sendable {
         }
     }
 
-    static func map(_ error: StoreError) -> APIError {
-        switch error {
-        case .conflict(let what): .conflict(what)
-        case .notFound(let what): .notFound(what)
-        case .unavailable, .invalidState: .unavailable()
-        }
-    }
+    static func map(_ error: StoreError) -> APIError { ErrorMapping.apiError(error) }
 
     // MARK: Shared rules
 

@@ -62,5 +62,14 @@ enum PostgresMigrations {
                 "CREATE TRIGGER credential_change_key AFTER UPDATE OF revoked, expires ON api_keys FOR EACH ROW EXECUTE FUNCTION tessera_credential_change('key')",
             ]
         ),
+        (
+            "v6-passport-lineage-and-idempotency",
+            [
+                "CREATE TABLE gov_passports (jti TEXT PRIMARY KEY, parent_jti TEXT, workspace TEXT NOT NULL, jkt TEXT, issued_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX gov_passports_by_parent ON gov_passports(parent_jti)",
+                "CREATE TABLE gov_evaluations (session_id TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL, PRIMARY KEY (session_id, request_id))",
+                "ALTER TABLE users ADD COLUMN token_epoch INT NOT NULL DEFAULT 0",
+            ]
+        ),
     ]
 }

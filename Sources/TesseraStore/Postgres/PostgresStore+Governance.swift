@@ -19,6 +19,13 @@ extension PostgresStore {
         do { json = try Self.json(session) } catch { throw .invalidState("session") }
         do {
             try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
+                // Shared with other starts, exclusive with revocations: a revocation commits either
+                // before this transaction's check or after its insert (and then its cascade, which
+                // waits for this lock, sees the new session).
+                try await c.query("SELECT pg_advisory_xact_lock_shared(\(Self.revocationLock))", logger: logger)
+                var revoked = try await revokedInLineage(session.passport.jti, on: c)
+                if !revoked, let parent = session.passport.parent_jti { revoked = try await revokedInLineage(parent, on: c) }
+                if revoked { throw StoreError.revoked(session.passport.jti) }
                 do {
                     try await c.query(
                         "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (\(session.passport.jti), \(session.id), \(session.startedAt.pg))",
@@ -59,25 +66,64 @@ extension PostgresStore {
         try await run { [self] in try await fetchSession("jti", jti) }
     }
 
+    /// Serialises revocations against session starts (see ``startSession(_:)``).
+    static let revocationLock: Int64 = 0x7465_7373_7265_766B
+
     public func isRevoked(jti: String) async throws(StoreError) -> Bool {
-        try await run { [self] in
-            var current: String? = jti
-            var hops = 0
-            while let id = current, hops <= RevocationLineage.maximumDepth {
-                for try await revoked in try await client.query("SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = \(id))").decode(Bool.self) where revoked {
-                    return true
-                }
-                var parent: String?
-                for try await value in try await client.query("SELECT parent_jti FROM gov_sessions WHERE jti = \(id)").decode(String?.self) { parent = value }
-                current = parent
-                hops += 1
+        try await run { [self] in try await client.withConnection { c in try await revokedInLineage(jti, on: c) } }
+    }
+
+    /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
+    /// records, falling back to sessions for passports issued before those existed.
+    func revokedInLineage(_ jti: String, on c: PostgresConnection) async throws -> Bool {
+        var current: String? = jti
+        var hops = 0
+        while let id = current, hops <= RevocationLineage.maximumDepth {
+            let rows = try await c.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = \(id)),
+                       (SELECT parent_jti FROM gov_passports WHERE jti = \(id)),
+                       EXISTS (SELECT 1 FROM gov_passports WHERE jti = \(id)),
+                       (SELECT parent_jti FROM gov_sessions WHERE jti = \(id))
+                """, logger: logger)
+            var next: String?
+            for try await (revoked, recordedParent, recorded, sessionParent) in rows.decode((Bool, String?, Bool, String?).self) {
+                if revoked { return true }
+                next = recorded ? recordedParent : sessionParent
             }
-            return false
+            current = next
+            hops += 1
+        }
+        return false
+    }
+
+    public func recordPassport(_ p: PassportRecord) async throws(StoreError) {
+        try await run { [self] in
+            try await client.withConnection { c in try await insert(p, on: c) }
+        }
+    }
+
+    func insert(_ p: PassportRecord, on c: PostgresConnection) async throws {
+        try await c.query(
+            """
+            INSERT INTO gov_passports (jti, parent_jti, workspace, jkt, issued_at, expires_at)
+            VALUES (\(p.jti), \(p.parentJTI), \(p.workspace), \(p.jkt), \(p.issuedAt.pg), \(p.expiresAt.pg)) ON CONFLICT (jti) DO NOTHING
+            """, logger: logger)
+    }
+
+    public func passport(jti: String) async throws(StoreError) -> PassportRecord? {
+        try await run { [self] in
+            let rows = try await client.query("SELECT jti, parent_jti, workspace, jkt, issued_at, expires_at FROM gov_passports WHERE jti = \(jti)")
+            for try await (jti, parent, workspace, jkt, issued, expires) in rows.decode((String, String?, String, String?, Double, Double).self) {
+                return PassportRecord(jti: jti, parentJTI: parent, workspace: workspace, jkt: jkt, issuedAt: issued.date, expiresAt: expires.date)
+            }
+            return nil
         }
     }
 
     public func revoke(jti: String, at: Date) async throws(StoreError) {
         try await transaction { [self] c in
+            try await c.query("SELECT pg_advisory_xact_lock(\(Self.revocationLock))", logger: logger)
             try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
             var frontier = [jti]
             var seen = Set<String>()
@@ -99,22 +145,30 @@ extension PostgresStore {
     }
 
     public func mutateSession<Output: Sendable>(
-        id: String, delegationRequestID: String?,
-        _ plan: @escaping @Sendable (SessionState, DelegationRecord?) throws -> SessionMutation<Output>
+        id: String, request: SessionRequestKey?,
+        _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
         do {
             return try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
                 guard let current = try await fetchSession("id", id, lock: true, on: c) else { throw StoreError.notFound("session \(id)") }
-                var existing: DelegationRecord?
-                if let requestID = delegationRequestID {
+                var existing: PriorAnswer?
+                switch request {
+                case .delegation(let requestID):
                     let rows = try await c.query(
                         "SELECT fingerprint, child_jti, child_token, budget, parent_remaining FROM gov_delegations WHERE parent_session_id = \(id) AND request_id = \(requestID)",
                         logger: logger)
                     for try await (fingerprint, childJTI, token, budget, remaining) in rows.decode((String, String, String, Int?, Int?).self) {
-                        existing = DelegationRecord(
+                        existing = .delegation(DelegationRecord(
                             parentSessionID: id, requestID: requestID, fingerprint: fingerprint, childJTI: childJTI, childToken: token,
-                            budget: budget, parentRemainingAtDelegation: remaining)
+                            budget: budget, parentRemainingAtDelegation: remaining))
                     }
+                case .evaluation(let requestID):
+                    let rows = try await c.query(
+                        "SELECT fingerprint, response FROM gov_evaluations WHERE session_id = \(id) AND request_id = \(requestID)", logger: logger)
+                    for try await (fingerprint, response) in rows.decode((String, String).self) {
+                        existing = .evaluation(EvaluationRecord(sessionID: id, requestID: requestID, fingerprint: fingerprint, response: response))
+                    }
+                case nil: break
                 }
                 let mutation = try plan(current, existing)
                 if let updated = mutation.session, updated != current {
@@ -130,6 +184,12 @@ extension PostgresStore {
                         INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token, budget, parent_remaining)
                         VALUES (\(d.parentSessionID), \(d.requestID), \(d.fingerprint), \(d.childJTI), \(d.childToken), \(d.budget), \(d.parentRemainingAtDelegation))
                         """, logger: logger)
+                }
+                for passport in mutation.passports { try await insert(passport, on: c) }
+                if let e = mutation.evaluation {
+                    try await c.query(
+                        "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (\(e.sessionID), \(e.requestID), \(e.fingerprint), \(e.response))",
+                        logger: logger)
                 }
                 return mutation.output
             } }

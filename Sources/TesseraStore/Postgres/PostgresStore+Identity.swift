@@ -6,14 +6,14 @@ import TesseraCore
 extension PostgresStore {
     static let bootstrapLock: Int64 = 0x7465_7373_626f_6f74
 
-    typealias UserRow = (String, String, String, String, String, String, String, Bool, Bool, Double)
-    static let userColumns = "id, username, name, email, password_hash, roles, default_workspace, enabled, must_change_password, created"
+    typealias UserRow = (String, String, String, String, String, String, String, Bool, Bool, Double, Int)
+    static let userColumns = "id, username, name, email, password_hash, roles, default_workspace, enabled, must_change_password, created, token_epoch"
 
     static func user(_ row: UserRow) throws -> UserRecord {
         UserRecord(
             id: row.0, username: row.1, name: row.2, email: row.3, passwordHash: row.4,
-            roles: try JSONDecoder().decode([String].self, from: Data(row.5.utf8)), defaultWorkspace: row.6, enabled: row.7,
-            mustChangePassword: row.8, created: row.9.date)
+            roles: try StrictJSON.decode([String].self, from: Array(row.5.utf8)), defaultWorkspace: row.6, enabled: row.7,
+            mustChangePassword: row.8, created: row.9.date, tokenEpoch: row.10)
     }
 
     static func users(_ rows: PostgresRowSequence) async throws -> [UserRecord] {
@@ -44,7 +44,7 @@ extension PostgresStore {
     static func insertUser(_ u: UserRecord, _ c: PostgresConnection) async throws {
         let roles = String(decoding: try JSONEncoder().encode(u.roles), as: UTF8.self)
         try await c.query(
-            "INSERT INTO users (\(unescaped: userColumns)) VALUES (\(u.id), \(u.username), \(u.name), \(u.email), \(u.passwordHash), \(roles), \(u.defaultWorkspace), \(u.enabled), \(u.mustChangePassword), \(u.created.pg))",
+            "INSERT INTO users (\(unescaped: userColumns)) VALUES (\(u.id), \(u.username), \(u.name), \(u.email), \(u.passwordHash), \(roles), \(u.defaultWorkspace), \(u.enabled), \(u.mustChangePassword), \(u.created.pg), \(u.tokenEpoch))",
             logger: .init(label: "pg"))
     }
 
@@ -136,8 +136,8 @@ extension PostgresStore {
             let rows = try await c.query(
                 """
                 UPDATE users SET username = \(u.username), name = \(u.name), email = \(u.email), password_hash = \(u.passwordHash),
-                roles = \(roles), default_workspace = \(u.defaultWorkspace), enabled = \(u.enabled), must_change_password = \(u.mustChangePassword)
-                WHERE id = \(u.id) RETURNING id
+                roles = \(roles), default_workspace = \(u.defaultWorkspace), enabled = \(u.enabled), must_change_password = \(u.mustChangePassword),
+                token_epoch = \(u.tokenEpoch) WHERE id = \(u.id) RETURNING id
                 """, logger: logger)
             var changed = 0
             for try await _ in rows.decode(String.self) { changed += 1 }

@@ -58,34 +58,63 @@ public final class PostgresStore: TesseraStore {
 
     static let migrationLock: Int64 = 0x7465_7373_6572_61  // "tessera"
 
+    /// Brings the schema to the latest version, safely with any number of nodes starting at once.
+    ///
+    /// Every step — creating the version table included — runs in its own transaction that first
+    /// takes a transaction-scoped advisory lock, so schema work never happens outside the lock and
+    /// the lock can never outlive its transaction (a session lock survives on a pooled connection
+    /// whose holder was abandoned). Catalogue races that PostgreSQL reports anyway (`CREATE … IF
+    /// NOT EXISTS` from two sessions can still collide on `pg_type`, SQL states 23505 / 42P07) are
+    /// retried: the second attempt finds the work done.
     func migrate() async throws {
-        try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+        var attempt = 0
+        while true {
             do {
-                try await connection.query(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, identifier TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)",
-                    logger: logger)
-                var applied = Set<Int>()
-                for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
-                    applied.insert(version)
-                }
-                for (index, migration) in PostgresMigrations.all.enumerated() where !applied.contains(index + 1) {
-                    try await connection.withTransaction(logger: logger) { transaction in
-                        for statement in migration.statements {
-                            try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                        }
-                        try await transaction.query(
-                            "INSERT INTO schema_migrations (version, identifier, applied_at) VALUES (\(index + 1), \(migration.identifier), \(Date().timeIntervalSince1970))",
-                            logger: logger)
-                    }
-                    logger.info("migrated", metadata: ["version": "\(index + 1)", "identifier": "\(migration.identifier)"])
-                }
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
-                throw error
+                try await migrateOnce()
+                return
+            } catch where attempt < 5 && ["23505", "42P07", "42710", "40P01"].contains(Self.sqlState(error) ?? "") {
+                attempt += 1
+                logger.info("migration raced another node; retrying", metadata: ["attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(50 * attempt))
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
         }
+    }
+
+    func migrateOnce() async throws {
+        try await client.withTransaction(logger: logger) { transaction in
+            try await transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+            try await transaction.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, identifier TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)",
+                logger: logger)
+        }
+        for (index, migration) in PostgresMigrations.all.enumerated() {
+            try await client.withTransaction(logger: logger) { transaction in
+                try await transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                var applied = false
+                for try await _ in try await transaction.query("SELECT 1 FROM schema_migrations WHERE version = \(index + 1)", logger: logger).decode(Int.self) {
+                    applied = true
+                }
+                guard !applied else { return }
+                for statement in migration.statements {
+                    try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await transaction.query(
+                    "INSERT INTO schema_migrations (version, identifier, applied_at) VALUES (\(index + 1), \(migration.identifier), \(Date().timeIntervalSince1970))",
+                    logger: logger)
+                logger.info("migrated", metadata: ["version": "\(index + 1)", "identifier": "\(migration.identifier)"])
+            }
+        }
+    }
+
+    /// The SQL state of a server error, also when it is wrapped by a transaction.
+    static func sqlState(_ error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.closureError, error.beginError, error.commitError, error.rollbackError].compactMap({ $0 }) {
+                if let state = sqlState(inner) { return state }
+            }
+        }
+        return nil
     }
 
     static func map(_ error: any Error) -> StoreError {

@@ -1,0 +1,57 @@
+import Hummingbird
+import TesseraCore
+import TesseraStore
+
+/// The one place where a failure becomes HTTP: each service's domain error, store errors and
+/// framework errors map to a status and one of the two wire shapes here, and nowhere else.
+enum ErrorMapping {
+    /// The governance surface's error bodies (`{"error":"…"}`), as the seed fixes them.
+    static func governance(_ status: HTTPResponse.Status, _ code: String) -> APIError {
+        APIError(status, type: code, message: code, shape: .flat)
+    }
+
+    static func apiError(_ error: GovernanceError) -> APIError {
+        switch error {
+        case .invalidToken: .invalidToken
+        case .passportRevoked: governance(.forbidden, "passport_revoked")
+        case .unknownSession: governance(.notFound, "unknown_session")
+        case .passportAlreadyUsed: governance(.conflict, "passport_already_used")
+        case .replayCacheUnavailable: governance(.serviceUnavailable, "replay_cache_unavailable")
+        case .sessionNotEnded: governance(.conflict, "session_not_ended")
+        case .invalid(let message): governance(.badRequest, message)
+        case .forbidden(let message): governance(.forbidden, message)
+        case .conflict(let message): governance(.conflict, message)
+        case .unavailable: APIError.unavailable()
+        }
+    }
+
+    static func apiError(_ error: StoreError) -> APIError {
+        switch error {
+        case .conflict(let what): .conflict(what)
+        case .notFound(let what): .notFound(what)
+        case .revoked: governance(.forbidden, "passport_revoked")
+        case .unavailable, .invalidState: .unavailable()
+        }
+    }
+
+    /// Any error as an ``APIError`` (nil when it is not one of ours: the caller answers a masked 500).
+    static func apiError(for error: any Error) -> APIError? {
+        switch error {
+        case let error as APIError: error
+        case let error as GovernanceError: apiError(error)
+        case let error as StoreError: apiError(error)
+        default: nil
+        }
+    }
+
+    /// The same in a given shape; for the flat shape an authentication failure is `invalid_token`.
+    static func apiError(for error: any Error, shape: APIError.Shape) -> any Error {
+        guard let mapped = apiError(for: error) else { return error }
+        guard shape == .flat, mapped.shape != .flat else { return mapped }
+        switch mapped.status {
+        case .unauthorized: return APIError.invalidToken
+        case .forbidden: return governance(.forbidden, "access_denied")
+        default: return governance(mapped.status, mapped.message)
+        }
+    }
+}

@@ -59,7 +59,7 @@ public enum Tessera {
             throw ConnectError.noKey("give keysDir, TESSERA_KEYS_DIR or TESSERA_AGENT_PRIVATE_KEY_JWK")
         }
         do {
-            return try Ed25519KeyPair(jwk: try JSONDecoder().decode(JWK.self, from: jwkData))
+            return try Ed25519KeyPair(jwk: try StrictJSON.decode(JWK.self, from: jwkData))
         } catch {
             throw ConnectError.noKey("\(error)")
         }

@@ -62,6 +62,6 @@ public actor RegistryBadgeVerifier {
     static func kid(of token: String) -> String? {
         struct Header: Decodable { var kid: String? }
         guard let first = token.split(separator: ".").first, let bytes = Base64URL.decode(first) else { return nil }
-        return (try? JSONDecoder().decode(Header.self, from: Data(bytes)))?.kid
+        return (try? StrictJSON.decode(Header.self, from: Data(bytes)))?.kid
     }
 }

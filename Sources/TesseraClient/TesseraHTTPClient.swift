@@ -80,7 +80,7 @@ public struct TesseraHTTPClient: Sendable {
             throw .server(status: status, body: String(decoding: bytes, as: UTF8.self))
         }
         do {
-            return try JSONDecoder().decode(Response.self, from: Data(bytes))
+            return try StrictJSON.decode(Response.self, from: Data(bytes))
         } catch {
             throw .invalidResponse(String(describing: error))
         }

@@ -48,6 +48,6 @@ public enum CompactJWS {
     public static func unverifiedPayload<T: Decodable>(_ token: String, as: T.Type) -> T? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let bytes = Base64URL.decode(parts[1]) else { return nil }
-        return try? JSONDecoder().decode(T.self, from: Data(bytes))
+        return try? StrictJSON.decode(T.self, from: Data(bytes))
     }
 }

@@ -16,7 +16,20 @@ public enum PrivateFiles {
         public let path: String
         public let operation: String
         public let code: Int32
-        public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+        /// What the operator should do, when Tessera refused on purpose.
+        public var fix: String?
+
+        public init(path: String, operation: String, code: Int32, fix: String? = nil) {
+            self.path = path
+            self.operation = operation
+            self.code = code
+            self.fix = fix
+        }
+
+        public var description: String {
+            if let fix { return "refusing \(path): \(operation); \(fix)" }
+            return "\(operation) \(path): \(String(cString: strerror(code)))"
+        }
     }
 
     /// Creates `path` (and missing parents, 0700) and makes it 0700.
@@ -30,21 +43,64 @@ public enum PrivateFiles {
             if mkdir(path, 0o700) != 0, errno != EEXIST { throw Failure(path: path, operation: "mkdir", code: errno) }
         } else if !isDirectory.boolValue {
             throw Failure(path: path, operation: "mkdir", code: ENOTDIR)
+        } else {
+            try checkTrusted(directory: path)
         }
         if chmod(path, 0o700) != 0 { throw Failure(path: path, operation: "chmod", code: errno) }
     }
 
+    /// An existing folder for secrets must be ours and writable by nobody else: in a folder that
+    /// another user owns or may write to, files could have been planted or swapped (a symlink in
+    /// place of the database, say) before we got there. Loose *read* bits are only tightened.
+    public static func checkTrusted(directory path: String) throws(Failure) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw Failure(path: path, operation: "stat", code: errno) }
+        if info.st_uid != geteuid() {
+            throw Failure(
+                path: path, operation: "the state directory is owned by uid \(info.st_uid), not by this user (uid \(geteuid()))",
+                code: EPERM, fix: "use a directory of your own, or: sudo chown $(id -u):$(id -g) \(path) && chmod 700 \(path)")
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw Failure(
+                path: path, operation: String(format: "the state directory is writable by others (mode %o)", Int(info.st_mode & 0o777)),
+                code: EPERM, fix: "check that nothing in it was planted, then: chmod 700 \(path)")
+        }
+    }
+
     /// Creates `path` empty if absent, and makes it 0600.
+    ///
+    /// A symlink at `path` is refused (never followed, never chmodded), as is anything that is not
+    /// a regular file of ours.
     public static func ensureFile(_ path: String) throws(Failure) {
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(path: path, operation: "open", code: errno) }
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw symlinkRefusal(path) }
+            throw Failure(path: path, operation: "open", code: errno)
+        }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Failure(path: path, operation: "stat", code: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+            throw Failure(path: path, operation: "not a regular file owned by this user", code: EPERM, fix: "move it away and start again")
+        }
         if fchmod(fd, 0o600) != 0 { throw Failure(path: path, operation: "chmod", code: errno) }
     }
 
-    /// Makes an existing file 0600; a missing one is not an error.
+    /// Makes an existing file 0600; a missing one is not an error, a symlink is refused.
     public static func restrict(_ path: String) throws(Failure) {
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            if errno == ENOENT { return }
+            throw Failure(path: path, operation: "stat", code: errno)
+        }
+        if info.st_mode & S_IFMT == S_IFLNK { throw symlinkRefusal(path) }
         if chmod(path, 0o600) != 0, errno != ENOENT { throw Failure(path: path, operation: "chmod", code: errno) }
+    }
+
+    static func symlinkRefusal(_ path: String) -> Failure {
+        Failure(
+            path: path, operation: "it is a symbolic link (Tessera never follows links for its own files)", code: ELOOP,
+            fix: "remove the link (rm \(path)) and check where it pointed")
     }
 
     /// Writes `data` so that a reader sees the old content or the new, never a mix: a 0600 temp

@@ -112,10 +112,9 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await collectBody(upTo: JSONLimits.maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            // HTTPError for a declared length, NIOTooManyBytesError for a chunked body.
             throw APIError.payloadTooLarge
-        } catch is HTTPError {
-            throw APIError.badRequest("the request body could not be read")
         } catch {
             // A body the HTTP parser refused (bad chunking, an unknown transfer coding): the
             // client's fault, never a 500.

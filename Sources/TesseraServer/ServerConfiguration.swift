@@ -1,4 +1,5 @@
 import Foundation
+import TesseraCore
 
 /// Everything `tessera serve` is configured with.
 ///
@@ -36,6 +37,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var badgeMinimumLifetimeSeconds: Int = 300
     /// PBKDF2 iterations for new password hashes. Not configurable from outside: tests lower it.
     public var passwordIterations: Int = 600_000
+    /// Per-connection time limits and the connection cap (`max_connections`).
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 
@@ -60,6 +63,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var authCacheSeconds: Int?
         public var loginTTLSeconds: Int?
         public var badgeMinimumLifetimeSeconds: Int?
+        public var maxConnections: Int?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -92,6 +96,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case authCacheSeconds = "auth_cache_seconds"
             case loginTTLSeconds = "login_ttl_seconds"
             case badgeMinimumLifetimeSeconds = "badge_min_ttl_seconds"
+            case maxConnections = "max_connections"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -110,6 +115,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.authCacheSeconds = try int(env, "TESSERA_AUTH_CACHE_SECONDS")
             layer.loginTTLSeconds = try int(env, "TESSERA_LOGIN_TTL_SECONDS")
             layer.badgeMinimumLifetimeSeconds = try int(env, "TESSERA_BADGE_MIN_TTL_SECONDS")
+            layer.maxConnections = try int(env, "TESSERA_MAX_CONNECTIONS")
             if let value = env["TESSERA_DURABLE_COMMITS"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.durableCommits = true
@@ -133,15 +139,17 @@ public struct ServerConfiguration: Sendable, Equatable {
                     let known = Set([
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
-                        "badge_min_ttl_seconds",
+                        "badge_min_ttl_seconds", "max_connections",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
                     }
                 }
-                return try JSONDecoder().decode(Layer.self, from: data)
+                return try StrictJSON.decode(Layer.self, from: data)
             } catch let error as ConfigurationError {
                 throw error
+            } catch let error as StrictJSON.Failure {
+                throw ConfigurationError.invalid(name: path, value: error.description)
             } catch {
                 throw .unreadable(path: path, reason: String(describing: error))
             }
@@ -165,6 +173,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.authCacheSeconds { config.authCacheSeconds = v }
             if let v = layer.loginTTLSeconds { config.loginTTLSeconds = v }
             if let v = layer.badgeMinimumLifetimeSeconds { config.badgeMinimumLifetimeSeconds = v }
+            if let v = layer.maxConnections { config.connectionLimits.maximumConnections = v }
         }
         try config.validate()
         return config
@@ -183,8 +192,12 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw .invalid(name: "bootstrap_mode", value: mode)
         }
         if bootstrapMode == "token" {
-            guard let token = bootstrapToken, token.count >= 24 else {
-                throw .invalid(name: "bootstrap_token", value: "(a token of at least 24 characters is required in token mode)")
+            // The token becomes the admin's API key, and only API-key-shaped credentials are ever
+            // looked up as keys: a token of another shape could never be used, so refuse it now.
+            guard let token = bootstrapToken, APIKeyCodec.isWellFormed(token) else {
+                throw .invalid(
+                    name: "bootstrap_token",
+                    value: "(token mode needs an API-key-shaped token: \"\(APIKeyCodec.marker)\" followed by 22-128 base64url characters; make one with: echo \(APIKeyCodec.marker)$(head -c 32 /dev/urandom | basenc --base64url | tr -d =))")
             }
         }
         guard !issuer.isEmpty, issuer.count <= 512 else { throw .invalid(name: "issuer", value: issuer) }
@@ -192,6 +205,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard (60...86400).contains(loginTTLSeconds) else { throw .invalid(name: "login_ttl_seconds", value: String(loginTTLSeconds)) }
         guard (1...86400).contains(badgeMinimumLifetimeSeconds) else {
             throw .invalid(name: "badge_min_ttl_seconds", value: String(badgeMinimumLifetimeSeconds))
+        }
+        guard (16...1_000_000).contains(connectionLimits.maximumConnections) else {
+            throw .invalid(name: "max_connections", value: String(connectionLimits.maximumConnections))
         }
     }
 
@@ -212,6 +228,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("bootstrap_token", bootstrapToken == nil ? "(none)" : "(set)"), ("issuer", issuer),
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
             ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),
+            ("max_connections", String(connectionLimits.maximumConnections)),
         ]
     }
 }

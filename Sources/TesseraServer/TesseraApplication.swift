@@ -98,14 +98,15 @@ public func buildApplication(
     let socket = SocketSession(authenticator: environment.authenticator, iam: environment.iam, logger: environment.logger)
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade { request, _, _ in
+        server: .guardedWebSocketUpgrade(limits: configuration.connectionLimits) { request, _, _ in
             // Only the socket path upgrades; it authenticates in-band (first frame).
             guard request.path?.split(separator: "?").first.map(String.init) == SocketSession.path else { return .dontUpgrade }
             return .upgrade([:]) { inbound, outbound, _ in try await socket.run(inbound: inbound, outbound: outbound) }
         },
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
-            serverName: "tessera"
+            serverName: "tessera",
+            availableConnectionsDelegate: ConnectionCap(maximum: configuration.connectionLimits.maximumConnections, logger: environment.logger)
         ),
         services: [
             KeyRefreshService(

@@ -70,7 +70,8 @@ public protocol AgentStore: Sendable {
     /// `.notFound` when absent.
     func updateAgent(_ agent: AgentRecord) async throws(StoreError)
 
-    /// Stores a challenge unless the agent already has `limit` live ones (`.conflict`).
+    /// Stores a challenge; when the agent already has `limit` open ones the oldest are dropped,
+    /// so open challenges stay bounded and the newest request always gets one.
     func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError)
     /// Marks the challenge used and returns it, atomically; nil when unknown, used, expired or
     /// another agent's. A challenge can therefore be answered once only.

@@ -27,7 +27,7 @@ extension SQLiteStore {
         let jwk: String = row["public_jwk"]
         return AgentRecord(
             id: row["id"], workspace: row["workspace"], name: row["name"], did: row["did"],
-            publicJWK: try JSONDecoder().decode(JWK.self, from: Data(jwk.utf8)), domain: row["domain"], status: row["status"],
+            publicJWK: try StrictJSON.decode(JWK.self, from: Data(jwk.utf8)), domain: row["domain"], status: row["status"],
             created: Date(timeIntervalSince1970: row["created"]))
     }
 
@@ -56,10 +56,15 @@ extension SQLiteStore {
     public func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError) {
         try await write { db in
             try db.execute(sql: "DELETE FROM badge_challenges WHERE expires_at < ?", arguments: [now.timeIntervalSince1970 - 3600])
-            let live = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM badge_challenges WHERE agent_id = ? AND used = 0 AND expires_at > ?",
-                arguments: [challenge.agentID, now.timeIntervalSince1970]) ?? 0
-            guard live < limit else { throw StoreError.conflict("too many open challenges for this agent") }
+            // At the limit, the oldest open challenges make room: a flood can never stop the
+            // holder from getting a fresh one.
+            try db.execute(
+                sql: """
+                    DELETE FROM badge_challenges WHERE id IN (
+                        SELECT id FROM badge_challenges WHERE agent_id = ? AND used = 0 AND expires_at > ?
+                        ORDER BY expires_at DESC LIMIT -1 OFFSET ?)
+                    """,
+                arguments: [challenge.agentID, now.timeIntervalSince1970, max(limit - 1, 0)])
             try db.execute(
                 sql: "INSERT INTO badge_challenges (id, agent_id, nonce, expires_at) VALUES (?, ?, ?, ?)",
                 arguments: [challenge.id, challenge.agentID, challenge.nonce, challenge.expiresAt.timeIntervalSince1970])

@@ -143,7 +143,7 @@ public final class SQLiteStore: TesseraStore {
         try Row.fetchAll(db, sql: "SELECT kid, private_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at")
             .map { row in
                 let json: String = row["private_jwk"]
-                let jwk = try JSONDecoder().decode(JWK.self, from: Data(json.utf8))
+                let jwk = try StrictJSON.decode(JWK.self, from: Data(json.utf8))
                 let retired: Double? = row["retired_at"]
                 return SigningKeyRecord(
                     kid: row["kid"], privateJWK: jwk,

@@ -32,7 +32,7 @@ struct AgentCommand: AsyncParsableCommand {
         @Option var workspace: String?
 
         func run() async throws {
-            guard let data = FileManager.default.contents(atPath: publicKey), let jwk = try? JSONDecoder().decode(JWK.self, from: data) else {
+            guard let data = FileManager.default.contents(atPath: publicKey), let jwk = try? StrictJSON.decode(JWK.self, from: data) else {
                 throw CLIFailure("\(publicKey) is not a JWK file")
             }
             let client = try options.client()

@@ -16,7 +16,7 @@ struct BadgeCommand: AsyncParsableCommand {
     }
 
     static func readKey(_ path: String) throws -> Ed25519KeyPair {
-        guard let data = FileManager.default.contents(atPath: path), let jwk = try? JSONDecoder().decode(JWK.self, from: data) else {
+        guard let data = FileManager.default.contents(atPath: path), let jwk = try? StrictJSON.decode(JWK.self, from: data) else {
             throw CLIFailure("cannot read a private JWK from \(path)")
         }
         do {
@@ -73,14 +73,14 @@ struct BadgeCommand: AsyncParsableCommand {
                 let client = try TesseraHTTPClient(baseURL: server)
                 set = try await AgentCommand.run { () async throws(ClientError) in try await client.jwks() }
                 statusToken = try? await client.badgeStatus().token
-            } else if let jwks, let data = FileManager.default.contents(atPath: jwks), let decoded = try? JSONDecoder().decode(JWKSet.self, from: data) {
+            } else if let jwks, let data = FileManager.default.contents(atPath: jwks), let decoded = try? StrictJSON.decode(JWKSet.self, from: data) {
                 set = decoded
             } else {
                 throw ValidationError("give --jwks FILE or --server URL")
             }
             if let status {
                 guard let data = FileManager.default.contents(atPath: status) else { throw CLIFailure("cannot read \(status)") }
-                statusToken = (try? JSONDecoder().decode(TesseraHTTPClient.StatusList.self, from: data).token)
+                statusToken = (try? StrictJSON.decode(TesseraHTTPClient.StatusList.self, from: data).token)
                     ?? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let keys = await JWSVerifier(jwks: set)

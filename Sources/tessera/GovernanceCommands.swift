@@ -12,7 +12,7 @@ func governanceCall(_ options: ClientOptions, _ path: String, _ body: [String: J
     } catch {
         throw CLIFailure(error.description)
     }
-    let object = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))) ?? [:]
+    let object = (try? StrictJSON.decode([String: JSONValue].self, from: Data(bytes))) ?? [:]
     guard (200..<300).contains(status) else {
         throw CLIFailure(ClientError.server(status: status, body: String(decoding: bytes, as: UTF8.self)).description)
     }
@@ -31,7 +31,7 @@ func readArgument(_ value: String) throws -> String {
 }
 
 func parseJSONObject(_ text: String, name: String) throws -> [String: JSONValue] {
-    guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+    guard let object = try? StrictJSON.decode([String: JSONValue].self, from: Data(text.utf8)) else {
         throw ValidationError("\(name) must be a JSON object")
     }
     return object
@@ -77,8 +77,8 @@ struct PassportCommand: AsyncParsableCommand {
             let text = try readArgument(token)
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 3, let header = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
-                let headerJSON = try? JSONDecoder().decode(JSONValue.self, from: Data(header)),
-                let payloadJSON = try? JSONDecoder().decode(JSONValue.self, from: Data(payload))
+                let headerJSON = try? StrictJSON.decode(JSONValue.self, from: Data(header)),
+                let payloadJSON = try? StrictJSON.decode(JSONValue.self, from: Data(payload))
             else { throw CLIFailure("not a compact JWS") }
             Output.context("(not verified: use `tessera passport verify` to check the signature)")
             try Output.json(["header": headerJSON, "claims": payloadJSON])
@@ -154,14 +154,14 @@ struct ReceiptsCommand: AsyncParsableCommand {
             guard let data else { throw CLIFailure("cannot read \(file)") }
             let tokens = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map { line -> String in
                 let text = line.trimmingCharacters(in: .whitespaces)
-                if text.hasPrefix("{"), let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)), let jwt = object["jwt"] {
+                if text.hasPrefix("{"), let object = try? StrictJSON.decode([String: String].self, from: Data(text.utf8)), let jwt = object["jwt"] {
                     return jwt
                 }
                 return text
             }.filter { !$0.isEmpty }
             let set: JWKSet
             if let jwks {
-                guard let bytes = FileManager.default.contents(atPath: jwks), let decoded = try? JSONDecoder().decode(JWKSet.self, from: bytes) else {
+                guard let bytes = FileManager.default.contents(atPath: jwks), let decoded = try? StrictJSON.decode(JWKSet.self, from: bytes) else {
                     throw CLIFailure("\(jwks) is not a JWKS")
                 }
                 set = decoded

@@ -56,7 +56,7 @@ struct KeyCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { throw CLIFailure("cannot read \(file)") }
             let jwk: JWK
             do {
-                jwk = try JSONDecoder().decode(JWK.self, from: data)
+                jwk = try StrictJSON.decode(JWK.self, from: data)
             } catch {
                 throw CLIFailure("\(file) is not a JWK: \(error)")
             }

@@ -64,6 +64,13 @@ struct Serve: AsyncParsableCommand {
 
         Output.context("tessera \(TesseraVersion.current) starting with:")
         for (key, value) in configuration.summary { Output.context("  \(key)=\(value)") }
+        let descriptors = Self.raiseDescriptorLimit()
+        Output.context("  open_files_limit=\(descriptors)")
+        if descriptors < configuration.connectionLimits.maximumConnections + 64 {
+            logger.warning(
+                "the open-files limit is below max_connections: connections will be refused by the OS before the cap",
+                metadata: ["open_files_limit": "\(descriptors)", "max_connections": "\(configuration.connectionLimits.maximumConnections)"])
+        }
 
         let store: any TesseraStore
         do {
@@ -102,5 +109,18 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await ServiceGroup(configuration: lifecycle).run()
         Output.context("tessera: stopped")
+    }
+
+    /// Raises the soft open-files limit to the hard limit (a default soft limit of 1,024 is what
+    /// let 1,100 idle connections starve `/health`), and returns the limit now in force.
+    static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return -1 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 }

@@ -6,21 +6,20 @@ import TesseraCore
 
 @Suite("Governance: key-bound passports, revocation lineage, bad input")
 struct GovernanceBindingTests {
-    struct Proof: Encodable {
-        var passport_jti: String
-        var iat: Int64
-        var jti = UUID().uuidString
-    }
-
     /// A proof of possession: JWS with the agent's public `jwk` and `kid` in the header.
     func proof(_ key: Ed25519KeyPair, passportJTI: String, iat: Int64 = Date().unixSeconds) throws -> String {
+        try PassportProofClaims.sign(PassportProofClaims(passportJTI: passportJTI, purpose: .sessionStart, iat: iat), key: key)
+    }
+
+    /// The same proof with another (or no) `typ`: what a different token signed by the agent's key looks like.
+    func proof(_ key: Ed25519KeyPair, passportJTI: String, typ: String?) throws -> String {
         var jwk = key.publicKey.jwk
         jwk.kid = nil
-        let header = try JSONSerialization.data(withJSONObject: [
-            "alg": "EdDSA", "kid": key.kid, "jwk": ["kty": "OKP", "crv": "Ed25519", "x": jwk.x!],
-        ], options: [.sortedKeys])
-        let payload = try JSONEncoder().encode(Proof(passport_jti: passportJTI, iat: iat))
-        return try CompactJWS.sign(signingInput: Base64URL.encode(header) + "." + Base64URL.encode(payload), key: key)
+        var header: [String: Any] = ["alg": "EdDSA", "kid": key.kid, "jwk": ["kty": "OKP", "crv": "Ed25519", "x": jwk.x!]]
+        if let typ { header["typ"] = typ }
+        let headerData = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        let payload = try JSONEncoder().encode(PassportProofClaims(passportJTI: passportJTI, purpose: .sessionStart, iat: Date().unixSeconds))
+        return try CompactJWS.sign(signingInput: Base64URL.encode(headerData) + "." + Base64URL.encode(payload), key: key)
     }
 
     @Test("a passport bound to an agent key (cnf.jkt) starts only with a fresh proof by that key")
@@ -36,6 +35,8 @@ struct GovernanceBindingTests {
             for bad in [
                 nil, try proof(thief, passportJTI: jti), try proof(agent, passportJTI: "other"),
                 try proof(agent, passportJTI: jti, iat: Date().unixSeconds - 120),
+                // Finding 15: the key's signature on a token of another type is not a proof.
+                try proof(agent, passportJTI: jti, typ: nil), try proof(agent, passportJTI: jti, typ: PoPProofClaims.type),
             ] as [String?] {
                 var body: [String: Any] = ["token": token]
                 if let bad { body["proof"] = bad }

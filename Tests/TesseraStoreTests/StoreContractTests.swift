@@ -187,15 +187,15 @@ struct StoreContractTests {
         clone.id = "agt_2"
         await #expect(throws: StoreError.self) { try await second.createAgent(clone) }
         let now = Date()
-        try await store.createChallenge(ChallengeRecord(id: "c1", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
-        try await store.createChallenge(ChallengeRecord(id: "c2", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
-        await #expect(throws: StoreError.self) {
-            try await second.createChallenge(ChallengeRecord(id: "c3", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
-        }
+        // At the limit the oldest open challenge makes room (a flood never locks the holder out).
+        try await store.createChallenge(ChallengeRecord(id: "c1", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(58)), limit: 2, now: now)
+        try await store.createChallenge(ChallengeRecord(id: "c2", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(59)), limit: 2, now: now)
+        try await second.createChallenge(ChallengeRecord(id: "c3", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
+        #expect(try await store.consumeChallenge(id: "c1", agentID: "agt_1", now: now) == nil)
         let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<10 {
                 let handle = i % 2 == 0 ? store : second
-                group.addTask { try await handle.consumeChallenge(id: "c1", agentID: "agt_1", now: now) != nil }
+                group.addTask { try await handle.consumeChallenge(id: "c3", agentID: "agt_1", now: now) != nil }
             }
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }

@@ -12,6 +12,8 @@ public struct BadgeSettings: Sendable {
     public var challengeLifetime: Int = 60
     /// Open challenges an agent may hold at once (bounds what an anonymous caller can store).
     public var challengeLimit: Int = 16
+    /// Challenges one client address may request per minute, whatever the agent.
+    public var challengesPerRequesterPerMinute: Int = 30
     /// How long verifiers may cache the status list.
     public var statusTTL: Int = 60
     public init() {}
@@ -25,6 +27,8 @@ public struct BadgeService: Sendable {
     let issuer: String
     let settings: BadgeSettings
     let logger: Logger
+    /// Anonymous challenge requests per client address (each one is a row in the store).
+    let challengeRequesters: RequesterLimiter
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, settings: BadgeSettings, logger: Logger) {
         self.store = store
@@ -33,6 +37,7 @@ public struct BadgeService: Sendable {
         self.issuer = issuer
         self.settings = settings
         self.logger = logger
+        self.challengeRequesters = RequesterLimiter(limit: settings.challengesPerRequesterPerMinute, window: 60)
     }
 
     // MARK: Agents
@@ -126,19 +131,21 @@ public struct BadgeService: Sendable {
     }
 
     /// A single-use 256-bit nonce, valid for 60 s, for the agent to sign.
-    public func challenge(agentID: String) async throws -> ChallengeRecord {
+    ///
+    /// Bounded twice: per requesting address (429 past the per-minute limit), and per agent,
+    /// where the newest challenge always displaces the oldest, so a flood cannot lock the holder
+    /// out of proof of possession.
+    public func challenge(agentID: String, requester: String?) async throws -> ChallengeRecord {
+        if let wait = challengeRequesters.admit(requester ?? "unknown", now: clock.now()) {
+            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many challenge requests from this address", retryAfter: wait)
+        }
         guard let agent = try await store.agent(id: agentID), agent.status == "active" else { throw APIError.notFound("agent not found") }
         var generator = SystemRandomNumberGenerator()
         let nonce = Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
         let challenge = ChallengeRecord(
             id: "chl_" + UUID().uuidString.lowercased(), agentID: agent.id, nonce: nonce,
             expiresAt: clock.now().addingTimeInterval(TimeInterval(settings.challengeLifetime)))
-        do {
-            try await store.createChallenge(challenge, limit: settings.challengeLimit, now: clock.now())
-        } catch {
-            if case .conflict(let why) = error { throw APIError(.tooManyRequests, type: "rate-limited", message: why, retryAfter: settings.challengeLifetime) }
-            throw error
-        }
+        try await store.createChallenge(challenge, limit: settings.challengeLimit, now: clock.now())
         return challenge
     }
 

@@ -108,7 +108,7 @@ struct BadgeController {
 
         // The agent's own key is the credential for PoP issuance.
         try routes.on("/v1/agents/:id/badge/challenge", method: .post, access: .anonymous) { _, context in
-            let challenge = try await badges.challenge(agentID: try Self.id(context))
+            let challenge = try await badges.challenge(agentID: try Self.id(context), requester: context.remoteAddress)
             return JSONResponse([
                 "challenge_id": challenge.id, "nonce": challenge.nonce, "expires_at": WireTime.format(challenge.expiresAt),
             ])

@@ -49,7 +49,8 @@ struct IAMController {
             let body = try await request.decodeJSON(as: ChangePasswordBody.self, context: context)
             let identity = try context.authenticatedIdentity()
             do {
-                return try await iam.changePassword(current: body.current_password, new: body.new_password, identity)
+                return try await iam.changePassword(
+                    current: body.current_password, new: body.new_password, identity, clientAddress: context.remoteAddress)
             } catch let error as APIError {
                 throw error
             } catch {

@@ -36,7 +36,8 @@ struct SocketSession {
                 continue
             }
             let bytes = Array(text.utf8)
-            guard JSONLimits.depth(of: bytes) <= JSONLimits.maxDepth,
+            // The strict parser first (duplicate names, depth), then the loose object view.
+            guard (try? StrictJSON.parse(bytes, maximumDepth: JSONLimits.maxDepth)) != nil,
                 let frame = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
             else {
                 try await send(outbound, ["error": ["type": "invalid-argument", "message": "frame is not a JSON object"], "complete": true])
@@ -75,7 +76,7 @@ struct SocketSession {
         }
         let request: IAMRequest
         do {
-            request = try JSONDecoder().decode(IAMRequest.self, from: data)
+            request = try StrictJSON.decode(IAMRequest.self, from: data)
         } catch let error as DecodingError {
             return failure(.badRequest(JSONLimits.describe(error)))
         } catch {

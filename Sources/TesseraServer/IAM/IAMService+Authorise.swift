@@ -43,7 +43,7 @@ extension IAMService {
         let subject = try await subject(request, identity)
         var resource: [String: JSONScalar]?
         if let json = request.resource_json, !json.isEmpty {
-            guard json.utf8.count <= 64 * 1024, let parsed = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(json.utf8)) else {
+            guard json.utf8.count <= 64 * 1024, let parsed = try? StrictJSON.decode([String: JSONScalar].self, from: Data(json.utf8)) else {
                 throw APIError.badRequest("invalid field resource_json: a JSON object expected")
             }
             resource = parsed
@@ -56,7 +56,7 @@ extension IAMService {
 
     func authoriseMany(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         guard let json = request.authorise_checks, !json.isEmpty else { throw APIError.badRequest("missing field authorise_checks") }
-        guard json.utf8.count <= 256 * 1024, let checks = try? JSONDecoder().decode([Check].self, from: Data(json.utf8)) else {
+        guard json.utf8.count <= 256 * 1024, let checks = try? StrictJSON.decode([Check].self, from: Data(json.utf8)) else {
             throw APIError.badRequest("invalid field authorise_checks: a JSON array of {capability, resource, parameters} expected")
         }
         guard checks.count <= 256 else { throw APIError.badRequest("invalid field authorise_checks: at most 256 checks") }

@@ -73,24 +73,23 @@ extension IAMService {
     /// password and answers the same 401. Throttling is checked first, per username and address.
     public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(APIError) -> LoginResult {
         let now = clock.now()
-        if let wait = throttle.retryAfter(username: username, address: clientAddress, now: now) {
-            throw APIError(
-                .tooManyRequests, type: "rate-limited", message: "too many failed logins; retry later", retryAfter: wait)
-        }
+        let ticket = try admit(username: username, address: clientAddress, now: now)
         let user: UserRecord?
         do {
             user = try await store.user(username: username)
         } catch {
+            throttle.finish(ticket, succeeded: false)
             throw Self.map(error)
         }
         let stored = user.map { $0.passwordHash.isEmpty ? decoyHash : $0.passwordHash } ?? decoyHash
         let hasher = self.hasher
         let matches = (try? await offLoop { hasher.verify(password, against: stored) }) ?? false
         guard let user, matches, !user.passwordHash.isEmpty, user.enabled else {
-            throttle.recordFailure(username: username, address: clientAddress, now: now)
+            throttle.finish(ticket, succeeded: false)
             await audit(nil, "login", target: username, outcome: "denied")
             throw .authFailed
         }
+        throttle.finish(ticket, succeeded: true)
         let target = (workspace?.isEmpty == false) ? workspace! : user.defaultWorkspace
         let identity = Identity(user: user, workspace: target, source: .login(jti: ""))
         let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
@@ -99,7 +98,6 @@ extension IAMService {
             await audit(nil, "login", target: username, outcome: "denied", detail: "workspace")
             throw .authFailed
         }
-        throttle.recordSuccess(username: username)
         if hasher.needsRehash(user.passwordHash) {
             var upgraded = user
             if let hash = try? await offLoop({ try hasher.hash(password) }) {
@@ -121,18 +119,32 @@ extension IAMService {
         return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
     }
 
-    /// The caller changes their own password; clears `must_change_password`.
-    public func changePassword(current: String?, new: String?, _ identity: Identity) async throws -> IAMResponse {
+    /// Admits a password check through the throttle, or refuses with 429 and `Retry-After`.
+    func admit(username: String, address: String?, now: Date) throws(APIError) -> LoginThrottle.Ticket {
+        do {
+            return try throttle.begin(username: username, address: address, now: now)
+        } catch {
+            guard case .retryAfter(let wait) = error else { throw .unavailable() }
+            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many failed password attempts; retry later", retryAfter: wait)
+        }
+    }
+
+    /// The caller changes their own password; clears `must_change_password`. The current-password
+    /// check is throttled exactly like a login, so a stolen session cannot guess it.
+    public func changePassword(current: String?, new: String?, _ identity: Identity, clientAddress: String? = nil) async throws -> IAMResponse {
         guard let new, !new.isEmpty else { throw APIError.badRequest("missing field new_password") }
         guard let user = try await store.user(id: identity.userID) else { throw APIError.authFailed }
+        let ticket = try admit(username: user.username, address: clientAddress, now: clock.now())
         let hasher = self.hasher
         let stored = user.passwordHash.isEmpty ? decoyHash : user.passwordHash
         let currentPassword = current ?? ""
-        let matches = try await offLoop { hasher.verify(currentPassword, against: stored) }
+        let matches = (try? await offLoop { hasher.verify(currentPassword, against: stored) }) ?? false
         guard matches, !user.passwordHash.isEmpty else {
+            throttle.finish(ticket, succeeded: false)
             await audit(identity, "change-password", target: user.id, outcome: "denied")
             throw APIError.authFailed
         }
+        throttle.finish(ticket, succeeded: true)
         if let problem = PasswordPolicy.problem(with: new, username: user.username) {
             throw APIError(.badRequest, type: "weak-password", message: problem)
         }

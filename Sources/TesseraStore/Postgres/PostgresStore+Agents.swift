@@ -11,7 +11,7 @@ extension PostgresStore {
         var out: [AgentRecord] = []
         for try await r in rows.decode(AgentRow.self) {
             out.append(AgentRecord(
-                id: r.0, workspace: r.1, name: r.2, did: r.3, publicJWK: try JSONDecoder().decode(JWK.self, from: Data(r.4.utf8)),
+                id: r.0, workspace: r.1, name: r.2, did: r.3, publicJWK: try StrictJSON.decode(JWK.self, from: Data(r.4.utf8)),
                 domain: r.5, status: r.6, created: r.7.date))
         }
         return out
@@ -57,11 +57,14 @@ extension PostgresStore {
             // Serialise an agent's challenge creation on its row, so the limit holds across nodes.
             try await c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger)
             try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 3600)", logger: logger)
-            var live = 0
-            for try await n in try await c.query(
-                "SELECT COUNT(*)::INT FROM badge_challenges WHERE agent_id = \(challenge.agentID) AND NOT used AND expires_at > \(now.pg)", logger: logger
-            ).decode(Int.self) { live = n }
-            guard live < limit else { throw StoreError.conflict("too many open challenges for this agent") }
+            // At the limit, the oldest open challenges make room: a flood can never stop the
+            // holder from getting a fresh one.
+            try await c.query(
+                """
+                DELETE FROM badge_challenges WHERE id IN (
+                    SELECT id FROM badge_challenges WHERE agent_id = \(challenge.agentID) AND NOT used AND expires_at > \(now.pg)
+                    ORDER BY expires_at DESC OFFSET \(max(limit - 1, 0)))
+                """, logger: logger)
             try await c.query(
                 "INSERT INTO badge_challenges (id, agent_id, nonce, expires_at) VALUES (\(challenge.id), \(challenge.agentID), \(challenge.nonce), \(challenge.expiresAt.pg))",
                 logger: logger)

@@ -11,7 +11,7 @@ extension PostgresStore {
         let rows = try await connection.query("SELECT kid, private_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at", logger: .init(label: "pg"))
         for try await (kid, json, created, retired) in rows.decode((String, String, Double, Double?).self) {
             out.append(SigningKeyRecord(
-                kid: kid, privateJWK: try JSONDecoder().decode(JWK.self, from: Data(json.utf8)), createdAt: created.date,
+                kid: kid, privateJWK: try StrictJSON.decode(JWK.self, from: Data(json.utf8)), createdAt: created.date,
                 retiredAt: retired?.date))
         }
         return out

@@ -33,6 +33,19 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return (try await PostgresStore(url: url), { try await PostgresStore(url: url) })
         }
     }
+
+    /// A new, empty PostgreSQL database nobody has migrated, and a function opening a node on it.
+    func makeEmptyDatabase() async throws -> (String, @Sendable () async throws -> any TesseraStore) {
+        let admin = try #require(Backend.postgresURL)
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let adminStore = try await PostgresStore(url: admin)
+        try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
+        adminStore.close()
+        var components = try #require(URLComponents(string: admin))
+        components.path = "/" + name
+        let url = try #require(components.string)
+        return (url, { try await PostgresStore(url: url) })
+    }
 }
 
 @Suite("Store contract, on every backend")
@@ -131,6 +144,42 @@ struct StoreContractTests {
         #expect(try await store.recentCredentialChanges(withinSeconds: 60).count == 4)
         try await store.pruneCredentialChanges(olderThanSeconds: -1)
         #expect(try await store.recentCredentialChanges(withinSeconds: 60).isEmpty)
+    }
+
+    @Test("passport lineage: a never-started passport is a link; session start re-checks revocation in its transaction; records carry the workspace", arguments: Backend.available)
+    func passportLineage(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let root = PassportRecord(jti: "p-root", parentJTI: nil, workspace: "a", jkt: nil, issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
+        let middle = PassportRecord(jti: "p-mid", parentJTI: "p-root", workspace: "a", jkt: "k", issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
+        let leaf = PassportRecord(jti: "p-leaf", parentJTI: "p-mid", workspace: "a", jkt: nil, issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
+        for record in [root, middle, leaf] { try await store.recordPassport(record) }
+        #expect(try await second.passport(jti: "p-mid") == middle)
+        #expect(try await second.passport(jti: "nope") == nil)
+        #expect(try await !store.isRevoked(jti: "p-leaf"))
+        try await second.revoke(jti: "p-root", at: Date())
+        // Neither p-mid nor p-leaf ever started a session: the walk goes through the records.
+        #expect(try await store.isRevoked(jti: "p-leaf"))
+        var claims = PassportClaims(mission: Mission(agent_id: "a", mission: "m"), issuer: "t", workspace: "a", issuedAt: 1, ttl: 1_000_000_000, jti: "p-leaf", parentJTI: "p-mid")
+        claims.delegation_depth = 2
+        await #expect(throws: StoreError.revoked("p-leaf")) {
+            try await store.startSession(SessionState(id: "s-leaf", passport: claims, startedAt: Date()))
+        }
+        #expect(try await store.session(id: "s-leaf") == nil)
+    }
+
+    @Test("first start: many nodes migrating one fresh PostgreSQL database at once all succeed, every time")
+    func concurrentFirstStart() async throws {
+        guard Backend.available.contains(.postgres) else { return }
+        for _ in 0..<5 {
+            let (first, another) = try await Backend.postgres.makeEmptyDatabase()
+            let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await another().schemaVersion() } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(versions == Array(repeating: SQLiteMigrations.latestVersion, count: 8))
+            _ = first
+        }
     }
 
     @Test("governance: replay cache, and concurrent mutations on two handles never lose an update or fork the chain", arguments: Backend.available)

@@ -22,15 +22,8 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let directory = makeStateDirectory("contract")
             return (try SQLiteStore(stateDirectory: directory), { try SQLiteStore(stateDirectory: directory) })
         case .postgres:
-            let admin = try #require(Backend.postgresURL)
-            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-            let adminStore = try await PostgresStore(url: admin)
-            try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
-            adminStore.close()
-            var components = try #require(URLComponents(string: admin))
-            components.path = "/" + name
-            let url = try #require(components.string)
-            return (try await PostgresStore(url: url), { try await PostgresStore(url: url) })
+            let (url, open) = try await makeEmptyDatabase()
+            return (try await PostgresStore(url: url), open)
         }
     }
 

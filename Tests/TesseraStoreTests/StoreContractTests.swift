@@ -143,9 +143,12 @@ struct StoreContractTests {
     func passportLineage(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let second = try await another()
-        let root = PassportRecord(jti: "p-root", parentJTI: nil, workspace: "a", jkt: nil, issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
-        let middle = PassportRecord(jti: "p-mid", parentJTI: "p-root", workspace: "a", jkt: "k", issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
-        let leaf = PassportRecord(jti: "p-leaf", parentJTI: "p-mid", workspace: "a", jkt: nil, issuedAt: Date(), expiresAt: Date().addingTimeInterval(600))
+        // Whole seconds, as passports carry them (a sub-second Date does not round-trip exactly
+        // through the epoch offset, whatever the store).
+        let issued = Date(timeIntervalSince1970: 1_800_000_000), expires = Date(timeIntervalSince1970: 1_800_000_600)
+        let root = PassportRecord(jti: "p-root", parentJTI: nil, workspace: "a", jkt: nil, issuedAt: issued, expiresAt: expires)
+        let middle = PassportRecord(jti: "p-mid", parentJTI: "p-root", workspace: "a", jkt: "k", issuedAt: issued, expiresAt: expires)
+        let leaf = PassportRecord(jti: "p-leaf", parentJTI: "p-mid", workspace: "a", jkt: nil, issuedAt: issued, expiresAt: expires)
         for record in [root, middle, leaf] { try await store.recordPassport(record) }
         #expect(try await second.passport(jti: "p-mid") == middle)
         #expect(try await second.passport(jti: "nope") == nil)

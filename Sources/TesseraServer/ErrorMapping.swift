@@ -34,11 +34,39 @@ enum ErrorMapping {
         }
     }
 
+    static func apiError(_ error: IAMError) -> APIError {
+        switch error {
+        case .authFailed: .authFailed
+        case .accessDenied: .accessDenied
+        case .invalid(let message): .badRequest(message)
+        case .weakPassword(let message): APIError(.badRequest, type: "weak-password", message: message)
+        case .notFound(let message): .notFound(message)
+        case .conflict(let message): .conflict(message)
+        case .notPermitted(let message): APIError(.unprocessableContent, type: "operation-not-permitted", message: message)
+        case .rateLimited(let message, let wait): APIError(.tooManyRequests, type: "rate-limited", message: message, retryAfter: wait)
+        case .unavailable: .unavailable()
+        }
+    }
+
+    static func apiError(_ error: RegistryError) -> APIError {
+        switch error {
+        case .authFailed: .authFailed
+        case .accessDenied: .accessDenied
+        case .invalid(let message): .badRequest(message)
+        case .notFound(let message): .notFound(message)
+        case .conflict(let message): .conflict(message)
+        case .rateLimited(let message, let wait): APIError(.tooManyRequests, type: "rate-limited", message: message, retryAfter: wait)
+        case .unavailable: .unavailable()
+        }
+    }
+
     /// Any error as an ``APIError`` (nil when it is not one of ours: the caller answers a masked 500).
     static func apiError(for error: any Error) -> APIError? {
         switch error {
         case let error as APIError: error
         case let error as GovernanceError: apiError(error)
+        case let error as IAMError: apiError(error)
+        case let error as RegistryError: apiError(error)
         case let error as StoreError: apiError(error)
         default: nil
         }

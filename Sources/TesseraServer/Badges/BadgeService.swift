@@ -43,25 +43,25 @@ public struct BadgeService: Sendable {
     // MARK: Agents
 
     public func register(name: String, publicJWK: JWK, did: String?, domain: String?, workspace: String, by identity: Identity) async throws -> AgentRecord {
-        guard identity.may(Capability.agentsWrite, in: workspace) else { throw APIError.accessDenied }
-        guard (1...128).contains(name.count) else { throw APIError.badRequest("invalid field name: 1-128 characters") }
-        guard publicJWK.d == nil, publicJWK.k == nil else { throw APIError.badRequest("invalid field public_jwk: a private key was sent") }
+        guard identity.may(Capability.agentsWrite, in: workspace) else { throw RegistryError.accessDenied }
+        guard (1...128).contains(name.count) else { throw RegistryError.invalid("invalid field name: 1-128 characters") }
+        guard publicJWK.d == nil, publicJWK.k == nil else { throw RegistryError.invalid("invalid field public_jwk: a private key was sent") }
         let key: Ed25519PublicKey
         do {
             key = try Ed25519PublicKey(jwk: publicJWK)
         } catch {
-            throw APIError.badRequest("invalid field public_jwk: \(error)")
+            throw RegistryError.invalid("invalid field public_jwk: \(error)")
         }
-        if let did, did != key.did { throw APIError.badRequest("invalid field did: it does not match public_jwk") }
-        if let kid = publicJWK.kid, kid != key.thumbprint { throw APIError.badRequest("invalid field public_jwk.kid: not the key's RFC 7638 thumbprint") }
-        guard try await store.workspace(id: workspace)?.enabled == true else { throw APIError.notFound("workspace not found") }
+        if let did, did != key.did { throw RegistryError.invalid("invalid field did: it does not match public_jwk") }
+        if let kid = publicJWK.kid, kid != key.thumbprint { throw RegistryError.invalid("invalid field public_jwk.kid: not the key's RFC 7638 thumbprint") }
+        guard try await store.workspace(id: workspace)?.enabled == true else { throw RegistryError.notFound("workspace not found") }
         let agent = AgentRecord(
             id: "agt_" + UUID().uuidString.lowercased(), workspace: workspace, name: name, did: key.did, publicJWK: key.jwk,
             domain: domain ?? "", created: clock.now())
         do {
             try await store.createAgent(agent)
         } catch {
-            if case .conflict(let why) = error { throw APIError.conflict(why) }
+            if case .conflict(let why) = error { throw RegistryError.conflict(why) }
             throw error
         }
         await audit(identity, "register-agent", agent.id)
@@ -70,26 +70,26 @@ public struct BadgeService: Sendable {
 
     /// The agent, if the caller holds `capability` in its workspace; out of scope looks unknown.
     public func agent(_ id: String, _ capability: String, by identity: Identity?) async throws -> AgentRecord {
-        guard let agent = try await store.agent(id: id) else { throw APIError.notFound("agent not found") }
-        if let identity, !identity.may(capability, in: agent.workspace) { throw APIError.notFound("agent not found") }
+        guard let agent = try await store.agent(id: id) else { throw RegistryError.notFound("agent not found") }
+        if let identity, !identity.may(capability, in: agent.workspace) { throw RegistryError.notFound("agent not found") }
         return agent
     }
 
     public func list(workspace: String?, by identity: Identity) async throws -> [AgentRecord] {
         let target = workspace ?? identity.workspace
-        guard identity.may(Capability.agentsRead, in: target) else { throw APIError.accessDenied }
+        guard identity.may(Capability.agentsRead, in: target) else { throw RegistryError.accessDenied }
         return try await store.listAgents(workspace: target)
     }
 
     public func update(_ id: String, name: String?, domain: String?, status: String?, by identity: Identity) async throws -> AgentRecord {
         var agent = try await agent(id, Capability.agentsWrite, by: identity)
         if let name {
-            guard (1...128).contains(name.count) else { throw APIError.badRequest("invalid field name: 1-128 characters") }
+            guard (1...128).contains(name.count) else { throw RegistryError.invalid("invalid field name: 1-128 characters") }
             agent.name = name
         }
         if let domain { agent.domain = domain }
         if let status {
-            guard ["active", "disabled"].contains(status) else { throw APIError.badRequest("invalid field status: active or disabled") }
+            guard ["active", "disabled"].contains(status) else { throw RegistryError.invalid("invalid field status: active or disabled") }
             agent.status = status
         }
         try await store.updateAgent(agent)
@@ -102,13 +102,13 @@ public struct BadgeService: Sendable {
     func lifetime(_ requested: Int?) throws -> Int {
         guard let requested else { return settings.defaultLifetime }
         guard requested >= settings.minimumLifetime else {
-            throw APIError.badRequest("invalid field exp_s: at least \(settings.minimumLifetime) seconds")
+            throw RegistryError.invalid("invalid field exp_s: at least \(settings.minimumLifetime) seconds")
         }
         return min(requested, settings.maximumLifetime)
     }
 
     func sign(_ agent: AgentRecord, ial: String, lifetime: Int, audience: [String]?) async throws -> (String, Date) {
-        guard agent.status == "active" else { throw APIError.accessDenied }
+        guard agent.status == "active" else { throw RegistryError.accessDenied }
         let key = try Ed25519PublicKey(jwk: agent.publicJWK)
         let now = clock.now().unixSeconds
         let claims = BadgeClaims(
@@ -137,9 +137,9 @@ public struct BadgeService: Sendable {
     /// out of proof of possession.
     public func challenge(agentID: String, requester: String?) async throws -> ChallengeRecord {
         if let wait = challengeRequesters.admit(requester ?? "unknown", now: clock.now()) {
-            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many challenge requests from this address", retryAfter: wait)
+            throw RegistryError.rateLimited("too many challenge requests from this address", retryAfter: wait)
         }
-        guard let agent = try await store.agent(id: agentID), agent.status == "active" else { throw APIError.notFound("agent not found") }
+        guard let agent = try await store.agent(id: agentID), agent.status == "active" else { throw RegistryError.notFound("agent not found") }
         var generator = SystemRandomNumberGenerator()
         let nonce = Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
         let challenge = ChallengeRecord(
@@ -155,7 +155,7 @@ public struct BadgeService: Sendable {
         let bounded = try lifetime(requested)
         guard let agent = try await store.agent(id: agentID), agent.status == "active",
             let challenge = try await store.consumeChallenge(id: challengeID, agentID: agentID, now: clock.now())
-        else { throw APIError.authFailed }
+        else { throw RegistryError.authFailed }
         let key = try Ed25519PublicKey(jwk: agent.publicJWK)
         let verifier = await JWSVerifier(keys: [key.thumbprint: key])
         let claims: PoPProofClaims
@@ -165,11 +165,11 @@ public struct BadgeService: Sendable {
                 clock: clock)
         } catch {
             logger.info("PoP proof refused", metadata: ["agent": "\(agentID)", "reason": "\(error)"])
-            throw APIError.authFailed
+            throw RegistryError.authFailed
         }
         guard ConstantTime.equals(Array(claims.nonce.utf8), Array(challenge.nonce.utf8)), let iat = claims.iat,
             clock.now().unixSeconds - iat <= Int64(settings.challengeLifetime)
-        else { throw APIError.authFailed }
+        else { throw RegistryError.authFailed }
         let result = try await sign(agent, ial: "1", lifetime: bounded, audience: audience)
         logger.info("badge issued", metadata: ["agent": "\(agent.id)", "ial": "1"])
         return result
@@ -177,7 +177,7 @@ public struct BadgeService: Sendable {
 
     public func revoke(jti: String, by identity: Identity) async throws {
         guard let badge = try await store.badge(jti: jti), identity.may(Capability.badgesRevoke, in: badge.workspace) else {
-            throw APIError.notFound("badge not found")
+            throw RegistryError.notFound("badge not found")
         }
         try await store.revokeBadge(jti: jti, at: clock.now())
         await audit(identity, "revoke-badge", jti)

@@ -51,10 +51,10 @@ struct IAMController {
             do {
                 return try await iam.changePassword(
                     current: body.current_password, new: body.new_password, identity, clientAddress: context.remoteAddress)
-            } catch let error as APIError {
+            } catch let error as IAMError {
                 throw error
             } catch {
-                throw APIError.unavailable()
+                throw IAMError.unavailable
             }
         }
     }

@@ -87,7 +87,7 @@ struct SocketSession {
             let object = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(response))) ?? [:]
             return ["id": id, "response": object, "complete": true]
         } catch {
-            return failure(error)
+            return failure(ErrorMapping.apiError(error))
         }
     }
 

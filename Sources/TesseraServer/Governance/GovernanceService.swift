@@ -46,7 +46,7 @@ public struct GovernanceService: Sendable {
     /// the passport to its registered key.
     public func issue(_ request: IssueRequest, by identity: Identity) async throws -> (String, PassportClaims) {
         let mission = request.mission
-        guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw APIError.accessDenied }
+        guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw GovernanceError.forbidden("access_denied") }
         var jkt = request.jkt
         if let agent = try await store.agent(id: mission.agent_id) {
             guard agent.workspace == identity.workspace else {

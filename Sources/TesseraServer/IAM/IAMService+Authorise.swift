@@ -27,7 +27,7 @@ extension IAMService {
     func subject(_ request: IAMRequest, _ identity: Identity) async throws -> Identity {
         guard let id = request.user_id, !id.isEmpty, id != identity.userID else { return identity }
         try require(identity, Capability.iamAdmin, in: nil)
-        guard let user = try await store.user(id: id) else { throw APIError.notFound("user not found") }
+        guard let user = try await store.user(id: id) else { throw IAMError.notFound("user not found") }
         return Identity(user: user, workspace: user.defaultWorkspace, source: identity.source)
     }
 
@@ -39,12 +39,12 @@ extension IAMService {
     }
 
     func authorise(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
-        guard let capability = request.capability, !capability.isEmpty else { throw APIError.badRequest("missing field capability") }
+        guard let capability = request.capability, !capability.isEmpty else { throw IAMError.invalid("missing field capability") }
         let subject = try await subject(request, identity)
         var resource: [String: JSONScalar]?
         if let json = request.resource_json, !json.isEmpty {
             guard json.utf8.count <= 64 * 1024, let parsed = try? StrictJSON.decode([String: JSONScalar].self, from: Data(json.utf8)) else {
-                throw APIError.badRequest("invalid field resource_json: a JSON object expected")
+                throw IAMError.invalid("invalid field resource_json: a JSON object expected")
             }
             resource = parsed
         }
@@ -55,11 +55,11 @@ extension IAMService {
     }
 
     func authoriseMany(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
-        guard let json = request.authorise_checks, !json.isEmpty else { throw APIError.badRequest("missing field authorise_checks") }
+        guard let json = request.authorise_checks, !json.isEmpty else { throw IAMError.invalid("missing field authorise_checks") }
         guard json.utf8.count <= 256 * 1024, let checks = try? StrictJSON.decode([Check].self, from: Data(json.utf8)) else {
-            throw APIError.badRequest("invalid field authorise_checks: a JSON array of {capability, resource, parameters} expected")
+            throw IAMError.invalid("invalid field authorise_checks: a JSON array of {capability, resource, parameters} expected")
         }
-        guard checks.count <= 256 else { throw APIError.badRequest("invalid field authorise_checks: at most 256 checks") }
+        guard checks.count <= 256 else { throw IAMError.invalid("invalid field authorise_checks: at most 256 checks") }
         let subject = try await subject(request, identity)
         var decisions: [[String: Any]] = []
         for check in checks {

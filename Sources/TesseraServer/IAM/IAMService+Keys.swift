@@ -5,27 +5,27 @@ import TesseraStore
 /// API keys and signing keys.
 extension IAMService {
     /// Own keys need `keys:self` in the caller's home workspace; anyone else's need `keys:admin`.
-    func requireKeyAccess(_ identity: Identity, owner: String) throws(APIError) {
+    func requireKeyAccess(_ identity: Identity, owner: String) throws(IAMError) {
         if owner == identity.userID, identity.may(Capability.keysSelf, in: identity.defaultWorkspace) { return }
         try require(identity, Capability.keysAdmin, in: nil)
     }
 
     func createAPIKey(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
-        guard let input = request.key else { throw APIError.badRequest("missing field key") }
+        guard let input = request.key else { throw IAMError.invalid("missing field key") }
         let owner = (input.user_id?.isEmpty == false) ? input.user_id! : identity.userID
         try requireKeyAccess(identity, owner: owner)
         guard let name = input.name, (1...128).contains(name.count) else {
-            throw APIError.badRequest("invalid field key.name: 1-128 characters")
+            throw IAMError.invalid("invalid field key.name: 1-128 characters")
         }
         var expires: Date?
         if let text = input.expires, !text.isEmpty {
-            guard let date = WireTime.parse(text) else { throw APIError.badRequest("invalid field key.expires: ISO-8601 expected") }
-            guard date > clock.now() else { throw APIError.badRequest("invalid field key.expires: in the past") }
+            guard let date = WireTime.parse(text) else { throw IAMError.invalid("invalid field key.expires: ISO-8601 expected") }
+            guard date > clock.now() else { throw IAMError.invalid("invalid field key.expires: in the past") }
             expires = date
         }
-        guard let user = try await store.user(id: owner) else { throw APIError.notFound("user not found") }
+        guard let user = try await store.user(id: owner) else { throw IAMError.notFound("user not found") }
         if let workspace = request.workspace, !workspace.isEmpty, workspace != user.defaultWorkspace {
-            throw APIError.notFound("user not found")
+            throw IAMError.notFound("user not found")
         }
         let issued = APIKeyCodec.generate()
         let key = APIKeyRecord(
@@ -49,13 +49,13 @@ extension IAMService {
     }
 
     func revokeAPIKey(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
-        guard let id = request.key_id, !id.isEmpty else { throw APIError.badRequest("missing field key_id") }
-        guard let key = try await store.apiKey(id: id), !key.revoked else { throw APIError.notFound("api key not found") }
+        guard let id = request.key_id, !id.isEmpty else { throw IAMError.invalid("missing field key_id") }
+        guard let key = try await store.apiKey(id: id), !key.revoked else { throw IAMError.notFound("api key not found") }
         do {
             try requireKeyAccess(identity, owner: key.userID)
         } catch {
             // Someone else's key without keys:admin: indistinguishable from an unknown id.
-            throw APIError.notFound("api key not found")
+            throw IAMError.notFound("api key not found")
         }
         try await store.revokeAPIKey(id: id)
         authenticator.invalidate(keyID: id)
@@ -66,10 +66,10 @@ extension IAMService {
     /// `iam:admin`: what an API key resolves to, without using it.
     func resolveAPIKey(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         try require(identity, Capability.iamAdmin, in: nil)
-        guard let plaintext = request.api_key, !plaintext.isEmpty else { throw APIError.badRequest("missing field api_key") }
+        guard let plaintext = request.api_key, !plaintext.isEmpty else { throw IAMError.invalid("missing field api_key") }
         guard let resolved = try await store.resolveAPIKey(hash: APIKeyCodec.hash(plaintext)), !resolved.key.revoked,
             resolved.user.enabled, (resolved.key.expires.map { $0 > clock.now() } ?? true)
-        else { throw APIError.authFailed }
+        else { throw IAMError.authFailed }
         var response = IAMResponse()
         response.resolved_user_id = resolved.user.id
         response.resolved_default_workspace = resolved.user.defaultWorkspace

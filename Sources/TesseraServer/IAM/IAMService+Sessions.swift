@@ -7,7 +7,7 @@ extension IAMService {
     public static let defaultWorkspace = "default"
     public static let adminUsername = "admin"
 
-    public func bootstrapAvailable() async throws(APIError) -> Bool {
+    public func bootstrapAvailable() async throws(IAMError) -> Bool {
         guard settings.bootstrapMode == .bootstrap else { return false }
         do {
             return try await !store.hasUsers()
@@ -24,7 +24,7 @@ extension IAMService {
 
     /// Creates the `default` workspace, the `admin` user and its API key, once, in bootstrap mode.
     /// Any refusal is the masked auth failure: mode, state and races look the same.
-    public func bootstrap() async throws(APIError) -> IAMResponse {
+    public func bootstrap() async throws(IAMError) -> IAMResponse {
         guard settings.bootstrapMode == .bootstrap else { throw .authFailed }
         let issued = APIKeyCodec.generate()
         let (workspace, admin, key) = bootstrapRecords(keyHash: issued.hash, prefix: issued.prefix, keyName: "bootstrap")
@@ -71,7 +71,7 @@ extension IAMService {
     ///
     /// The unknown-user path verifies against a decoy hash, so it costs the same as a wrong
     /// password and answers the same 401. Throttling is checked first, per username and address.
-    public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(APIError) -> LoginResult {
+    public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(IAMError) -> LoginResult {
         let now = clock.now()
         let ticket = try admit(username: username, address: clientAddress, now: now)
         let user: UserRecord?
@@ -113,27 +113,27 @@ extension IAMService {
         do {
             token = try await keys.sign(claims, type: LoginClaims.type)
         } catch {
-            throw .unavailable()
+            throw .unavailable
         }
         await audit(identity, "login", target: user.id)
         return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
     }
 
     /// Admits a password check through the throttle, or refuses with 429 and `Retry-After`.
-    func admit(username: String, address: String?, now: Date) throws(APIError) -> LoginThrottle.Ticket {
+    func admit(username: String, address: String?, now: Date) throws(IAMError) -> LoginThrottle.Ticket {
         do {
             return try throttle.begin(username: username, address: address, now: now)
         } catch {
-            guard case .retryAfter(let wait) = error else { throw .unavailable() }
-            throw APIError(.tooManyRequests, type: "rate-limited", message: "too many failed password attempts; retry later", retryAfter: wait)
+            guard case .retryAfter(let wait) = error else { throw .unavailable }
+            throw IAMError.rateLimited("too many failed password attempts; retry later", retryAfter: wait)
         }
     }
 
     /// The caller changes their own password; clears `must_change_password`. The current-password
     /// check is throttled exactly like a login, so a stolen session cannot guess it.
     public func changePassword(current: String?, new: String?, _ identity: Identity, clientAddress: String? = nil) async throws -> IAMResponse {
-        guard let new, !new.isEmpty else { throw APIError.badRequest("missing field new_password") }
-        guard let user = try await store.user(id: identity.userID) else { throw APIError.authFailed }
+        guard let new, !new.isEmpty else { throw IAMError.invalid("missing field new_password") }
+        guard let user = try await store.user(id: identity.userID) else { throw IAMError.authFailed }
         let ticket = try admit(username: user.username, address: clientAddress, now: clock.now())
         let hasher = self.hasher
         let stored = user.passwordHash.isEmpty ? decoyHash : user.passwordHash
@@ -142,11 +142,11 @@ extension IAMService {
         guard matches, !user.passwordHash.isEmpty else {
             throttle.finish(ticket, succeeded: false)
             await audit(identity, "change-password", target: user.id, outcome: "denied")
-            throw APIError.authFailed
+            throw IAMError.authFailed
         }
         throttle.finish(ticket, succeeded: true)
         if let problem = PasswordPolicy.problem(with: new, username: user.username) {
-            throw APIError(.badRequest, type: "weak-password", message: problem)
+            throw IAMError.weakPassword(problem)
         }
         var updated = user
         updated.passwordHash = try await offLoop { try hasher.hash(new) }
@@ -161,7 +161,7 @@ extension IAMService {
     }
 
     func whoami(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
-        guard let user = try await store.user(id: identity.userID) else { throw APIError.authFailed }
+        guard let user = try await store.user(id: identity.userID) else { throw IAMError.authFailed }
         var response = IAMResponse()
         response.user = .init(user)
         response.resolved_workspace = identity.workspace

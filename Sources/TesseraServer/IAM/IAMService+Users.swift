@@ -8,24 +8,24 @@ extension IAMService {
     /// Loads the user an operation targets. `workspace`, when given, must be the user's home:
     /// a mismatch looks exactly like an unknown user.
     func targetUser(_ request: IAMRequest) async throws -> UserRecord {
-        guard let id = request.user_id, !id.isEmpty else { throw APIError.badRequest("missing field user_id") }
-        guard let user = try await store.user(id: id) else { throw APIError.notFound("user not found") }
+        guard let id = request.user_id, !id.isEmpty else { throw IAMError.invalid("missing field user_id") }
+        guard let user = try await store.user(id: id) else { throw IAMError.notFound("user not found") }
         if let workspace = request.workspace, !workspace.isEmpty, workspace != user.defaultWorkspace {
-            throw APIError.notFound("user not found")
+            throw IAMError.notFound("user not found")
         }
         return user
     }
 
     /// Roles must be known; granting `admin` needs `users:admin`.
     func validateRoles(_ roles: [String], by identity: Identity, workspace: String) throws {
-        guard roles.count <= 32 else { throw APIError.badRequest("invalid field user.roles: at most 32 roles") }
+        guard roles.count <= 32 else { throw IAMError.invalid("invalid field user.roles: at most 32 roles") }
         for entry in roles {
             let grant = RoleGrant.parse(entry, homeWorkspace: workspace)
             guard RoleCatalog.roles.contains(grant.role) else {
-                throw APIError.badRequest("invalid field user.roles: unknown role \(entry)")
+                throw IAMError.invalid("invalid field user.roles: unknown role \(entry)")
             }
             if grant.workspace != "*" && !Self.validWorkspaceID(grant.workspace) {
-                throw APIError.badRequest("invalid field user.roles: bad workspace in \(entry)")
+                throw IAMError.invalid("invalid field user.roles: bad workspace in \(entry)")
             }
             if grant.role == "admin" { try require(identity, Capability.usersAdmin, in: nil) }
         }
@@ -34,17 +34,17 @@ extension IAMService {
     func createUser(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         let workspace = (request.workspace?.isEmpty == false) ? request.workspace! : identity.workspace
         try require(identity, Capability.usersWrite, in: workspace)
-        guard let input = request.user else { throw APIError.badRequest("missing field user") }
+        guard let input = request.user else { throw IAMError.invalid("missing field user") }
         guard let username = input.username, Self.validUsername(username) else {
-            throw APIError.badRequest("invalid field user.username")
+            throw IAMError.invalid("invalid field user.username")
         }
-        guard try await store.workspace(id: workspace) != nil else { throw APIError.notFound("workspace not found") }
+        guard try await store.workspace(id: workspace) != nil else { throw IAMError.notFound("workspace not found") }
         let roles = input.roles ?? ["reader"]
         try validateRoles(roles, by: identity, workspace: workspace)
         var passwordHash = ""
         if let password = input.password, !password.isEmpty {
             if let problem = PasswordPolicy.problem(with: password, username: username) {
-                throw APIError(.badRequest, type: "weak-password", message: problem)
+                throw IAMError.weakPassword(problem)
             }
             let hasher = self.hasher
             passwordHash = try await offLoop { try hasher.hash(password) }
@@ -56,7 +56,7 @@ extension IAMService {
         do {
             try await store.createUser(user)
         } catch {
-            if case .conflict = error { throw APIError.conflict("username \(username) already exists") }
+            if case .conflict = error { throw IAMError.conflict("username \(username) already exists") }
             throw error
         }
         await audit(identity, "create-user", target: user.id)
@@ -84,10 +84,10 @@ extension IAMService {
     func updateUser(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         var user = try await targetUser(request)
         try require(identity, Capability.usersWrite, in: user.defaultWorkspace)
-        guard let input = request.user else { throw APIError.badRequest("missing field user") }
-        if input.password != nil { throw APIError.badRequest("invalid field user.password: use reset-password") }
+        guard let input = request.user else { throw IAMError.invalid("missing field user") }
+        if input.password != nil { throw IAMError.invalid("invalid field user.password: use reset-password") }
         if let username = input.username, username != user.username {
-            guard Self.validUsername(username) else { throw APIError.badRequest("invalid field user.username") }
+            guard Self.validUsername(username) else { throw IAMError.invalid("invalid field user.username") }
             user.username = username
         }
         if let name = input.name { user.name = name }
@@ -159,7 +159,7 @@ extension IAMService {
         guard user.roles.contains("admin"), user.enabled else { return }
         let others = try await store.listUsers(workspace: nil).filter { $0.id != user.id && $0.enabled && $0.roles.contains("admin") }
         guard !others.isEmpty else {
-            throw APIError(.unprocessableContent, type: "operation-not-permitted", message: "the last enabled admin cannot be removed")
+            throw IAMError.notPermitted("the last enabled admin cannot be removed")
         }
     }
 }

@@ -6,15 +6,15 @@ import TesseraStore
 extension IAMService {
     func createWorkspace(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         try require(identity, Capability.workspacesAdmin, in: nil)
-        guard let input = request.workspace_record else { throw APIError.badRequest("missing field workspace_record") }
+        guard let input = request.workspace_record else { throw IAMError.invalid("missing field workspace_record") }
         guard let id = input.id, Self.validWorkspaceID(id) else {
-            throw APIError.badRequest("invalid field workspace_record.id: 1-64 of a-z 0-9 . _ -, not starting with _")
+            throw IAMError.invalid("invalid field workspace_record.id: 1-64 of a-z 0-9 . _ -, not starting with _")
         }
         let workspace = WorkspaceRecord(id: id, name: input.name ?? id, enabled: input.enabled ?? true, created: clock.now())
         do {
             try await store.createWorkspace(workspace)
         } catch {
-            if case .conflict = error { throw APIError.conflict("workspace \(id) already exists") }
+            if case .conflict = error { throw IAMError.conflict("workspace \(id) already exists") }
             throw error
         }
         await audit(identity, "create-workspace", target: id)
@@ -43,14 +43,14 @@ extension IAMService {
     func workspaceID(_ request: IAMRequest) throws -> String {
         if let id = request.workspace_record?.id, !id.isEmpty { return id }
         if let id = request.workspace, !id.isEmpty { return id }
-        throw APIError.badRequest("missing field workspace_record.id")
+        throw IAMError.invalid("missing field workspace_record.id")
     }
 
     func getWorkspace(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         let id = try workspaceID(request)
         let member = identity.grantedWorkspaces.contains(id) || identity.defaultWorkspace == id
-        guard member || identity.may(Capability.workspacesAdmin, in: nil) else { throw APIError.accessDenied }
-        guard let workspace = try await store.workspace(id: id) else { throw APIError.notFound("workspace not found") }
+        guard member || identity.may(Capability.workspacesAdmin, in: nil) else { throw IAMError.accessDenied }
+        guard let workspace = try await store.workspace(id: id) else { throw IAMError.notFound("workspace not found") }
         var response = IAMResponse()
         response.workspace = .init(workspace)
         return response
@@ -59,7 +59,7 @@ extension IAMService {
     func updateWorkspace(_ request: IAMRequest, _ identity: Identity, enabled forced: Bool?) async throws -> IAMResponse {
         try require(identity, Capability.workspacesAdmin, in: nil)
         let id = try workspaceID(request)
-        guard var workspace = try await store.workspace(id: id) else { throw APIError.notFound("workspace not found") }
+        guard var workspace = try await store.workspace(id: id) else { throw IAMError.notFound("workspace not found") }
         if let name = request.workspace_record?.name { workspace.name = name }
         if let enabled = forced ?? request.workspace_record?.enabled { workspace.enabled = enabled }
         if !workspace.enabled, id == identity.defaultWorkspace, identity.may(Capability.workspacesAdmin, in: nil) {
@@ -68,7 +68,7 @@ extension IAMService {
                 $0.enabled && $0.roles.contains("admin") && $0.defaultWorkspace != id
             }
             guard !admins.isEmpty else {
-                throw APIError(.unprocessableContent, type: "operation-not-permitted", message: "disabling this workspace would lock out every admin")
+                throw IAMError.notPermitted("disabling this workspace would lock out every admin")
             }
         }
         try await store.updateWorkspace(workspace)

@@ -69,34 +69,40 @@ public struct IAMService: Sendable {
     /// Operations a user who must change their password may still call.
     static let allowedWhilePasswordChangePending: Set<String> = ["whoami", "change-password", "bootstrap-status"]
 
-    /// Runs one operation for an authenticated caller. Errors are ``APIError``s; anything else
+    /// Runs one operation for an authenticated caller. Errors are ``IAMError``s; anything else
     /// becomes a 503 (store) or a denial, never a success.
-    public func handle(_ request: IAMRequest, identity: Identity) async throws(APIError) -> IAMResponse {
+    public func handle(_ request: IAMRequest, identity: Identity) async throws(IAMError) -> IAMResponse {
         var request = request
         request.actor = identity.userID
-        guard let name = request.operation, !name.isEmpty else { throw .badRequest("missing field operation") }
-        guard let operation = Self.operations[name] else { throw .badRequest("unknown operation \(name)") }
+        guard let name = request.operation, !name.isEmpty else { throw .invalid("missing field operation") }
+        guard let operation = Self.operations[name] else { throw .invalid("unknown operation \(name)") }
         if identity.mustChangePassword, !Self.allowedWhilePasswordChangePending.contains(name) {
             throw .accessDenied
         }
         do {
             return try await operation(self, request, identity)
-        } catch let error as APIError {
+        } catch let error as IAMError {
             throw error
         } catch let error as StoreError {
             throw Self.map(error)
         } catch {
             logger.error("IAM operation failed", metadata: ["operation": "\(name)", "error": "\(error)"])
-            throw .unavailable()
+            throw .unavailable
         }
     }
 
-    static func map(_ error: StoreError) -> APIError { ErrorMapping.apiError(error) }
+    static func map(_ error: StoreError) -> IAMError {
+        switch error {
+        case .conflict(let what): .conflict(what)
+        case .notFound(let what): .notFound(what)
+        case .unavailable, .invalidState, .revoked: .unavailable
+        }
+    }
 
     // MARK: Shared rules
 
     /// Refuses unless the caller holds `capability` in `workspace` (nil = system-level).
-    func require(_ identity: Identity, _ capability: String, in workspace: String?) throws(APIError) {
+    func require(_ identity: Identity, _ capability: String, in workspace: String?) throws(IAMError) {
         guard identity.may(capability, in: workspace) else { throw .accessDenied }
     }
 

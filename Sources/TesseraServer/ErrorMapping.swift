@@ -15,6 +15,7 @@ enum ErrorMapping {
         case .invalidToken: .invalidToken
         case .passportRevoked: governance(.forbidden, "passport_revoked")
         case .unknownSession: governance(.notFound, "unknown_session")
+        case .notFound(let code): governance(.notFound, code)
         case .passportAlreadyUsed: governance(.conflict, "passport_already_used")
         case .replayCacheUnavailable: governance(.serviceUnavailable, "replay_cache_unavailable")
         case .sessionNotEnded: governance(.conflict, "session_not_ended")

@@ -11,12 +11,15 @@ public struct SessionMutation<Output: Sendable>: Sendable {
     public var passports: [PassportRecord]
     /// The answer to an evaluation sent with an idempotency key, kept for its retries.
     public var evaluation: EvaluationRecord?
+    /// Approvals opened or changed by this change, for the listing index.
+    public var approvals: [ApprovalIndexRecord]
     public var output: Output
 
     public init(
         session: SessionState?, receipts: [ReceiptRecord] = [], delegation: DelegationRecord? = nil,
-        passports: [PassportRecord] = [], evaluation: EvaluationRecord? = nil, output: Output
+        passports: [PassportRecord] = [], evaluation: EvaluationRecord? = nil, approvals: [ApprovalIndexRecord] = [], output: Output
     ) {
+        self.approvals = approvals
         self.session = session
         self.receipts = receipts
         self.delegation = delegation
@@ -116,6 +119,10 @@ public protocol GovernanceStore: Sendable {
         id: String, request: SessionRequestKey?,
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output
+    /// Where an approval lives (its session), or nil.
+    func approvalSession(id: String) async throws(StoreError) -> ApprovalIndexRecord?
+    /// Approvals still pending and not expired at `now`, oldest first (at most `limit`).
+    func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord]
     /// The session's receipts in chain order.
     func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord]
 }

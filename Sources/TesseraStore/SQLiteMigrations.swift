@@ -156,7 +156,7 @@ enum SQLiteMigrations {
             """
         ),
         (
-            "v6-passport-lineage-and-idempotency",
+            "v6-passport-lineage-idempotency-approvals",
             """
             CREATE TABLE gov_passports (
                 jti TEXT PRIMARY KEY NOT NULL,
@@ -175,6 +175,14 @@ enum SQLiteMigrations {
                 PRIMARY KEY (session_id, request_id)
             );
             ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE gov_approvals (
+                id TEXT PRIMARY KEY NOT NULL,
+                session_id TEXT NOT NULL,
+                workspace TEXT NOT NULL,
+                status TEXT NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            CREATE INDEX gov_approvals_open ON gov_approvals(status, expires_at);
             """
         ),
     ]

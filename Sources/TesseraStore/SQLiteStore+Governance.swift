@@ -168,6 +168,14 @@ extension SQLiteStore {
                         arguments: [d.parentSessionID, d.requestID, d.fingerprint, d.childJTI, d.childToken, d.budget, d.parentRemainingAtDelegation])
                 }
                 for passport in mutation.passports { try Self.insert(passport, db) }
+                for a in mutation.approvals {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (id) DO UPDATE SET status = excluded.status
+                            """,
+                        arguments: [a.id, a.sessionID, a.workspace, a.status, a.expiresAt.timeIntervalSince1970])
+                }
                 if let e = mutation.evaluation {
                     try db.execute(
                         sql: "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?)",
@@ -177,6 +185,25 @@ extension SQLiteStore {
             }
         } catch let error as DatabaseError {
             throw Self.map(error)
+        }
+    }
+
+    static func approval(_ row: Row) -> ApprovalIndexRecord {
+        ApprovalIndexRecord(
+            id: row["id"], sessionID: row["session_id"], workspace: row["workspace"], status: row["status"],
+            expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
+    }
+
+    public func approvalSession(id: String) async throws(StoreError) -> ApprovalIndexRecord? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM gov_approvals WHERE id = ?", arguments: [id]).map(Self.approval) }
+    }
+
+    public func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM gov_approvals WHERE status IN ('pending', 'granted') AND expires_at > ? ORDER BY expires_at LIMIT ?",
+                arguments: [now.timeIntervalSince1970, limit]
+            ).map(Self.approval)
         }
     }
 

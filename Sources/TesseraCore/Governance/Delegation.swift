@@ -16,6 +16,9 @@ public struct DelegationRequest: Sendable, Equatable {
     public var childCnfJKT: String?
     /// The parent holder's proof of possession (required when the parent is key-bound).
     public var proof: String?
+    /// Tool entries for the child (argument constraints, approvals): each must be provably no
+    /// wider than the parent's entry for the same tool, which the child otherwise inherits.
+    public var childTools: [String: JSONValue]?
 
     /// Parses the JSON body; each type error carries the seed's exact message.
     public static func parse(_ object: [String: JSONValue]) throws(MissionError) -> DelegationRequest {
@@ -70,13 +73,21 @@ public struct DelegationRequest: Sendable, Equatable {
             guard case .string(let p) = value, !p.isEmpty else { throw .invalid("proof must be a compact JWS") }
             proof = p
         }
+        var childTools: [String: JSONValue]?
+        if let value = object["child_tools"], value != .null {
+            let parsed = try ToolPolicy.parseAll(value, path: "child_tools")
+            if let stray = parsed.keys.sorted().first(where: { !tools.contains($0) }) {
+                throw .invalid("child_tools.\(stray) is not in child_allowed_tools")
+            }
+            if case .object(let entries) = value { childTools = entries }
+        }
         return DelegationRequest(
             parentToken: try string("parent_token"), childAgentID: try string("child_agent_id"),
             childMission: try string("child_mission"), childAllowedTools: tools,
             childResourceScope: scope,
             childMaxToolCalls: try integer("child_max_tool_calls", range: 0...1_000_000_000),
             childTTL: try integer("child_ttl_s", range: 1...(366 * 86400)), requestID: requestID,
-            childCnfJKT: childJKT, proof: proof)
+            childCnfJKT: childJKT, proof: proof, childTools: childTools)
     }
 
     /// What makes two requests "the same" for idempotency: every child field, lists normalised.
@@ -89,12 +100,15 @@ public struct DelegationRequest: Sendable, Equatable {
         if let childMaxToolCalls { object["child_max_tool_calls"] = .number(Double(childMaxToolCalls)) }
         if let childTTL { object["child_ttl_s"] = .number(Double(childTTL)) }
         if let childCnfJKT { object["child_cnf_jkt"] = .string(childCnfJKT) }
+        if let childTools { object["child_tools"] = .object(childTools) }
         return CanonicalJSON.serialize(.object(object))
     }
 }
 
 /// Why a delegation was refused: the message is the wire's `error`.
 public enum DelegationError: Error, Equatable, Sendable {
+    /// The request cannot be granted as written (400, naming the argument).
+    case invalid(String)
     case forbidden(String)
     case conflict(String)
     case revoked
@@ -135,9 +149,11 @@ public enum Attenuation {
         guard p.delegation_depth + 1 <= p.max_delegation_depth else {
             throw .forbidden("scope escalation: delegation depth \(p.delegation_depth + 1) exceeds max_delegation_depth \(p.max_delegation_depth)")
         }
-        for tool in request.childAllowedTools where !p.allowed_tools.contains(tool) || p.forbidden_tools.contains(tool) {
+        let parentTools = p.permittedTools
+        for tool in request.childAllowedTools where !parentTools.contains(tool) || p.forbidden_tools.contains(tool) {
             throw .forbidden("scope escalation: \(tool) is not in the parent's allowed_tools")
         }
+        let childTools = try attenuatedTools(parent: p, request: request)
         // Never weaker than the parent: a bound parent's child is bound too.
         let childJKT = request.childCnfJKT ?? p.cnf?.jkt
         var scope = request.childResourceScope ?? p.resource_scope
@@ -167,9 +183,41 @@ public enum Attenuation {
             agent_id: request.childAgentID, mission: request.childMission, allowed_tools: request.childAllowedTools,
             forbidden_tools: p.forbidden_tools, resource_scope: scope.sorted(), max_tool_calls: budget,
             max_duration_s: Int(ttl), delegation_allowed: p.delegation_allowed && p.delegation_depth + 1 < p.max_delegation_depth,
-            max_delegation_depth: p.max_delegation_depth)
+            max_delegation_depth: p.max_delegation_depth, tools: childTools)
         return PassportClaims(
             mission: mission, issuer: issuer, workspace: p.workspace, issuedAt: nowSeconds, ttl: ttl,
             depth: p.delegation_depth + 1, parentJTI: p.jti, jkt: childJKT)
+    }
+
+    /// The child's tool entries: each parent entry for a delegated tool is inherited unless the
+    /// request narrows it, and a narrowing must be provable constraint by constraint.
+    static func attenuatedTools(parent p: PassportClaims, request: DelegationRequest) throws(DelegationError) -> [String: JSONValue]? {
+        let parentPolicies: [String: ToolPolicy]
+        do {
+            parentPolicies = try ToolPolicy.parseAll(.object(p.tools ?? [:]), path: "tools")
+        } catch {
+            throw .forbidden("the parent's tool constraints cannot be read")
+        }
+        var out: [String: JSONValue] = [:]
+        for tool in request.childAllowedTools {
+            let childRaw = request.childTools?[tool]
+            if let parentPolicy = parentPolicies[tool] {
+                guard let childRaw else {
+                    out[tool] = p.tools?[tool]
+                    continue
+                }
+                let childPolicy: ToolPolicy
+                do {
+                    childPolicy = try ToolPolicy.parse(childRaw, path: "child_tools.\(tool)")
+                } catch {
+                    throw .invalid(error.description)
+                }
+                if let why = parentPolicy.widening(by: childPolicy, tool: tool) { throw .invalid("child_tools.\(why)") }
+                out[tool] = childRaw
+            } else if let childRaw {
+                out[tool] = childRaw
+            }
+        }
+        return out.isEmpty ? nil : out
     }
 }

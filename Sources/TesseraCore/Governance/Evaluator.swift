@@ -18,6 +18,8 @@ public struct SessionState: Sendable, Equatable, Codable {
     public var lastReceiptHash: String
     /// The signed attestation, once ended.
     public var attestation: String?
+    /// Human approvals requested by this session's calls (bounded; see ``resolveApproval``).
+    public var approvals: [ApprovalRecord]?
 
     public init(id: String, passport: PassportClaims, startedAt: Date) {
         self.id = id
@@ -39,12 +41,29 @@ public struct SessionState: Sendable, Equatable, Codable {
     }
 }
 
-/// PERMIT or DENY, with the rule that decided.
+/// PERMIT, DENY or APPROVAL_REQUIRED, with the rule that decided.
 public struct Decision: Sendable, Equatable {
-    public enum Verdict: String, Sendable, Codable { case permit = "PERMIT", deny = "DENY" }
+    public enum Verdict: String, Sendable, Codable {
+        case permit = "PERMIT", deny = "DENY", approvalRequired = "APPROVAL_REQUIRED"
+    }
     public var verdict: Verdict
-    /// `rule: detail` for a DENY; nil for a PERMIT.
+    /// `rule: detail` for most DENYs; exactly `argument_violation`, `unknown_argument` or
+    /// `missing_argument` for an argument DENY (the details are in `violations`); nil for a PERMIT.
     public var reason: String?
+    /// What failed, argument by argument, for an argument DENY.
+    public var violations: [ToolPolicy.Violation] = []
+    /// On a call that passed every rule: the approval it still needs, if any.
+    public var approval: ToolPolicy.Approval?
+    /// For APPROVAL_REQUIRED, and for a PERMIT that used a granted approval.
+    public var approvalID: String?
+
+    public init(verdict: Verdict, reason: String?, violations: [ToolPolicy.Violation] = [], approval: ToolPolicy.Approval? = nil, approvalID: String? = nil) {
+        self.verdict = verdict
+        self.reason = reason
+        self.violations = violations
+        self.approval = approval
+        self.approvalID = approvalID
+    }
 
     public static let permit = Decision(verdict: .permit, reason: nil)
     public static func deny(_ rule: String, _ detail: String) -> Decision {
@@ -64,11 +83,28 @@ public struct Evaluator: Sendable {
     let scope: [Glob]
     let allowed: Set<String>
     let forbidden: Set<String>
+    /// Compiled tool entries (argument constraints, approvals).
+    let policies: [String: ToolPolicy]
+    /// The passport's `tools` did not compile (it was signed by an older or other version):
+    /// every call is refused rather than evaluated without its constraints.
+    let policiesInvalid: Bool
 
     public init(passport: PassportClaims) {
         self.scope = passport.resource_scope.map(Glob.init)
-        self.allowed = Set(passport.allowed_tools)
+        self.allowed = passport.permittedTools
         self.forbidden = Set(passport.forbidden_tools)
+        if let tools = passport.tools {
+            do {
+                self.policies = try ToolPolicy.parseAll(.object(tools), path: "tools")
+                self.policiesInvalid = false
+            } catch {
+                self.policies = [:]
+                self.policiesInvalid = true
+            }
+        } else {
+            self.policies = [:]
+            self.policiesInvalid = false
+        }
     }
 
     public static let maxToolNameBytes = 256
@@ -80,6 +116,7 @@ public struct Evaluator: Sendable {
     /// The passport-only rules for one call: tool name, forbidden and allowed tools, resources.
     public func decide(tool: String, arguments: [String: JSONValue]) -> Decision {
         if tool.isEmpty || tool.utf8.count > Self.maxToolNameBytes { return .deny("tool_invalid", "tool_name must be 1-256 bytes") }
+        if policiesInvalid { return .deny("tool_policy_invalid", "the passport's tool constraints cannot be read") }
         if forbidden.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
         if !allowed.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
         guard let resources = ResourcePath.values(in: arguments) else {
@@ -91,6 +128,16 @@ public struct Evaluator: Sendable {
             }
             if !scope.isEmpty, !scope.contains(where: { $0.matches(path) }) {
                 return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
+            }
+        }
+        if let policy = policies[tool] {
+            let violations = policy.violations(arguments)
+            if let first = violations.first {
+                let reason = ["unknown_argument", "missing_argument"].contains(first.constraint) ? first.constraint : "argument_violation"
+                return Decision(verdict: .deny, reason: reason, violations: violations)
+            }
+            if policy.needsApproval(arguments) {
+                return Decision(verdict: .permit, reason: nil, approval: policy.approval)
             }
         }
         return .permit

@@ -15,12 +15,16 @@ public struct Mission: Sendable, Equatable, Codable {
     public var max_duration_s: Int?
     public var delegation_allowed: Bool
     public var max_delegation_depth: Int
+    /// Per-tool argument constraints and approvals, as sent (validated by ``ToolPolicy``); a tool
+    /// named here is allowed as if listed in `allowed_tools`.
+    public var tools: [String: JSONValue]?
 
     public init(
         agent_id: String, mission: String, allowed_tools: [String] = [], forbidden_tools: [String] = [],
         resource_scope: [String] = [], max_tool_calls: Int? = nil, max_duration_s: Int? = nil,
-        delegation_allowed: Bool = false, max_delegation_depth: Int = 0
+        delegation_allowed: Bool = false, max_delegation_depth: Int = 0, tools: [String: JSONValue]? = nil
     ) {
+        self.tools = tools
         self.agent_id = agent_id
         self.mission = mission
         self.allowed_tools = allowed_tools
@@ -34,7 +38,7 @@ public struct Mission: Sendable, Equatable, Codable {
 
     static let knownFields: Set<String> = [
         "agent_id", "mission", "allowed_tools", "forbidden_tools", "resource_scope", "max_tool_calls",
-        "max_duration_s", "delegation_allowed", "max_delegation_depth",
+        "max_duration_s", "delegation_allowed", "max_delegation_depth", "tools",
     ]
 
     /// Validates a decoded JSON object as a mission. Every error names the field.
@@ -77,12 +81,17 @@ public struct Mission: Sendable, Equatable, Codable {
             guard case .bool(let b) = value else { throw .invalid("mission.delegation_allowed must be a boolean") }
             delegationAllowed = b
         }
-        let mission = Mission(
+        var mission = Mission(
             agent_id: try string("agent_id"), mission: try string("mission"), allowed_tools: try strings("allowed_tools"),
             forbidden_tools: try strings("forbidden_tools"), resource_scope: try strings("resource_scope"),
             max_tool_calls: try integer("max_tool_calls", max: 1_000_000_000),
             max_duration_s: try integer("max_duration_s", max: 366 * 86400), delegation_allowed: delegationAllowed,
             max_delegation_depth: try integer("max_delegation_depth", max: 16) ?? 0)
+        if let tools = object["tools"], tools != .null {
+            _ = try ToolPolicy.parseAll(tools, path: "mission.tools")
+            guard case .object(let entries) = tools else { throw .invalid("mission.tools must be an object") }
+            mission.tools = entries
+        }
         try validateScope(mission.resource_scope, field: "mission.resource_scope")
         return mission
     }
@@ -133,6 +142,8 @@ public struct PassportClaims: JWSClaims, Equatable {
     public var delegation_depth: Int
     public var parent_jti: String?
     public var cnf: Confirmation?
+    /// The mission's tool entries (argument constraints, approvals), signed with the rest.
+    public var tools: [String: JSONValue]?
 
     public init(mission: Mission, issuer: String, workspace: String, issuedAt: Int64, ttl: Int64, jti: String = UUID().uuidString.lowercased(), depth: Int = 0, parentJTI: String? = nil, jkt: String? = nil) {
         self.iss = issuer
@@ -154,5 +165,9 @@ public struct PassportClaims: JWSClaims, Equatable {
         self.delegation_depth = depth
         self.parent_jti = parentJTI
         self.cnf = jkt.map(Confirmation.init)
+        self.tools = mission.tools
     }
+
+    /// Every tool this passport may call: `allowed_tools` and the tools named in `tools`.
+    public var permittedTools: Set<String> { Set(allowed_tools).union(tools.map { Array($0.keys) } ?? []) }
 }

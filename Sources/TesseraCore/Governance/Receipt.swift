@@ -18,9 +18,13 @@ public struct ReceiptClaims: JWSClaims, Equatable {
     public var reason: String
     public var arguments_digest: String
     public var prev: String
+    /// For an argument DENY: what failed.
+    public var violations: [ToolPolicy.Violation]?
+    /// For APPROVAL_REQUIRED, an approval's grant or denial, and the PERMIT that used it.
+    public var approval_id: String?
 
     enum CodingKeys: String, CodingKey {
-        case iss, iat, jti, grant_id, session_id, seq, tool, decision, reason, arguments_digest, prev
+        case iss, iat, jti, grant_id, session_id, seq, tool, decision, reason, arguments_digest, prev, violations, approval_id
     }
 
     public init(
@@ -69,10 +73,12 @@ extension SessionState {
     public mutating func appendReceipt(
         tool: String, decision: Decision, arguments: JSONValue, issuer: String, now: Date, key: Ed25519KeyPair
     ) throws -> ReceiptRecord {
-        let claims = ReceiptClaims(
+        var claims = ReceiptClaims(
             iss: issuer, iat: now.unixSeconds, grantID: passport.jti, sessionID: id, seq: receiptCount, tool: tool,
             decision: decision.verdict.rawValue, reason: decision.reason ?? "", arguments: arguments,
             prev: lastReceiptHash)
+        claims.violations = decision.violations.isEmpty ? nil : decision.violations
+        claims.approval_id = decision.approvalID
         let record = ReceiptRecord(
             sessionID: id, seq: receiptCount, jwt: try CompactJWS.sign(claims, type: ReceiptClaims.type, key: key), jti: claims.jti)
         receiptCount += 1

@@ -19,11 +19,13 @@ public enum Capability {
     public static let sessionsRead = "sessions:read"
     public static let receiptsRead = "receipts:read"
     public static let auditRead = "audit:read"
+    /// Grant or deny human approvals of tool calls in a workspace.
+    public static let approvalsGrant = "approvals:grant"
 
     public static let all: Set<String> = [
         usersRead, usersWrite, usersAdmin, keysSelf, keysAdmin, workspacesAdmin, iamAdmin, metricsRead,
         agentsRead, agentsWrite, badgesIssue, badgesRevoke, passportsIssue, passportsRevoke, sessionsRead,
-        receiptsRead, auditRead,
+        receiptsRead, auditRead, approvalsGrant,
     ]
 }
 
@@ -61,13 +63,17 @@ public enum RoleCatalog {
         Capability.passportsRevoke,
     ])
 
-    public static let roles: Set<String> = ["reader", "writer", "admin"]
+    /// Approvers read like readers and may grant or deny approvals.
+    static let approver: Set<String> = reader.union([Capability.approvalsGrant])
+
+    public static let roles: Set<String> = ["reader", "writer", "approver", "admin"]
 
     /// Capabilities a role grants.
     public static func capabilities(of role: String) -> Set<String> {
         switch role {
         case "reader": reader
         case "writer": writer
+        case "approver": approver
         case "admin": Capability.all
         default: []
         }

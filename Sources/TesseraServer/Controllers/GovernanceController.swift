@@ -96,6 +96,19 @@ struct GovernanceController {
             return JSONResponse(["revoked": true])
         }
 
+        try routes.on("/approvals", method: .get, access: .capability(Capability.approvalsGrant)) { _, context in
+            JSONResponse(try await governance.pendingApprovals(for: try context.authenticatedIdentity()))
+        }
+
+        for (action, grant) in [("grant", true), ("deny", false)] {
+            try routes.on("/approvals/:id/\(action)", method: .post, access: .capability(Capability.approvalsGrant)) { _, context in
+                guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 128 else {
+                    throw GovernanceError.invalid("approval id is required")
+                }
+                return JSONResponse(try await governance.decideApproval(id: id, grant: grant, by: try context.authenticatedIdentity()))
+            }
+        }
+
         try routes.on("/receipts", method: .get, access: .capability(Capability.receiptsRead)) { request, context in
             guard let sessionID = request.uri.queryParameters.get("session_id"), !sessionID.isEmpty else {
                 throw GovernanceError.invalid("session_id query parameter is required")

@@ -10,6 +10,8 @@ public enum GovernanceError: Error, Equatable, Sendable {
     case passportRevoked
     /// No such session, or one the caller may not see (the two look the same).
     case unknownSession
+    /// A named thing that does not exist (or is out of the caller's scope): 404 with the code.
+    case notFound(String)
     case passportAlreadyUsed
     case replayCacheUnavailable
     case sessionNotEnded

@@ -10,6 +10,10 @@ extension GovernanceService {
         public var calls_used: Int
         public var calls_remaining: Int?
         public var receipt_id: String?
+        /// For an argument DENY: `[{argument, constraint, detail}]`.
+        public var violations: [ToolPolicy.Violation]?
+        /// For APPROVAL_REQUIRED (and the PERMIT that used a granted approval).
+        public var approval_id: String?
     }
 
     struct Revoked: Error {}
@@ -59,26 +63,42 @@ extension GovernanceService {
                     return SessionMutation(session: nil, output: answer)
                 }
                 guard !current.revoked else { throw Revoked() }
-                let decision = evaluator.evaluate(current, call: call, now: now)
+                var decision = evaluator.evaluate(current, call: call, now: now)
+                var next = current
+                // A call that passed every rule but needs a human: use a granted approval of this
+                // exact call once, or answer APPROVAL_REQUIRED (opening a request if none is open).
+                if decision.verdict == .permit, current.endedAt == nil, let requirement = call.approval {
+                    decision = next.resolveApproval(
+                        tool: tool, arguments: arguments, requirement: requirement, now: now, newID: Self.newApprovalID)
+                }
                 guard current.endedAt == nil else {
                     // An ended session's chain is sealed by its attestation: nothing is appended.
                     return SessionMutation(
                         session: nil,
                         output: EvaluationResult(decision: decision.verdict.rawValue, reason: decision.reason, calls_used: current.callsUsed, calls_remaining: current.callsRemaining))
                 }
-                var next = current
-                if decision.verdict == .permit { next.callsUsed += 1; next.permits += 1 } else { next.denies += 1 }
+                switch decision.verdict {
+                case .permit: next.callsUsed += 1; next.permits += 1
+                case .deny: next.denies += 1
+                // Budget is spent only on PERMIT; a request for approval is receipted, not counted.
+                case .approvalRequired: break
+                }
                 let receipt = try next.appendReceipt(
                     tool: tool, decision: decision, arguments: .object(arguments), issuer: issuer, now: now, key: key)
                 let result = EvaluationResult(
                     decision: decision.verdict.rawValue, reason: decision.reason, calls_used: next.callsUsed,
-                    calls_remaining: next.callsRemaining, receipt_id: receipt.jti)
+                    calls_remaining: next.callsRemaining, receipt_id: receipt.jti,
+                    violations: decision.violations.isEmpty ? nil : decision.violations, approval_id: decision.approvalID)
                 let record = try requestID.map { id in
                     EvaluationRecord(
                         sessionID: current.id, requestID: id, fingerprint: fingerprint ?? "",
                         response: String(decoding: try Self.answerEncoder.encode(result), as: UTF8.self))
                 }
-                return SessionMutation(session: next, receipts: [receipt], evaluation: record, output: result)
+                let index = decision.approvalID.flatMap { id in next.approvals?.first { $0.id == id } }.map {
+                    ApprovalIndexRecord(id: $0.id, sessionID: current.id, workspace: current.passport.workspace, status: $0.status.rawValue, expiresAt: $0.expires_at)
+                }
+                return SessionMutation(
+                    session: next, receipts: [receipt], evaluation: record, approvals: index.map { [$0] } ?? [], output: result)
             }
         } catch is Revoked {
             throw GovernanceError.passportRevoked
@@ -155,6 +175,7 @@ extension GovernanceService {
             }
         } catch let error as DelegationError {
             switch error {
+            case .invalid(let message): throw GovernanceError.invalid(message)
             case .forbidden(let message): throw GovernanceError.forbidden(message)
             case .conflict(let message): throw GovernanceError.conflict(message)
             case .revoked: throw GovernanceError.passportRevoked

@@ -63,12 +63,14 @@ enum PostgresMigrations {
             ]
         ),
         (
-            "v6-passport-lineage-and-idempotency",
+            "v6-passport-lineage-idempotency-approvals",
             [
                 "CREATE TABLE gov_passports (jti TEXT PRIMARY KEY, parent_jti TEXT, workspace TEXT NOT NULL, jkt TEXT, issued_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
                 "CREATE INDEX gov_passports_by_parent ON gov_passports(parent_jti)",
                 "CREATE TABLE gov_evaluations (session_id TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL, PRIMARY KEY (session_id, request_id))",
                 "ALTER TABLE users ADD COLUMN token_epoch INT NOT NULL DEFAULT 0",
+                "CREATE TABLE gov_approvals (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, workspace TEXT NOT NULL, status TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX gov_approvals_open ON gov_approvals(status, expires_at)",
             ]
         ),
     ]

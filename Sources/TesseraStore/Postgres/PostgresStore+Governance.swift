@@ -186,6 +186,14 @@ extension PostgresStore {
                         """, logger: logger)
                 }
                 for passport in mutation.passports { try await insert(passport, on: c) }
+                for a in mutation.approvals {
+                    try await c.query(
+                        """
+                        INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at)
+                        VALUES (\(a.id), \(a.sessionID), \(a.workspace), \(a.status), \(a.expiresAt.pg))
+                        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status
+                        """, logger: logger)
+                }
                 if let e = mutation.evaluation {
                     try await c.query(
                         "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (\(e.sessionID), \(e.requestID), \(e.fingerprint), \(e.response))",
@@ -200,6 +208,27 @@ extension PostgresStore {
         } catch {
             // Everything else is the database's (pool shut down, deadline, connection): 503 upstream.
             throw Self.map(error)
+        }
+    }
+
+    static func approvals(_ rows: PostgresRowSequence) async throws -> [ApprovalIndexRecord] {
+        var out: [ApprovalIndexRecord] = []
+        for try await (id, session, workspace, status, expires) in rows.decode((String, String, String, String, Double).self) {
+            out.append(ApprovalIndexRecord(id: id, sessionID: session, workspace: workspace, status: status, expiresAt: expires.date))
+        }
+        return out
+    }
+
+    public func approvalSession(id: String) async throws(StoreError) -> ApprovalIndexRecord? {
+        try await run { [self] in
+            try await Self.approvals(try await client.query("SELECT id, session_id, workspace, status, expires_at FROM gov_approvals WHERE id = \(id)")).first
+        }
+    }
+
+    public func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
+        try await run { [self] in
+            try await Self.approvals(try await client.query(
+                "SELECT id, session_id, workspace, status, expires_at FROM gov_approvals WHERE status IN ('pending', 'granted') AND expires_at > \(now.pg) ORDER BY expires_at LIMIT \(limit)"))
         }
     }
 

@@ -1,0 +1,414 @@
+import Foundation
+
+/// One constraint on one argument of a tool call (spec: governance.md § Argument constraints).
+/// Parsed and compiled once — at `/issue`, at delegation and when a session's evaluator is built —
+/// never per call. `check` says why a value fails, or nil; `implies` decides attenuation.
+public indirect enum ArgumentConstraint: Sendable, Equatable {
+    case exact(JSONValue)
+    /// Canonical (RFC 8785) forms of the allowed values, for O(1) look-up.
+    case oneOf(Set<String>)
+    case notOneOf(Set<String>)
+    case range(NumberRange)
+    case pattern(Glob)
+    case regex(LinearRegex)
+    /// A normalised absolute root.
+    case subpath(String)
+    case url(URLRule)
+    case cidr([IPNetwork])
+    case shell(ShellRule)
+    case contains(Set<String>)
+    case subset(Set<String>)
+    case all([ArgumentConstraint])
+    case any([ArgumentConstraint])
+    case not(ArgumentConstraint)
+
+    public struct NumberRange: Sendable, Equatable {
+        public var min: Double?
+        public var max: Double?
+        public var exclusiveMin: Bool
+        public var exclusiveMax: Bool
+    }
+
+    public struct URLRule: Sendable, Equatable {
+        public var schemes: Set<String>
+        /// Exact hosts, and `*.suffix` entries stored as `.suffix`.
+        public var hosts: Set<String>?
+        public var ports: Set<Int>?
+        public var pathPrefix: String?
+    }
+
+    public struct ShellRule: Sendable, Equatable {
+        public var programs: Set<String>
+        /// Globs over the arguments after the program, joined by single spaces (`*` matches any
+        /// run of characters); nil = any arguments.
+        public var allowArgs: [String]?
+    }
+
+    /// The kind names, for violations and errors.
+    public var kind: String {
+        switch self {
+        case .exact: "exact"
+        case .oneOf: "one_of"
+        case .notOneOf: "not_one_of"
+        case .range: "range"
+        case .pattern: "pattern"
+        case .regex: "regex"
+        case .subpath: "subpath"
+        case .url: "url"
+        case .cidr: "cidr"
+        case .shell: "shell"
+        case .contains: "contains"
+        case .subset: "subset"
+        case .all: "all"
+        case .any: "any"
+        case .not: "not"
+        }
+    }
+
+    // MARK: Limits
+
+    public static let maximumValues = 1_024
+    public static let maximumMembers = 64
+    public static let maximumDepth = 8
+    public static let maximumStringBytes = 1_024
+    /// Integers are exact in a double only up to 2^53: beyond that `range` cannot compare exactly.
+    public static let exactIntegerLimit = 9_007_199_254_740_992.0
+
+    // MARK: Parsing
+
+    /// Parses a constraint object; every error names its JSON path.
+    public static func parse(_ value: JSONValue, path: String, depth: Int = 0) throws(MissionError) -> ArgumentConstraint {
+        guard depth <= maximumDepth else { throw .invalid("\(path) nests constraints deeper than \(maximumDepth)") }
+        guard case .object(let object) = value, object.count == 1, let (kind, body) = object.first else {
+            throw .invalid("\(path) must be an object with exactly one constraint kind")
+        }
+        let at = "\(path).\(kind)"
+        func values(_ body: JSONValue) throws(MissionError) -> Set<String> {
+            guard case .array(let items) = body, !items.isEmpty else { throw .invalid("\(at) must be a non-empty array") }
+            guard items.count <= maximumValues else { throw .invalid("\(at) has \(items.count) values; at most \(maximumValues)") }
+            var out = Set<String>()
+            for (i, item) in items.enumerated() {
+                let canonical = CanonicalJSON.serialize(item)
+                guard canonical.utf8.count <= maximumStringBytes else { throw .invalid("\(at)[\(i)] is longer than \(maximumStringBytes) bytes") }
+                out.insert(canonical)
+            }
+            return out
+        }
+        func string(_ body: JSONValue, _ where_: String) throws(MissionError) -> String {
+            guard case .string(let s) = body, !s.isEmpty, s.utf8.count <= maximumStringBytes else {
+                throw .invalid("\(where_) must be a non-empty string of at most \(maximumStringBytes) bytes")
+            }
+            return s
+        }
+        func strings(_ body: JSONValue?, _ where_: String) throws(MissionError) -> [String]? {
+            guard let body else { return nil }
+            guard case .array(let items) = body, !items.isEmpty, items.count <= maximumValues else {
+                throw .invalid("\(where_) must be a non-empty array of at most \(maximumValues) strings")
+            }
+            var out: [String] = []
+            for (i, item) in items.enumerated() { out.append(try string(item, "\(where_)[\(i)]")) }
+            return out
+        }
+        func members(_ body: JSONValue) throws(MissionError) -> [ArgumentConstraint] {
+            guard case .array(let items) = body, !items.isEmpty, items.count <= maximumMembers else {
+                throw .invalid("\(at) must be a non-empty array of at most \(maximumMembers) constraints")
+            }
+            var out: [ArgumentConstraint] = []
+            for (i, item) in items.enumerated() { out.append(try parse(item, path: "\(at)[\(i)]", depth: depth + 1)) }
+            return out
+        }
+        func fields(_ body: JSONValue, allowed: Set<String>) throws(MissionError) -> [String: JSONValue] {
+            guard case .object(let o) = body else { throw .invalid("\(at) must be an object") }
+            if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw .invalid("\(at).\(unknown) is not a member of \(kind)") }
+            return o
+        }
+        switch kind {
+        case "exact":
+            guard CanonicalJSON.serialize(body).utf8.count <= maximumStringBytes * 4 else { throw .invalid("\(at) is too large") }
+            return .exact(body)
+        case "one_of": return .oneOf(try values(body))
+        case "not_one_of": return .notOneOf(try values(body))
+        case "contains": return .contains(try values(body))
+        case "subset": return .subset(try values(body))
+        case "range":
+            let o = try fields(body, allowed: ["min", "max", "exclusive_min", "exclusive_max"])
+            func bound(_ name: String) throws(MissionError) -> Double? {
+                guard let v = o[name], v != .null else { return nil }
+                guard case .number(let n) = v, n.isFinite, abs(n) <= exactIntegerLimit else {
+                    throw .invalid("\(at).\(name) must be a number of magnitude at most 2^53")
+                }
+                return n
+            }
+            func flag(_ name: String) throws(MissionError) -> Bool {
+                guard let v = o[name] else { return false }
+                guard case .bool(let b) = v else { throw .invalid("\(at).\(name) must be a boolean") }
+                return b
+            }
+            let range = NumberRange(min: try bound("min"), max: try bound("max"), exclusiveMin: try flag("exclusive_min"), exclusiveMax: try flag("exclusive_max"))
+            guard range.min != nil || range.max != nil else { throw .invalid("\(at) needs min or max") }
+            if let lo = range.min, let hi = range.max, lo > hi { throw .invalid("\(at).min is greater than max") }
+            return .range(range)
+        case "pattern":
+            let pattern = try string(body, at)
+            if let problem = Glob.problem(with: pattern) { throw .invalid("\(at) \(problem)") }
+            return .pattern(Glob(pattern))
+        case "regex":
+            let source = try string(body, at)
+            do {
+                return .regex(try LinearRegex(source))
+            } catch {
+                throw .invalid("\(at) is not an accepted linear-time regex: \(error)")
+            }
+        case "subpath":
+            let root = try string(body, at)
+            guard root.hasPrefix("/"), let normalized = ResourcePath.normalize(root), normalized == root || normalized + "/" == root else {
+                throw .invalid("\(at) must be a normalised absolute path (no . or .. segments, no encoding)")
+            }
+            return .subpath(normalized)
+        case "url":
+            let o = try fields(body, allowed: ["schemes", "hosts", "ports", "path_prefix"])
+            let schemes = try strings(o["schemes"], "\(at).schemes") ?? ["http", "https"]
+            for (i, s) in schemes.enumerated() where s != s.lowercased() || !s.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) {
+                throw .invalid("\(at).schemes[\(i)] must be a lowercase scheme name")
+            }
+            var hosts: Set<String>?
+            if let list = try strings(o["hosts"], "\(at).hosts") {
+                var out = Set<String>()
+                for (i, entry) in list.enumerated() {
+                    let wildcard = entry.hasPrefix("*.")
+                    let name = wildcard ? String(entry.dropFirst(2)) : entry
+                    let probe = name.hasPrefix("[") ? "https://\(name)/" : "https://\(name)/"
+                    guard let parsed = StrictURL(probe), parsed.host == name.lowercased() || "[" + parsed.host + "]" == name, !name.hasSuffix(".") else {
+                        throw .invalid("\(at).hosts[\(i)] must be a lowercase host name, IP literal, or *.domain: \(entry)")
+                    }
+                    guard !wildcard || name.contains(".") else { throw .invalid("\(at).hosts[\(i)] wildcard must cover a domain with a dot: \(entry)") }
+                    out.insert(wildcard ? "." + parsed.host : parsed.host)
+                }
+                hosts = out
+            }
+            var ports: Set<Int>?
+            if let v = o["ports"] {
+                guard case .array(let items) = v, !items.isEmpty, items.count <= maximumValues else { throw .invalid("\(at).ports must be a non-empty array of port numbers") }
+                var out = Set<Int>()
+                for (i, item) in items.enumerated() {
+                    guard case .number(let n) = item, n == n.rounded(), (1...65535).contains(n) else { throw .invalid("\(at).ports[\(i)] must be 1-65535") }
+                    out.insert(Int(n))
+                }
+                ports = out
+            }
+            var prefix: String?
+            if let v = o["path_prefix"] {
+                let p = try string(v, "\(at).path_prefix")
+                guard p.hasPrefix("/"), let normalized = ResourcePath.normalize(p), normalized == p || normalized + "/" == p else {
+                    throw .invalid("\(at).path_prefix must be a normalised absolute path")
+                }
+                prefix = normalized
+            }
+            return .url(URLRule(schemes: Set(schemes), hosts: hosts, ports: ports, pathPrefix: prefix))
+        case "cidr":
+            guard let list = try strings(body, at) else { throw .invalid("\(at) must be an array of networks") }
+            var networks: [IPNetwork] = []
+            for (i, entry) in list.enumerated() {
+                guard let network = IPNetwork(entry) else {
+                    throw .invalid("\(at)[\(i)] must be an IPv4 or IPv6 network with its host bits zero: \(entry)")
+                }
+                networks.append(network)
+            }
+            return .cidr(networks)
+        case "shell":
+            let o = try fields(body, allowed: ["programs", "allow_args"])
+            guard let programs = try strings(o["programs"], "\(at).programs") else { throw .invalid("\(at).programs is required") }
+            for (i, p) in programs.enumerated() where (try? ShellWords.split(p)) != [p] {
+                throw .invalid("\(at).programs[\(i)] must be one plain word")
+            }
+            return .shell(ShellRule(programs: Set(programs), allowArgs: try strings(o["allow_args"], "\(at).allow_args")))
+        case "all": return .all(try members(body))
+        case "any": return .any(try members(body))
+        case "not": return .not(try parse(body, path: at, depth: depth + 1))
+        default:
+            throw .invalid("\(path) has an unknown constraint kind \(kind)")
+        }
+    }
+
+    // MARK: Checking
+
+    /// Why `value` fails this constraint, or nil when it passes.
+    public func check(_ value: JSONValue) -> String? {
+        switch self {
+        case .exact(let expected):
+            return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? nil : "not the exact value allowed"
+        case .oneOf(let allowed):
+            return allowed.contains(CanonicalJSON.serialize(value)) ? nil : "not one of the allowed values"
+        case .notOneOf(let refused):
+            return refused.contains(CanonicalJSON.serialize(value)) ? "a refused value" : nil
+        case .range(let r):
+            guard case .number(let n) = value else { return "not a number" }
+            guard abs(n) < Self.exactIntegerLimit else { return "number too large to compare exactly" }
+            if let lo = r.min, r.exclusiveMin ? !(n > lo) : !(n >= lo) { return "\(CanonicalJSON.number(n)) is below the minimum \(CanonicalJSON.number(lo))" }
+            if let hi = r.max, r.exclusiveMax ? !(n < hi) : !(n <= hi) { return "\(CanonicalJSON.number(n)) is above the maximum \(CanonicalJSON.number(hi))" }
+            return nil
+        case .pattern(let glob):
+            guard case .string(let s) = value else { return "not a string" }
+            if glob.pattern.hasPrefix("/") {
+                guard let normalized = ResourcePath.normalize(s) else { return "invalid path" }
+                return glob.matches(normalized) ? nil : "\(normalized) does not match \(glob.pattern)"
+            }
+            return glob.matches(s) ? nil : "does not match \(glob.pattern)"
+        case .regex(let regex):
+            guard case .string(let s) = value else { return "not a string" }
+            guard s.unicodeScalars.count <= 65_536 else { return "string too long" }
+            return regex.matches(s) ? nil : "does not match the regex"
+        case .subpath(let root):
+            guard case .string(let s) = value else { return "not a string" }
+            guard let path = ResourcePath.normalize(s), path.hasPrefix("/") else {
+                return "not an absolute path, escapes the root, or is badly encoded"
+            }
+            return Self.isUnder(path, root) ? nil : "\(path) is outside \(root)"
+        case .url(let rule):
+            guard case .string(let s) = value else { return "not a string" }
+            guard let url = StrictURL(s) else { return "not a URL that can be read unambiguously" }
+            guard rule.schemes.contains(url.scheme) else { return "scheme \(url.scheme) not allowed" }
+            if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return "host \(url.host) not allowed" }
+            if let ports = rule.ports {
+                guard ports.contains(url.port) else { return "port \(url.port) not allowed" }
+            } else if url.port != StrictURL.defaultPorts[url.scheme] {
+                return "port \(url.port) not allowed (only the scheme's default)"
+            }
+            if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return "path \(url.path) is outside \(prefix)" }
+            return nil
+        case .cidr(let networks):
+            guard case .string(let s) = value else { return "not a string" }
+            guard let address = IPAddress(s) else { return "not a canonical IP address" }
+            return networks.contains { $0.contains(address) } ? nil : "\(address.text) is outside the allowed networks"
+        case .shell(let rule):
+            guard case .string(let s) = value else { return "not a string" }
+            let words: [String]
+            do {
+                words = try ShellWords.split(s)
+            } catch {
+                return error.description
+            }
+            guard rule.programs.contains(words[0]) else { return "program \(words[0]) not allowed" }
+            if let allowed = rule.allowArgs {
+                let args = words.dropFirst().joined(separator: " ")
+                guard allowed.contains(where: { Self.wildcard($0, args) }) else { return "arguments \"\(args)\" not allowed" }
+            }
+            return nil
+        case .contains(let required):
+            guard case .array(let items) = value else { return "not an array" }
+            let present = Set(items.map(CanonicalJSON.serialize))
+            return required.isSubset(of: present) ? nil : "does not contain every required value"
+        case .subset(let allowed):
+            guard case .array(let items) = value else { return "not an array" }
+            return items.allSatisfy({ allowed.contains(CanonicalJSON.serialize($0)) }) ? nil : "has a value outside the allowed set"
+        case .all(let members):
+            for member in members { if let failure = member.check(value) { return failure } }
+            return nil
+        case .any(let members):
+            return members.contains(where: { $0.check(value) == nil }) ? nil : "matches none of the alternatives"
+        case .not(let inner):
+            return inner.check(value) == nil ? "matches a refused \(inner.kind) constraint" : nil
+        }
+    }
+
+    static func isUnder(_ path: String, _ root: String) -> Bool {
+        root == "/" || path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
+    }
+
+    static func hostAllowed(_ host: String, _ hosts: Set<String>) -> Bool {
+        if hosts.contains(host) { return true }
+        // `.suffix` entries: any strict subdomain.
+        var rest = Substring(host)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[dot...]
+            if hosts.contains(String(rest)) { return true }
+            rest = rest.dropFirst()
+        }
+        return false
+    }
+
+    /// `*` matches any run of characters (including none); everything else literally. Linear.
+    static func wildcard(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.utf8), t = Array(text.utf8)
+        var pi = 0, ti = 0
+        var star: Int? = nil, mark = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi
+                mark = ti
+                pi += 1
+            } else if pi < p.count, p[pi] == t[ti] {
+                pi += 1
+                ti += 1
+            } else if let s = star {
+                pi = s + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+
+    // MARK: Attenuation
+
+    /// Whether every value this constraint accepts is accepted by `parent` — proved kind by kind.
+    /// Conservative: false whenever it cannot prove it (the delegation is then refused).
+    public func implies(_ parent: ArgumentConstraint) -> Bool {
+        if self == parent { return true }
+        switch (self, parent) {
+        case (_, .all(let ps)): return ps.allSatisfy { implies($0) }
+        case (.any(let cs), _): return cs.allSatisfy { $0.implies(parent) }
+        case (.all(let cs), _): return cs.contains { $0.implies(parent) }
+        case (_, .any(let ps)): return ps.contains { implies($0) }
+        case (.exact(let v), _): return parent.check(v) == nil
+        case (.oneOf(let vs), _):
+            return vs.allSatisfy { text in (try? StrictJSON.parse(Array(text.utf8))).map { parent.check($0) == nil } ?? false }
+        case (.notOneOf(let c), .notOneOf(let p)): return p.isSubset(of: c)
+        case (.range(let c), .range(let p)):
+            let lowOK: Bool = {
+                guard let pl = p.min else { return true }
+                guard let cl = c.min else { return false }
+                return cl > pl || (cl == pl && (c.exclusiveMin || !p.exclusiveMin))
+            }()
+            let highOK: Bool = {
+                guard let ph = p.max else { return true }
+                guard let ch = c.max else { return false }
+                return ch < ph || (ch == ph && (c.exclusiveMax || !p.exclusiveMax))
+            }()
+            return lowOK && highOK
+        case (.subpath(let c), .subpath(let p)): return Self.isUnder(c, p)
+        case (.subpath(let c), .pattern(let p)): return p.pattern.hasPrefix("/") && p.covers(Glob(c)) && p.covers(Glob(c == "/" ? "/**" : c + "/**"))
+        case (.pattern(let c), .pattern(let p)): return p.covers(c)
+        case (.url(let c), .url(let p)):
+            guard c.schemes.isSubset(of: p.schemes) else { return false }
+            if let ph = p.hosts {
+                guard let ch = c.hosts else { return false }
+                guard ch.allSatisfy({ h in h.hasPrefix(".") ? ph.contains(h) || Self.hostAllowed(String(h.dropFirst()), ph.filter { $0.hasPrefix(".") }) : Self.hostAllowed(h, ph) }) else { return false }
+            }
+            let childPorts = c.ports ?? Set(c.schemes.compactMap { StrictURL.defaultPorts[$0] })
+            let parentPorts = p.ports ?? Set(c.schemes.compactMap { StrictURL.defaultPorts[$0] })
+            if p.ports != nil || c.ports != nil { guard childPorts.isSubset(of: parentPorts) else { return false } }
+            if p.ports == nil, c.ports != nil {
+                // The parent allows only each scheme's default port.
+                guard c.schemes.allSatisfy({ s in childPorts == [StrictURL.defaultPorts[s] ?? -1] }) else { return false }
+            }
+            if let pp = p.pathPrefix {
+                guard let cp = c.pathPrefix, Self.isUnder(cp, pp) else { return false }
+            }
+            return true
+        case (.cidr(let c), .cidr(let p)): return c.allSatisfy { cn in p.contains { $0.contains(cn) } }
+        case (.shell(let c), .shell(let p)):
+            guard c.programs.isSubset(of: p.programs) else { return false }
+            guard let pa = p.allowArgs else { return true }
+            guard let ca = c.allowArgs else { return false }
+            return ca.allSatisfy { a in pa.contains(a) || pa.contains("*") || (!a.contains("*") && pa.contains { Self.wildcard($0, a) }) }
+        case (.contains(let c), .contains(let p)): return p.isSubset(of: c)
+        case (.subset(let c), .subset(let p)): return c.isSubset(of: p)
+        case (.not(let c), .not(let p)): return p.implies(c)
+        default: return false
+        }
+    }
+}

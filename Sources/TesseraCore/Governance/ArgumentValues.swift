@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Strict parsers for the values argument constraints reason about: IP addresses and networks,
+/// URLs, shell command lines. Each refuses what another parser could read differently.
+
+/// An IPv4 or IPv6 address as 4 or 16 bytes. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4
+/// address, so a network rule cannot be sidestepped by the other spelling.
+public struct IPAddress: Sendable, Equatable, Hashable {
+    public let bytes: [UInt8]
+
+    /// Dotted-quad IPv4 (exactly four decimal parts, 0-255, no leading zeros: `127.1`, `010.0.0.1`
+    /// and `0x7f.0.0.1` are refused, since resolvers read them differently) or IPv6 (no zone id).
+    public init?(_ text: String) {
+        if text.contains(":") {
+            guard !text.contains("%"), text.utf8.count <= 45 else { return nil }
+            var raw = in6_addr()
+            guard inet_pton(AF_INET6, text, &raw) == 1 else { return nil }
+            let bytes = withUnsafeBytes(of: &raw) { Array($0) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+                self.bytes = Array(bytes[12..<16])
+            } else {
+                self.bytes = bytes
+            }
+            return
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy({ ("0"..."9").contains($0) }),
+                part == "0" || !part.hasPrefix("0"), let value = Int(part), value <= 255
+            else { return nil }
+            out.append(UInt8(value))
+        }
+        self.bytes = out
+    }
+
+    public var isIPv4: Bool { bytes.count == 4 }
+
+    /// The canonical text form (IPv6 as `inet_ntop` writes it).
+    public var text: String {
+        if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
+        var raw = in6_addr()
+        withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: bytes) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard inet_ntop(AF_INET6, &raw, &buffer, 64) != nil else { return "" }
+        return String(cString: buffer)
+    }
+}
+
+/// A network: address and prefix length, host bits zero.
+public struct IPNetwork: Sendable, Equatable, Hashable {
+    public let address: IPAddress
+    public let prefix: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let address = IPAddress(String(parts[0])) else { return nil }
+        let bits = address.bytes.count * 8
+        var prefix = bits
+        if parts.count == 2 {
+            guard let p = Int(parts[1]), (0...128).contains(p), parts[1].allSatisfy({ ("0"..."9").contains($0) }) else { return nil }
+            // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network /8.
+            prefix = address.isIPv4 && String(parts[0]).contains(":") ? p - 96 : p
+            guard (0...bits).contains(prefix) else { return nil }
+        }
+        self.address = address
+        self.prefix = prefix
+        guard Self.masked(address.bytes, prefix) == address.bytes else { return nil }
+    }
+
+    static func masked(_ bytes: [UInt8], _ prefix: Int) -> [UInt8] {
+        bytes.enumerated().map { index, byte in
+            let keep = max(0, min(8, prefix - index * 8))
+            return keep == 8 ? byte : byte & UInt8(truncatingIfNeeded: 0xFF << (8 - keep))
+        }
+    }
+
+    public func contains(_ other: IPAddress) -> Bool {
+        other.bytes.count == address.bytes.count && Self.masked(other.bytes, prefix) == address.bytes
+    }
+
+    /// Whether every address of `other` is in this network.
+    public func contains(_ other: IPNetwork) -> Bool {
+        other.address.bytes.count == address.bytes.count && other.prefix >= prefix && contains(other.address)
+    }
+
+    public var text: String { "\(address.text)/\(prefix)" }
+}
+
+/// A URL read the way an HTTP client will use it, or refused when that is not certain.
+public struct StrictURL: Sendable, Equatable {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+    /// The normalised path (resource-path rules), "/" at least.
+    public var path: String
+
+    public static let defaultPorts = ["http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21]
+
+    /// Refused: non-ASCII anywhere (IDNA look-alikes must arrive as `xn--` labels), control
+    /// characters, spaces and backslashes, userinfo (`good.example@evil.example`), percent-encoded
+    /// or otherwise unusual host characters, empty or non-numeric ports, an IPv6 zone, a path that
+    /// escapes the root or stays encoded. A trailing dot on the host is dropped (`evil.example.` is
+    /// `evil.example`); the fragment is dropped (never sent).
+    public init?(_ text: String) {
+        guard text.utf8.count <= 4096, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) else { return nil }
+        guard let schemeEnd = text.range(of: "://") else { return nil }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard let first = scheme.first, first.isLetter, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
+        var rest = text[schemeEnd.upperBound...]
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var pathAndQuery = rest[authorityEnd...]
+        if let query = pathAndQuery.firstIndex(of: "?") { pathAndQuery = pathAndQuery[..<query] }
+        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        var host: String
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            let literal = String(authority[authority.index(after: authority.startIndex)..<close])
+            guard let address = IPAddress(literal) else { return nil }
+            host = address.isIPv4 ? address.text : "[" + address.text + "]"
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            }
+        } else {
+            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count) else { return nil }
+            host = parts[0].lowercased()
+            if parts.count == 2 { portText = parts[1] }
+            if host.hasSuffix(".") { host.removeLast() }
+            guard !host.isEmpty, host.utf8.count <= 253 else { return nil }
+            let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+            for label in labels {
+                guard (1...63).contains(label.count), label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }),
+                    !label.hasPrefix("-"), !label.hasSuffix("-")
+                else { return nil }
+            }
+            // All-numeric hosts are IPv4 literals and must be canonical dotted quads.
+            if labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) || host.hasPrefix("0x") {
+                guard let address = IPAddress(host) else { return nil }
+                host = address.text
+            }
+        }
+        var port = Self.defaultPorts[scheme] ?? 0
+        if let portText {
+            guard (1...5).contains(portText.count), portText.allSatisfy({ ("0"..."9").contains($0) }), let p = Int(portText), (1...65535).contains(p) else {
+                return nil
+            }
+            port = p
+        }
+        guard port != 0 else { return nil }
+        let rawPath = pathAndQuery.isEmpty ? "/" : String(pathAndQuery)
+        guard let path = ResourcePath.normalize(rawPath), path.hasPrefix("/") else { return nil }
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+}
+
+/// POSIX shell word splitting of a command line, refusing everything a shell would treat as more
+/// than words: `; | & $ \` > < ( )`, newlines, unquoted glob and brace characters, `~` and `#` at a
+/// word's start, `$` or a backquote even inside double quotes (substitution).
+public enum ShellWords {
+    public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        case metacharacter(Character)
+        case unterminatedQuote
+        case empty
+        public var description: String {
+            switch self {
+            case .metacharacter(let c): "shell metacharacter \(c.unicodeScalars.first.map { $0.value < 0x20 ? "U+" + String($0.value, radix: 16) : String(c) } ?? "") is not allowed"
+            case .unterminatedQuote: "unterminated quote"
+            case .empty: "empty command"
+            }
+        }
+    }
+
+    public static func split(_ line: String) throws(Failure) -> [String] {
+        var words: [String] = []
+        var word = ""
+        var inWord = false
+        var iterator = Array(line).makeIterator()
+        while let c = iterator.next() {
+            switch c {
+            case " ", "\t":
+                if inWord { words.append(word); word = ""; inWord = false }
+            case "'":
+                inWord = true
+                var closed = false
+                while let q = iterator.next() {
+                    if q == "'" { closed = true; break }
+                    word.append(q)
+                }
+                guard closed else { throw .unterminatedQuote }
+            case "\"":
+                inWord = true
+                var closed = false
+                while let q = iterator.next() {
+                    if q == "\"" { closed = true; break }
+                    if q == "$" || q == "`" { throw .metacharacter(q) }
+                    if q == "\\" {
+                        guard let next = iterator.next() else { throw .unterminatedQuote }
+                        if "\"\\$`".contains(next) { word.append(next) } else { word.append("\\"); word.append(next) }
+                        continue
+                    }
+                    word.append(q)
+                }
+                guard closed else { throw .unterminatedQuote }
+            case "\\":
+                guard let next = iterator.next() else { throw .metacharacter("\\") }
+                if next == "\n" { throw .metacharacter(next) }
+                inWord = true
+                word.append(next)
+            case ";", "|", "&", "$", "`", ">", "<", "(", ")", "\n", "\r", "*", "?", "[", "]", "{", "}", "!":
+                throw .metacharacter(c)
+            case "~", "#":
+                if !inWord { throw .metacharacter(c) }
+                word.append(c)
+            default:
+                if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { throw .metacharacter(c) }
+                inWord = true
+                word.append(c)
+            }
+        }
+        if inWord { words.append(word) }
+        guard !words.isEmpty else { throw .empty }
+        return words
+    }
+}

@@ -1,14 +1,17 @@
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 import TesseraClient
 import TesseraCore
 
 /// Governance calls answer `{"error":"…"}`; print that as the failure.
-func governanceCall(_ options: ClientOptions, _ path: String, _ body: [String: JSONValue], requireToken: Bool = false) async throws -> [String: JSONValue] {
+func governanceCall(
+    _ options: ClientOptions, _ path: String, _ body: [String: JSONValue]?, requireToken: Bool = false, method: HTTPMethod = .POST
+) async throws -> [String: JSONValue] {
     let client = try options.client(requireToken: requireToken)
     let (status, bytes): (Int, [UInt8])
     do {
-        (status, bytes) = try await client.raw(.POST, path, body: body)
+        (status, bytes) = try await client.raw(method, path, body: body)
     } catch {
         throw CLIFailure(error.description)
     }
@@ -109,16 +112,29 @@ struct SessionCommand: AsyncParsableCommand {
         @Option var session: String
         @Option var tool: String
         @Option(help: "Arguments JSON object.") var arguments: String = "{}"
+        @Option(name: .customLong("request-id"), help: "Idempotency key: a retry with the same id returns the first answer.") var requestID: String?
 
         func run() async throws {
-            let response = try await governanceCall(options, "/evaluate", [
+            var body: [String: JSONValue] = [
                 "session_id": .string(session), "tool_name": .string(tool),
                 "arguments": .object(try parseJSONObject(arguments, name: "--arguments")),
-            ])
+            ]
+            if let requestID { body["request_id"] = .string(requestID) }
+            let response = try await governanceCall(options, "/evaluate", body)
             guard case .string(let decision)? = response["decision"] else { throw CLIFailure("no decision in the response") }
             if !options.json {
                 Output.result(decision)
                 if case .string(let reason)? = response["reason"] { Output.context(reason) }
+                if case .array(let violations)? = response["violations"] {
+                    for case .object(let v) in violations {
+                        if case .string(let a)? = v["argument"], case .string(let c)? = v["constraint"], case .string(let d)? = v["detail"] {
+                            Output.context("  \(a): \(c): \(d)")
+                        }
+                    }
+                }
+                if case .string(let id)? = response["approval_id"], decision == "APPROVAL_REQUIRED" {
+                    Output.context("approval \(id) pending: tessera approval grant \(id)")
+                }
             }
             if decision != "PERMIT" { throw ExitCode(1) }
         }
@@ -132,6 +148,51 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             let response = try await governanceCall(options, "/session/end", ["session_id": .string(session)])
             if !options.json, case .string(let token)? = response["attestation_token"] { Output.result(token) }
+        }
+    }
+}
+
+struct ApprovalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approval", abstract: "List, grant and deny human approvals of tool calls (needs approvals:grant).",
+        subcommands: [List.self, Grant.self, Deny.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pending approvals in your workspaces, with the exact arguments.")
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/approvals", nil, requireToken: true, method: .GET)
+            guard !options.json else { return }
+            guard case .array(let items)? = response["approvals"] else { return }
+            for case .object(let a) in items {
+                func text(_ k: String) -> String { if case .string(let s)? = a[k] { s } else { "" } }
+                let arguments = a["arguments"].map(CanonicalJSON.serialize) ?? "{}"
+                Output.result("\(text("approval_id"))\t\(text("agent_id"))\t\(text("tool"))\t\(arguments)\texpires \(text("expires_at"))")
+            }
+            if items.isEmpty { Output.context("no pending approvals") }
+        }
+    }
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant an approval; prints its status (granted once enough approvers did).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/approvals/\(id)/grant", [:], requireToken: true)
+            if !options.json, case .string(let status)? = response["status"] { Output.result(status) }
+        }
+    }
+
+    struct Deny: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deny an approval (final).")
+        @OptionGroup var options: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let response = try await governanceCall(options, "/approvals/\(id)/deny", [:], requireToken: true)
+            if !options.json, case .string(let status)? = response["status"] { Output.result(status) }
         }
     }
 }

@@ -82,6 +82,32 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // MARK: Argument constraints (issue 12): one tool, six constraints, all passing
+
+    do {
+        let tools = try! StrictJSON.object(Array(#"""
+            {"call": {"arguments": {
+                "path": {"subpath": "/srv/data"},
+                "url": {"url": {"schemes": ["https"], "hosts": ["api.example.com", "*.docs.example.com"], "path_prefix": "/v1"}},
+                "amount": {"range": {"min": 0, "max": 1000}},
+                "to": {"one_of": ["ops", "payroll", "vendors"]},
+                "name": {"pattern": "report-*.csv"},
+                "cmd": {"shell": {"programs": ["git"], "allow_args": ["status", "log *"]}}}}}
+            """#.utf8))
+        let mission = Mission(agent_id: "a", mission: "m", tools: tools)
+        let state = session(mission)
+        let evaluator = Evaluator(passport: state.passport)
+        let arguments: [String: JSONValue] = [
+            "path": "/srv/data/reports/q3.csv", "url": "https://api.example.com/v1/rates", "amount": 250, "to": "payroll",
+            "name": "report-q3.csv", "cmd": "git log --oneline",
+        ]
+        precondition(evaluator.decide(tool: "call", arguments: arguments).verdict == .permit)
+        let at = Date()
+        Benchmark("evaluate allow (6 constraints: subpath, url, range, one_of, pattern, shell)", configuration: quick) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(evaluator.evaluate(state, tool: "call", arguments: arguments, now: at)) }
+        }
+    }
+
     // MARK: Receipts
 
     Benchmark("receipt append (sign + hash + SQLite write, durable)", configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(5))) { benchmark in

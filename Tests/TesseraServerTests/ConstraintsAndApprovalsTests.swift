@@ -1,7 +1,9 @@
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 import TesseraCore
-import TesseraStore
+@testable import TesseraStore
 
 @testable import TesseraServer
 
@@ -166,6 +168,45 @@ struct ConstraintsAndApprovalsTests {
             #expect(tools.contains("approval_deny:DENY"))
             #expect(tools.filter { $0 == "transfer:APPROVAL_REQUIRED" }.count == 4)
         }
+    }
+}
+
+extension ConstraintsAndApprovalsTests {
+    @Test("fleet: an approval requested on one PostgreSQL node is granted on another and used on a third")
+    func approvalsAcrossNodes() async throws {
+        guard let admin = ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] else { return }
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let adminStore = try await PostgresStore(url: admin)
+        try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
+        adminStore.close()
+        var components = try #require(URLComponents(string: admin))
+        components.path = "/" + name
+        let url = try #require(components.string)
+        var nodes: [ServerEnvironment] = []
+        for _ in 0..<3 {
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            nodes.append(try await ServerEnvironment(configuration: configuration, store: try await PostgresStore(url: url), logger: Logger(label: "test")))
+        }
+        func person(_ id: String, _ roles: [String]) -> Identity {
+            Identity(user: UserRecord(id: id, username: id, passwordHash: "", roles: roles, defaultWorkspace: "default", created: Date()), workspace: "default", source: .apiKey(id: id))
+        }
+        let mission = try Mission.parse(try StrictJSON.object(try JSONSerialization.data(withJSONObject: Self.mission)))
+        let (token, _) = try await nodes[0].governance.issue(.init(mission: mission, ttl: 300, jkt: nil), by: person("admin", ["admin"]))
+        let session = try await nodes[0].governance.start(token: token, proof: nil)
+        let call: [String: JSONValue] = ["amount": 500, "to": "ops"]
+        let asked = try await nodes[0].governance.evaluate(sessionID: session.id, tool: "transfer", arguments: call)
+        #expect(asked.decision == "APPROVAL_REQUIRED")
+        let id = try #require(asked.approval_id)
+        #expect(try await nodes[1].governance.pendingApprovals(for: person("alice", ["approver"])).approvals.map(\.approval_id) == [id])
+        _ = try await nodes[1].governance.decideApproval(id: id, grant: true, by: person("alice", ["approver"]))
+        _ = try await nodes[2].governance.decideApproval(id: id, grant: true, by: person("bob", ["approver"]))
+        let used = try await nodes[2].governance.evaluate(sessionID: session.id, tool: "transfer", arguments: call)
+        #expect(used.decision == "PERMIT")
+        let again = try await nodes[0].governance.evaluate(sessionID: session.id, tool: "transfer", arguments: call)
+        #expect(again.decision == "APPROVAL_REQUIRED")
+        #expect(again.approval_id != id)
+        for node in nodes { (node.store as? PostgresStore)?.close() }
     }
 }
 

@@ -101,9 +101,21 @@ let package = Package(
             path: "examples/two-agents/Sources",
             swiftSettings: swiftSettings
         ),
+        // The MCP gateway (stdio): Tessera's evaluation in front of every tools/call.
+        .target(
+            name: "TesseraGateway",
+            dependencies: [
+                "TesseraCore",
+                "TesseraClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
+                "TesseraGateway",
                 "TesseraCore",
                 "TesseraStore",
                 "TesseraServer",

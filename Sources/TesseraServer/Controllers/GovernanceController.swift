@@ -110,10 +110,15 @@ struct GovernanceController {
         }
 
         try routes.on("/receipts", method: .get, access: .capability(Capability.receiptsRead)) { request, context in
-            guard let sessionID = request.uri.queryParameters.get("session_id"), !sessionID.isEmpty else {
-                throw GovernanceError.invalid("session_id query parameter is required")
-            }
             let identity = try context.authenticatedIdentity()
+            var sessionID: String? = request.uri.queryParameters.get("session_id").map { String($0) }
+            // By passport: what a gateway's operator knows (the session id is the agent's secret).
+            if sessionID == nil, let jti = request.uri.queryParameters.get("jti"), !jti.isEmpty {
+                sessionID = try await governance.sessionID(forPassport: String(jti), by: identity)
+            }
+            guard let sessionID, !sessionID.isEmpty else {
+                throw GovernanceError.invalid("session_id (or jti) query parameter is required")
+            }
             let lines = try await governance.receiptLines(sessionID: sessionID, by: identity)
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
@@ -121,14 +126,9 @@ struct GovernanceController {
         }
     }
 
-    struct IssueResult: Encodable { var token: String; var claims: PassportClaims }
-    struct VerifyResult: Encodable { var valid: Bool; var claims: PassportClaims }
-    struct StartResult: Encodable {
-        var session_id: String
-        var claims: PassportClaims
-        var started_at: String
-        var calls_remaining: Int?
-    }
+    typealias IssueResult = GovernanceWire.IssueResponse
+    typealias VerifyResult = GovernanceWire.VerifyResponse
+    typealias StartResult = GovernanceWire.StartResponse
 
     static func object(_ request: Request, _ context: TesseraRequestContext) async throws -> [String: JSONValue] {
         var request = request

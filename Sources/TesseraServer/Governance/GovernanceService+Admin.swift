@@ -36,6 +36,14 @@ extension GovernanceService {
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "\(identity.userID)"])
     }
 
+    /// The session a passport started, for a caller who may read receipts in its workspace.
+    public func sessionID(forPassport jti: String, by identity: Identity) async throws -> String {
+        guard let session = try await store.session(jti: jti), identity.may(Capability.receiptsRead, in: session.passport.workspace) else {
+            throw GovernanceError.unknownSession
+        }
+        return session.id
+    }
+
     /// Newline-delimited `{"jwt": …}` in chain order.
     public func receiptLines(sessionID: String, by identity: Identity) async throws -> String {
         _ = try await sessionInScope(sessionID, Capability.receiptsRead, identity)

@@ -4,17 +4,7 @@ import TesseraStore
 
 /// Evaluation, delegation and the end of a session.
 extension GovernanceService {
-    public struct EvaluationResult: Sendable, Codable, Equatable {
-        public var decision: String
-        public var reason: String?
-        public var calls_used: Int
-        public var calls_remaining: Int?
-        public var receipt_id: String?
-        /// For an argument DENY: `[{argument, constraint, detail}]`.
-        public var violations: [ToolPolicy.Violation]?
-        /// For APPROVAL_REQUIRED (and the PERMIT that used a granted approval).
-        public var approval_id: String?
-    }
+    public typealias EvaluationResult = GovernanceWire.EvaluationResult
 
     struct Revoked: Error {}
 
@@ -108,12 +98,7 @@ extension GovernanceService {
         }
     }
 
-    public struct DelegationResult: Sendable, Encodable {
-        public var child_token: String
-        public var child_claims: PassportClaims
-        public var parent_jti: String
-        public var parent_calls_remaining_at_delegation: Int?
-    }
+    public typealias DelegationResult = GovernanceWire.DelegationResult
 
     /// Issues a narrower child passport and reserves its budget from the parent, atomically.
     /// A key-bound parent delegates only with its holder's proof, and its child is bound too.
@@ -186,12 +171,7 @@ extension GovernanceService {
         }
     }
 
-    public struct EndResult: Sendable, Encodable {
-        public var attestation_token: String
-        public var summary: AttestationClaims.Summary
-        public var receipts_head: String
-        public var receipts_count: Int
-    }
+    public typealias EndResult = GovernanceWire.EndResult
 
     /// Ends the session (once) and returns its attestation; later calls return the same bytes.
     public func end(sessionID: String) async throws -> EndResult {

@@ -1,0 +1,65 @@
+import Foundation
+import TesseraCore
+
+/// Governance calls (passports, sessions, evaluation, delegation, receipts), with the wire types
+/// of ``GovernanceWire``. A refusal surfaces as ``ClientError/server(status:body:)`` carrying the
+/// flat `{"error":"…"}` body; ``ClientError/governanceCode`` reads it.
+extension TesseraHTTPClient {
+    /// Issues a passport (needs `passports:issue`). `mission` is the JSON object `/issue` takes.
+    public func issuePassport(mission: [String: JSONValue], ttl: Int? = nil, keyThumbprint: String? = nil) async throws(ClientError) -> GovernanceWire.IssueResponse {
+        var body: [String: JSONValue] = ["mission": .object(mission)]
+        if let ttl { body["ttl_s"] = .number(Double(ttl)) }
+        if let keyThumbprint { body["cnf_jkt"] = .string(keyThumbprint) }
+        return try await send(.POST, "/issue", body: body, as: GovernanceWire.IssueResponse.self)
+    }
+
+    /// Starts the passport's one session; `key` signs the proof a key-bound passport needs.
+    public func startSession(passport: String, key: Ed25519KeyPair? = nil, clock: any TesseraClock = SystemClock()) async throws(ClientError) -> GovernanceWire.StartResponse {
+        var proof: String?
+        if let key {
+            guard let claims = CompactJWS.unverifiedPayload(passport, as: PassportClaims.self) else { throw .invalidResponse("the passport is not a JWS") }
+            do {
+                proof = try PassportProofClaims.sign(
+                    PassportProofClaims(passportJTI: claims.jti, purpose: .sessionStart, iat: clock.now().unixSeconds), key: key)
+            } catch {
+                throw .invalidResponse("cannot sign the proof: \(error)")
+            }
+        }
+        return try await send(.POST, "/session/start", body: GovernanceWire.StartRequest(token: passport, proof: proof), as: GovernanceWire.StartResponse.self)
+    }
+
+    /// Asks whether one tool call is permitted. `requestID` makes a retry safe (see docs/security.md).
+    public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil) async throws(ClientError) -> GovernanceWire.EvaluationResult {
+        try await send(
+            .POST, "/evaluate", body: GovernanceWire.EvaluateRequest(session_id: sessionID, tool_name: tool, arguments: arguments, request_id: requestID),
+            as: GovernanceWire.EvaluationResult.self)
+    }
+
+    /// Delegates a narrower passport; `body` is `/delegate`'s request (see docs/governance.md).
+    public func delegate(_ body: [String: JSONValue]) async throws(ClientError) -> GovernanceWire.DelegationResult {
+        try await send(.POST, "/delegate", body: body, as: GovernanceWire.DelegationResult.self)
+    }
+
+    /// Ends the session and returns its signed attestation.
+    public func endSession(_ sessionID: String) async throws(ClientError) -> GovernanceWire.EndResult {
+        try await send(.POST, "/session/end", body: GovernanceWire.EndRequest(session_id: sessionID), as: GovernanceWire.EndResult.self)
+    }
+
+    /// The session's receipts (compact JWS) in chain order (needs `receipts:read`).
+    public func receipts(sessionID: String) async throws(ClientError) -> [String] {
+        let encoded = sessionID.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? sessionID
+        let (status, bytes) = try await raw(.GET, "/receipts?session_id=\(encoded)", body: Optional<[String: String]>.none)
+        guard status == 200 else { throw .server(status: status, body: String(decoding: bytes, as: UTF8.self)) }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            (try? StrictJSON.decode([String: String].self, from: Array(line.utf8)))?["jwt"]
+        }
+    }
+}
+
+extension ClientError {
+    /// The governance error code of a refusal (`invalid_token`, `passport_revoked`, …), if any.
+    public var governanceCode: String? {
+        guard case .server(_, let body) = self, let parsed = try? StrictJSON.decode(GovernanceWire.ErrorBody.self, from: Array(body.utf8)) else { return nil }
+        return parsed.error
+    }
+}

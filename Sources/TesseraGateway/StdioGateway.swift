@@ -1,0 +1,426 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import TesseraClient
+import TesseraCore
+
+/// The MCP stdio gateway: what an MCP host launches instead of the server. It starts the
+/// upstream server as a child, relays JSON-RPC both ways, and puts Tessera's evaluation in front of
+/// every `tools/call` — the agent cannot skip it, because the agent only ever talks to the gateway.
+///
+/// - `tools/call`: evaluated first (one `/evaluate` with an idempotency key, so a retry after a
+///   transport error cannot spend twice); PERMIT → forwarded; DENY → JSON-RPC error -32001 with
+///   `data` = `{decision, reason, violations?, receipt_id}`; APPROVAL_REQUIRED → -32002 with the
+///   `approval_id`; Tessera unreachable or the session not started → -32001, nothing forwarded.
+/// - `tools/list`: the upstream's answer is filtered to tools the passport can ever permit; the
+///   `nextCursor` is passed on untouched, so pagination keeps working.
+/// - `notifications/cancelled` for a call still being evaluated: the call is dropped and the
+///   cancellation is not forwarded (the upstream never saw the request).
+/// - everything else (other requests, notifications, progress, server→client requests such as
+///   sampling, elicitation and roots, and their answers) passes through unchanged, concurrently.
+public final class StdioGateway: Sendable {
+    public struct Configuration: Sendable {
+        public var server: String
+        public var passport: String
+        /// The agent key, for a key-bound passport.
+        public var key: Ed25519KeyPair?
+        public var upstream: [String]
+        public var maximumLineBytes = 4 << 20
+        public var upstreamExitGrace: Duration = .seconds(5)
+
+        public init(server: String, passport: String, key: Ed25519KeyPair?, upstream: [String]) {
+            self.server = server
+            self.passport = passport
+            self.key = key
+            self.upstream = upstream
+        }
+    }
+
+    public static let deniedCode = -32001
+    public static let approvalRequiredCode = -32002
+    public static let upstreamGoneCode = -32603
+
+    enum SessionState {
+        case notStarted
+        case starting
+        case started(String)
+        case failed(String)
+    }
+
+    struct State {
+        var session: SessionState = .notStarted
+        var sessionWaiters: [CheckedContinuation<Result<String, GatewayFailure>, Never>] = []
+        /// Calls being evaluated (JSON-RPC id, canonical form).
+        var evaluating: Set<String> = []
+        var cancelled: Set<String> = []
+        /// Requests forwarded upstream and not yet answered: id → original id value.
+        var forwarded: [String: JSONValue] = [:]
+        var toolsList: Set<String> = []
+        var evaluations: [String: Task<Void, Never>] = [:]
+    }
+
+    struct GatewayFailure: Error {
+        let reason: String
+    }
+
+    let configuration: Configuration
+    let client: TesseraHTTPClient
+    let logger: Logger
+    let permitted: Set<String>
+    let state = NIOLockedValueBox(State())
+    let toClient: LineWriter
+    let clientInput: LineReader
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.client = try TesseraHTTPClient(baseURL: configuration.server, timeout: .seconds(10))
+        guard let claims = CompactJWS.unverifiedPayload(configuration.passport, as: PassportClaims.self) else {
+            throw GatewayFailure(reason: "the passport is not a readable JWS")
+        }
+        self.permitted = claims.permittedTools.subtracting(claims.forbidden_tools)
+        self.toClient = LineWriter(fd: STDOUT_FILENO)
+        self.clientInput = LineReader(fd: STDIN_FILENO, maximumLineBytes: configuration.maximumLineBytes)
+    }
+
+    /// Runs until the client closes stdin (exit status 0) or the upstream exits (non-zero).
+    public func run() async -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = configuration.upstream
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        do {
+            try process.run()
+        } catch {
+            logger.error("cannot start the upstream server", metadata: ["command": "\(configuration.upstream.joined(separator: " "))", "error": "\(error)"])
+            return 1
+        }
+        // Our copies of the child's ends: without closing them, the upstream's death would never
+        // reach us as end-of-file.
+        try? output.fileHandleForWriting.close()
+        try? input.fileHandleForReading.close()
+        let toUpstream = LineWriter(fd: input.fileHandleForWriting.fileDescriptor)
+        let fromUpstream = LineReader(fd: output.fileHandleForReading.fileDescriptor, maximumLineBytes: configuration.maximumLineBytes)
+        fromUpstream.start()
+        clientInput.start()
+
+        let upstreamEnded = Task { [self] in
+            for await event in fromUpstream.events {
+                switch event {
+                case .line(let bytes): relayFromUpstream(bytes)
+                case .oversize(let size, let prefix):
+                    logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
+                    // If it answered a request, the client gets a clear error instead of waiting forever.
+                    if let id = Self.leadingID(prefix) {
+                        let known = state.withLockedValue { state -> Bool in
+                            state.toolsList.remove(Self.key(id))
+                            return state.forwarded.removeValue(forKey: Self.key(id)) != nil
+                        }
+                        if known { reply(error: Self.upstreamGoneCode, "the upstream's answer exceeded \(configuration.maximumLineBytes) bytes", id: id) }
+                    }
+                case .end: return
+                }
+            }
+        }
+        let clientEnded = Task { [self] in
+            for await event in clientInput.events {
+                switch event {
+                case .line(let bytes): handleFromClient(bytes, upstream: toUpstream)
+                case .oversize(let size, let prefix):
+                    logger.warning("refused an oversized message from the client", metadata: ["bytes": "\(size)"])
+                    reply(error: -32600, "message larger than \(configuration.maximumLineBytes) bytes", id: Self.leadingID(prefix) ?? .null)
+                case .end: return
+                }
+            }
+        }
+
+        // Whichever side ends first decides how the gateway ends. (Not a task group: it would wait
+        // for the other side too, and a client that keeps stdin open would hide an upstream crash.)
+        let (ends, endsContinuation) = AsyncStream.makeStream(of: Bool.self)
+        Task { await clientEnded.value; endsContinuation.yield(true) }
+        Task { await upstreamEnded.value; endsContinuation.yield(false) }
+        var firstEnd: Bool?
+        for await end in ends {
+            firstEnd = end
+            break
+        }
+        let clientFirst = firstEnd ?? true
+        var status: Int32 = 0
+        if clientFirst {
+            // Let evaluations in flight finish (bounded), then close the upstream's input.
+            for task in state.withLockedValue({ Array($0.evaluations.values) }) { _ = await task.value }
+            toUpstream.close()
+            if await !waitForExit(process, within: configuration.upstreamExitGrace) {
+                process.terminate()
+                _ = await waitForExit(process, within: .seconds(2))
+            }
+            await upstreamEnded.value
+        } else {
+            // The upstream is gone: nothing it was asked will be answered.
+            _ = await waitForExit(process, within: .seconds(2))
+            let code = process.isRunning ? -1 : process.terminationStatus
+            let pending = state.withLockedValue { state in
+                defer { state.forwarded.removeAll() }
+                return Array(state.forwarded.values)
+            }
+            for id in pending { reply(error: Self.upstreamGoneCode, "the upstream MCP server exited (status \(code))", id: id) }
+            logger.error("the upstream MCP server exited", metadata: ["status": "\(code)", "unanswered": "\(pending.count)"])
+            status = 1
+            toUpstream.close()
+        }
+        await endSession()
+        return status
+    }
+
+    func waitForExit(_ process: Process, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !process.isRunning
+    }
+
+    // MARK: Client → upstream
+
+    static func key(_ id: JSONValue) -> String { CanonicalJSON.serialize(id) }
+
+    /// The JSON-RPC `id` in the first bytes of a message too large to parse, when it is there
+    /// (a number or a short string right after `"id":`).
+    static func leadingID(_ prefix: [UInt8]) -> JSONValue? {
+        let text = String(decoding: prefix, as: UTF8.self)
+        guard let range = text.range(of: "\"id\":") else { return nil }
+        var rest = text[range.upperBound...].drop(while: { $0 == " " })
+        if rest.first == "\"" {
+            rest = rest.dropFirst()
+            guard let end = rest.firstIndex(of: "\""), rest.distance(from: rest.startIndex, to: end) <= 128 else { return nil }
+            return .string(String(rest[..<end]))
+        }
+        let digits = rest.prefix(while: { $0.isNumber || $0 == "-" })
+        return Double(digits).map(JSONValue.number)
+    }
+
+    func handleFromClient(_ bytes: [UInt8], upstream: LineWriter) {
+        guard case .object(let message)? = try? StrictJSON.parse(bytes) else {
+            reply(error: -32700, "parse error: not a JSON object (or a duplicate member name)", id: .null)
+            return
+        }
+        ensureSessionStarting()
+        let id = message["id"]
+        guard case .string(let method)? = message["method"] else {
+            // An answer to a server→client request (sampling, elicitation, roots): pass it on.
+            upstream.write(bytes)
+            return
+        }
+        switch method {
+        case "tools/call":
+            guard let id, id != .null else {
+                logger.warning("dropped a tools/call without an id")
+                return
+            }
+            let key = Self.key(id)
+            state.withLockedValue { _ = $0.evaluating.insert(key) }
+            let task = Task { [self] in await evaluateAndForward(bytes, message: message, id: id, key: key, upstream: upstream) }
+            state.withLockedValue { state in
+                if state.evaluating.contains(key) { state.evaluations[key] = task }
+            }
+        case "notifications/cancelled":
+            if case .object(let params)? = message["params"], let requestID = params["requestId"] {
+                let key = Self.key(requestID)
+                let dropped = state.withLockedValue { state -> Bool in
+                    guard state.evaluating.contains(key) else { return false }
+                    state.cancelled.insert(key)
+                    return true
+                }
+                // The upstream never saw that request: the cancellation stays here.
+                if dropped { return }
+            }
+            upstream.write(bytes)
+        default:
+            if let id, id != .null {
+                let key = Self.key(id)
+                state.withLockedValue { state in
+                    state.forwarded[key] = id
+                    if method == "tools/list" { state.toolsList.insert(key) }
+                }
+            }
+            upstream.write(bytes)
+        }
+    }
+
+    func evaluateAndForward(_ bytes: [UInt8], message: [String: JSONValue], id: JSONValue, key: String, upstream: LineWriter) async {
+        defer {
+            state.withLockedValue { state in
+                state.evaluating.remove(key)
+                state.cancelled.remove(key)
+                state.evaluations[key] = nil
+            }
+        }
+        guard case .object(let params)? = message["params"], case .string(let tool)? = params["name"] else {
+            reply(error: -32602, "tools/call needs params.name", id: id)
+            return
+        }
+        var arguments: [String: JSONValue] = [:]
+        if let value = params["arguments"], value != .null {
+            guard case .object(let object) = value else {
+                reply(error: -32602, "tools/call params.arguments must be an object", id: id)
+                return
+            }
+            arguments = object
+        }
+        let decision: GovernanceWire.EvaluationResult
+        switch await session() {
+        case .failure(let failure):
+            deny(id, decision: "DENY", reason: "governance_unavailable: \(failure.reason)")
+            return
+        case .success(let sessionID):
+            let requestID = "mcp-" + UUID().uuidString.lowercased()
+            var result: Result<GovernanceWire.EvaluationResult, ClientError>
+            do {
+                result = .success(try await client.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID))
+            } catch {
+                result = .failure(error)
+            }
+            // One retry with the same key after a transport failure: the answer, not a second spend.
+            if case .failure(.transport) = result {
+                do {
+                    result = .success(try await client.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID))
+                } catch {
+                    result = .failure(error)
+                }
+            }
+            switch result {
+            case .success(let value): decision = value
+            case .failure(let error):
+                deny(id, decision: "DENY", reason: "governance_unavailable: \(error.governanceCode ?? error.description)")
+                return
+            }
+        }
+        let cancelled = state.withLockedValue { $0.cancelled.contains(key) }
+        if cancelled {
+            logger.info("call cancelled during evaluation; not forwarded", metadata: ["tool": "\(tool)"])
+            return
+        }
+        switch decision.decision {
+        case "PERMIT":
+            state.withLockedValue { $0.forwarded[key] = id }
+            if !upstream.write(bytes) {
+                state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
+                reply(error: Self.upstreamGoneCode, "the upstream MCP server is not accepting input", id: id)
+            }
+        case "APPROVAL_REQUIRED":
+            var data: [String: JSONValue] = ["decision": .string(decision.decision)]
+            if let approval = decision.approval_id { data["approval_id"] = .string(approval) }
+            if let receipt = decision.receipt_id { data["receipt_id"] = .string(receipt) }
+            if let reason = decision.reason { data["reason"] = .string(reason) }
+            reply(error: Self.approvalRequiredCode, "approval required: a human must approve this call (approval \(decision.approval_id ?? "?")); retry after it is granted", id: id, data: .object(data))
+        default:
+            var data: [String: JSONValue] = ["decision": .string(decision.decision), "reason": .string(decision.reason ?? "")]
+            if let receipt = decision.receipt_id { data["receipt_id"] = .string(receipt) }
+            if let violations = decision.violations {
+                data["violations"] = .array(violations.map { .object(["argument": .string($0.argument), "constraint": .string($0.constraint), "detail": .string($0.detail)]) })
+            }
+            reply(error: Self.deniedCode, "denied by Tessera: \(decision.reason ?? "DENY")", id: id, data: .object(data))
+        }
+    }
+
+    func deny(_ id: JSONValue, decision: String, reason: String) {
+        reply(error: Self.deniedCode, "denied by Tessera: \(reason)", id: id, data: .object(["decision": .string(decision), "reason": .string(reason)]))
+    }
+
+    func reply(error code: Int, _ message: String, id: JSONValue, data: JSONValue? = nil) {
+        var error: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
+        if let data { error["data"] = data }
+        let response: JSONValue = .object(["jsonrpc": "2.0", "id": id, "error": .object(error)])
+        toClient.write(Array(CanonicalJSON.serialize(response).utf8))
+    }
+
+    // MARK: Upstream → client
+
+    func relayFromUpstream(_ bytes: [UInt8]) {
+        guard case .object(var message)? = try? StrictJSON.parse(bytes) else {
+            logger.warning("dropped a message from the upstream that is not a JSON object", metadata: ["bytes": "\(bytes.count)"])
+            return
+        }
+        if message["method"] == nil, let id = message["id"] {
+            let key = Self.key(id)
+            let filter = state.withLockedValue { state -> Bool in
+                state.forwarded[key] = nil
+                return state.toolsList.remove(key) != nil
+            }
+            if filter, case .object(var result)? = message["result"], case .array(let tools)? = result["tools"] {
+                result["tools"] = .array(tools.filter { tool in
+                    guard case .object(let t) = tool, case .string(let name)? = t["name"] else { return false }
+                    return permitted.contains(name)
+                })
+                message["result"] = .object(result)
+                toClient.write(Array(CanonicalJSON.serialize(.object(message)).utf8))
+                return
+            }
+        }
+        toClient.write(bytes)
+    }
+
+    // MARK: The governance session
+
+    func ensureSessionStarting() {
+        let start = state.withLockedValue { state -> Bool in
+            guard case .notStarted = state.session else { return false }
+            state.session = .starting
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            let outcome: Result<String, GatewayFailure>
+            do {
+                let started = try await client.startSession(passport: configuration.passport, key: configuration.key)
+                logger.notice("governance session started", metadata: ["session": "\(started.session_id.prefix(12))…", "calls_remaining": "\(started.calls_remaining.map(String.init) ?? "unlimited")"])
+                outcome = .success(started.session_id)
+            } catch {
+                logger.error("cannot start the governance session: every tools/call will be refused", metadata: ["error": "\(error)"])
+                let reason = (error as? ClientError).map { $0.governanceCode ?? $0.description } ?? "\(error)"
+                outcome = .failure(GatewayFailure(reason: reason))
+            }
+            let waiters = state.withLockedValue { state in
+                switch outcome {
+                case .success(let id): state.session = .started(id)
+                case .failure(let failure): state.session = .failed(failure.reason)
+                }
+                defer { state.sessionWaiters.removeAll() }
+                return state.sessionWaiters
+            }
+            for waiter in waiters { waiter.resume(returning: outcome) }
+        }
+    }
+
+    func session() async -> Result<String, GatewayFailure> {
+        await withCheckedContinuation { continuation in
+            let ready: Result<String, GatewayFailure>? = state.withLockedValue { state in
+                switch state.session {
+                case .started(let id): return .success(id)
+                case .failed(let reason): return .failure(GatewayFailure(reason: reason))
+                case .notStarted, .starting:
+                    state.sessionWaiters.append(continuation)
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    func endSession() async {
+        guard case .started(let id) = state.withLockedValue({ $0.session }) else { return }
+        do {
+            let ended = try await client.endSession(id)
+            logger.notice(
+                "governance session ended",
+                metadata: ["permits": "\(ended.summary.permits)", "denies": "\(ended.summary.denies)", "receipts": "\(ended.receipts_count)"])
+        } catch {
+            logger.warning("could not end the governance session", metadata: ["error": "\(error)"])
+        }
+    }
+}

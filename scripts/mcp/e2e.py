@@ -1,0 +1,257 @@
+"""End-to-end: `tessera gateway stdio` in front of real MCP servers, driven by the official MCP
+Python SDK's client. Needs TESSERA_BIN, TESSERA_SERVER and TESSERA_TOKEN (an admin API key).
+Prints one line per check and closes with 'N passed, N failed'; exits 1 on any failure."""
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+TESSERA = os.environ["TESSERA_BIN"]
+SERVER = os.environ["TESSERA_SERVER"]
+ADMIN = os.environ["TESSERA_TOKEN"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = sys.executable
+RESULTS = []
+
+
+def check(name, condition, detail=""):
+    RESULTS.append(bool(condition))
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f"  ({detail})"), file=sys.stderr, flush=True)
+
+
+def http(method, path, body=None, token=ADMIN, server=SERVER):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def issue(mission, server=SERVER, token=ADMIN):
+    status, body = http("POST", "/issue", {"mission": mission, "ttl_s": 3600}, token=token, server=server)
+    assert status == 200, body
+    reply = json.loads(body)
+    path = tempfile.mktemp(suffix=".passport")
+    with open(path, "w") as f:
+        f.write(reply["token"])
+    os.chmod(path, 0o600)
+    return path, reply["claims"]["jti"]
+
+
+def environment(**extra):
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update(extra)
+    return env
+
+
+def gateway_params(passport, upstream, server=SERVER, **env):
+    return StdioServerParameters(
+        command=TESSERA, args=["gateway", "stdio", "--passport", passport, "--server", server, "--", *upstream], env=environment(**env))
+
+
+def error_of(call):
+    """Runs an awaitable expected to fail with a JSON-RPC error; returns the MCPError (or None)."""
+    async def run():
+        try:
+            await call
+        except MCPError as error:
+            return error
+        return None
+    return run()
+
+
+async def git_server():
+    repo = tempfile.mkdtemp(prefix="tessera-mcp-repo-")
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)
+    run("init", "-q")
+    run("config", "user.email", "t@example.com")
+    run("config", "user.name", "t")
+    with open(os.path.join(repo, "README"), "w") as f:
+        f.write("hello\n")
+    run("add", "README")
+    run("commit", "-qm", "first")
+    repo_rule = {"subpath": repo}
+    mission = {
+        "agent_id": "git-agent", "mission": "inspect one repository", "max_tool_calls": 3,
+        "tools": {
+            "git_status": {"arguments": {"repo_path": repo_rule}},
+            "git_log": {"arguments": {"repo_path": repo_rule, "max_count": {"optional": {"range": {"min": 1, "max": 50}}}}},
+        },
+    }
+    passport, jti = issue(mission)
+    async with stdio_client(gateway_params(passport, [PY, "-m", "mcp_server_git"])) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = await session.list_tools()
+            names = sorted(t.name for t in tools.tools)
+            check("git: tools/list shows only what the passport permits", names == ["git_log", "git_status"], names)
+            status = await session.call_tool("git_status", {"repo_path": repo})
+            check("git: git_status is permitted and answered by the real server", not status.is_error and "Repository status" in str(status.content), status)
+            commit = await error_of(session.call_tool("git_commit", {"repo_path": repo, "message": "evil"}))
+            check("git: git_commit is refused with -32001", commit is not None and commit.code == -32001, commit)
+            log = subprocess.run(["git", "log", "--oneline"], cwd=repo, capture_output=True, text=True).stdout.strip().splitlines()
+            check("git: the repository is untouched (still one commit)", len(log) == 1, log)
+            outside = await error_of(session.call_tool("git_status", {"repo_path": "/tmp"}))
+            violations = (outside.data or {}).get("violations", []) if outside else []
+            check("git: a repo_path outside the allowed repository is refused naming repo_path",
+                  outside is not None and outside.code == -32001 and violations and violations[0]["argument"] == "repo_path", outside)
+            for _ in range(2):
+                result = await session.call_tool("git_log", {"repo_path": repo})
+            check("git: calls within the budget are permitted", not result.is_error, result)
+            over = await error_of(session.call_tool("git_status", {"repo_path": repo}))
+            check("git: call N+1 is refused (budget exhausted)", over is not None and "budget_exhausted" in (over.data or {}).get("reason", ""), over)
+    # The receipts of what happened verify offline with the CLI.
+    status, body = http("GET", "/receipts?jti=" + jti)
+    receipts = tempfile.mktemp(suffix=".ndjson")
+    with open(receipts, "wb") as f:
+        f.write(body)
+    lines = body.decode().strip().splitlines()
+    verify = subprocess.run([TESSERA, "receipts", "verify", receipts, "--server", SERVER], capture_output=True, text=True)
+    check("git: receipts verify with `tessera receipts verify`", status == 200 and verify.returncode == 0 and len(lines) == 6,
+          f"{status} {verify.returncode} {len(lines)} {verify.stderr[-300:]}")
+
+
+async def concurrency():
+    mission = {"agent_id": "clock", "mission": "tell the time",
+               "tools": {"get_current_time": {"arguments": {"timezone": {"regex": "^[A-Za-z_]+/[A-Za-z_]+$"}}}}}
+    passport, _ = issue(mission)
+    zones = ["Europe/London", "Asia/Tokyo", "America/New_York", "Australia/Sydney", "Africa/Cairo"]
+    async with stdio_client(gateway_params(passport, [PY, "-m", "mcp_server_time"])) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            calls = [session.call_tool("get_current_time", {"timezone": zones[i % len(zones)]}) for i in range(50)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            right = sum(1 for i, r in enumerate(results)
+                        if not isinstance(r, BaseException) and not r.is_error and zones[i % len(zones)] in str(r.content))
+            check("concurrency: 50 interleaved tools/call on one connection all answered, each with its own result", right == 50, f"{right}/50")
+
+
+def raw_gateway(passport, upstream, server=SERVER, **env):
+    return subprocess.Popen(
+        [TESSERA, "gateway", "stdio", "--passport", passport, "--server", server, "--", *upstream],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(**env))
+
+
+def send(process, message):
+    data = message if isinstance(message, (bytes, bytearray)) else json.dumps(message).encode()
+    process.stdin.write(data + b"\n")
+    process.stdin.flush()
+
+
+def receive(process, want_id=None, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return None
+        message = json.loads(line)
+        if want_id is None or message.get("id") == want_id:
+            return message
+    return None
+
+
+def handshake(process):
+    send(process, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                   "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}})
+    reply = receive(process, 0)
+    send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return reply
+
+
+def call(process, id, tool, arguments=None):
+    send(process, {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments or {}}})
+    return receive(process, id)
+
+
+def faults():
+    mission = {"agent_id": "faulty", "mission": "exercise faults", "allowed_tools": ["echo", "count", "crash", "slow"]}
+    passport, _ = issue(mission)
+    upstream = [PY, os.path.join(HERE, "fault_server.py")]
+
+    # Garbage and oversized lines from the client: clear errors, the gateway keeps serving.
+    process = raw_gateway(passport, upstream)
+    check("faults: handshake through the gateway", (handshake(process) or {}).get("result") is not None)
+    send(process, b"this is not json")
+    garbage = receive(process)
+    check("faults: a garbage line gets -32700", garbage and garbage["error"]["code"] == -32700, garbage)
+    send(process, b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"' + b"x" * (5 << 20) + b'"}}}')
+    oversized = receive(process)
+    check("faults: a 5 MiB line gets -32600 and is not buffered", oversized and oversized["error"]["code"] == -32600, str(oversized)[:200])
+    dup = b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","name":"crash","arguments":{"text":"a"}}}'
+    send(process, dup)
+    duplicate = receive(process)
+    check("faults: a message with a duplicate member name is refused", duplicate and duplicate["error"]["code"] == -32700, duplicate)
+    echo = call(process, 9, "echo", {"text": "still here"})
+    check("faults: the gateway still serves after hostile input", echo and "still here" in json.dumps(echo.get("result")), echo)
+
+    # Upstream crash mid-call: the pending call gets an error, the gateway exits non-zero with the cause.
+    crashed = call(process, 10, "crash")
+    check("faults: a call the upstream dies on is answered with an error", crashed and crashed.get("error", {}).get("code") == -32603, crashed)
+    try:
+        code = process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        code = None
+    stderr = process.stderr.read().decode(errors="replace")
+    check("faults: the gateway exits non-zero naming the cause on stderr", code not in (0, None) and "upstream MCP server exited" in stderr, f"{code} {stderr[-300:]}")
+
+    # Tessera stopped mid-session: fail closed, nothing reaches the upstream unevaluated.
+    state = tempfile.mkdtemp(prefix="tessera-mcp-state-")
+    token = "tsk_" + secrets.token_urlsafe(32)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([TESSERA, "serve", "--state-dir", state + "/s", "--port", str(port), "--bootstrap-mode", "token", "--bootstrap-token", token],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if http("GET", "/health", server=url, token=None)[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    own_passport, _ = issue(mission, server=url, token=token)
+    counter = tempfile.mktemp(suffix=".count")
+    process = raw_gateway(own_passport, upstream, server=url, COUNT_FILE=counter)
+    handshake(process)
+    first = call(process, 1, "count")
+    check("faults: a call is permitted while Tessera runs", first and "result" in first, first)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+    second = call(process, 2, "count")
+    reached = open(counter).read().count("x") if os.path.exists(counter) else 0
+    check("faults: with Tessera stopped the call is refused (-32001) and never reaches the upstream",
+          second and second.get("error", {}).get("code") == -32001 and reached == 1, f"{second} reached={reached}")
+    process.stdin.close()
+    process.wait(timeout=20)
+
+
+async def main():
+    await git_server()
+    await concurrency()
+    faults()
+    passed = sum(RESULTS)
+    failed = len(RESULTS) - passed
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+asyncio.run(main())

@@ -1,0 +1,45 @@
+"""A small MCP server (the official SDK's MCPServer) for the gateway's fault tests.
+
+Tools: `echo` (returns its text), `count` (appends a line to COUNT_FILE, so a test can prove the
+upstream was or was not reached), `crash` (the process dies mid-call), `slow` (sleeps).
+"""
+import os
+import sys
+import time
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("tessera-fault-server")
+COUNT_FILE = os.environ.get("COUNT_FILE", "/dev/null")
+
+
+@server.tool(name="echo", description="Echo the text back")
+def echo(text: str) -> str:
+    return text
+
+
+@server.tool(name="count", description="Record that the upstream was reached")
+def count() -> str:
+    with open(COUNT_FILE, "a") as f:
+        f.write("x\n")
+    return "counted"
+
+
+@server.tool(name="crash", description="Die mid-call")
+def crash() -> str:
+    sys.stderr.write("fault server: crashing on purpose\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+@server.tool(name="slow", description="Sleep a while")
+def slow(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "http":
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), streamable_http_path="/mcp")
+    else:
+        server.run("stdio")

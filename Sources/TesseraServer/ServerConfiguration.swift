@@ -37,6 +37,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var badgeMinimumLifetimeSeconds: Int = 300
     /// PBKDF2 iterations for new password hashes. Not configurable from outside: tests lower it.
     public var passwordIterations: Int = 600_000
+    /// MCP servers fronted over streamable HTTP at `/mcp/NAME` (name → upstream URL).
+    public var mcpUpstreams: [String: String] = [:]
+    /// The externally visible base URL (for RFC 8707 audiences and RFC 9728 metadata); default:
+    /// the request's own origin.
+    public var publicURL: String?
     /// Per-connection time limits and the connection cap (`max_connections`).
     public var connectionLimits = ConnectionLimits()
 
@@ -64,6 +69,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var loginTTLSeconds: Int?
         public var badgeMinimumLifetimeSeconds: Int?
         public var maxConnections: Int?
+        public var mcpUpstreams: [String: String]?
+        public var publicURL: String?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -97,6 +104,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             case loginTTLSeconds = "login_ttl_seconds"
             case badgeMinimumLifetimeSeconds = "badge_min_ttl_seconds"
             case maxConnections = "max_connections"
+            case mcpUpstreams = "mcp_upstreams"
+            case publicURL = "public_url"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -116,6 +125,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.loginTTLSeconds = try int(env, "TESSERA_LOGIN_TTL_SECONDS")
             layer.badgeMinimumLifetimeSeconds = try int(env, "TESSERA_BADGE_MIN_TTL_SECONDS")
             layer.maxConnections = try int(env, "TESSERA_MAX_CONNECTIONS")
+            layer.publicURL = env["TESSERA_PUBLIC_URL"]
+            if let list = env["TESSERA_MCP_UPSTREAMS"] {
+                layer.mcpUpstreams = try ServerConfiguration.parseUpstreams(list.split(separator: ",").map(String.init), name: "TESSERA_MCP_UPSTREAMS")
+            }
             if let value = env["TESSERA_DURABLE_COMMITS"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.durableCommits = true
@@ -139,7 +152,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                     let known = Set([
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
-                        "badge_min_ttl_seconds", "max_connections",
+                        "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -174,9 +187,22 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.loginTTLSeconds { config.loginTTLSeconds = v }
             if let v = layer.badgeMinimumLifetimeSeconds { config.badgeMinimumLifetimeSeconds = v }
             if let v = layer.maxConnections { config.connectionLimits.maximumConnections = v }
+            if let v = layer.mcpUpstreams { config.mcpUpstreams = v }
+            if let v = layer.publicURL { config.publicURL = v }
         }
         try config.validate()
         return config
+    }
+
+    /// `NAME=URL` entries (flags and the environment variable).
+    public static func parseUpstreams(_ entries: [String], name: String) throws(ConfigurationError) -> [String: String] {
+        var out: [String: String] = [:]
+        for entry in entries where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw .invalid(name: name, value: "\(entry) (expected NAME=URL)") }
+            out[parts[0]] = parts[1]
+        }
+        return out
     }
 
     public func validate() throws(ConfigurationError) {
@@ -206,6 +232,17 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard (1...86400).contains(badgeMinimumLifetimeSeconds) else {
             throw .invalid(name: "badge_min_ttl_seconds", value: String(badgeMinimumLifetimeSeconds))
         }
+        for (name, url) in mcpUpstreams {
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), name.count <= 64 else {
+                throw .invalid(name: "mcp_upstreams", value: "\(name): names are 1-64 of letters, digits, - and _")
+            }
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw .invalid(name: "mcp_upstreams", value: "\(name)=\(url): an http(s) URL is required")
+            }
+        }
+        if let publicURL, URL(string: publicURL)?.host == nil || !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
+            throw .invalid(name: "public_url", value: publicURL)
+        }
         guard (16...1_000_000).contains(connectionLimits.maximumConnections) else {
             throw .invalid(name: "max_connections", value: String(connectionLimits.maximumConnections))
         }
@@ -229,6 +266,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
             ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),
             ("max_connections", String(connectionLimits.maximumConnections)),
+            ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(mcpUpstreams[$0]!)" }.joined(separator: ",")),
         ]
     }
 }

@@ -84,6 +84,10 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     // The governance surface answers errors in its own flat shape.
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
     try GovernanceController(governance: environment.governance, store: environment.store).register(on: governanceRoutes)
+    try MCPGatewayController(
+        upstreams: environment.configuration.mcpUpstreams, publicURL: environment.configuration.publicURL,
+        governance: environment.governance, store: environment.store, logger: environment.logger
+    ).register(on: routes)
     return (router, routes.declarations + governanceRoutes.declarations)
 }
 

@@ -51,11 +51,13 @@ struct PassportCommand: AsyncParsableCommand {
         @Option(help: "Mission JSON, @file or - (fields: agent_id, mission, allowed_tools, …).") var mission: String
         @Option(help: "Lifetime in seconds (default 900).") var ttl: Int?
         @Option(help: "Bind to an agent key: its RFC 7638 thumbprint (cnf.jkt).") var cnfJkt: String?
+        @Option(help: "A resource the passport is for (aud), e.g. an MCP endpoint URL; repeatable.") var audience: [String] = []
 
         func run() async throws {
             var body: [String: JSONValue] = ["mission": .object(try parseJSONObject(try readArgument(mission), name: "--mission"))]
             if let ttl { body["ttl_s"] = .number(Double(ttl)) }
             if let cnfJkt { body["cnf_jkt"] = .string(cnfJkt) }
+            if !audience.isEmpty { body["audience"] = .array(audience.map(JSONValue.string)) }
             let response = try await governanceCall(options, "/issue", body, requireToken: true)
             if !options.json, case .string(let token)? = response["token"] { Output.result(token) }
         }

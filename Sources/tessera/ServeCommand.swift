@@ -32,6 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
     var bootstrapToken: String?
     @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
+    @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
+    var mcpUpstream: [String] = []
+    @Option(help: "Externally visible base URL (MCP resource URIs). Default: each request's origin.") var publicURL: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -44,10 +47,13 @@ struct Serve: AsyncParsableCommand {
                 }
                 fileLayer = try ServerConfiguration.Layer.file(data, path: path)
             }
+            var flagLayer = ServerConfiguration.Layer(
+                host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
+                bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL)
+            if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
+            flagLayer.publicURL = publicURL
             configuration = try ServerConfiguration.resolve(
-                flags: .init(
-                    host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
-                    bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL),
+                flags: flagLayer,
                 environment: try .environment(environment),
                 file: fileLayer)
         } catch let error as ConfigurationError {

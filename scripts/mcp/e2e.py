@@ -244,10 +244,90 @@ def faults():
     process.wait(timeout=20)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url, attempts=300):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+async def http_gateway():
+    """`tessera serve --mcp-upstream` in front of an MCPServer speaking streamable HTTP."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers_file = tempfile.mktemp(suffix=".headers")
+    upstream_port, port = free_port(), free_port()
+    upstream = subprocess.Popen([PY, os.path.join(HERE, "fault_server.py"), "http", str(upstream_port)],
+                                env=environment(HEADERS_FILE=headers_file), stderr=subprocess.DEVNULL)
+    state = tempfile.mkdtemp(prefix="tessera-mcp-http-")
+    token = "tsk_" + secrets.token_urlsafe(32)
+    server = subprocess.Popen([TESSERA, "serve", "--state-dir", state + "/s", "--port", str(port), "--bootstrap-mode", "token",
+                               "--bootstrap-token", token, "--mcp-upstream", f"fault=http://127.0.0.1:{upstream_port}/mcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    endpoint = base + "/mcp/fault"
+    try:
+        wait_for(f"http://127.0.0.1:{upstream_port}/mcp")
+        wait_for(base + "/health")
+        status, _ = http("POST", "/mcp/fault", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=None, server=base)
+        request = urllib.request.Request(endpoint, data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            challenge = ""
+        except urllib.error.HTTPError as error:
+            challenge = error.headers.get("WWW-Authenticate", "")
+        check("http: no token → 401 with resource metadata", status == 401 and "resource_metadata=" in challenge, f"{status} {challenge}")
+        metadata_url = challenge.split('resource_metadata="')[1].split('"')[0] if "resource_metadata=" in challenge else ""
+        with urllib.request.urlopen(metadata_url, timeout=10) as response:
+            metadata = json.loads(response.read())
+        check("http: RFC 9728 metadata names this resource", metadata.get("resource") == endpoint and metadata.get("authorization_servers"), metadata)
+
+        mission = {"agent_id": "http-agent", "mission": "echo things", "allowed_tools": ["echo", "count"]}
+        status, body = http("POST", "/issue", {"mission": mission, "audience": "https://elsewhere.example/mcp"}, token=token, server=base)
+        wrong = json.loads(body)["token"]
+        status, _ = http("POST", "/mcp/fault", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token=wrong, server=base)
+        check("http: a passport for another audience → 401", status == 401, status)
+
+        status, body = http("POST", "/issue", {"mission": mission, "audience": endpoint}, token=token, server=base)
+        good = json.loads(body)["token"]
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer " + good}, timeout=30) as client:
+            async with streamable_http_client(endpoint, http_client=client) as streams:
+                read, write = streams[0], streams[1]
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    names = sorted(t.name for t in (await session.list_tools()).tools)
+                    check("http: tools/list filtered to the passport", names == ["count", "echo"], names)
+                    echoed = await session.call_tool("echo", {"text": "over http"})
+                    check("http: a permitted call reaches the upstream", not echoed.is_error and "over http" in str(echoed.content), echoed)
+                    crash = await error_of(session.call_tool("crash", {}))
+                    check("http: a call outside the passport is refused with -32001", crash is not None and crash.code == -32001, crash)
+        seen = open(headers_file).read().split() if os.path.exists(headers_file) else []
+        check("http: the upstream never receives the client's Authorization header",
+              seen and all(h == "-" for h in seen), seen[:3])
+    finally:
+        server.terminate()
+        upstream.terminate()
+        server.wait(timeout=30)
+        upstream.wait(timeout=30)
+
+
 async def main():
     await git_server()
     await concurrency()
     faults()
+    await http_gateway()
     passed = sum(RESULTS)
     failed = len(RESULTS) - passed
     print(f"{passed} passed, {failed} failed")

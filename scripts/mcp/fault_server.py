@@ -38,8 +38,23 @@ def slow(seconds: float) -> str:
     return "done"
 
 
+def recording(app, path):
+    """ASGI wrapper writing each request's Authorization header (or '-') to `path`, so a test can
+    prove what the upstream received."""
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            with open(path, "a") as f:
+                f.write((headers.get(b"authorization") or b"-").decode() + "\n")
+        await app(scope, receive, send)
+    return wrapped
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "http":
-        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), streamable_http_path="/mcp")
+        import uvicorn
+
+        app = server.streamable_http_app(streamable_http_path="/mcp")
+        uvicorn.run(recording(app, os.environ.get("HEADERS_FILE", "/dev/null")), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
     else:
         server.run("stdio")

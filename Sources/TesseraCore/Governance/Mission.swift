@@ -144,6 +144,9 @@ public struct PassportClaims: JWSClaims, Equatable {
     public var cnf: Confirmation?
     /// The mission's tool entries (argument constraints, approvals), signed with the rest.
     public var tools: [String: JSONValue]?
+    /// The resources (RFC 8707 canonical URIs, e.g. an MCP endpoint) this passport is for; a
+    /// resource server that checks the audience refuses a passport issued for another.
+    public var aud: Audience?
 
     public init(mission: Mission, issuer: String, workspace: String, issuedAt: Int64, ttl: Int64, jti: String = UUID().uuidString.lowercased(), depth: Int = 0, parentJTI: String? = nil, jkt: String? = nil) {
         self.iss = issuer

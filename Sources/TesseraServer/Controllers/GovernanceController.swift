@@ -154,7 +154,22 @@ struct GovernanceController {
             }
             jkt = thumbprint
         }
-        return GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: jkt)
+        var audience: [String]?
+        switch body["audience"] {
+        case nil, .null?: break
+        case .string(let one)?: audience = [one]
+        case .array(let many)?:
+            audience = []
+            for case .string(let one) in many { audience?.append(one) }
+            guard audience?.count == many.count, !many.isEmpty, many.count <= 16 else {
+                throw GovernanceError.invalid("audience must be a URI or an array of 1-16 URIs")
+            }
+        default: throw GovernanceError.invalid("audience must be a URI or an array of 1-16 URIs")
+        }
+        for uri in audience ?? [] where uri.isEmpty || uri.utf8.count > 2048 || !uri.contains("://") {
+            throw GovernanceError.invalid("audience entries must be absolute URIs (RFC 8707)")
+        }
+        return GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: jkt, audience: audience)
     }
 
     static func string(_ body: [String: JSONValue], _ name: String) throws -> String {

@@ -38,6 +38,8 @@ public struct GovernanceService: Sendable {
         public var ttl: Int
         /// A thumbprint, or "agent" for the registered agent's key.
         public var jkt: String?
+        /// `aud`: the resources the passport is for (the MCP gateway checks it).
+        public var audience: [String]? = nil
     }
 
     /// Signs a new passport for `mission` in the caller's workspace and records it.
@@ -57,9 +59,10 @@ public struct GovernanceService: Sendable {
         } else if jkt == "agent" {
             throw GovernanceError.invalid("cnf_jkt \"agent\" needs a registered agent_id")
         }
-        let claims = PassportClaims(
+        var claims = PassportClaims(
             mission: mission, issuer: issuer, workspace: identity.workspace, issuedAt: clock.now().unixSeconds,
             ttl: Int64(request.ttl), jkt: jkt)
+        claims.aud = request.audience.map(Audience.init)
         let token = try await keys.sign(claims, type: PassportClaims.type)
         // Recorded before it is handed out: revocation can then walk through it even if it never
         // starts a session, and a revocation by jti knows its workspace.

@@ -110,7 +110,7 @@ public struct StrictURL: Sendable, Equatable {
     /// `evil.example`); the fragment is dropped (never sent).
     public init?(_ text: String) {
         guard text.utf8.count <= 4096, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) else { return nil }
-        guard let schemeEnd = text.range(of: "://") else { return nil }
+        guard let schemeEnd = Glob.schemeSeparator(text) else { return nil }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard let first = scheme.first, first.isLetter, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return nil }
         var rest = text[schemeEnd.upperBound...]
@@ -186,14 +186,17 @@ public enum ShellWords {
     }
 
     public static func split(_ line: String) throws(Failure) -> [String] {
+        // Scalars, not Characters: "\r\n" must not hide a newline inside one grapheme, and
+        // iterating scalars is several times cheaper.
         var words: [String] = []
-        var word = ""
+        var word = String.UnicodeScalarView()
         var inWord = false
-        var iterator = Array(line).makeIterator()
+        var iterator = line.unicodeScalars.makeIterator()
+        func fail(_ s: Unicode.Scalar) -> Failure { .metacharacter(Character(s)) }
         while let c = iterator.next() {
             switch c {
             case " ", "\t":
-                if inWord { words.append(word); word = ""; inWord = false }
+                if inWord { words.append(String(word)); word = String.UnicodeScalarView(); inWord = false }
             case "'":
                 inWord = true
                 var closed = false
@@ -207,32 +210,32 @@ public enum ShellWords {
                 var closed = false
                 while let q = iterator.next() {
                     if q == "\"" { closed = true; break }
-                    if q == "$" || q == "`" { throw .metacharacter(q) }
+                    if q == "$" || q == "`" { throw fail(q) }
                     if q == "\\" {
                         guard let next = iterator.next() else { throw .unterminatedQuote }
-                        if "\"\\$`".contains(next) { word.append(next) } else { word.append("\\"); word.append(next) }
+                        if next == "\"" || next == "\\" || next == "$" || next == "`" { word.append(next) } else { word.append("\\"); word.append(next) }
                         continue
                     }
                     word.append(q)
                 }
                 guard closed else { throw .unterminatedQuote }
             case "\\":
-                guard let next = iterator.next() else { throw .metacharacter("\\") }
-                if next == "\n" { throw .metacharacter(next) }
+                guard let next = iterator.next() else { throw fail("\\") }
+                if next == "\n" || next == "\r" { throw fail(next) }
                 inWord = true
                 word.append(next)
             case ";", "|", "&", "$", "`", ">", "<", "(", ")", "\n", "\r", "*", "?", "[", "]", "{", "}", "!":
-                throw .metacharacter(c)
+                throw fail(c)
             case "~", "#":
-                if !inWord { throw .metacharacter(c) }
+                if !inWord { throw fail(c) }
                 word.append(c)
             default:
-                if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { throw .metacharacter(c) }
+                if c.value < 0x20 || c.value == 0x7F || (0x80...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029 { throw fail(c) }
                 inWord = true
                 word.append(c)
             }
         }
-        if inWord { words.append(word) }
+        if inWord { words.append(String(word)) }
         guard !words.isEmpty else { throw .empty }
         return words
     }

@@ -13,12 +13,32 @@ public struct Glob: Sendable, Hashable {
 
     static func split(_ value: String) -> [Substring] {
         // A URL's "scheme://authority" stays one segment.
-        if !value.hasPrefix("/"), let range = value.range(of: "://") {
+        if !value.hasPrefix("/"), let range = schemeSeparator(value) {
             let rest = value[range.upperBound...]
             let end = rest.firstIndex(of: "/") ?? rest.endIndex
             return [value[..<end]] + value[end...].split(separator: "/", omittingEmptySubsequences: true)
         }
         return value.split(separator: "/", omittingEmptySubsequences: true)
+    }
+
+    /// Where `://` is, by a byte scan (Foundation's `range(of:)` costs more than the whole match).
+    static func schemeSeparator(_ value: String) -> Range<String.Index>? {
+        let utf8 = value.utf8
+        var index = utf8.startIndex
+        var state = 0
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            switch (state, byte) {
+            case (_, UInt8(ascii: ":")): state = 1
+            case (1, UInt8(ascii: "/")): state = 2
+            case (2, UInt8(ascii: "/")):
+                let start = utf8.index(index, offsetBy: -2)
+                return start..<utf8.index(after: index)
+            default: state = 0
+            }
+            index = utf8.index(after: index)
+        }
+        return nil
     }
 
     /// Whether a normalised path matches.

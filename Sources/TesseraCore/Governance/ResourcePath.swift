@@ -3,12 +3,16 @@
 public enum ResourcePath {
     /// The argument names whose values are resources.
     public static let argumentNames: Set<String> = ["path", "file", "resource", "uri", "url"]
+    static let orderedArgumentNames = argumentNames.sorted()
 
     /// The canonical form, or nil when the value must be refused (NUL, escaping above the root,
     /// undecodable percent-encoding or `%` left after three rounds of decoding, separators or dots
     /// that change under Unicode NFKC, too long).
     public static func normalize(_ raw: String) -> String? {
         guard raw.utf8.count <= 4096 else { return nil }
+        // The common case — an absolute ASCII path already in canonical form — is returned as
+        // is after one byte scan, without any of the Foundation string work below.
+        if isCanonicalAbsolute(raw) { return raw }
         // Decode percent-escapes until stable (bounded), so double encoding is caught too.
         var value = raw
         for _ in 0..<3 {
@@ -59,6 +63,35 @@ public enum ResourcePath {
         return prefix + (absolute || !prefix.isEmpty ? "/" : "") + path
     }
 
+    /// Whether `value` is an absolute path that normalisation would return unchanged: ASCII, no
+    /// `%`, `\\` or NUL, no empty, `.` or `..` segment, no trailing `/` (except the root itself).
+    @inline(__always)
+    static func isCanonicalAbsolute(_ value: String) -> Bool {
+        var iterator = value.utf8.makeIterator()
+        guard iterator.next() == UInt8(ascii: "/") else { return false }
+        var segmentLength = 0
+        var segmentDots = 0
+        var count = 1
+        while let byte = iterator.next() {
+            count += 1
+            switch byte {
+            case UInt8(ascii: "/"):
+                if segmentLength == 0 || segmentDots == segmentLength && segmentLength <= 2 { return false }
+                segmentLength = 0
+                segmentDots = 0
+            case 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), 0x80...0xFF:
+                return false
+            case UInt8(ascii: "."):
+                segmentLength += 1
+                segmentDots += 1
+            default:
+                segmentLength += 1
+            }
+        }
+        if count == 1 { return true }
+        return segmentLength > 0 && !(segmentDots == segmentLength && segmentLength <= 2)
+    }
+
     /// How many separators, dots and percent signs a string has: what NFKC must not change.
     static func separatorProfile(_ value: String) -> [Int] {
         var counts = [0, 0, 0, 0]
@@ -79,7 +112,7 @@ public enum ResourcePath {
     /// returned as nil: it cannot be checked, so the caller denies.
     public static func values(in arguments: [String: JSONValue]) -> [String]? {
         var out: [String] = []
-        for name in argumentNames.sorted() {
+        for name in orderedArgumentNames {
             guard let value = arguments[name] else { continue }
             guard let strings = value.strings else { return nil }
             out += strings

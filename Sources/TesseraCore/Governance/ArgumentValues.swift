@@ -135,18 +135,36 @@ public struct StrictURL: Sendable, Equatable {
         } else {
             let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
             guard (1...2).contains(parts.count) else { return nil }
-            host = parts[0].lowercased()
             if parts.count == 2 { portText = parts[1] }
-            if host.hasSuffix(".") { host.removeLast() }
-            guard !host.isEmpty, host.utf8.count <= 253 else { return nil }
-            let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-            for label in labels {
-                guard (1...63).contains(label.count), label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }),
-                    !label.hasPrefix("-"), !label.hasSuffix("-")
-                else { return nil }
+            // Byte-level: letters, digits, '-' and '.', lower-cased; labels 1-63, no edge hyphens.
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(parts[0].utf8.count)
+            var labelLength = 0
+            var allNumeric = true
+            var previous: UInt8 = UInt8(ascii: ".")
+            for byte in parts[0].utf8 {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): break
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): break
+                case UInt8(ascii: "-"): if previous == UInt8(ascii: ".") { return nil }
+                case UInt8(ascii: "."): if labelLength == 0 || previous == UInt8(ascii: "-") { return nil }
+                default: return nil
+                }
+                if byte == UInt8(ascii: ".") {
+                    labelLength = 0
+                } else {
+                    labelLength += 1
+                    guard labelLength <= 63 else { return nil }
+                    if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { allNumeric = false }
+                }
+                bytes.append((UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte)
+                previous = byte
             }
+            if bytes.last == UInt8(ascii: ".") { bytes.removeLast() } else if previous == UInt8(ascii: "-") { return nil }
+            guard !bytes.isEmpty, bytes.count <= 253, bytes.last != UInt8(ascii: "."), bytes.last != UInt8(ascii: "-") else { return nil }
+            host = String(decoding: bytes, as: UTF8.self)
             // All-numeric hosts are IPv4 literals and must be canonical dotted quads.
-            if labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) || host.hasPrefix("0x") {
+            if allNumeric || host.hasPrefix("0x") {
                 guard let address = IPAddress(host) else { return nil }
                 host = address.text
             }

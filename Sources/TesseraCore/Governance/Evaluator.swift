@@ -126,7 +126,7 @@ public struct Evaluator: Sendable {
             guard let path = ResourcePath.normalize(raw) else {
                 return .deny("resource_invalid", "a resource argument has NUL, escapes the root or is badly encoded")
             }
-            if !scope.isEmpty, !scope.contains(where: { $0.matches(path) }) {
+            if !scope.isEmpty, !Glob.anyMatches(scope, path) {
                 return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
             }
         }

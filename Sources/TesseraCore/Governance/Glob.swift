@@ -41,6 +41,13 @@ public struct Glob: Sendable, Hashable {
         return nil
     }
 
+    /// Whether any of `globs` matches `path`, splitting the path once for all of them.
+    public static func anyMatches(_ globs: [Glob], _ path: String) -> Bool {
+        let absolute = path.hasPrefix("/")
+        let segments = split(path)[...]
+        return globs.contains { $0.absolute == absolute && match($0.segments[...], segments) }
+    }
+
     /// Whether a normalised path matches.
     public func matches(_ path: String) -> Bool {
         guard path.hasPrefix("/") == absolute else { return false }

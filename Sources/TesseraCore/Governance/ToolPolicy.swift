@@ -18,9 +18,24 @@ public struct ToolPolicy: Sendable, Equatable {
         public var ttlSeconds: Int
     }
 
-    public var arguments: [String: Argument]
+    public var arguments: [String: Argument] {
+        didSet { orderedArguments = arguments.sorted { $0.key < $1.key } }
+    }
     public var allowUnknownArguments: Bool
     public var approval: Approval?
+    /// The named arguments in a fixed order, computed once (evaluation must not sort per call).
+    var orderedArguments: [(key: String, value: Argument)]
+
+    public init(arguments: [String: Argument], allowUnknownArguments: Bool, approval: Approval?) {
+        self.arguments = arguments
+        self.allowUnknownArguments = allowUnknownArguments
+        self.approval = approval
+        self.orderedArguments = arguments.sorted { $0.key < $1.key }
+    }
+
+    public static func == (a: ToolPolicy, b: ToolPolicy) -> Bool {
+        a.arguments == b.arguments && a.allowUnknownArguments == b.allowUnknownArguments && a.approval == b.approval
+    }
 
     public static let maximumArguments = 64
     public static let maximumTools = 256
@@ -120,13 +135,12 @@ public struct ToolPolicy: Sendable, Equatable {
     /// Every violation of this entry by `arguments` (empty = the arguments are acceptable).
     public func violations(_ arguments: [String: JSONValue]) -> [Violation] {
         var out: [Violation] = []
-        if !allowUnknownArguments {
+        if !allowUnknownArguments, arguments.keys.contains(where: { self.arguments[$0] == nil }) {
             for name in arguments.keys.sorted() where self.arguments[name] == nil {
                 out.append(Violation(argument: name, constraint: "unknown_argument", detail: "\(name) is not an argument this tool may receive"))
             }
         }
-        for name in self.arguments.keys.sorted() {
-            let rule = self.arguments[name]!
+        for (name, rule) in orderedArguments {
             guard let value = arguments[name] else {
                 if !rule.optional { out.append(Violation(argument: name, constraint: "missing_argument", detail: "\(name) is required")) }
                 continue

@@ -330,26 +330,8 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     /// `*` matches any run of characters (including none); everything else literally. Linear.
     static func wildcard(_ pattern: String, _ text: String) -> Bool {
         let p = Array(pattern.utf8), t = Array(text.utf8)
-        var pi = 0, ti = 0
-        var star: Int? = nil, mark = 0
-        while ti < t.count {
-            if pi < p.count, p[pi] == UInt8(ascii: "*") {
-                star = pi
-                mark = ti
-                pi += 1
-            } else if pi < p.count, p[pi] == t[ti] {
-                pi += 1
-                ti += 1
-            } else if let s = star {
-                pi = s + 1
-                mark += 1
-                ti = mark
-            } else {
-                return false
-            }
-        }
-        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
-        return pi == p.count
+        return Glob.wildcard(
+            patternCount: p.count, textCount: t.count, isStar: { p[$0] == UInt8(ascii: "*") }, matches: { p[$0] == t[$1] })
     }
 
     // MARK: Attenuation

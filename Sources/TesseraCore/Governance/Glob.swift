@@ -63,14 +63,25 @@ public struct Glob: Sendable, Hashable {
     /// backtracking: `/**/a/**/b/**/c/**/d` against 576 segments costs a few thousand segment
     /// comparisons, not 15 s.
     static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
-        var p = pattern.startIndex, t = path.startIndex
-        var star: Int? = nil, mark = path.startIndex
-        while t < path.endIndex {
-            if p < pattern.endIndex, pattern[p] == "**" {
+        let p0 = pattern.startIndex, t0 = path.startIndex
+        return wildcard(
+            patternCount: pattern.count, textCount: path.count, isStar: { pattern[p0 + $0] == "**" },
+            matches: { segmentMatches(pattern[p0 + $0], path[t0 + $1]) })
+    }
+
+    /// The one wildcard matcher (segments with `**`, characters with `*` and `?`, shell argument
+    /// globs): walk pattern and text together, remember only the last star and where the text
+    /// stood, and on a mismatch let that star swallow one more element. O(pattern × text).
+    @inline(__always)
+    static func wildcard(patternCount: Int, textCount: Int, isStar: (Int) -> Bool, matches: (Int, Int) -> Bool) -> Bool {
+        var p = 0, t = 0
+        var star: Int? = nil, mark = 0
+        while t < textCount {
+            if p < patternCount, isStar(p) {
                 star = p
                 mark = t
                 p += 1
-            } else if p < pattern.endIndex, segmentMatches(pattern[p], path[t]) {
+            } else if p < patternCount, matches(p, t) {
                 p += 1
                 t += 1
             } else if let s = star {
@@ -81,8 +92,8 @@ public struct Glob: Sendable, Hashable {
                 return false
             }
         }
-        while p < pattern.endIndex, pattern[p] == "**" { p += 1 }
-        return p == pattern.endIndex
+        while p < patternCount, isStar(p) { p += 1 }
+        return p == patternCount
     }
 
     static func segmentMatches(_ pattern: Substring, _ segment: Substring) -> Bool {
@@ -120,26 +131,10 @@ public struct Glob: Sendable, Hashable {
     }
 
     static func matchSegment<C: RandomAccessCollection<UInt8>>(_ pattern: C, _ text: C) -> Bool where C.Index == Int {
-        var p = pattern.startIndex, t = text.startIndex
-        var star: Int? = nil, mark = text.startIndex
-        while t < text.endIndex {
-            if p < pattern.endIndex, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
-                p += 1
-                t += 1
-            } else if p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") {
-                star = p
-                mark = t
-                p += 1
-            } else if let s = star {
-                p = s + 1
-                mark += 1
-                t = mark
-            } else {
-                return false
-            }
-        }
-        while p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") { p += 1 }
-        return p == pattern.endIndex
+        let p0 = pattern.startIndex, t0 = text.startIndex
+        return wildcard(
+            patternCount: pattern.count, textCount: text.count, isStar: { pattern[p0 + $0] == UInt8(ascii: "*") },
+            matches: { pattern[p0 + $0] == UInt8(ascii: "?") || pattern[p0 + $0] == text[t0 + $1] })
     }
 
     /// Whether every path `child` can match is also matched by `self`. Conservative: it may refuse

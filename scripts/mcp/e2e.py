@@ -128,6 +128,28 @@ async def git_server():
           f"{status} {verify.returncode} {len(lines)} {verify.stderr[-300:]}")
 
 
+async def approvals():
+    """A call that needs a human: -32002 with the approval id; after the grant, the same call works once."""
+    mission = {"agent_id": "payer", "mission": "pay", "tools": {"echo": {
+        "arguments": {"text": {"one_of": ["small", "large"]}},
+        "requires_approval": {"when": {"text": {"one_of": ["large"]}}, "approvers": ["user:admin"], "ttl_s": 600}}}}
+    passport, _ = issue(mission)
+    async with stdio_client(gateway_params(passport, [PY, os.path.join(HERE, "fault_server.py")])) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            small = await session.call_tool("echo", {"text": "small"})
+            check("approvals: a call below the condition needs no approval", not small.is_error, small)
+            pending = await error_of(session.call_tool("echo", {"text": "large"}))
+            approval = (pending.data or {}).get("approval_id") if pending else None
+            check("approvals: a call needing approval gets -32002 with the approval id", pending is not None and pending.code == -32002 and approval, pending)
+            status, body = http("POST", f"/approvals/{approval}/grant", {})
+            check("approvals: the approver grants it", status == 200 and json.loads(body).get("status") == "granted", body)
+            granted = await session.call_tool("echo", {"text": "large"})
+            check("approvals: after the grant the same call goes through once", not granted.is_error and "large" in str(granted.content), granted)
+            again = await error_of(session.call_tool("echo", {"text": "large"}))
+            check("approvals: and the next one needs a new approval", again is not None and again.code == -32002, again)
+
+
 async def concurrency():
     mission = {"agent_id": "clock", "mission": "tell the time",
                "tools": {"get_current_time": {"arguments": {"timezone": {"regex": "^[A-Za-z_]+/[A-Za-z_]+$"}}}}}
@@ -200,6 +222,19 @@ def faults():
     check("faults: a message with a duplicate member name is refused", duplicate and duplicate["error"]["code"] == -32700, duplicate)
     echo = call(process, 9, "echo", {"text": "still here"})
     check("faults: the gateway still serves after hostile input", echo and "still here" in json.dumps(echo.get("result")), echo)
+
+    # A call cancelled while it is being evaluated never reaches the upstream, and gets no answer.
+    cancel_counter = tempfile.mktemp(suffix=".count")
+    cancelling = raw_gateway(passport, upstream, COUNT_FILE=cancel_counter)
+    handshake(cancelling)
+    send(cancelling, b'{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"count","arguments":{}}}\n'
+         b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":21,"reason":"user"}}')
+    after = call(cancelling, 22, "echo", {"text": "after"})
+    reached = open(cancel_counter).read().count("x") if os.path.exists(cancel_counter) else 0
+    check("faults: a call cancelled during evaluation is not forwarded (no orphan upstream)",
+          after and after.get("id") == 22 and reached == 0, f"{after} reached={reached}")
+    cancelling.stdin.close()
+    cancelling.wait(timeout=20)
 
     # Upstream crash mid-call: the pending call gets an error, the gateway exits non-zero with the cause.
     crashed = call(process, 10, "crash")
@@ -325,6 +360,7 @@ async def http_gateway():
 
 async def main():
     await git_server()
+    await approvals()
     await concurrency()
     faults()
     await http_gateway()

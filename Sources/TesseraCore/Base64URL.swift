@@ -1,38 +1,68 @@
-import Foundation
-
 /// Unpadded base64url (RFC 4648 §5), the encoding every JOSE structure uses.
 ///
-/// Decoding is strict: padding, whitespace and the standard-alphabet characters `+` and `/` are
-/// rejected, so one value has exactly one encoding (no malleable tokens or thumbprints).
+/// Decoding is strict: padding, whitespace, the standard-alphabet characters `+` and `/`, a
+/// length that no byte string encodes to, and set unused trailing bits are all rejected, so one
+/// value has exactly one encoding (no malleable tokens or thumbprints). Both directions work on
+/// bytes with a table: they sit on every token verification's path.
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// 0xFF for bytes outside the alphabet.
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var out = [UInt8]()
+        out.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= input.count {
+            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
+            index += 3
+        }
+        switch input.count - index {
+        case 1:
+            let n = UInt32(input[index]) << 16
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+        case 2:
+            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+        default: break
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ string: some StringProtocol) -> [UInt8]? {
-        var standard = ""
-        standard.reserveCapacity(string.utf8.count + 3)
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "A"..."Z", "a"..."z", "0"..."9": standard.unicodeScalars.append(scalar)
-            case "-": standard.append("+")
-            case "_": standard.append("/")
-            default: return nil
+        let utf8 = string.utf8
+        let count = utf8.count
+        guard count % 4 != 1 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in utf8 {
+            let value = values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
             }
         }
-        switch standard.utf8.count % 4 {
-        case 0: break
-        case 2: standard += "=="
-        case 3: standard += "="
-        default: return nil
-        }
-        guard let data = Data(base64Encoded: standard) else { return nil }
-        let bytes = [UInt8](data)
-        // Reject non-canonical encodings (unused trailing bits set).
-        guard encode(bytes) == string else { return nil }
-        return bytes
+        // Canonical: the unused low bits of the last character must be zero.
+        guard accumulator == 0 else { return nil }
+        return out
     }
 }

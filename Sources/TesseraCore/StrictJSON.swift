@@ -53,8 +53,23 @@ public enum StrictJSON {
     /// Checks the text with the strict rules, then decodes it with `JSONDecoder`.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, maximumDepth: Int = maximumDepth) throws -> T {
         let data = Data(bytes)
-        _ = try parse(data, maximumDepth: maximumDepth)
+        try validate(data, maximumDepth: maximumDepth)
         return try JSONDecoder().decode(T.self, from: data)
+    }
+
+    /// The strict checks without building the value (what a typed decode needs before
+    /// `JSONDecoder` runs): no dictionaries or arrays are allocated, member names are compared
+    /// as bytes (unescaped first when they hold an escape).
+    public static func validate(_ bytes: some Collection<UInt8>, maximumDepth: Int = maximumDepth) throws(Failure) {
+        let array = Array(bytes)
+        try array.withUnsafeBufferPointer { buffer throws(Failure) in
+            var parser = Parser(bytes: buffer, maximumDepth: maximumDepth)
+            parser.build = false
+            parser.skipWhitespace()
+            _ = try parser.value(path: "")
+            parser.skipWhitespace()
+            guard parser.index == buffer.count else { throw .syntax(offset: parser.index, "unexpected data after the JSON value") }
+        }
     }
 
     struct Parser {
@@ -62,6 +77,8 @@ public enum StrictJSON {
         let maximumDepth: Int
         var index = 0
         var depth = 0
+        /// false: check only (values come back as `.null`).
+        var build = true
 
         init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
             self.bytes = bytes
@@ -114,30 +131,41 @@ public enum StrictJSON {
             try enter()
             index += 1
             var members: [String: JSONValue] = [:]
+            var names: [String] = []
+            var nameSet: Set<String> = []
             skipWhitespace()
             if current == UInt8(ascii: "}") {
                 index += 1
                 depth -= 1
-                return .object(members)
+                return build ? .object(members) : .null
             }
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw fail("expected a member name") }
                 let key = try string()
                 let memberPath = path.isEmpty ? key : path + "." + key
-                guard members[key] == nil else { throw .duplicateKey(path: memberPath) }
+                if build {
+                    guard members[key] == nil else { throw .duplicateKey(path: memberPath) }
+                } else if names.count < 16 {
+                    guard !names.contains(key) else { throw .duplicateKey(path: memberPath) }
+                    names.append(key)
+                    if names.count == 16 { nameSet = Set(names) }
+                } else {
+                    guard nameSet.insert(key).inserted else { throw .duplicateKey(path: memberPath) }
+                }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
                 skipWhitespace()
-                members[key] = try value(path: memberPath)
+                let value = try self.value(path: memberPath)
+                if build { members[key] = value }
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"):
                     index += 1
                     depth -= 1
-                    return .object(members)
+                    return build ? .object(members) : .null
                 default: throw fail("expected ',' or '}'")
                 }
             }
@@ -155,14 +183,15 @@ public enum StrictJSON {
             }
             while true {
                 skipWhitespace()
-                elements.append(try value(path: "\(path)[\(elements.count)]"))
+                let element = try value(path: build ? "\(path)[\(elements.count)]" : path)
+                if build { elements.append(element) }
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "]"):
                     index += 1
                     depth -= 1
-                    return .array(elements)
+                    return build ? .array(elements) : .null
                 default: throw fail("expected ',' or ']'")
                 }
             }

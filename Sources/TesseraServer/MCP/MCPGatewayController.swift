@@ -97,7 +97,6 @@ struct MCPGatewayController {
         guard claims.aud?.contains(resource(name, request)) == true else {
             return unauthorized(name, request, error: "invalid_token")
         }
-        var request = request
         var body = ByteBuffer()
         var message: [String: JSONValue]?
         if request.method == .post {

@@ -39,8 +39,6 @@ public final class StdioGateway: Sendable {
         }
     }
 
-    public static let deniedCode = -32001
-    public static let approvalRequiredCode = -32002
     public static let upstreamGoneCode = -32603
 
     enum SessionState {
@@ -81,7 +79,7 @@ public final class StdioGateway: Sendable {
         guard let claims = CompactJWS.unverifiedPayload(configuration.passport, as: PassportClaims.self) else {
             throw GatewayFailure(reason: "the passport is not a readable JWS")
         }
-        self.permitted = claims.permittedTools.subtracting(claims.forbidden_tools)
+        self.permitted = MCPGovernance.visibleTools(claims)
         self.toClient = LineWriter(fd: STDOUT_FILENO)
         self.clientInput = LineReader(fd: STDIN_FILENO, maximumLineBytes: configuration.maximumLineBytes)
     }
@@ -275,7 +273,7 @@ public final class StdioGateway: Sendable {
         let decision: GovernanceWire.EvaluationResult
         switch await session() {
         case .failure(let failure):
-            deny(id, decision: "DENY", reason: "governance_unavailable: \(failure.reason)")
+            failClosed(id, reason: "governance_unavailable: \(failure.reason)")
             return
         case .success(let sessionID):
             let requestID = "mcp-" + UUID().uuidString.lowercased()
@@ -296,7 +294,7 @@ public final class StdioGateway: Sendable {
             switch result {
             case .success(let value): decision = value
             case .failure(let error):
-                deny(id, decision: "DENY", reason: "governance_unavailable: \(error.governanceCode ?? error.description)")
+                failClosed(id, reason: "governance_unavailable: \(error.governanceCode ?? error.description)")
                 return
             }
         }
@@ -305,44 +303,33 @@ public final class StdioGateway: Sendable {
             logger.info("call cancelled during evaluation; not forwarded", metadata: ["tool": "\(tool)"])
             return
         }
-        switch decision.decision {
-        case "PERMIT":
-            state.withLockedValue { $0.forwarded[key] = id }
-            if !upstream.write(bytes) {
-                state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
-                reply(error: Self.upstreamGoneCode, "the upstream MCP server is not accepting input", id: id)
-            }
-        case "APPROVAL_REQUIRED":
-            var data: [String: JSONValue] = ["decision": .string(decision.decision)]
-            if let approval = decision.approval_id { data["approval_id"] = .string(approval) }
-            if let receipt = decision.receipt_id { data["receipt_id"] = .string(receipt) }
-            if let reason = decision.reason { data["reason"] = .string(reason) }
-            reply(error: Self.approvalRequiredCode, "approval required: a human must approve this call (approval \(decision.approval_id ?? "?")); retry after it is granted", id: id, data: .object(data))
-        default:
-            var data: [String: JSONValue] = ["decision": .string(decision.decision), "reason": .string(decision.reason ?? "")]
-            if let receipt = decision.receipt_id { data["receipt_id"] = .string(receipt) }
-            if let violations = decision.violations {
-                data["violations"] = .array(violations.map { .object(["argument": .string($0.argument), "constraint": .string($0.constraint), "detail": .string($0.detail)]) })
-            }
-            reply(error: Self.deniedCode, "denied by Tessera: \(decision.reason ?? "DENY")", id: id, data: .object(data))
+        if let refusal = MCPGovernance.refusal(decision, id: id) {
+            send(refusal)
+            return
+        }
+        state.withLockedValue { $0.forwarded[key] = id }
+        if !upstream.write(bytes) {
+            state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
+            reply(error: Self.upstreamGoneCode, "the upstream MCP server is not accepting input", id: id)
         }
     }
 
-    func deny(_ id: JSONValue, decision: String, reason: String) {
-        reply(error: Self.deniedCode, "denied by Tessera: \(reason)", id: id, data: .object(["decision": .string(decision), "reason": .string(reason)]))
+    func failClosed(_ id: JSONValue, reason: String) {
+        send(MCPGovernance.failClosed(reason: reason, id: id))
     }
 
     func reply(error code: Int, _ message: String, id: JSONValue, data: JSONValue? = nil) {
-        var error: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
-        if let data { error["data"] = data }
-        let response: JSONValue = .object(["jsonrpc": "2.0", "id": id, "error": .object(error)])
-        toClient.write(Array(CanonicalJSON.serialize(response).utf8))
+        send(MCPGovernance.errorResponse(code: code, message: message, id: id, data: data))
+    }
+
+    func send(_ message: JSONValue) {
+        toClient.write(Array(CanonicalJSON.serialize(message).utf8))
     }
 
     // MARK: Upstream → client
 
     func relayFromUpstream(_ bytes: [UInt8]) {
-        guard case .object(var message)? = try? StrictJSON.parse(bytes) else {
+        guard case .object(let message)? = try? StrictJSON.parse(bytes) else {
             logger.warning("dropped a message from the upstream that is not a JSON object", metadata: ["bytes": "\(bytes.count)"])
             return
         }
@@ -352,13 +339,8 @@ public final class StdioGateway: Sendable {
                 state.forwarded[key] = nil
                 return state.toolsList.remove(key) != nil
             }
-            if filter, case .object(var result)? = message["result"], case .array(let tools)? = result["tools"] {
-                result["tools"] = .array(tools.filter { tool in
-                    guard case .object(let t) = tool, case .string(let name)? = t["name"] else { return false }
-                    return permitted.contains(name)
-                })
-                message["result"] = .object(result)
-                toClient.write(Array(CanonicalJSON.serialize(.object(message)).utf8))
+            if filter, let filtered = MCPGovernance.filteringToolsList(message, visible: permitted) {
+                send(.object(filtered))
                 return
             }
         }

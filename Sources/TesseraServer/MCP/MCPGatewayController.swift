@@ -27,6 +27,9 @@ struct MCPGatewayController {
     let governance: GovernanceService
     let store: any TesseraStore
     let logger: Logger
+    /// Passport `jti` → its governance session: fixed once started, so a request after the first
+    /// needs no store read to find it.
+    let sessions = TTLCache<String, String>(ttl: TimeInterval(GovernanceService.maxTTL))
 
     static let maximumBody = 4 << 20
     /// Headers passed upstream (never `Authorization`, never hop-by-hop ones).
@@ -120,19 +123,7 @@ struct MCPGatewayController {
             var arguments: [String: JSONValue] = [:]
             if case .object(let object)? = params["arguments"] { arguments = object }
             let result = try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
-            if result.decision != "PERMIT" {
-                var data: [String: JSONValue] = ["decision": .string(result.decision), "reason": .string(result.reason ?? "")]
-                if let receipt = result.receipt_id { data["receipt_id"] = .string(receipt) }
-                if let approval = result.approval_id { data["approval_id"] = .string(approval) }
-                if let violations = result.violations {
-                    data["violations"] = .array(violations.map { .object(["argument": .string($0.argument), "constraint": .string($0.constraint), "detail": .string($0.detail)]) })
-                }
-                let approval = result.decision == "APPROVAL_REQUIRED"
-                return jsonRPC(
-                    error: approval ? -32002 : -32001,
-                    approval ? "approval required (approval \(result.approval_id ?? "?"))" : "denied by Tessera: \(result.reason ?? "DENY")",
-                    id: id, data: .object(data))
-            }
+            if let refusal = MCPGovernance.refusal(result, id: id) { return jsonRPC(refusal) }
         }
         if request.method == .delete { _ = try? await governance.end(sessionID: session) }
         return try await forward(request, body: body, to: upstream, filterTools: method == "tools/list" ? claims : nil)
@@ -140,23 +131,33 @@ struct MCPGatewayController {
 
     /// The governance session of this passport: the one it started (on any node), or a new one.
     func governanceSession(for claims: PassportClaims, token: String) async throws -> String {
-        if let existing = try await store.session(jti: claims.jti) { return existing.id }
-        do {
-            return try await governance.start(token: token, proof: nil).id
-        } catch GovernanceError.passportAlreadyUsed {
-            // Another request of the same client started it a moment ago.
-            guard let existing = try await store.session(jti: claims.jti) else { throw GovernanceError.passportAlreadyUsed }
-            return existing.id
+        let now = Date()
+        if let known = sessions.value(for: claims.jti, now: now) { return known }
+        let id: String
+        if let existing = try await store.session(jti: claims.jti) {
+            id = existing.id
+        } else {
+            do {
+                id = try await governance.start(token: token, proof: nil).id
+            } catch GovernanceError.passportAlreadyUsed {
+                // Another request of the same client started it a moment ago.
+                guard let existing = try await store.session(jti: claims.jti) else { throw GovernanceError.passportAlreadyUsed }
+                id = existing.id
+            }
         }
+        sessions.set(id, for: claims.jti, now: now)
+        return id
     }
 
-    func jsonRPC(error code: Int, _ message: String, id: JSONValue, data: JSONValue? = nil) -> Response {
-        var error: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
-        if let data { error["data"] = data }
+    func jsonRPC(error code: Int, _ message: String, id: JSONValue) -> Response {
+        jsonRPC(MCPGovernance.errorResponse(code: code, message: message, id: id))
+    }
+
+    /// A JSON-RPC message answered here, in a 200 JSON body.
+    func jsonRPC(_ message: JSONValue) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        let body = CanonicalJSON.serialize(.object(["jsonrpc": "2.0", "id": id, "error": .object(error)]))
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: CanonicalJSON.serialize(message))))
     }
 
     func forward(_ request: Request, body: ByteBuffer, to upstream: String, filterTools claims: PassportClaims?) async throws -> Response {
@@ -184,7 +185,7 @@ struct MCPGatewayController {
         }
         // tools/list: read the (bounded) answer and keep only what the passport can ever permit.
         let whole = try await response.body.collect(upTo: Self.maximumBody)
-        let permitted = claims.permittedTools.subtracting(claims.forbidden_tools)
+        let permitted = MCPGovernance.visibleTools(claims)
         let text = String(buffer: whole)
         let filtered: String
         if (headers[.contentType] ?? "").hasPrefix("text/event-stream") {
@@ -202,14 +203,9 @@ struct MCPGatewayController {
     }
 
     static func filterTools(_ json: String, _ permitted: Set<String>) -> String {
-        guard case .object(var message)? = try? StrictJSON.parse(Array(json.utf8)), case .object(var result)? = message["result"],
-            case .array(let tools)? = result["tools"]
+        guard case .object(let message)? = try? StrictJSON.parse(Array(json.utf8)),
+            let filtered = MCPGovernance.filteringToolsList(message, visible: permitted)
         else { return json }
-        result["tools"] = .array(tools.filter { tool in
-            guard case .object(let t) = tool, case .string(let name)? = t["name"] else { return false }
-            return permitted.contains(name)
-        })
-        message["result"] = .object(result)
-        return CanonicalJSON.serialize(.object(message))
+        return CanonicalJSON.serialize(.object(filtered))
     }
 }

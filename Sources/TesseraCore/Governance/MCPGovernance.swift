@@ -1,0 +1,63 @@
+/// How Tessera's decisions are spoken in MCP's JSON-RPC, for both gateways (stdio and
+/// streamable HTTP): one refusal shape and one `tools/list` filter, so an agent sees the same
+/// answer whichever transport it uses.
+public enum MCPGovernance {
+    /// DENY (and fail-closed refusals).
+    public static let deniedCode = -32001
+    /// APPROVAL_REQUIRED: the same call can be retried after approvers grant it.
+    public static let approvalRequiredCode = -32002
+
+    /// A JSON-RPC error response.
+    public static func errorResponse(code: Int, message: String, id: JSONValue, data: JSONValue? = nil) -> JSONValue {
+        var error: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
+        if let data { error["data"] = data }
+        return .object(["jsonrpc": "2.0", "id": id, "error": .object(error)])
+    }
+
+    /// The error answering a call Tessera did not permit, or nil for a PERMIT:
+    /// -32001 with `data {decision, reason, receipt_id?, violations?}`, or -32002 with the
+    /// `approval_id`.
+    public static func refusal(_ result: GovernanceWire.EvaluationResult, id: JSONValue) -> JSONValue? {
+        guard result.decision != Decision.Verdict.permit.rawValue else { return nil }
+        var data: [String: JSONValue] = ["decision": .string(result.decision), "reason": .string(result.reason ?? "")]
+        if let receipt = result.receipt_id { data["receipt_id"] = .string(receipt) }
+        if let approval = result.approval_id { data["approval_id"] = .string(approval) }
+        if let violations = result.violations {
+            data["violations"] = .array(violations.map {
+                .object(["argument": .string($0.argument), "constraint": .string($0.constraint), "detail": .string($0.detail)])
+            })
+        }
+        if result.decision == Decision.Verdict.approvalRequired.rawValue {
+            return errorResponse(
+                code: approvalRequiredCode,
+                message: "approval required: a human must approve this call (approval \(result.approval_id ?? "?")); retry after it is granted",
+                id: id, data: .object(data))
+        }
+        return errorResponse(code: deniedCode, message: "denied by Tessera: \(result.reason ?? "DENY")", id: id, data: .object(data))
+    }
+
+    /// A refusal that is not a decision (Tessera unreachable, no session): fail closed.
+    public static func failClosed(reason: String, id: JSONValue) -> JSONValue {
+        errorResponse(
+            code: deniedCode, message: "denied by Tessera: \(reason)", id: id,
+            data: .object(["decision": "DENY", "reason": .string(reason)]))
+    }
+
+    /// The tools a passport can ever permit: what `tools/list` may show.
+    public static func visibleTools(_ claims: PassportClaims) -> Set<String> {
+        claims.permittedTools.subtracting(claims.forbidden_tools)
+    }
+
+    /// A `tools/list` answer with only `visible` tools (`nextCursor` and the rest untouched), or
+    /// nil when `message` is not such an answer.
+    public static func filteringToolsList(_ message: [String: JSONValue], visible: Set<String>) -> [String: JSONValue]? {
+        guard case .object(var result)? = message["result"], case .array(let tools)? = result["tools"] else { return nil }
+        result["tools"] = .array(tools.filter { tool in
+            guard case .object(let t) = tool, case .string(let name)? = t["name"] else { return false }
+            return visible.contains(name)
+        })
+        var filtered = message
+        filtered["result"] = .object(result)
+        return filtered
+    }
+}

@@ -109,7 +109,9 @@ public protocol GovernanceStore: Sendable {
     func session(jti: String) async throws(StoreError) -> SessionState?
     /// Whether `jti` or any passport it was delegated from is revoked (the lineage is walked
     /// through the issuance records, so never-started passports are links too).
-    func isRevoked(jti: String) async throws(StoreError) -> Bool
+    /// `parentJTI` is the parent the signed passport names, when the caller has it: the walk then
+    /// starts there even for a passport the store has no record of.
+    func isRevoked(jti: String, parentJTI: String?) async throws(StoreError) -> Bool
     /// Revokes a passport and every session started from it or from its delegated descendants.
     func revoke(jti: String, at: Date) async throws(StoreError)
     /// Runs `plan` on the session's current state inside one write transaction, with what was
@@ -128,6 +130,10 @@ public protocol GovernanceStore: Sendable {
 }
 
 extension GovernanceStore {
+    public func isRevoked(jti: String) async throws(StoreError) -> Bool {
+        try await isRevoked(jti: jti, parentJTI: nil)
+    }
+
     /// ``mutateSession(id:request:_:)`` keyed by a delegation request id.
     public func mutateSession<Output: Sendable>(
         id: String, delegationRequestID: String?,

@@ -10,9 +10,7 @@ extension SQLiteStore {
         try await write { db in
             // Under the write lock: a revocation commits either before this check or after the
             // insert, and then its cascade marks the new session.
-            if try Self.revokedInLineage(db, session.passport.jti)
-                || (try session.passport.parent_jti.map { try Self.revokedInLineage(db, $0) } ?? false)
-            {
+            if try Self.revokedInLineage(db, session.passport.jti, parent: session.passport.parent_jti) {
                 throw StoreError.revoked(session.passport.jti)
             }
             do {
@@ -52,20 +50,23 @@ extension SQLiteStore {
         try await read { db in try Self.fetchSession(db, column: "jti", jti) }
     }
 
-    public func isRevoked(jti: String) async throws(StoreError) -> Bool {
-        try await read { db in try Self.revokedInLineage(db, jti) }
+    public func isRevoked(jti: String, parentJTI: String?) async throws(StoreError) -> Bool {
+        try await read { db in try Self.revokedInLineage(db, jti, parent: parentJTI) }
     }
 
     /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
-    /// records, falling back to sessions for passports issued before those existed.
-    static func revokedInLineage(_ db: Database, _ jti: String) throws -> Bool {
+    /// records, falling back to sessions for passports issued before those existed. The first
+    /// link is `parent` when the caller read it from the signed passport.
+    static func revokedInLineage(_ db: Database, _ jti: String, parent: String?) throws -> Bool {
         var current: String? = jti
         var hops = 0
         while let id = current, hops <= RevocationLineage.maximumDepth {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
                 return true
             }
-            if let row = try Row.fetchOne(db, sql: "SELECT parent_jti FROM gov_passports WHERE jti = ?", arguments: [id]) {
+            if hops == 0, let parent {
+                current = parent
+            } else if let row = try Row.fetchOne(db, sql: "SELECT parent_jti FROM gov_passports WHERE jti = ?", arguments: [id]) {
                 current = row["parent_jti"]
             } else {
                 current = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id])

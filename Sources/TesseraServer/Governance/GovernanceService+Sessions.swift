@@ -16,10 +16,11 @@ extension GovernanceService {
 
     /// The compiled evaluator of a session (one read the first time, then from memory).
     func evaluator(for sessionID: String) async throws -> Evaluator {
-        if let cached = evaluators.get(sessionID) { return cached }
+        let now = clock.now()
+        if let cached = evaluators.value(for: sessionID, now: now) { return cached }
         guard let session = try await store.session(id: sessionID) else { throw GovernanceError.unknownSession }
         let evaluator = Evaluator(passport: session.passport)
-        evaluators.set(evaluator, for: sessionID)
+        evaluators.set(evaluator, for: sessionID, now: now)
         return evaluator
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
 
@@ -15,8 +14,8 @@ public struct GovernanceService: Sendable {
     let issuer: String
     let logger: Logger
     /// Compiled evaluators by session id. A session's passport never changes, so an entry is
-    /// never stale; the map is only bounded.
-    let evaluators: EvaluatorCache
+    /// never stale; the cache is only bounded (in count, and in time by the longest passport).
+    let evaluators: TTLCache<String, Evaluator>
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, logger: Logger) {
         self.store = store
@@ -24,7 +23,7 @@ public struct GovernanceService: Sendable {
         self.clock = clock
         self.issuer = issuer
         self.logger = logger
-        self.evaluators = EvaluatorCache()
+        self.evaluators = TTLCache(ttl: TimeInterval(Self.maxTTL), capacity: 50_000)
     }
 
     public static let defaultTTL = 900
@@ -79,9 +78,7 @@ public struct GovernanceService: Sendable {
         } catch {
             throw GovernanceError.invalidToken
         }
-        var revoked = try await store.isRevoked(jti: claims.jti)
-        if !revoked, let parent = claims.parent_jti { revoked = try await store.isRevoked(jti: parent) }
-        if revoked { throw GovernanceError.passportRevoked }
+        if try await store.isRevoked(jti: claims.jti, parentJTI: claims.parent_jti) { throw GovernanceError.passportRevoked }
         return claims
     }
 
@@ -140,21 +137,6 @@ public struct GovernanceService: Sendable {
             guard claims.purpose == nil || claims.purpose == .sessionStart else { throw GovernanceError.invalidToken }
         case .delegate:
             guard claims.purpose == .delegate, claims.child_cnf_jkt == childJKT else { throw GovernanceError.invalidToken }
-        }
-    }
-}
-
-/// Compiled evaluators by session id, bounded (cleared when full: a miss costs one read).
-final class EvaluatorCache: Sendable {
-    static let capacity = 50_000
-    let entries = NIOLockedValueBox<[String: Evaluator]>([:])
-
-    func get(_ id: String) -> Evaluator? { entries.withLockedValue { $0[id] } }
-
-    func set(_ evaluator: Evaluator, for id: String) {
-        entries.withLockedValue { entries in
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[id] = evaluator
         }
     }
 }

@@ -23,9 +23,9 @@ extension PostgresStore {
                 // before this transaction's check or after its insert (and then its cascade, which
                 // waits for this lock, sees the new session).
                 try await c.query("SELECT pg_advisory_xact_lock_shared(\(Self.revocationLock))", logger: logger)
-                var revoked = try await revokedInLineage(session.passport.jti, on: c)
-                if !revoked, let parent = session.passport.parent_jti { revoked = try await revokedInLineage(parent, on: c) }
-                if revoked { throw StoreError.revoked(session.passport.jti) }
+                if try await revokedInLineage(session.passport.jti, parent: session.passport.parent_jti, on: c) {
+                    throw StoreError.revoked(session.passport.jti)
+                }
                 do {
                     try await c.query(
                         "INSERT INTO gov_replay (jti, session_id, seen_at) VALUES (\(session.passport.jti), \(session.id), \(session.startedAt.pg))",
@@ -69,13 +69,14 @@ extension PostgresStore {
     /// Serialises revocations against session starts (see ``startSession(_:)``).
     static let revocationLock: Int64 = 0x7465_7373_7265_766B
 
-    public func isRevoked(jti: String) async throws(StoreError) -> Bool {
-        try await run { [self] in try await client.withConnection { c in try await revokedInLineage(jti, on: c) } }
+    public func isRevoked(jti: String, parentJTI: String?) async throws(StoreError) -> Bool {
+        try await run { [self] in try await client.withConnection { c in try await revokedInLineage(jti, parent: parentJTI, on: c) } }
     }
 
     /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
-    /// records, falling back to sessions for passports issued before those existed.
-    func revokedInLineage(_ jti: String, on c: PostgresConnection) async throws -> Bool {
+    /// records, falling back to sessions for passports issued before those existed. The first
+    /// link is `parent` when the caller read it from the signed passport.
+    func revokedInLineage(_ jti: String, parent: String?, on c: PostgresConnection) async throws -> Bool {
         var current: String? = jti
         var hops = 0
         while let id = current, hops <= RevocationLineage.maximumDepth {
@@ -89,7 +90,7 @@ extension PostgresStore {
             var next: String?
             for try await (revoked, recordedParent, recorded, sessionParent) in rows.decode((Bool, String?, Bool, String?).self) {
                 if revoked { return true }
-                next = recorded ? recordedParent : sessionParent
+                next = hops == 0 && parent != nil ? parent : (recorded ? recordedParent : sessionParent)
             }
             current = next
             hops += 1

@@ -7,36 +7,6 @@ public enum JSONLimits {
     public static let maxBodyBytes = 1 << 20
     public static let maxDepth = 32
 
-    /// The nesting depth of a JSON text, counted without parsing it (so a hostile
-    /// `[[[[…` costs a linear scan, not a recursive descent). Brackets inside strings are skipped.
-    public static func depth(of bytes: some Sequence<UInt8>) -> Int {
-        var depth = 0
-        var deepest = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
-    }
-
     /// Human-readable path of a decoding failure, e.g. `mission.allowed_tools[2]`.
     static func fieldName(_ path: [any CodingKey]) -> String {
         var out = ""

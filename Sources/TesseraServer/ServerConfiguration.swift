@@ -266,7 +266,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
             ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),
             ("max_connections", String(connectionLimits.maximumConnections)),
-            ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(mcpUpstreams[$0]!)" }.joined(separator: ",")),
+            ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(Self.redacted(mcpUpstreams[$0]!))" }.joined(separator: ",")),
         ]
     }
 }

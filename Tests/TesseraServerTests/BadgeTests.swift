@@ -9,11 +9,9 @@ import TesseraCore
 struct BadgeTests {
     /// A registered agent with its key, in a fixture server.
     func register(_ client: IAMClient, _ admin: String, key: Ed25519KeyPair = Ed25519KeyPair(), workspace: String? = nil) async throws -> (String, Ed25519KeyPair) {
-        var body: [String: Any] = ["name": "bot", "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!], "domain": "bot.example"]
-        if let workspace { body["workspace"] = workspace }
-        let reply = try await client.post("/v1/agents", token: admin, json: body)
-        #expect(reply.status == .created, "\(reply.body)")
-        return (try #require(reply.json["id"] as? String), key)
+        var extra: [String: Any] = ["domain": "bot.example"]
+        if let workspace { extra["workspace"] = workspace }
+        return (try await client.registerAgent(admin, key: key, extra: extra), key)
     }
 
     func proof(_ key: Ed25519KeyPair, nonce: String, aud: String = "tessera", iat: Int64 = Date().unixSeconds) throws -> String {

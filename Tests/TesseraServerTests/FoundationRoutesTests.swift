@@ -162,10 +162,11 @@ struct JSONLimitsTests {
         return Application(router: router)
     }
 
-    @Test("depth is counted outside strings")
+    @Test("depth is counted outside strings (the strict parser's bound)")
     func depth() {
-        #expect(JSONLimits.depth(of: Array(#"{"a":[1,{"b":"[[[["}]}"#.utf8)) == 3)
-        #expect(JSONLimits.depth(of: Array(#""\"[""#.utf8)) == 0)
+        #expect(throws: Never.self) { try StrictJSON.parse(Array(#"{"a":[1,{"b":"[[[["}]}"#.utf8), maximumDepth: 3) }
+        #expect(throws: StrictJSON.Failure.tooDeep(limit: 2)) { try StrictJSON.parse(Array(#"{"a":[1,{"b":"[[[["}]}"#.utf8), maximumDepth: 2) }
+        #expect(throws: Never.self) { try StrictJSON.parse(Array(#""\"[""#.utf8), maximumDepth: 0) }
     }
 
     @Test("nesting deeper than 32 is a 400; bad fields are named; good input decodes")

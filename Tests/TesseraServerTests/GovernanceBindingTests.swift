@@ -54,10 +54,7 @@ struct GovernanceBindingTests {
         let fixture = try await IAMFixture.make()
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()
-            let registered = try await client.post("/v1/agents", token: fixture.adminKey, json: [
-                "name": "bot", "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!],
-            ])
-            let agent = try #require(registered.json["id"] as? String)
+            let agent = try await client.registerAgent(fixture.adminKey, key: key)
             var mission = exampleMission
             mission["agent_id"] = agent
             let bound = try await client.post("/issue", token: fixture.adminKey, json: ["mission": mission, "cnf_jkt": "agent"])

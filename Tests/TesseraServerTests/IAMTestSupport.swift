@@ -112,3 +112,14 @@ struct IAMClient: Sendable {
 
 let authFailureBody = #"{"error":{"message":"auth failure","type":"auth-failed"}}"#
 let accessDeniedBody = #"{"error":{"message":"access denied","type":"access-denied"}}"#
+
+extension IAMClient {
+    /// Registers an agent with `key` (201 expected) and returns its id.
+    func registerAgent(_ admin: String, key: Ed25519KeyPair, name: String = "bot", extra: [String: Any] = [:]) async throws -> String {
+        var body: [String: Any] = ["name": name, "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!]]
+        body.merge(extra) { $1 }
+        let reply = try await post("/v1/agents", token: admin, json: body)
+        #expect(reply.status == .created, "\(reply.body)")
+        return try #require(reply.json["id"] as? String)
+    }
+}

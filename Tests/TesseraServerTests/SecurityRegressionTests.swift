@@ -195,10 +195,7 @@ struct SecurityRegressionTests {
         let fixture = try await IAMFixture.make()
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()
-            let registered = try await client.post("/v1/agents", token: fixture.adminKey, json: [
-                "name": "bot", "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!],
-            ])
-            let agent = try #require(registered.json["id"] as? String)
+            let agent = try await client.registerAgent(fixture.adminKey, key: key)
             // 20 anonymous challenges (more than the 16 an agent may hold open): none refused.
             for _ in 0..<20 {
                 #expect(try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:]).status == .ok)
@@ -351,10 +348,7 @@ struct SecurityRegressionTests {
         let fixture = try await IAMFixture.make()
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()
-            let registered = try await client.post("/v1/agents", token: fixture.adminKey, json: [
-                "name": "bot", "public_jwk": ["kty": "OKP", "crv": "Ed25519", "x": key.publicKey.jwk.x!],
-            ])
-            let agent = try #require(registered.json["id"] as? String)
+            let agent = try await client.registerAgent(fixture.adminKey, key: key)
             let challenge = try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:])
             var future = PoPProofClaims(nonce: try #require(challenge.json["nonce"] as? String), audience: "tessera", iat: Date().unixSeconds)
             future.nbf = Date().unixSeconds + 3600

@@ -1,14 +1,13 @@
 import Crypto
 import Foundation
 
-/// Synchronous compact-JWS signing with swift-crypto's Ed25519, producing exactly the tokens
-/// ``JWSSigner`` produces (`alg` EdDSA, `kid`, `typ`).
+/// The one compact-JWS signer (swift-crypto Ed25519; `alg` EdDSA, `kid`, `typ`). ``JWSSigner``
+/// delegates to it.
 ///
-/// It exists for one reason: receipts, child passports and attestations must be signed *inside*
+/// It is synchronous because receipts, child passports and attestations must be signed *inside*
 /// the store transaction that appends them (so a counter, its chain link and its signature
-/// commit together or not at all), and that transaction body cannot suspend, while jwt-kit 5 only
-/// signs asynchronously through an actor. Everything it signs is verified by ``JWSVerifier``
-/// (jwt-kit), so the two are tested against each other.
+/// commit together or not at all), and that transaction body cannot suspend. Everything it signs
+/// is verified by ``JWSVerifier``; it reproduces RFC 8037 A.4.
 public enum CompactJWS {
     struct Header: Encodable {
         var alg = "EdDSA"

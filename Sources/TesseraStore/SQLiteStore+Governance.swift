@@ -126,7 +126,7 @@ extension SQLiteStore {
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
         do {
-            return try await pool.write { db in
+            return try await groupCommit.write { db in
                 guard let current = try Self.fetchSession(db, column: "id", id) else {
                     throw StoreError.notFound("session \(id)")
                 }

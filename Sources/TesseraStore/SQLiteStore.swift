@@ -15,6 +15,8 @@ public final class SQLiteStore: TesseraStore {
     public let path: String
     let pool: DatabasePool
     let logger: Logger
+    /// The decision path's writes share transactions (and fsyncs) under load; see `GroupCommit`.
+    let groupCommit: GroupCommit
 
     /// Opens (creating if needed) `stateDirectory/tessera.sqlite` and migrates it.
     ///
@@ -42,6 +44,7 @@ public final class SQLiteStore: TesseraStore {
         do {
             try PrivateFiles.ensureFile(path)
             pool = try DatabasePool(path: path, configuration: configuration)
+            groupCommit = GroupCommit(pool: pool)
             try Self.migrate(pool, logger: logger)
             for suffix in ["-wal", "-shm"] { try PrivateFiles.restrict(path + suffix) }
         } catch let error as PrivateFiles.Failure {

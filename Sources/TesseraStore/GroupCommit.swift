@@ -26,7 +26,6 @@ final class GroupCommit: Sendable {
 
     private let pool: DatabasePool
     private let state = Mutex(State())
-    private let batchSizes = Recorder(label: "tessera_store_commit_batch_size")
 
     private struct State {
         var pending: [any BatchedWrite] = []
@@ -62,7 +61,9 @@ final class GroupCommit: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            batchSizes.record(batch.count)
+            // Made per batch, not once: the store is opened before `serve` bootstraps the metrics
+            // system, and a recorder made earlier would stay bound to the no-op backend.
+            Recorder(label: "tessera_store_commit_batch_size").record(batch.count)
             do {
                 try await pool.write { db in
                     for job in batch { job.run(db) }

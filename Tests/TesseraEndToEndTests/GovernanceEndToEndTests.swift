@@ -173,4 +173,78 @@ struct GovernanceEndToEndTests {
         #expect(Int(count) == chain.count)
         #expect(try await restarted.stop() == 0)
     }
+
+    /// The commit batch sizes the server has recorded so far: (batches, decisions in them).
+    func commitBatches(_ cluster: Cluster) async throws -> (Double, Double) {
+        let admin = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, token: cluster.admin)
+        let (status, bytes) = try await admin.raw(.GET, "/metrics", body: Optional<[String: String]>.none)
+        #expect(status == 200)
+        var count = 0.0, sum = 0.0
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            if parts[0].hasPrefix("tessera_store_commit_batch_size_count") { count += value }
+            if parts[0].hasPrefix("tessera_store_commit_batch_size_sum") { sum += value }
+        }
+        return (count, sum)
+    }
+
+    @Test("kill -9 during a group-committed storm on three sessions: batches really formed, every answered decision is in its chain, each session's counts equal its receipts")
+    func crashSafetyWhileBatching() async throws {
+        let state = makeTemporaryDirectory() + "/state"
+        var cluster = try await cluster(1, state: state)
+        var sessions: [String] = []
+        for _ in 0..<3 {
+            let token = try await issue(cluster, ["agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")]), "max_tool_calls": 5000])
+            sessions.append(try await startSession(cluster, token))
+        }
+        let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(2))
+        let answered = NIOLockedValueBox<[String: [String]]>([:])
+        let killed = NIOLockedValueBox(false)
+        let victim = cluster.servers[0]
+        let allSessions = sessions
+        let storm = Task {
+            try await pool(6000, workers: 48) { i -> Void in
+                guard !killed.withLockedValue({ $0 }) else { return }
+                let session = allSessions[i % allSessions.count]
+                guard let (status, body) = try? await post(client, "/evaluate", [
+                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))]),
+                ]) else { return }
+                if status == 200, case .string(let id)? = body["receipt_id"] {
+                    answered.withLockedValue { $0[session, default: []].append(id) }
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while answered.withLockedValue({ $0.values.map(\.count).reduce(0, +) }) < 600, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Batching is what this test is about: more decisions than commits, or it tested nothing.
+        let (batches, decisions) = try await commitBatches(cluster)
+        #expect(batches > 0 && decisions > batches, "batches \(batches), decisions \(decisions)")
+        kill(victim.process.processIdentifier, SIGKILL)
+        killed.withLockedValue { $0 = true }
+        _ = try? await storm.value
+        let answeredBySession = answered.withLockedValue { $0 }
+        #expect(answeredBySession.values.map(\.count).reduce(0, +) >= 600)
+
+        let restarted = try ServerProcess(stateDirectory: state)
+        try await restarted.waitUntilListening()
+        cluster = Cluster(servers: [restarted], admin: cluster.admin)
+        for session in sessions {
+            let chain = try await verifyChain(cluster, try await receipts(cluster, session))
+            let receiptIDs = Set(chain.map(\.jti))
+            let mine = answeredBySession[session] ?? []
+            #expect(!mine.isEmpty)
+            #expect(mine.allSatisfy { receiptIDs.contains($0) })
+            let (_, ended) = try await post(cluster.clients[0], "/session/end", ["session_id": .string(session)])
+            guard case .object(let summary)? = ended["summary"], case .number(let permits)? = summary["permits"],
+                case .number(let denies)? = summary["denies"], case .number(let count)? = ended["receipts_count"]
+            else { throw ProcessFailure("no summary: \(ended)") }
+            #expect(Int(permits) == chain.filter { $0.decision == "PERMIT" }.count)
+            #expect(Int(permits + denies) == chain.count)
+            #expect(Int(count) == chain.count)
+        }
+        #expect(try await restarted.stop() == 0)
+    }
 }

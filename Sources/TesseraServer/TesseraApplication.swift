@@ -116,7 +116,9 @@ public func buildApplication(
             KeyRefreshService(
                 keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger),
             APIKeyUsageService(authenticator: environment.authenticator, period: .seconds(5)),
-            CredentialChangeFollower(store: environment.store, authenticator: environment.authenticator, logger: environment.logger),
+            CredentialChangeFollower(
+                store: environment.store, authenticator: environment.authenticator,
+                revocations: environment.governance.revocations, logger: environment.logger),
         ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: environment.logger

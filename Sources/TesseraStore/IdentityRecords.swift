@@ -91,13 +91,15 @@ public struct ResolvedAPIKey: Sendable, Equatable {
 public struct CredentialChange: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case user, workspace, key
+        /// A passport revoked (subject: its jti).
+        case revocation
     }
 
     /// Increases with each change (not necessarily in commit order on PostgreSQL, hence the
     /// time window rather than a high-water mark).
     public var seq: Int64
     public var kind: Kind
-    /// The user, workspace or key id.
+    /// The user, workspace or key id, or the revoked passport's jti.
     public var subject: String
 
     public init(seq: Int64, kind: Kind, subject: String) {

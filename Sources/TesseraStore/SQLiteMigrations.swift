@@ -185,6 +185,15 @@ enum SQLiteMigrations {
             CREATE INDEX gov_approvals_open ON gov_approvals(status, expires_at);
             """
         ),
+        (
+            // Revocations join the change feed, so every process can keep "not revoked" answers
+            // in memory and drop them within a feed period of a revocation anywhere.
+            "v7-revocations-in-change-feed",
+            """
+            CREATE TRIGGER credential_change_revocation AFTER INSERT ON gov_revocations
+                BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('revocation', NEW.jti); END;
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -100,6 +100,34 @@ struct GovernanceEndToEndTests {
         for server in cluster.servers { #expect(try await server.stop() == 0) }
     }
 
+    @Test("/verify answers revocation from memory, yet a revocation on one process refuses /verify there at once and on the other within the change feed's period")
+    func verifyRevocationAcrossProcesses() async throws {
+        let cluster = try await cluster(2)
+        let clients = cluster.clients
+        let token = try await issue(cluster, ["agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")])])
+        // Warm both processes' caches with "not revoked".
+        for client in clients {
+            for _ in 0..<3 { #expect(try await post(client, "/verify", ["token": .string(token)]).0 == 200) }
+        }
+        let jti = try #require(CompactJWS.unverifiedPayload(token, as: PassportClaims.self)?.jti)
+        let (revoked, _) = try await post(clients[0], "/revoke", ["jti": .string(jti)], token: cluster.admin)
+        #expect(revoked == 200)
+        // The revoking process: immediately.
+        let (here, hereBody) = try await post(clients[0], "/verify", ["token": .string(token)])
+        #expect(here == 403)
+        #expect(hereBody["error"] == .string("passport_revoked"))
+        // The other process: within the feed period (250 ms), allowing for a loaded machine.
+        let deadline = ContinuousClock.now + .seconds(3)
+        var elsewhere = 0
+        repeat {
+            elsewhere = try await post(clients[1], "/verify", ["token": .string(token)]).0
+            if elsewhere == 403 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        } while ContinuousClock.now < deadline
+        #expect(elsewhere == 403)
+        for server in cluster.servers { #expect(try await server.stop() == 0) }
+    }
+
     @Test("200 concurrent evaluations split over two processes against max_tool_calls 50 permit exactly 50")
     func concurrentEvaluations() async throws {
         let cluster = try await cluster(2)

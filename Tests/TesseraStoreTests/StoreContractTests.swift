@@ -107,7 +107,7 @@ struct StoreContractTests {
         #expect(try await store.listAudit(limit: 10).map(\.action) == ["b", "a"])
     }
 
-    @Test("credential changes: the database records user, workspace and key revocation changes itself; last-use writes are not changes", arguments: Backend.available)
+    @Test("credential changes: the database records user, workspace, key and passport revocation changes itself; last-use writes are not changes", arguments: Backend.available)
     func credentialChanges(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let now = Date()
@@ -128,13 +128,16 @@ struct StoreContractTests {
         let bob = UserRecord(id: "u2", username: "bob", passwordHash: "", roles: [], defaultWorkspace: "default", created: now)
         try await store.createUser(bob)
         try await store.deleteUser(id: "u2")
+        // A passport revocation is a change too (a second revocation of the same jti is not).
+        try await store.revoke(jti: "pp1", at: now)
+        try await store.revoke(jti: "pp1", at: now)
         // Seen from another handle (process or node), in order.
         let changes = try await another().recentCredentialChanges(withinSeconds: 60)
-        #expect(changes.map { "\($0.kind.rawValue):\($0.subject)" } == ["user:u1", "workspace:default", "key:k1", "user:u2"])
+        #expect(changes.map { "\($0.kind.rawValue):\($0.subject)" } == ["user:u1", "workspace:default", "key:k1", "user:u2", "revocation:pp1"])
         #expect(changes.map(\.seq) == changes.map(\.seq).sorted())
         // The window is by time; pruning keeps what is recent.
         try await store.pruneCredentialChanges(olderThanSeconds: 60)
-        #expect(try await store.recentCredentialChanges(withinSeconds: 60).count == 4)
+        #expect(try await store.recentCredentialChanges(withinSeconds: 60).count == 5)
         try await store.pruneCredentialChanges(olderThanSeconds: -1)
         #expect(try await store.recentCredentialChanges(withinSeconds: 60).isEmpty)
     }

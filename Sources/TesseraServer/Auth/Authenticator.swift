@@ -149,6 +149,7 @@ public final class Authenticator: Sendable {
             case .user: invalidate(userID: change.subject)
             case .workspace: invalidate(workspaceID: change.subject)
             case .key: invalidate(keyID: change.subject)
+            case .revocation: break  // passports: see RevocationCache
             }
         }
         feed.withLockedValue { $0.confirmedAt = readStartedAt }

@@ -3,7 +3,8 @@ import ServiceLifecycle
 import TesseraStore
 
 /// Reads the store's credential change feed several times a second and drops what this process
-/// cached about every user, workspace or key changed anywhere — so a revocation, a disable or a
+/// cached about every user, workspace or key changed anywhere (and every revocation answer when a
+/// passport was revoked anywhere) — so a revocation, a disable or a
 /// role change made on one node takes effect on every node within about `period`, not the cache
 /// TTL. While the feed cannot be read the caches are not used at all (see
 /// ``Authenticator/cacheUsable()``): every request then goes to the store, and fails closed if
@@ -11,6 +12,8 @@ import TesseraStore
 struct CredentialChangeFollower: Service {
     let store: any TesseraStore
     let authenticator: Authenticator
+    /// Cleared whenever the feed shows a passport revocation.
+    var revocations: RevocationCache? = nil
     var period: Duration = .milliseconds(250)
     let logger: Logger
 
@@ -25,6 +28,7 @@ struct CredentialChangeFollower: Service {
 
     func run() async throws {
         authenticator.followChanges()
+        revocations?.followChanges()
         var firstSeen: [Int64: ContinuousClock.Instant] = [:]
         var failing = false
         var lastPrune: ContinuousClock.Instant?
@@ -41,6 +45,7 @@ struct CredentialChangeFollower: Service {
                 }
                 firstSeen = seen
                 authenticator.apply(stale, readStartedAt: started)
+                revocations?.apply(revocationSeen: stale.contains { $0.kind == .revocation }, readStartedAt: started)
                 if failing {
                     logger.notice("credential change feed readable again; caches back in use")
                     failing = false

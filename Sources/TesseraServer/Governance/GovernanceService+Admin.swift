@@ -14,6 +14,7 @@ extension GovernanceService {
     public func revoke(sessionID: String, by identity: Identity) async throws {
         let session = try await sessionInScope(sessionID, Capability.passportsRevoke, identity)
         try await store.revoke(jti: session.passport.jti, at: clock.now())
+        revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(session.passport.jti)", "by": "\(identity.userID)"])
     }
 
@@ -33,6 +34,7 @@ extension GovernanceService {
             throw GovernanceError.unknownSession
         }
         try await store.revoke(jti: jti, at: clock.now())
+        revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "\(identity.userID)"])
     }
 

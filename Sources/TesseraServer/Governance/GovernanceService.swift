@@ -16,6 +16,8 @@ public struct GovernanceService: Sendable {
     /// Compiled evaluators by session id. A session's passport never changes, so an entry is
     /// never stale; the cache is only bounded (in count, and in time by the longest passport).
     let evaluators: TTLCache<String, Evaluator>
+    /// "Is this passport revoked?" without a store read per call; see ``RevocationCache``.
+    let revocations = RevocationCache()
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, logger: Logger) {
         self.store = store
@@ -78,8 +80,16 @@ public struct GovernanceService: Sendable {
         } catch {
             throw GovernanceError.invalidToken
         }
-        if try await store.isRevoked(jti: claims.jti, parentJTI: claims.parent_jti) { throw GovernanceError.passportRevoked }
+        if try await isRevoked(claims) { throw GovernanceError.passportRevoked }
         return claims
+    }
+
+    func isRevoked(_ claims: PassportClaims) async throws -> Bool {
+        if let cached = revocations.revoked(jti: claims.jti, parent: claims.parent_jti) { return cached }
+        let generation = revocations.generation
+        let revoked = try await store.isRevoked(jti: claims.jti, parentJTI: claims.parent_jti)
+        revocations.remember(revoked, jti: claims.jti, parent: claims.parent_jti, readAtGeneration: generation)
+        return revoked
     }
 
     /// Starts the one session a passport may have. Revocation is checked again inside the

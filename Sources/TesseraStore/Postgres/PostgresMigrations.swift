@@ -73,5 +73,19 @@ enum PostgresMigrations {
                 "CREATE INDEX gov_approvals_open ON gov_approvals(status, expires_at)",
             ]
         ),
+        (
+            "v7-revocations-in-change-feed",
+            [
+                """
+                CREATE FUNCTION tessera_revocation_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO credential_changes (kind, subject) VALUES ('revocation', NEW.jti);
+                    RETURN NULL;
+                END
+                $$
+                """,
+                "CREATE TRIGGER credential_change_revocation AFTER INSERT ON gov_revocations FOR EACH ROW EXECUTE FUNCTION tessera_revocation_change()",
+            ]
+        ),
     ]
 }

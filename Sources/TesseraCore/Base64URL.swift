@@ -43,7 +43,11 @@ public enum Base64URL {
     }
 
     public static func decode(_ string: some StringProtocol) -> [UInt8]? {
-        let utf8 = string.utf8
+        decode(bytes: string.utf8)
+    }
+
+    /// The same over encoded bytes (a token's segment, without making a `String` of it).
+    public static func decode(bytes utf8: some Collection<UInt8>) -> [UInt8]? {
         let count = utf8.count
         guard count % 4 != 1 else { return nil }
         var out = [UInt8]()

@@ -30,7 +30,7 @@ public struct JWSPolicy: Sendable {
 }
 
 /// The protected header members the verifier inspects before touching the signature.
-struct JWSHeader: Decodable {
+struct JWSHeader {
     var alg: String?
     var kid: String?
     var typ: String?
@@ -102,34 +102,63 @@ public struct JWSVerifier: Sendable {
         var header: JWSHeader
         var payload: [UInt8]
         var signature: [UInt8]
-        var signingInput: [UInt8]
+        var signingInput: ArraySlice<UInt8>
     }
 
     /// Size, shape, canonical encoding of all three segments, and the header rules: everything
-    /// decided before any cryptography.
+    /// decided before any cryptography. Works on the token's bytes: splitting a `String` walks
+    /// grapheme clusters, which cost more than the rest of the parsing together.
     static func parse(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> Parsed {
-        let header = try checkHeader(token, policy: policy, kids: kids)
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard let payload = Base64URL.decode(parts[1]) else { throw .malformed("payload is not canonical base64url") }
-        guard let signature = Base64URL.decode(parts[2]), signature.count == 64 else {
+        let (bytes, firstDot, secondDot) = try split(token, policy: policy)
+        let header = try checkHeader(bytes[..<firstDot], policy: policy, kids: kids)
+        guard let payload = Base64URL.decode(bytes: bytes[(firstDot + 1)..<secondDot]) else {
+            throw .malformed("payload is not canonical base64url")
+        }
+        guard let signature = Base64URL.decode(bytes: bytes[(secondDot + 1)...]), signature.count == 64 else {
             throw .malformed("signature is not 64 bytes of canonical base64url")
         }
-        let signingInput = Array(token[token.startIndex..<parts[1].endIndex].utf8)
-        return Parsed(header: header, payload: payload, signature: signature, signingInput: signingInput)
+        return Parsed(header: header, payload: payload, signature: signature, signingInput: bytes[..<secondDot])
+    }
+
+    /// The token's bytes and the positions of its two dots; refuses anything but three non-empty segments.
+    static func split(_ token: String, policy: JWSPolicy) throws(JWSError) -> ([UInt8], Int, Int) {
+        guard token.utf8.count <= policy.maxTokenBytes else { throw .tooLarge(limit: policy.maxTokenBytes) }
+        let bytes = Array(token.utf8)
+        var dots: (Int, Int) = (-1, -1)
+        var count = 0
+        for (i, byte) in bytes.enumerated() where byte == UInt8(ascii: ".") {
+            count += 1
+            if count == 1 { dots.0 = i } else if count == 2 { dots.1 = i }
+        }
+        guard count == 2, dots.0 > 0, dots.1 > dots.0 + 1, dots.1 < bytes.count - 1 else {
+            throw .malformed("expected three non-empty segments")
+        }
+        return (bytes, dots.0, dots.1)
     }
 
     /// Header rules, applied before any cryptography. Exposed for diagnostics (`inspect`).
     static func checkHeader(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
-        guard token.utf8.count <= policy.maxTokenBytes else { throw .tooLarge(limit: policy.maxTokenBytes) }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
-            throw .malformed("expected three non-empty segments")
-        }
-        guard let headerBytes = Base64URL.decode(parts[0]),
-            let header = try? StrictJSON.decode(JWSHeader.self, from: headerBytes, maximumDepth: 4)
+        let (bytes, firstDot, _) = try split(token, policy: policy)
+        return try checkHeader(bytes[..<firstDot], policy: policy, kids: kids)
+    }
+
+    /// The header is parsed by the strict parser into its members directly (no `JSONDecoder`:
+    /// four optional strings do not need one). A member of the wrong type is malformed.
+    static func checkHeader(_ segment: ArraySlice<UInt8>, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
+        guard let headerBytes = Base64URL.decode(bytes: segment),
+            let object = try? StrictJSON.object(headerBytes, maximumDepth: 4)
         else { throw .malformed("header") }
-        guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm(header.alg ?? "(none)") }
+        func string(_ name: String) throws(JWSError) -> String? {
+            switch object[name] {
+            case nil: return nil
+            case .string(let value)?: return value
+            default: throw .malformed("header")
+            }
+        }
         // No extension is understood, so any critical one must be refused (RFC 7515 §4.1.11).
+        // Checked after `alg` below, as before; its presence alone decides.
+        let header = JWSHeader(alg: try string("alg"), kid: try string("kid"), typ: try string("typ"), crit: object["crit"] == nil ? nil : [])
+        guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm(header.alg ?? "(none)") }
         guard header.crit == nil else { throw .malformed("crit") }
         guard let kid = header.kid, !kid.isEmpty else { throw .missingKeyID }
         guard kids.contains(kid) else { throw .unknownKeyID(kid) }

@@ -15,6 +15,10 @@ import Foundation
 public enum StrictJSON {
     public static let maximumDepth = 64
 
+    /// One decoder for every typed decode: its options never change, `JSONDecoder` is safe to
+    /// share across threads, and making one per call showed up in token verification's profile.
+    private static let decoder = JSONDecoder()
+
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         case syntax(offset: Int, String)
         case duplicateKey(path: String)
@@ -54,22 +58,28 @@ public enum StrictJSON {
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, maximumDepth: Int = maximumDepth) throws -> T {
         let data = Data(bytes)
         try validate(data, maximumDepth: maximumDepth)
-        return try JSONDecoder().decode(T.self, from: data)
+        return try decoder.decode(T.self, from: data)
     }
 
     /// The strict checks without building the value (what a typed decode needs before
     /// `JSONDecoder` runs): no dictionaries or arrays are allocated, member names are compared
     /// as bytes (unescaped first when they hold an escape).
     public static func validate(_ bytes: some Collection<UInt8>, maximumDepth: Int = maximumDepth) throws(Failure) {
-        let array = Array(bytes)
-        try array.withUnsafeBufferPointer { buffer throws(Failure) in
-            var parser = Parser(bytes: buffer, maximumDepth: maximumDepth)
-            parser.build = false
-            parser.skipWhitespace()
-            _ = try parser.value(path: "")
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw .syntax(offset: parser.index, "unexpected data after the JSON value") }
+        let result: Result<Void, Failure>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(Failure) in try validate(buffer: buffer, maximumDepth: maximumDepth) }
         }
+        if let result { return try result.get() }
+        let array = Array(bytes)
+        try array.withUnsafeBufferPointer { buffer throws(Failure) in try validate(buffer: buffer, maximumDepth: maximumDepth) }
+    }
+
+    private static func validate(buffer: UnsafeBufferPointer<UInt8>, maximumDepth: Int) throws(Failure) {
+        var parser = Parser(bytes: buffer, maximumDepth: maximumDepth)
+        parser.build = false
+        parser.skipWhitespace()
+        _ = try parser.value(path: "")
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { throw .syntax(offset: parser.index, "unexpected data after the JSON value") }
     }
 
     struct Parser {
@@ -113,7 +123,9 @@ public enum StrictJSON {
             switch byte {
             case UInt8(ascii: "{"): return try object(path: path)
             case UInt8(ascii: "["): return try array(path: path)
-            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "\""):
+                let text = try string(materialize: build)
+                return build ? .string(text) : .null
             case UInt8(ascii: "t"): return try expect("true", .bool(true))
             case UInt8(ascii: "f"): return try expect("false", .bool(false))
             case UInt8(ascii: "n"): return try expect("null", .null)
@@ -142,22 +154,25 @@ public enum StrictJSON {
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                let key = try string()
-                let memberPath = path.isEmpty ? key : path + "." + key
+                let key = try string(materialize: true)
+                // The member's path is only needed for an error or a nested container: building
+                // it for every member was a measurable share of token verification.
+                func memberPath() -> String { path.isEmpty ? key : path + "." + key }
                 if build {
-                    guard members[key] == nil else { throw .duplicateKey(path: memberPath) }
+                    guard members[key] == nil else { throw .duplicateKey(path: memberPath()) }
                 } else if names.count < 16 {
-                    guard !names.contains(key) else { throw .duplicateKey(path: memberPath) }
+                    guard !names.contains(key) else { throw .duplicateKey(path: memberPath()) }
                     names.append(key)
                     if names.count == 16 { nameSet = Set(names) }
                 } else {
-                    guard nameSet.insert(key).inserted else { throw .duplicateKey(path: memberPath) }
+                    guard nameSet.insert(key).inserted else { throw .duplicateKey(path: memberPath()) }
                 }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
                 skipWhitespace()
-                let value = try self.value(path: memberPath)
+                let nested = build || current == UInt8(ascii: "{") || current == UInt8(ascii: "[")
+                let value = try self.value(path: nested ? memberPath() : "")
                 if build { members[key] = value }
                 skipWhitespace()
                 switch current {
@@ -215,20 +230,25 @@ public enum StrictJSON {
             return value
         }
 
-        mutating func string() throws(Failure) -> String {
+        /// Reads a string. With `materialize` false (validation only) an ASCII string without
+        /// escapes is checked in place and "" is returned, allocating nothing.
+        mutating func string(materialize: Bool = true) throws(Failure) -> String {
             index += 1
             let start = index
             // Fast path: no escapes.
+            var ascii = true
             while index < bytes.count {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
+                    if !materialize && ascii { return "" }
                     guard let s = String(validating: slice, as: UTF8.self) else { throw .syntax(offset: start, "invalid UTF-8 in string") }
                     return s
                 }
                 if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw fail("control character in string") }
+                if b >= 0x80 { ascii = false }
                 index += 1
             }
             var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<index]))
@@ -293,12 +313,15 @@ public enum StrictJSON {
                 index += 1
                 guard digits() > 0 else { throw fail("invalid fraction") }
             }
-            if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            let hasExponent = current == UInt8(ascii: "e") || current == UInt8(ascii: "E")
+            if hasExponent {
                 index += 1
                 if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
                 guard digits() > 0 else { throw fail("invalid exponent") }
             }
             guard index - start <= 64 else { throw .syntax(offset: start, "number too long") }
+            // Validation only: without an exponent, 64 digits cannot overflow a Double.
+            if !build && !hasExponent { return 0 }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             guard let value = Double(text), value.isFinite else { throw .syntax(offset: start, "number out of range") }
             return value

@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .executableTarget(
@@ -24,6 +25,9 @@ let package = Package(
                 .product(name: "TesseraCore", package: tessera),
                 .product(name: "TesseraStore", package: tessera),
                 .product(name: "TesseraServer", package: tessera),
+                .product(name: "TesseraClient", package: tessera),
+                .product(name: "TesseraBadgeMiddleware", package: tessera),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -25,6 +25,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Token verification (swift-crypto with Tessera's header rules)
 
+    badgeMiddlewareBenchmark(configuration: quick)
+
     struct BadgeLike: JWSClaims {
         var iss: String?
         var sub: String

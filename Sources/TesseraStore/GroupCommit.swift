@@ -5,121 +5,155 @@ import Synchronization
 /// Group commit for the embedded store's hot write path (one governance decision = one session
 /// update + one receipt).
 ///
-/// Why: with `synchronous=FULL` every SQLite commit is one WAL fsync (~0.5 ms on this kind of
-/// disk), and SQLite has one writer, so one transaction per decision caps a node near 2,000
-/// decisions/s whatever the CPU. Decisions that arrive while a commit is in flight are queued and
-/// the next transaction takes all of them: one `BEGIN … COMMIT` and one fsync for the batch.
+/// Why: with `synchronous=FULL` every SQLite commit is one WAL fsync, and SQLite has one writer,
+/// so on a disk with a slow fsync (~0.5 ms measured on the first machine of this kind) one
+/// transaction per decision caps a node near 2,000 decisions/s whatever the CPU. Decisions that
+/// arrive while a commit is in flight share the next transaction and its one fsync.
+///
+/// How, without a task or a timer of its own: a caller that finds no writer turn scheduled
+/// schedules one and runs it itself (one hop to GRDB's serial writer and back — the cost of a
+/// plain transaction, so low load pays nothing); callers arriving before that turn starts just
+/// queue and wait. The turn takes everything queued and commits it as one transaction, then
+/// answers each waiter. (Two earlier designs measured worse at low concurrency: a drain task
+/// added thread hops, and a writer turn per caller added empty turns.)
 ///
 /// What stays exact:
-/// - each write runs in its own SAVEPOINT inside the batch, in arrival order, and reads what the
-///   writes before it in the same batch wrote — so budgets and receipt chains are computed exactly
-///   as if the transactions were separate;
-/// - a write that throws rolls back its own savepoint only; the others in the batch are unaffected;
-/// - nobody is answered before the batch's COMMIT returns: an answered decision is durable. If the
-///   COMMIT fails, every write in the batch is answered with that error (nothing of it is durable).
-///
-/// No timer: at low load a batch is a single write (latency unchanged); under load the batch
-/// grows by itself to whatever arrived during the previous fsync. A batch is capped so one
-/// transaction stays short.
+/// - in a batch of several, each write runs in its own SAVEPOINT, in arrival order, and reads
+///   what the writes before it wrote — budgets and receipt chains come out as if the transactions
+///   were separate; a write that throws rolls back its own savepoint only;
+/// - nobody is answered before their batch's COMMIT returns; if it fails, every write in the batch
+///   gets that error and none of it is durable.
 final class GroupCommit: Sendable {
     static let maximumBatch = 256
 
     private let pool: DatabasePool
     private let state = Mutex(State())
+    private let batchSizes = Mutex<Recorder?>(nil)
 
     private struct State {
         var pending: [any BatchedWrite] = []
-        var draining = false
+        /// A turn has been scheduled and has not yet taken its batch.
+        var turnScheduled = false
     }
 
     init(pool: DatabasePool) { self.pool = pool }
 
-    /// Runs `body` in the next batch's transaction and returns its result once that batch is durable.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job = PendingWrite(body: body, continuation: continuation)
-            let startDrain = state.withLock { state -> Bool in
-                state.pending.append(job)
-                if state.draining { return false }
-                state.draining = true
+        let job = PendingWrite(body: body)
+        var lead = state.withLock { state -> Bool in
+            state.pending.append(job)
+            if state.turnScheduled { return false }
+            state.turnScheduled = true
+            return true
+        }
+        while lead {
+            try await pool.writeWithoutTransaction { db in self.turn(db) }
+            // More than `maximumBatch` were queued: whoever led schedules the next turn too.
+            lead = state.withLock { state -> Bool in
+                if state.pending.isEmpty || state.turnScheduled { return false }
+                state.turnScheduled = true
                 return true
             }
-            if startDrain { Task { await self.drain() } }
         }
+        return try await job.value()
     }
 
-    private func drain() async {
-        while true {
-            let batch = state.withLock { state -> [any BatchedWrite] in
-                if state.pending.isEmpty {
-                    state.draining = false
-                    return []
+    /// One writer turn: commits what is queued (up to `maximumBatch`) as one transaction.
+    private func turn(_ db: Database) {
+        let batch = state.withLock { state -> [any BatchedWrite] in
+            state.turnScheduled = false
+            let count = min(state.pending.count, Self.maximumBatch)
+            let batch = Array(state.pending.prefix(count))
+            state.pending.removeFirst(count)
+            return batch
+        }
+        guard !batch.isEmpty else { return }
+        batchSizes.withLock { recorder in
+            // Made at the first decision, not with the store: the store is opened before `serve`
+            // bootstraps the metrics system, and a recorder made then would stay bound to the
+            // no-op backend. (Making one per batch cost ~10 % at low load.)
+            if recorder == nil { recorder = Recorder(label: "tessera_store_commit_batch_size") }
+            recorder!.record(batch.count)
+        }
+        let isolate = batch.count > 1
+        do {
+            try db.inTransaction(.immediate) {
+                for job in batch { try job.run(db, isolated: isolate) }
+                // Some SQLite errors (a full disk, an I/O error) roll the whole transaction back
+                // by themselves; the writes that succeeded before it are gone too.
+                guard db.isInsideTransaction else {
+                    throw DatabaseError(message: "the batch transaction was rolled back by SQLite")
                 }
-                let count = min(state.pending.count, Self.maximumBatch)
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                return batch
+                return .commit
             }
-            if batch.isEmpty { return }
-            // Made per batch, not once: the store is opened before `serve` bootstraps the metrics
-            // system, and a recorder made earlier would stay bound to the no-op backend.
-            Recorder(label: "tessera_store_commit_batch_size").record(batch.count)
-            do {
-                try await pool.write { db in
-                    for job in batch { job.run(db) }
-                    // Some SQLite errors (a full disk, an I/O error) roll the whole transaction
-                    // back by themselves; the writes that succeeded before it are gone too.
-                    guard db.isInsideTransaction else {
-                        throw DatabaseError(message: "the batch transaction was rolled back by SQLite")
-                    }
-                }
-                for job in batch { job.finish(commitError: nil) }
-            } catch {
-                for job in batch { job.finish(commitError: error) }
-            }
+            for job in batch { job.finish(commitError: nil) }
+        } catch {
+            for job in batch { job.finish(commitError: error) }
         }
     }
 }
 
 /// One queued write, type-erased so a batch can hold writes of different result types.
 private protocol BatchedWrite: Sendable {
-    /// Runs inside the batch transaction (on GRDB's writer queue), in a savepoint of its own.
-    func run(_ db: Database)
-    /// Answers the caller: with the write's own outcome if the batch committed, else with the
-    /// commit's error.
+    /// Runs inside the batch transaction (on GRDB's writer queue). `isolated`: in a savepoint of
+    /// its own, its error kept for its caller; otherwise (alone in the batch) its error aborts
+    /// the transaction.
+    func run(_ db: Database, isolated: Bool) throws
+    /// Answers the caller: the write's own outcome if the batch committed, else the commit's error.
     func finish(commitError: (any Error)?)
 }
 
-private final class PendingWrite<T: Sendable>: BatchedWrite, @unchecked Sendable {
-    // `outcome` is written by `run` on the writer queue and read by `finish` after the batch's
-    // transaction has returned: the two never overlap, which is why @unchecked is sound here.
+private final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
     private let body: @Sendable (Database) throws -> T
-    private let continuation: CheckedContinuation<T, any Error>
-    private var outcome: Result<T, any Error>?
+    private let state = Mutex(State())
 
-    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>) {
-        self.body = body
-        self.continuation = continuation
+    private struct State {
+        var attempt: Result<T, any Error>?
+        var outcome: Result<T, any Error>?
+        var waiter: CheckedContinuation<T, any Error>?
     }
 
-    func run(_ db: Database) {
-        do {
-            var value: T?
-            try db.inSavepoint {
-                value = try body(db)
-                return .commit
+    init(body: @escaping @Sendable (Database) throws -> T) { self.body = body }
+
+    func run(_ db: Database, isolated: Bool) throws {
+        let attempt: Result<T, any Error>
+        if isolated {
+            do {
+                var value: T?
+                try db.inSavepoint {
+                    value = try body(db)
+                    return .commit
+                }
+                attempt = value.map { .success($0) } ?? .failure(DatabaseError(message: "savepoint produced no value"))
+            } catch {
+                attempt = .failure(error)
             }
-            outcome = value.map { .success($0) } ?? .failure(DatabaseError(message: "savepoint produced no value"))
-        } catch {
-            outcome = .failure(error)
+        } else {
+            attempt = .success(try body(db))
         }
+        state.withLock { $0.attempt = attempt }
     }
 
     func finish(commitError: (any Error)?) {
-        if let commitError {
-            continuation.resume(throwing: commitError)
-        } else {
-            continuation.resume(with: outcome ?? .failure(DatabaseError(message: "write did not run")))
+        let (waiter, outcome) = state.withLock { state -> (CheckedContinuation<T, any Error>?, Result<T, any Error>) in
+            let outcome = commitError.map { .failure($0) } ?? state.attempt ?? .failure(DatabaseError(message: "write did not run"))
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return (state.waiter, outcome)
+        }
+        waiter?.resume(with: outcome)
+    }
+
+    /// The outcome, waiting for the batch that holds this write to commit.
+    func value() async throws -> T {
+        if let outcome = state.withLock({ $0.outcome }) { return try outcome.get() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<T, any Error>? in
+                if let outcome = state.outcome { return outcome }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
         }
     }
 }

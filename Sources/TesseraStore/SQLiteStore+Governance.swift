@@ -126,7 +126,7 @@ extension SQLiteStore {
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
         do {
-            return try await groupCommit.write { db in
+            let body: @Sendable (Database) throws -> Output = { db in
                 guard let current = try Self.fetchSession(db, column: "id", id) else {
                     throw StoreError.notFound("session \(id)")
                 }
@@ -184,6 +184,7 @@ extension SQLiteStore {
                 }
                 return mutation.output
             }
+            return try await groupCommit.write(body)
         } catch let error as DatabaseError {
             throw Self.map(error)
         }

@@ -232,7 +232,7 @@ struct GovernanceEndToEndTests {
         let victim = cluster.servers[0]
         let allSessions = sessions
         let storm = Task {
-            try await pool(6000, workers: 48) { i -> Void in
+            try await pool(6000, workers: 24) { i -> Void in
                 guard !killed.withLockedValue({ $0 }) else { return }
                 let session = allSessions[i % allSessions.count]
                 guard let (status, body) = try? await post(client, "/evaluate", [

@@ -55,7 +55,7 @@ extension PostgresStore {
     public func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError) {
         try await transaction { [self] c in
             // Serialise an agent's challenge creation on its row, so the limit holds across nodes.
-            try await c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger)
+            try await Self.drain(c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger))
             try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 3600)", logger: logger)
             // At the limit, the oldest open challenges make room: a flood can never stop the
             // holder from getting a fresh one.

@@ -22,7 +22,7 @@ extension PostgresStore {
                 // Shared with other starts, exclusive with revocations: a revocation commits either
                 // before this transaction's check or after its insert (and then its cascade, which
                 // waits for this lock, sees the new session).
-                try await c.query("SELECT pg_advisory_xact_lock_shared(\(Self.revocationLock))", logger: logger)
+                try await Self.drain(c.query("SELECT pg_advisory_xact_lock_shared(\(Self.revocationLock))", logger: logger))
                 if try await revokedInLineage(session.passport.jti, parent: session.passport.parent_jti, on: c) {
                     throw StoreError.revoked(session.passport.jti)
                 }
@@ -124,7 +124,7 @@ extension PostgresStore {
 
     public func revoke(jti: String, at: Date) async throws(StoreError) {
         try await transaction { [self] c in
-            try await c.query("SELECT pg_advisory_xact_lock(\(Self.revocationLock))", logger: logger)
+            try await Self.drain(c.query("SELECT pg_advisory_xact_lock(\(Self.revocationLock))", logger: logger))
             try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
             var frontier = [jti]
             var seen = Set<String>()

@@ -61,7 +61,7 @@ extension PostgresStore {
 
     public func bootstrap(workspace: WorkspaceRecord, admin: UserRecord, key: APIKeyRecord) async throws(StoreError) -> Bool {
         try await transaction { [self] c in
-            try await c.query("SELECT pg_advisory_xact_lock(\(Self.bootstrapLock))", logger: logger)
+            try await Self.drain(c.query("SELECT pg_advisory_xact_lock(\(Self.bootstrapLock))", logger: logger))
             var count = 0
             for try await n in try await c.query("SELECT COUNT(*)::INT FROM users", logger: logger).decode(Int.self) { count = n }
             guard count == 0 else { return false }

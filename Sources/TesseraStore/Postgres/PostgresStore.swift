@@ -82,21 +82,25 @@ public final class PostgresStore: TesseraStore {
 
     func migrateOnce() async throws {
         try await client.withTransaction(logger: logger) { transaction in
-            try await transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+            try await Self.drain(transaction.query("SET LOCAL statement_timeout = 0", logger: logger))
+            try await Self.drain(transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger))
             try await transaction.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, identifier TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)",
                 logger: logger)
         }
         for (index, migration) in PostgresMigrations.all.enumerated() {
             try await client.withTransaction(logger: logger) { transaction in
-                try await transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                // Waiting for another node's migration is bounded by the 15 s deadline around
+                // `migrate`, not by the per-statement timeout meant for requests.
+                try await Self.drain(transaction.query("SET LOCAL statement_timeout = 0", logger: logger))
+                try await Self.drain(transaction.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger))
                 var applied = false
                 for try await _ in try await transaction.query("SELECT 1 FROM schema_migrations WHERE version = \(index + 1)", logger: logger).decode(Int.self) {
                     applied = true
                 }
                 guard !applied else { return }
                 for statement in migration.statements {
-                    try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await Self.drain(transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger))
                 }
                 try await transaction.query(
                     "INSERT INTO schema_migrations (version, identifier, applied_at) VALUES (\(index + 1), \(migration.identifier), \(Date().timeIntervalSince1970))",
@@ -104,6 +108,13 @@ public final class PostgresStore: TesseraStore {
                 logger.info("migrated", metadata: ["version": "\(index + 1)", "identifier": "\(migration.identifier)"])
             }
         }
+    }
+
+    /// Reads a statement's result to its end. A statement whose rows are never read can report its
+    /// error late: the next statement then fails with 25P02 ("current transaction is aborted")
+    /// and the real cause — a lock wait cancelled by the statement timeout, say — is lost.
+    static func drain(_ rows: PostgresRowSequence) async throws {
+        for try await _ in rows {}
     }
 
     /// The SQL state of a server error, also when it is wrapped by a transaction.

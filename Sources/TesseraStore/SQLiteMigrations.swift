@@ -194,6 +194,15 @@ enum SQLiteMigrations {
                 BEGIN INSERT INTO credential_changes (kind, subject) VALUES ('revocation', NEW.jti); END;
             """
         ),
+        (
+            // Kept in step with PostgreSQL's v8, where nodes cache sessions and a trigger bumps
+            // the version on every update. The embedded store does not cache sessions (its
+            // writes are local and group-committed), so here the column is only schema parity.
+            "v8-session-versions",
+            """
+            ALTER TABLE gov_sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -219,9 +219,31 @@ struct StoreContractTests {
         await #expect(throws: StoreError.notFound("session nope")) {
             try await store.mutateSession(id: "nope", delegationRequestID: nil) { s, _ in SessionMutation(session: s, output: ()) }
         }
+        // Sequential, alternating handles: each handle's view of the session is stale after the
+        // other wrote (on PostgreSQL each node writes from its cached view when it can), yet every
+        // plan sees the latest state — the receipt sequence stays contiguous.
+        for i in 0..<6 {
+            let handle = i % 2 == 0 ? store : second
+            let seenSeq = try await handle.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                var next = current
+                next.denies += 1
+                let receipt = try next.appendReceipt(tool: "t", decision: .deny("budget_exhausted", "x"), arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                return SessionMutation(session: next, receipts: [receipt], output: receipt.seq)
+            }
+            #expect(seenSeq == 60 + i)
+        }
         try await second.revoke(jti: passport.jti, at: Date())
         #expect(try await store.isRevoked(jti: passport.jti))
         #expect(try await store.session(id: "s1")?.revoked == true)
+        // The handle that wrote last before the revocation must still see it in its next plan.
+        let sawRevocation = try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+            var next = current
+            next.denies += 1
+            let receipt = try next.appendReceipt(tool: "t", decision: .deny("passport_revoked", "x"), arguments: .object([:]), issuer: "t", now: Date(), key: key)
+            return SessionMutation(session: next, receipts: [receipt], output: current.revoked)
+        }
+        #expect(sawRevocation)
+        #expect(try await store.receipts(sessionID: "s1").map(\.seq) == Array(0..<67))
     }
 
     @Test("agents and badges: a challenge is consumed once across handles; revocations are listed", arguments: Backend.available)

@@ -87,5 +87,23 @@ enum PostgresMigrations {
                 "CREATE TRIGGER credential_change_revocation AFTER INSERT ON gov_revocations FOR EACH ROW EXECUTE FUNCTION tessera_revocation_change()",
             ]
         ),
+        (
+            // Every change to a session bumps its version, whoever makes it (a trigger: no code
+            // path can forget). Nodes keep sessions in memory and write a decision in one
+            // statement conditioned on the version they read; see PostgresStore.mutateSession.
+            "v8-session-versions",
+            [
+                "ALTER TABLE gov_sessions ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
+                """
+                CREATE FUNCTION tessera_session_version() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    NEW.version := OLD.version + 1;
+                    RETURN NEW;
+                END
+                $$
+                """,
+                "CREATE TRIGGER session_version BEFORE UPDATE ON gov_sessions FOR EACH ROW EXECUTE FUNCTION tessera_session_version()",
+            ]
+        ),
     ]
 }

@@ -149,9 +149,11 @@ extension PostgresStore {
         id: String, request: SessionRequestKey?,
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
+        if request == nil, let output = try await decideInOneStatement(id: id, plan) { return output }
         do {
-            return try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
-                guard let current = try await fetchSession("id", id, lock: true, on: c) else { throw StoreError.notFound("session \(id)") }
+            let (output, seen) = try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
+                guard let (current, version) = try await fetchVersionedSession(id, on: c) else { throw StoreError.notFound("session \(id)") }
+                let seen: (SessionState, Int64)
                 var existing: PriorAnswer?
                 switch request {
                 case .delegation(let requestID):
@@ -173,7 +175,10 @@ extension PostgresStore {
                 }
                 let mutation = try plan(current, existing)
                 if let updated = mutation.session, updated != current {
-                    try await c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger)
+                    try await Self.drain(c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger))
+                    seen = (updated, version + 1)
+                } else {
+                    seen = (current, version)
                 }
                 for r in mutation.receipts {
                     try await c.query(
@@ -200,8 +205,12 @@ extension PostgresStore {
                         "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (\(e.sessionID), \(e.requestID), \(e.fingerprint), \(e.response))",
                         logger: logger)
                 }
-                return mutation.output
+                return (mutation.output, seen)
             } }
+            // Only what committed may be remembered: an uncommitted state under a version number
+            // another node then reaches with different content would let a later write match.
+            sessionCache.remember(id, seen.0, version: seen.1)
+            return output
         } catch let error as PostgresTransactionError {
             // The plan's own errors (denials, conflicts) pass through unchanged.
             if let closure = error.closureError, !(closure is PSQLError) { throw closure }
@@ -210,6 +219,60 @@ extension PostgresStore {
             // Everything else is the database's (pool shut down, deadline, connection): 503 upstream.
             throw Self.map(error)
         }
+    }
+
+    /// The session and its version, locked for this transaction.
+    func fetchVersionedSession(_ id: String, on connection: PostgresConnection) async throws -> (SessionState, Int64)? {
+        let rows = try await connection.query("SELECT state, version FROM gov_sessions WHERE id = \(id) FOR UPDATE", logger: logger)
+        for try await (json, version) in rows.decode((String, Int64).self) { return (try Self.state(json), version) }
+        return nil
+    }
+
+    /// The common decision — one session update and one receipt — in one round trip.
+    ///
+    /// The five round trips of the locking path (BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT,
+    /// COMMIT) were most of a decision's cost on this backend. Here the plan runs on the session as
+    /// this node last saw it, and one autocommit statement writes the new state only if the
+    /// session's version is still the one seen (every update bumps it, by trigger) and inserts the
+    /// receipt only if that update happened. Exactness is unchanged: a stale view can only lose the
+    /// race, never write. Returns nil — and the caller takes the locking path, which refreshes the
+    /// view — when nothing is cached, the version moved, the plan throws on the cached view, or the
+    /// mutation is anything but one update and one receipt.
+    func decideInOneStatement<Output: Sendable>(
+        id: String, _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
+    ) async throws -> Output? {
+        guard let (cached, version) = sessionCache.session(id) else { return nil }
+        guard let mutation = try? plan(cached, nil), let updated = mutation.session, updated != cached,
+            mutation.receipts.count == 1, let receipt = mutation.receipts.first, mutation.delegation == nil,
+            mutation.passports.isEmpty, mutation.approvals.isEmpty, mutation.evaluation == nil
+        else { return nil }
+        let state = try Self.json(updated)
+        let written: Bool
+        do {
+            written = try await guarded { [self] in
+                let rows = try await client.query(
+                    """
+                    WITH updated AS (
+                        UPDATE gov_sessions SET state = \(state) WHERE id = \(id) AND version = \(version) RETURNING id
+                    )
+                    INSERT INTO gov_receipts (session_id, seq, jwt, hash)
+                    SELECT id, \(receipt.seq), \(receipt.jwt), \(receipt.hash) FROM updated
+                    RETURNING seq
+                    """, logger: logger)
+                var count = 0
+                for try await _ in rows { count += 1 }
+                return count == 1
+            }
+        } catch {
+            sessionCache.forget(id)
+            throw Self.map(error)
+        }
+        guard written else {
+            sessionCache.forget(id)
+            return nil
+        }
+        sessionCache.remember(id, updated, version: version + 1)
+        return mutation.output
     }
 
     static func approvals(_ rows: PostgresRowSequence) async throws -> [ApprovalIndexRecord] {

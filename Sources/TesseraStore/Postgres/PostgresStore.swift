@@ -14,6 +14,8 @@ import TesseraCore
 /// a session advisory lock, so nodes starting together apply each one once.
 public final class PostgresStore: TesseraStore {
     let pool: PostgresPool
+    /// Sessions as this node last wrote or read them, with their versions (see `decideInOneStatement`).
+    let sessionCache = VersionedSessionCache()
     let logger: Logger
 
     /// The pool to use now (replaced after an outage; see ``PostgresPool``).

@@ -149,6 +149,13 @@ extension PostgresStore {
         id: String, request: SessionRequestKey?,
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
+        try await lanes.run(id) { try await mutateInLane(id: id, request: request, plan) }
+    }
+
+    func mutateInLane<Output: Sendable>(
+        id: String, request: SessionRequestKey?,
+        _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
+    ) async throws -> Output {
         if request == nil, let output = try await decideInOneStatement(id: id, plan) { return output }
         do {
             let (output, seen) = try await guarded { [self] in try await client.withTransaction(logger: logger) { c in

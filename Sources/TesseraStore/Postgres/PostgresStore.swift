@@ -16,6 +16,8 @@ public final class PostgresStore: TesseraStore {
     let pool: PostgresPool
     /// Sessions as this node last wrote or read them, with their versions (see `decideInOneStatement`).
     let sessionCache = VersionedSessionCache()
+    /// Decisions for one session run one at a time on this node (see `SessionLanes`).
+    let lanes = SessionLanes()
     let logger: Logger
 
     /// The pool to use now (replaced after an outage; see ``PostgresPool``).

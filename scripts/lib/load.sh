@@ -8,6 +8,13 @@ install_wrk() {
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >&2
 }
 
+install_hey() {
+  command -v hey >/dev/null 2>&1 && return 0
+  echo "load: installing hey…" >&2
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq hey >&2
+}
+
 build_release() {
   echo "load: building tessera (release)…" >&2
   swift build -c release --product tessera >&2

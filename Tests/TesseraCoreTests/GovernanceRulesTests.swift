@@ -12,6 +12,11 @@ struct GovernanceRulesTests {
             ("/data/../etc/passwd", "/etc/passwd"), ("/data/%2e%2e/etc/passwd", "/etc/passwd"),
             ("/data/%252e%252e/etc", "/etc"), ("https://API.example.com/v1/../v2", "https://api.example.com/v2"),
             ("/data\\..\\etc", "/etc"),
+            // URLs: canonical ones come back unchanged (a fast path); anything else is normalised.
+            ("https://api.example.com/v1/rates?x=1", "https://api.example.com/v1/rates?x=1"),
+            ("https://api.example.com", "https://api.example.com/"), ("https://api.example.com/v1/", "https://api.example.com/v1"),
+            ("https://Api.example.com/v1", "https://api.example.com/v1"), ("https://api.example.com/a/%2e%2e/x", "https://api.example.com/x"),
+            ("https://api.example.com//v1/./x", "https://api.example.com/v1/x"), ("git+ssh://host/repo", "git+ssh://host/repo"),
         ])
     func normalisation(raw: String, expected: String) {
         #expect(ResourcePath.normalize(raw) == expected)

@@ -338,9 +338,16 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
 
     /// `*` matches any run of characters (including none); everything else literally. Linear.
     static func wildcard(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8), t = Array(text.utf8)
-        return Glob.wildcard(
-            patternCount: p.count, textCount: t.count, isStar: { p[$0] == UInt8(ascii: "*") }, matches: { p[$0] == t[$1] })
+        var pattern = pattern, text = text
+        // Native strings are contiguous UTF-8: match in place instead of copying both to arrays.
+        pattern.makeContiguousUTF8()
+        text.makeContiguousUTF8()
+        return pattern.utf8.withContiguousStorageIfAvailable { p in
+            text.utf8.withContiguousStorageIfAvailable { t in
+                Glob.wildcard(
+                    patternCount: p.count, textCount: t.count, isStar: { p[$0] == UInt8(ascii: "*") }, matches: { p[$0] == t[$1] })
+            }
+        }! ?? false
     }
 
     // MARK: Attenuation

@@ -125,15 +125,16 @@ public struct StrictURL: Sendable, Equatable {
             i += 1
         }
         guard let schemeEnd, schemeEnd > 0, Self.isLetter(bytes[0]) else { return nil }
-        var schemeBytes = [UInt8]()
-        schemeBytes.reserveCapacity(schemeEnd)
+        var schemeHasUpper = false
         for byte in bytes[..<schemeEnd] {
             guard Self.isLetter(byte) || Self.isDigit(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") else {
                 return nil
             }
-            schemeBytes.append(Self.lower(byte))
+            if byte < UInt8(ascii: "a") && Self.isLetter(byte) { schemeHasUpper = true }
         }
-        let scheme = String(decoding: schemeBytes, as: UTF8.self)
+        // Strings of up to 15 bytes are stored inline: decoding the slice allocates nothing.
+        let rawScheme = String(decoding: bytes[..<schemeEnd], as: UTF8.self)
+        let scheme = schemeHasUpper ? rawScheme.lowercased() : rawScheme
         var end = bytes.count
         let restStart = schemeEnd + 3
         if let hash = bytes[restStart...].firstIndex(of: UInt8(ascii: "#")) { end = hash }
@@ -162,8 +163,9 @@ public struct StrictURL: Sendable, Equatable {
                 guard !portText!.contains(colon) else { return nil }
             }
             // Letters, digits, '-' and '.', lower-cased; labels 1-63, no edge hyphens.
-            var hostBytes: [UInt8] = []
-            hostBytes.reserveCapacity(hostPart.count)
+            var hostHasUpper = false
+            var hostCount = 0
+            var lastByte: UInt8 = 0
             var labelLength = 0
             var allNumeric = true
             var previous: UInt8 = UInt8(ascii: ".")
@@ -182,12 +184,17 @@ public struct StrictURL: Sendable, Equatable {
                     guard labelLength <= 63 else { return nil }
                     if !Self.isDigit(byte) { allNumeric = false }
                 }
-                hostBytes.append(Self.lower(byte))
+                if (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) { hostHasUpper = true }
+                hostCount += 1
+                lastByte = byte
                 previous = byte
             }
-            if hostBytes.last == UInt8(ascii: ".") { hostBytes.removeLast() } else if previous == UInt8(ascii: "-") { return nil }
-            guard !hostBytes.isEmpty, hostBytes.count <= 253, hostBytes.last != UInt8(ascii: "."), hostBytes.last != UInt8(ascii: "-") else { return nil }
-            host = String(decoding: hostBytes, as: UTF8.self)
+            // A trailing dot is dropped (`evil.example.` is `evil.example`).
+            if lastByte == UInt8(ascii: ".") { hostCount -= 1 } else if previous == UInt8(ascii: "-") { return nil }
+            let hostSlice = hostPart.prefix(hostCount)
+            guard !hostSlice.isEmpty, hostSlice.count <= 253, hostSlice.last != UInt8(ascii: "."), hostSlice.last != UInt8(ascii: "-") else { return nil }
+            let rawHost = String(decoding: hostSlice, as: UTF8.self)
+            host = hostHasUpper ? rawHost.lowercased() : rawHost
             // All-numeric hosts are IPv4 literals and must be canonical dotted quads.
             if allNumeric || host.hasPrefix("0x") {
                 guard let address = IPAddress(host) else { return nil }

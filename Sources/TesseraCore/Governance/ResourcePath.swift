@@ -12,7 +12,7 @@ public enum ResourcePath {
         guard raw.utf8.count <= 4096 else { return nil }
         // The common case — an absolute ASCII path already in canonical form — is returned as
         // is after one byte scan, without any of the Foundation string work below.
-        if isCanonicalAbsolute(raw) { return raw }
+        if isCanonicalAbsolute(raw) || isCanonicalURL(raw) { return raw }
         // Decode percent-escapes until stable (bounded), so double encoding is caught too.
         var value = raw
         for _ in 0..<3 {
@@ -66,7 +66,7 @@ public enum ResourcePath {
     /// Whether `value` is an absolute path that normalisation would return unchanged: ASCII, no
     /// `%`, `\\` or NUL, no empty, `.` or `..` segment, no trailing `/` (except the root itself).
     @inline(__always)
-    static func isCanonicalAbsolute(_ value: String) -> Bool {
+    static func isCanonicalAbsolute(_ value: some StringProtocol) -> Bool {
         var iterator = value.utf8.makeIterator()
         guard iterator.next() == UInt8(ascii: "/") else { return false }
         var segmentLength = 0
@@ -90,6 +90,42 @@ public enum ResourcePath {
         }
         if count == 1 { return true }
         return segmentLength > 0 && !(segmentDots == segmentLength && segmentLength <= 2)
+    }
+
+    /// Whether `value` is a URL that normalisation would return unchanged: a lower-case scheme,
+    /// `://`, an authority with no upper case, `%`, `\\`, NUL or non-ASCII byte, and a canonical
+    /// absolute path (see ``isCanonicalAbsolute``). The general path below costs several
+    /// Foundation string operations; a URL argument checked against a resource scope is the
+    /// common case and was half of an evaluation's cost.
+    static func isCanonicalURL(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        var index = utf8.startIndex
+        guard index != utf8.endIndex, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(utf8[index]) else { return false }
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                index = utf8.index(after: index)
+                continue
+            case UInt8(ascii: ":"): break
+            default: return false
+            }
+            break
+        }
+        // "://"
+        for expected in [UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "/")] {
+            guard index != utf8.endIndex, utf8[index] == expected else { return false }
+            index = utf8.index(after: index)
+        }
+        while index != utf8.endIndex, utf8[index] != UInt8(ascii: "/") {
+            switch utf8[index] {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), 0x80...0xFF: return false
+            default: index = utf8.index(after: index)
+            }
+        }
+        // A URL without a path normalises to one ending in "/": not unchanged.
+        guard index != utf8.endIndex else { return false }
+        return isCanonicalAbsolute(value[index...])
     }
 
     /// How many separators, dots and percent signs a string has: what NFKC must not change.

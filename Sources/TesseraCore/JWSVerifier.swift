@@ -89,10 +89,16 @@ public struct JWSVerifier: Sendable {
             key.backing.isValidSignature(parsed.signature, for: parsed.signingInput)
         else { throw .signatureInvalid }
         let claims: Claims
-        do {
-            claims = try StrictJSON.decode(Claims.self, from: parsed.payload)
-        } catch {
-            throw .malformed("claims")
+        if let strict = Claims.self as? any StrictClaims.Type {
+            // One strict pass straight into the claims (see ``StrictClaims``).
+            guard let object = try? StrictJSON.object(parsed.payload) else { throw .malformed("claims") }
+            claims = try strict.init(strict: object) as! Claims
+        } else {
+            do {
+                claims = try StrictJSON.decode(Claims.self, from: parsed.payload)
+            } catch {
+                throw .malformed("claims")
+            }
         }
         try Self.checkClaims(claims, policy: policy, now: now)
         return claims

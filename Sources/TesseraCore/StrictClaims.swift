@@ -1,0 +1,77 @@
+/// Claims read straight from the strict parser's value, without `JSONDecoder`.
+///
+/// Why: after the signature, `JSONDecoder` (a second parse of the payload, then keyed decoding
+/// through existential containers) was the largest cost of verifying a badge — the token every
+/// service checks on every request. Types on that hot path adopt this; the verifier uses it when
+/// present and `JSONDecoder` otherwise. The rules are JSONDecoder's: a missing or `null` optional
+/// member is nil, a member of the wrong type is an error, unknown members are ignored.
+public protocol StrictClaims: JWSClaims {
+    init(strict object: [String: JSONValue]) throws(JWSError)
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    func required(_ name: String) throws(JWSError) -> String {
+        guard case .string(let value)? = self[name] else { throw .malformed("claims: \(name)") }
+        return value
+    }
+
+    func optionalString(_ name: String) throws(JWSError) -> String? {
+        switch self[name] {
+        case nil, .null?: return nil
+        case .string(let value)?: return value
+        default: throw .malformed("claims: \(name)")
+        }
+    }
+
+    /// Whole seconds, as `JSONDecoder` reads an `Int64`: integral and in range, or an error.
+    func optionalInt64(_ name: String) throws(JWSError) -> Int64? {
+        switch self[name] {
+        case nil, .null?: return nil
+        case .number(let value)?:
+            guard let integer = Int64(exactly: value) else { throw .malformed("claims: \(name)") }
+            return integer
+        default: throw .malformed("claims: \(name)")
+        }
+    }
+
+    /// `aud`: one string or an array of strings.
+    func optionalAudience(_ name: String) throws(JWSError) -> Audience? {
+        switch self[name] {
+        case nil, .null?: return nil
+        case .string(let value)?: return Audience([value])
+        case .array(let items)?:
+            var values: [String] = []
+            values.reserveCapacity(items.count)
+            for item in items {
+                guard case .string(let value) = item else { throw .malformed("claims: \(name)") }
+                values.append(value)
+            }
+            return Audience(values)
+        default: throw .malformed("claims: \(name)")
+        }
+    }
+
+    func optionalObject(_ name: String) throws(JWSError) -> [String: JSONValue]? {
+        switch self[name] {
+        case nil, .null?: return nil
+        case .object(let value)?: return value
+        default: throw .malformed("claims: \(name)")
+        }
+    }
+}
+
+extension BadgeClaims: StrictClaims {
+    public init(strict object: [String: JSONValue]) throws(JWSError) {
+        let cnf = try object.optionalObject("cnf")
+        self.init(
+            iss: "", sub: try object.required("sub"), aud: nil, iat: 0, exp: 0,
+            jti: try object.required("jti"), ial: try object.required("ial"), domain: try object.required("domain"),
+            workspace: try object.required("workspace"), agentID: try object.required("agent_id"), jkt: nil)
+        self.iss = try object.optionalString("iss")
+        self.aud = try object.optionalAudience("aud")
+        self.iat = try object.optionalInt64("iat")
+        self.nbf = try object.optionalInt64("nbf")
+        self.exp = try object.optionalInt64("exp")
+        self.cnf = try cnf.map { (cnf) throws(JWSError) in PassportClaims.Confirmation(jkt: try cnf.required("jkt")) }
+    }
+}

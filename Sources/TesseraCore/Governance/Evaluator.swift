@@ -119,15 +119,25 @@ public struct Evaluator: Sendable {
         if policiesInvalid { return .deny("tool_policy_invalid", "the passport's tool constraints cannot be read") }
         if forbidden.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
         if !allowed.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
-        guard let resources = ResourcePath.values(in: arguments) else {
-            return .deny("resource_invalid", "resource arguments must be strings or arrays of strings")
-        }
-        for raw in resources {
-            guard let path = ResourcePath.normalize(raw) else {
-                return .deny("resource_invalid", "a resource argument has NUL, escapes the root or is badly encoded")
+        // The resource arguments, walked in place (collecting them into an array first was three
+        // allocations per call): every one must be a string or an array of strings, then each is
+        // normalised and matched against the scope — the same order of rules as before.
+        for name in ResourcePath.orderedArgumentNames {
+            switch arguments[name] {
+            case nil, .string?: continue
+            case .array(let items)? where items.allSatisfy({ if case .string = $0 { true } else { false } }): continue
+            default: return .deny("resource_invalid", "resource arguments must be strings or arrays of strings")
             }
-            if !scope.isEmpty, !Glob.anyMatches(scope, path) {
-                return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
+        }
+        for name in ResourcePath.orderedArgumentNames {
+            switch arguments[name] {
+            case .string(let raw)?:
+                if let denial = checkResource(raw) { return denial }
+            case .array(let items)?:
+                for case .string(let raw) in items {
+                    if let denial = checkResource(raw) { return denial }
+                }
+            default: continue
             }
         }
         if let policy = policies[tool] {
@@ -141,6 +151,16 @@ public struct Evaluator: Sendable {
             }
         }
         return .permit
+    }
+
+    func checkResource(_ raw: String) -> Decision? {
+        guard let path = ResourcePath.normalize(raw) else {
+            return .deny("resource_invalid", "a resource argument has NUL, escapes the root or is badly encoded")
+        }
+        if !scope.isEmpty, !Glob.anyMatches(scope, path) {
+            return .deny("resource_out_of_scope", "\(path) is outside resource_scope")
+        }
+        return nil
     }
 
     /// The session-state rules around a call already judged by ``decide(tool:arguments:)``.

@@ -142,17 +142,4 @@ public enum ResourcePath {
         }
         return counts
     }
-
-    /// Every resource value in a tool call's arguments (top-level `path`, `file`, `resource`,
-    /// `uri`, `url`; strings or arrays of strings). A resource argument of another type is
-    /// returned as nil: it cannot be checked, so the caller denies.
-    public static func values(in arguments: [String: JSONValue]) -> [String]? {
-        var out: [String] = []
-        for name in orderedArgumentNames {
-            guard let value = arguments[name] else { continue }
-            guard let strings = value.strings else { return nil }
-            out += strings
-        }
-        return out
-    }
 }

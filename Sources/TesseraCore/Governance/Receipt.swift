@@ -99,27 +99,46 @@ public enum ReceiptChain {
     /// Checks every signature, `seq` continuity from 0, one session and grant, and every `prev`
     /// link; throws at the first broken entry. Returns the verified claims in order.
     public static func verify(_ jwts: [String], verifier: JWSVerifier) async throws(Failure) -> [ReceiptClaims] {
-        let policy = JWSPolicy(type: ReceiptClaims.type, requireExpiry: false)
+        var chain = ReceiptChainVerifier(verifier: verifier)
         var claims: [ReceiptClaims] = []
-        var previousHash = ""
-        for (index, jwt) in jwts.enumerated() {
-            let receipt: ReceiptClaims
-            do {
-                // Receipts are records with no expiry: their age does not matter, only their
-                // signature, so they are checked "as of" the far future.
-                receipt = try await verifier.verify(jwt, as: ReceiptClaims.self, policy: policy, clock: FixedClock(.distantFuture))
-            } catch {
-                throw Failure(index: index, problem: "signature does not verify (\(error))")
-            }
-            if receipt.seq != index { throw Failure(index: index, problem: "seq is \(receipt.seq), expected \(index)") }
-            if receipt.prev != previousHash { throw Failure(index: index, problem: "prev does not match the previous receipt") }
-            if let first = claims.first, first.session_id != receipt.session_id || first.grant_id != receipt.grant_id {
-                throw Failure(index: index, problem: "belongs to another session")
-            }
-            claims.append(receipt)
-            previousHash = CompactJWS.digest(jwt)
-        }
+        claims.reserveCapacity(jwts.count)
+        for jwt in jwts { claims.append(try chain.add(jwt)) }
         return claims
+    }
+}
+
+/// Verifies a receipt chain one receipt at a time, keeping only the chain head: memory stays
+/// constant however long the chain (a million receipts is a real session's lifetime on a busy
+/// agent), so chains can be checked as they stream from a file or a socket.
+public struct ReceiptChainVerifier: Sendable {
+    let verifier: JWSVerifier
+    let policy = JWSPolicy(type: ReceiptClaims.type, requireExpiry: false)
+    public private(set) var count = 0
+    var previousHash = ""
+    var session: (id: String, grant: String)?
+
+    public init(verifier: JWSVerifier) { self.verifier = verifier }
+
+    /// Verifies the next receipt against the chain so far and advances the head.
+    public mutating func add(_ jwt: String) throws(ReceiptChain.Failure) -> ReceiptClaims {
+        let index = count
+        let receipt: ReceiptClaims
+        do {
+            // Receipts are records with no expiry: their age does not matter, only their
+            // signature, so they are checked "as of" the far future.
+            receipt = try verifier.verifySync(jwt, as: ReceiptClaims.self, policy: policy, now: Date.distantFuture.unixSeconds)
+        } catch {
+            throw ReceiptChain.Failure(index: index, problem: "signature does not verify (\(error))")
+        }
+        if receipt.seq != index { throw ReceiptChain.Failure(index: index, problem: "seq is \(receipt.seq), expected \(index)") }
+        if receipt.prev != previousHash { throw ReceiptChain.Failure(index: index, problem: "prev does not match the previous receipt") }
+        if let session, session.id != receipt.session_id || session.grant != receipt.grant_id {
+            throw ReceiptChain.Failure(index: index, problem: "belongs to another session")
+        }
+        if session == nil { session = (receipt.session_id, receipt.grant_id) }
+        previousHash = CompactJWS.digest(jwt)
+        count += 1
+        return receipt
     }
 }
 

@@ -64,6 +64,7 @@ let benchmarks: @Sendable () -> Void = {
         ("evaluate deny: tool not allowed (10 tools)", mission10, "other"),
         ("evaluate allow (1000 tools, 10 globs)", Mission(agent_id: "a", mission: "m", allowed_tools: (0..<1000).map { "tool\($0)" }, resource_scope: mission10.resource_scope), "tool999"),
         ("evaluate allow (10 tools, 100 globs)", Mission(agent_id: "a", mission: "m", allowed_tools: mission10.allowed_tools, resource_scope: (0..<100).map { "/data/\($0)/**" }), "tool9"),
+        ("evaluate allow (10000 tools, 10 globs)", Mission(agent_id: "a", mission: "m", allowed_tools: (0..<10_000).map { "tool\($0)" }, resource_scope: mission10.resource_scope), "tool9999"),
     ] {
         let state = session(mission)
         let evaluator = Evaluator(passport: state.passport)
@@ -119,6 +120,49 @@ let benchmarks: @Sendable () -> Void = {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    // MARK: Durable decisions as sessions grow (group commit, 32 writers, real SQLite file)
+
+    for sessions in [1, 100, 10_000] {
+        Benchmark(
+            "durable decisions, 32 writers, \(sessions) sessions (1,000 per iteration)",
+            configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 20)
+        ) { benchmark in
+            let directory = FileManager.default.temporaryDirectory.path + "/tessera-bench-\(UUID().uuidString)"
+            let store = try SQLiteStore(stateDirectory: directory)
+            let ids = (0..<sessions).map { "s\($0)" }
+            for id in ids {
+                var state = session(Mission(agent_id: "a", mission: "m", allowed_tools: ["read"]))
+                state.id = id
+                state.passport.jti = UUID().uuidString
+                try await store.startSession(state)
+            }
+            let counter = Counter()
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<32 {
+                        group.addTask {
+                            while let n = counter.next(limit: 1000) {
+                                let id = ids[n % ids.count]
+                                try await store.mutateSession(id: id, delegationRequestID: nil) { current, _ in
+                                    var next = current
+                                    next.permits += 1
+                                    let receipt = try next.appendReceipt(
+                                        tool: "read", decision: .permit, arguments: .object(allowArgs), issuer: "t", now: Date(), key: key)
+                                    return SessionMutation(session: next, receipts: [receipt], output: ())
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                counter.reset()
+            }
+            benchmark.stopMeasurement()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
     var chainState = session(Mission(agent_id: "a", mission: "m", allowed_tools: ["read"]))
     let chain = (0..<10_000).map { i in
         try! chainState.appendReceipt(tool: "read", decision: .permit, arguments: .object(["i": .number(Double(i))]), issuer: "t", now: Date(), key: key).jwt
@@ -155,5 +199,23 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
             try? FileManager.default.removeItem(atPath: directory)
         }
+    }
+}
+
+/// Hands out 0..<limit once across tasks.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next(limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+    func reset() {
+        lock.lock()
+        value = 0
+        lock.unlock()
     }
 }

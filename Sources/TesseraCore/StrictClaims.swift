@@ -75,3 +75,48 @@ extension BadgeClaims: StrictClaims {
         self.cnf = try cnf.map { (cnf) throws(JWSError) in PassportClaims.Confirmation(jkt: try cnf.required("jkt")) }
     }
 }
+
+extension ReceiptClaims: StrictClaims {
+    /// Receipts are verified by the million (`tessera receipts verify`, the console, auditors):
+    /// read straight from the strict parser like badges.
+    public init(strict object: [String: JSONValue]) throws(JWSError) {
+        guard case .number(let seqNumber)? = object["seq"], let seq = Int(exactly: seqNumber) else { throw .malformed("claims: seq") }
+        var violations: [ToolPolicy.Violation]?
+        switch object["violations"] {
+        case nil, .null?: violations = nil
+        case .array(let items)?:
+            violations = []
+            for item in items {
+                guard case .object(let v) = item else { throw .malformed("claims: violations") }
+                violations!.append(ToolPolicy.Violation(
+                    argument: try v.required("argument"), constraint: try v.required("constraint"), detail: try v.required("detail")))
+            }
+        default: throw .malformed("claims: violations")
+        }
+        self.init(
+            iss: try object.optionalString("iss"), iat: try object.optionalInt64("iat"), jti: try object.required("jti"),
+            grantID: try object.required("grant_id"), sessionID: try object.required("session_id"), seq: seq,
+            tool: try object.required("tool"), decision: try object.required("decision"), reason: try object.required("reason"),
+            argumentsDigest: try object.required("arguments_digest"), prev: try object.required("prev"), violations: violations,
+            approvalID: try object.optionalString("approval_id"))
+    }
+
+    init(
+        iss: String?, iat: Int64?, jti: String, grantID: String, sessionID: String, seq: Int, tool: String, decision: String,
+        reason: String, argumentsDigest: String, prev: String, violations: [ToolPolicy.Violation]?, approvalID: String?
+    ) {
+        self.iss = iss
+        self.iat = iat
+        self.jti = jti
+        self.grant_id = grantID
+        self.session_id = sessionID
+        self.seq = seq
+        self.tool = tool
+        self.decision = decision
+        self.reason = reason
+        self.arguments_digest = argumentsDigest
+        self.prev = prev
+        self.violations = violations
+        self.approval_id = approvalID
+    }
+}

@@ -195,9 +195,9 @@ enum SQLiteMigrations {
             """
         ),
         (
-            // Kept in step with PostgreSQL's v8, where nodes cache sessions and a trigger bumps
-            // the version on every update. The embedded store does not cache sessions (its
-            // writes are local and group-committed), so here the column is only schema parity.
+            // As on PostgreSQL: every update of a session bumps its version (here in the UPDATE
+            // statements themselves), so a process can decide on its cached view of a session and
+            // write only if the version is still the one it saw (`decideOutsideWriter`).
             "v8-session-versions",
             """
             ALTER TABLE gov_sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;

@@ -17,6 +17,9 @@ public final class SQLiteStore: TesseraStore {
     let logger: Logger
     /// The decision path's writes share transactions (and fsyncs) under load; see `GroupCommit`.
     let groupCommit: GroupCommit
+    /// Sessions as this process last saw them (see `decideOutsideWriter`).
+    let sessionCache = VersionedSessionCache()
+    let inFlight = SessionsInFlight()
 
     /// Opens (creating if needed) `stateDirectory/tessera.sqlite` and migrates it.
     ///

@@ -201,6 +201,10 @@ enum SQLiteMigrations {
             "v8-session-versions",
             """
             ALTER TABLE gov_sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+            -- A writer that does not bump the version itself (an older binary sharing the file
+            -- during an upgrade) still moves it: a cached view can never match changed content.
+            CREATE TRIGGER session_version AFTER UPDATE OF state ON gov_sessions WHEN NEW.version = OLD.version
+                BEGIN UPDATE gov_sessions SET version = OLD.version + 1 WHERE id = NEW.id; END;
             """
         ),
     ]

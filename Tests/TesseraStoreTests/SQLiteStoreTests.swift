@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TesseraCore
 import TesseraFileSystem
@@ -131,5 +132,35 @@ struct PrivateFilesTests {
         #expect(FileManager.default.contents(atPath: path) == Data("second".utf8))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)
+    }
+
+    @Test("a session changed behind this process's back (an older binary that does not bump the version) is never decided on a stale view")
+    func staleViewAfterForeignWrite() async throws {
+        let directory = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = try SQLiteStore(stateDirectory: directory)
+        let key = Ed25519KeyPair()
+        var state = SessionState(
+            id: "s1", passport: PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"], max_tool_calls: 10), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000),
+            startedAt: Date())
+        try await store.startSession(state)
+        @Sendable func decide() async throws -> (Int, Bool) {
+            try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                var next = current
+                next.callsUsed += 1
+                let receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                return SessionMutation(session: next, receipts: [receipt], output: (current.callsUsed, current.revoked))
+            }
+        }
+        #expect(try await decide() == (0, false))
+        #expect(try await decide() == (1, false))  // from this process's cached view
+        // Another writer marks the session revoked with a plain UPDATE, leaving `version` alone.
+        state = try #require(try await store.session(id: "s1"))
+        state.revoked = true
+        let foreign = try DatabaseQueue(path: store.path)
+        let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        try await foreign.write { db in try db.execute(sql: "UPDATE gov_sessions SET state = ? WHERE id = 's1'", arguments: [json]) }
+        // The trigger moved the version, so the next plan sees the revocation.
+        #expect(try await decide() == (2, true))
     }
 }

@@ -130,18 +130,12 @@ extension SQLiteStore {
         if request == nil, concurrent == 0, let output = try await decideOutsideWriter(id: id, plan) { return output }
         do {
             let body: @Sendable (Database) throws -> (Output, (SessionState, Int64)) = { db in
-                guard let version = try Int64.fetchOne(db, sql: "SELECT version FROM gov_sessions WHERE id = ?", arguments: [id]) else {
+                guard let row = try Row.fetchOne(db, sql: "SELECT state, version FROM gov_sessions WHERE id = ?", arguments: [id]) else {
                     throw StoreError.notFound("session \(id)")
                 }
-                // The view this process already holds, if it is this very version: decoding the
-                // session's JSON was the largest single cost inside the writer for a hot session.
-                let current: SessionState
-                if let (cached, cachedVersion) = self.sessionCache.session(id), cachedVersion == version {
-                    current = cached
-                } else {
-                    guard let fetched = try Self.fetchSession(db, column: "id", id) else { throw StoreError.notFound("session \(id)") }
-                    current = fetched
-                }
+                let json: String = row["state"]
+                let version: Int64 = row["version"]
+                let current = try Self.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
                 let seen: (SessionState, Int64)
                 var existing: PriorAnswer?
                 switch request {

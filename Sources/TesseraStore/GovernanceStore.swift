@@ -29,6 +29,22 @@ public struct SessionMutation<Output: Sendable>: Sendable {
     }
 }
 
+extension SessionMutation {
+    /// Runs `plan` on a cached view of the session and returns the mutation if it is the common
+    /// decision — a changed session and exactly one receipt, nothing else — which both stores can
+    /// write on a version condition alone. nil (the caller takes its locking path) otherwise,
+    /// including when the plan throws on the view.
+    static func plannedDecision(
+        _ plan: (SessionState, PriorAnswer?) throws -> SessionMutation<Output>, on cached: SessionState
+    ) -> (SessionMutation<Output>, SessionState, ReceiptRecord)? {
+        guard let mutation = try? plan(cached, nil), let updated = mutation.session, updated != cached,
+            mutation.receipts.count == 1, let receipt = mutation.receipts.first, mutation.delegation == nil,
+            mutation.passports.isEmpty, mutation.approvals.isEmpty, mutation.evaluation == nil
+        else { return nil }
+        return (mutation, updated, receipt)
+    }
+}
+
 /// Every passport Tessera signs, recorded when it is signed (issued or delegated), so that
 /// revocation can walk a lineage through passports that never started a session, and so that a
 /// revocation by `jti` knows the passport's workspace.

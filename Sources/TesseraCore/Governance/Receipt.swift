@@ -31,17 +31,9 @@ public struct ReceiptClaims: JWSClaims, Equatable {
         iss: String, iat: Int64, jti: String = UUID().uuidString.lowercased(), grantID: String, sessionID: String,
         seq: Int, tool: String, decision: String, reason: String, arguments: JSONValue, prev: String
     ) {
-        self.iss = iss
-        self.iat = iat
-        self.jti = jti
-        self.grant_id = grantID
-        self.session_id = sessionID
-        self.seq = seq
-        self.tool = tool
-        self.decision = decision
-        self.reason = reason
-        self.arguments_digest = Self.digest(arguments)
-        self.prev = prev
+        self.init(
+            iss: iss, iat: iat, jti: jti, grantID: grantID, sessionID: sessionID, seq: seq, tool: tool, decision: decision,
+            reason: reason, argumentsDigest: Self.digest(arguments), prev: prev, violations: nil, approvalID: nil)
     }
 
     /// Lowercase hex SHA-256 of the RFC 8785 canonical JSON of the arguments.

@@ -248,10 +248,8 @@ extension PostgresStore {
     func decideInOneStatement<Output: Sendable>(
         id: String, _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output? {
-        guard let (cached, version) = sessionCache.session(id) else { return nil }
-        guard let mutation = try? plan(cached, nil), let updated = mutation.session, updated != cached,
-            mutation.receipts.count == 1, let receipt = mutation.receipts.first, mutation.delegation == nil,
-            mutation.passports.isEmpty, mutation.approvals.isEmpty, mutation.evaluation == nil
+        guard let (cached, version) = sessionCache.session(id),
+            let (mutation, updated, receipt) = SessionMutation.plannedDecision(plan, on: cached)
         else { return nil }
         let state = try Self.json(updated)
         let written: Bool

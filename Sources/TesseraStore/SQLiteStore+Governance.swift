@@ -24,6 +24,9 @@ extension SQLiteStore {
             }
             try Self.insert(session, db)
         }
+        // The starting process knows the new session exactly (version 0): its first decision can
+        // already be planned outside the writer.
+        sessionCache.remember(session.id, session, version: 0)
     }
 
     static func insert(_ session: SessionState, _ db: Database) throws {

@@ -6,7 +6,7 @@ import TesseraCore
 /// entry costs one failed statement and a refresh, never a wrong decision. Bounded: at capacity it
 /// starts over (a miss only means the locking path).
 final class VersionedSessionCache: Sendable {
-    static let capacity = 10_000
+    static let capacity = 50_000
     private let entries = Mutex<[String: (SessionState, Int64)]>([:])
 
     func session(_ id: String) -> (SessionState, Int64)? {

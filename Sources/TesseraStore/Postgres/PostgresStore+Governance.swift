@@ -42,6 +42,8 @@ extension PostgresStore {
         } catch {
             throw Self.map(error)
         }
+        // The starting node knows the new session exactly (version 0).
+        sessionCache.remember(session.id, session, version: 0)
     }
 
     func fetchSession(_ column: String, _ value: String, lock: Bool = false, on connection: PostgresConnection? = nil) async throws -> SessionState? {

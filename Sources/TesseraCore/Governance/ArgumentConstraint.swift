@@ -320,8 +320,15 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         return CanonicalJSON.serialize(value)
     }
 
+    /// Compared as bytes: both sides are normalised paths, and `String.hasPrefix` (canonical
+    /// equivalence, plus building `root + "/"`) cost more than the rest of a subpath check.
     static func isUnder(_ path: String, _ root: String) -> Bool {
-        root == "/" || path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
+        let p = path.utf8, r = root.utf8
+        if r.elementsEqual([UInt8(ascii: "/")]) || p.elementsEqual(r) { return true }
+        guard p.starts(with: r) else { return false }
+        if r.last == UInt8(ascii: "/") { return true }
+        let next = p.index(p.startIndex, offsetBy: r.count)
+        return next != p.endIndex && p[next] == UInt8(ascii: "/")
     }
 
     static func hostAllowed(_ host: String, _ hosts: Set<String>) -> Bool {

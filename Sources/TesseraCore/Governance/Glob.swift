@@ -3,12 +3,16 @@
 public struct Glob: Sendable, Hashable {
     public let pattern: String
     let segments: [Substring]
+    /// Which segments are `**`, decided once: comparing a `Substring` with "**" at every step of
+    /// every match was a measurable part of an evaluation.
+    let doubleStars: [Bool]
     let absolute: Bool
 
     public init(_ pattern: String) {
         self.pattern = pattern
         self.segments = Self.split(pattern)
-        self.absolute = pattern.hasPrefix("/")
+        self.doubleStars = segments.map { $0 == "**" }
+        self.absolute = pattern.utf8.first == UInt8(ascii: "/")
     }
 
     static func split(_ value: String) -> [Substring] {
@@ -43,15 +47,15 @@ public struct Glob: Sendable, Hashable {
 
     /// Whether any of `globs` matches `path`, splitting the path once for all of them.
     public static func anyMatches(_ globs: [Glob], _ path: String) -> Bool {
-        let absolute = path.hasPrefix("/")
+        let absolute = path.utf8.first == UInt8(ascii: "/")
         let segments = split(path)[...]
-        return globs.contains { $0.absolute == absolute && match($0.segments[...], segments) }
+        return globs.contains { $0.absolute == absolute && $0.match(segments) }
     }
 
     /// Whether a normalised path matches.
     public func matches(_ path: String) -> Bool {
-        guard path.hasPrefix("/") == absolute else { return false }
-        return Self.match(segments[...], Self.split(path)[...])
+        guard (path.utf8.first == UInt8(ascii: "/")) == absolute else { return false }
+        return match(Self.split(path)[...])
     }
 
     /// Segment-list matching in O(pattern × path) segment comparisons, whatever the pattern.
@@ -62,11 +66,11 @@ public struct Glob: Sendable, Hashable {
     /// revisited (anything they could absorb, the last one can), so there is no exponential
     /// backtracking: `/**/a/**/b/**/c/**/d` against 576 segments costs a few thousand segment
     /// comparisons, not 15 s.
-    static func match(_ pattern: ArraySlice<Substring>, _ path: ArraySlice<Substring>) -> Bool {
-        let p0 = pattern.startIndex, t0 = path.startIndex
-        return wildcard(
-            patternCount: pattern.count, textCount: path.count, isStar: { pattern[p0 + $0] == "**" },
-            matches: { segmentMatches(pattern[p0 + $0], path[t0 + $1]) })
+    func match(_ path: ArraySlice<Substring>) -> Bool {
+        let t0 = path.startIndex
+        return Self.wildcard(
+            patternCount: segments.count, textCount: path.count, isStar: { doubleStars[$0] },
+            matches: { Self.segmentMatches(segments[$0], path[t0 + $1]) })
     }
 
     /// The one wildcard matcher (segments with `**`, characters with `*` and `?`, shell argument

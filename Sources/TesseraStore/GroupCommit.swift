@@ -29,6 +29,11 @@ final class GroupCommit: Sendable {
     private let pool: DatabasePool
     private let state = Mutex(State())
     private let batchSizes = Mutex<Recorder?>(nil)
+    /// Committed transactions and the writes in them (the metric's figures, for tests).
+    private let batches = Atomic<Int>(0)
+    private let writes = Atomic<Int>(0)
+    var batchesCommitted: Int { batches.load(ordering: .relaxed) }
+    var writesCommitted: Int { writes.load(ordering: .relaxed) }
 
     private struct State {
         var pending: [any BatchedWrite] = []
@@ -86,6 +91,8 @@ final class GroupCommit: Sendable {
                 }
                 return .commit
             }
+            batches.add(1, ordering: .relaxed)
+            writes.add(batch.count, ordering: .relaxed)
             for job in batch { job.finish(commitError: nil) }
         } catch {
             for job in batch { job.finish(commitError: error) }

@@ -163,4 +163,47 @@ struct PrivateFilesTests {
         // The trigger moved the version, so the next plan sees the revocation.
         #expect(try await decide() == (2, true))
     }
+
+    @Test("group commit: in a batch, a write whose statement fails is undone alone — its session update rolled back, the others committed")
+    func batchIsolation() async throws {
+        let directory = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = try SQLiteStore(stateDirectory: directory)
+        let key = Ed25519KeyPair()
+        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
+        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+        // 200 concurrent writes; every fourth one carries a receipt that collides with seq 0, so
+        // its INSERT fails after its UPDATE ran.
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    do {
+                        try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                            var next = current
+                            next.callsUsed += 1
+                            var receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                            if i % 4 == 3 && current.receiptCount > 0 { receipt = ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt) }
+                            return SessionMutation(session: next, receipts: [receipt], output: ())
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        let succeeded = outcomes.filter { $0 }.count
+        #expect(succeeded < 200 && succeeded >= 150)
+        let state = try #require(try await store.session(id: "s1"))
+        let receipts = try await store.receipts(sessionID: "s1")
+        // Nothing of a failed write survives, and nothing of a successful one is lost.
+        #expect(state.callsUsed == succeeded)
+        #expect(receipts.count == succeeded)
+        #expect(receipts.map(\.seq) == Array(0..<succeeded))
+        let verified = try await ReceiptChain.verify(receipts.map(\.jwt), verifier: await JWSVerifier(keys: [key.kid: key.publicKey]))
+        #expect(verified.count == succeeded)
+        // Batches really formed (several writes per transaction), or this tested nothing.
+        #expect(store.groupCommit.batchesCommitted < store.groupCommit.writesCommitted)
+    }
 }

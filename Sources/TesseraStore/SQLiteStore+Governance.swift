@@ -242,6 +242,7 @@ extension SQLiteStore {
             throw Self.map(error)
         }
         sessionCache.remember(id, updated, version: version + 1)
+        sessionCache.hits.add(1, ordering: .relaxed)
         return mutation.output
     }
 

@@ -8,6 +8,8 @@ import TesseraCore
 final class VersionedSessionCache: Sendable {
     static let capacity = 50_000
     private let entries = Mutex<[String: (SessionState, Int64)]>([:])
+    /// Decisions written from a view (the fast path), for tests and diagnostics.
+    let hits = Atomic<Int>(0)
 
     func session(_ id: String) -> (SessionState, Int64)? {
         entries.withLock { $0[id] }

@@ -232,6 +232,18 @@ struct StoreContractTests {
             }
             #expect(seenSeq == 60 + i)
         }
+        // Two decisions in a row on one handle: the second is written from that handle's view
+        // (one statement on PostgreSQL, outside the writer on SQLite) — the fast path is real.
+        let hitsBefore = Self.viewHits(store)
+        for _ in 0..<2 {
+            _ = try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                var next = current
+                next.denies += 1
+                let receipt = try next.appendReceipt(tool: "t", decision: .deny("budget_exhausted", "x"), arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                return SessionMutation(session: next, receipts: [receipt], output: receipt.seq)
+            }
+        }
+        #expect(Self.viewHits(store) > hitsBefore)
         try await second.revoke(jti: passport.jti, at: Date())
         #expect(try await store.isRevoked(jti: passport.jti))
         #expect(try await store.session(id: "s1")?.revoked == true)
@@ -243,7 +255,7 @@ struct StoreContractTests {
             return SessionMutation(session: next, receipts: [receipt], output: current.revoked)
         }
         #expect(sawRevocation)
-        #expect(try await store.receipts(sessionID: "s1").map(\.seq) == Array(0..<67))
+        #expect(try await store.receipts(sessionID: "s1").map(\.seq) == Array(0..<69))
     }
 
     @Test("agents and badges: a challenge is consumed once across handles; revocations are listed", arguments: Backend.available)
@@ -278,5 +290,11 @@ struct StoreContractTests {
         let listed = try await store.badgeRevocations(now: now)
         #expect(listed.revoked == ["b1"])
         #expect(listed.disabledAgents == ["agt_1"])
+    }
+
+    static func viewHits(_ store: any TesseraStore) -> Int {
+        if let sqlite = store as? SQLiteStore { return sqlite.sessionCache.hits.load(ordering: .relaxed) }
+        if let postgres = store as? PostgresStore { return postgres.sessionCache.hits.load(ordering: .relaxed) }
+        return 0
     }
 }

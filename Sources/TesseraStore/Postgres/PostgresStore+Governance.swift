@@ -279,6 +279,7 @@ extension PostgresStore {
             return nil
         }
         sessionCache.remember(id, updated, version: version + 1)
+        sessionCache.hits.add(1, ordering: .relaxed)
         return mutation.output
     }
 

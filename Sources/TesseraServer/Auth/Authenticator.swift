@@ -23,17 +23,7 @@ public final class Authenticator: Sendable {
     let workspaces: TTLCache<String, WorkspaceRecord>
     /// Last use per key id, written to the store in batches by ``flushUsage()``.
     let pendingUsage = NIOLockedValueBox<[String: Date]>([:])
-    let feed = NIOLockedValueBox(FeedState())
-
-    struct FeedState {
-        /// A follower runs; without one (unit tests) only the TTL bounds the caches.
-        var followed = false
-        /// When the last successful read of the change feed started.
-        var confirmedAt: ContinuousClock.Instant?
-    }
-
-    /// How old the last successful read of the change feed may be for the caches to be used.
-    static let maximumFeedAge: Duration = .seconds(1)
+    let feed = NIOLockedValueBox(FeedConfirmation())
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, cacheTTL: TimeInterval, logger: Logger) {
         self.store = store
@@ -129,14 +119,10 @@ public final class Authenticator: Sendable {
         if let keyID { apiKeys.removeAll { $0.key.id == keyID } }
     }
 
-    /// Whether cached entries may be used now: always without a follower, else only while the
-    /// change feed was read successfully within ``maximumFeedAge``.
+    /// Whether cached entries may be used now: always without a follower (the TTL bounds them),
+    /// else only while the change feed is confirmed (see ``FeedConfirmation``).
     func cacheUsable() -> Bool {
-        feed.withLockedValue { feed in
-            guard feed.followed else { return true }
-            guard let confirmed = feed.confirmedAt else { return false }
-            return confirmed.duration(to: .now) < Self.maximumFeedAge
-        }
+        feed.withLockedValue { $0.trusted(unfollowed: true) }
     }
 
     /// Declares that a follower runs: from now on the caches depend on its reads.

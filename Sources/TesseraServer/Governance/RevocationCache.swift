@@ -23,8 +23,7 @@ final class RevocationCache: Sendable {
     private struct State {
         var generation: UInt64 = 0
         var answers: [Key: Bool] = [:]
-        var followed = false
-        var confirmedAt: ContinuousClock.Instant?
+        var feed = FeedConfirmation()
     }
 
     struct Key: Hashable, Sendable {
@@ -34,7 +33,6 @@ final class RevocationCache: Sendable {
 
     private let state = NIOLockedValueBox(State())
     static let capacity = 100_000
-    static let maximumFeedAge: Duration = .seconds(1)
 
     /// The cached answer for a passport and its parent, if the cache may be used now.
     func revoked(jti: String, parent: String?) -> Bool? {
@@ -65,16 +63,15 @@ final class RevocationCache: Sendable {
     }
 
     /// Declares that a follower feeds this cache; only then is it used.
-    func followChanges() { state.withLockedValue { $0.followed = true } }
+    func followChanges() { state.withLockedValue { $0.feed.followed = true } }
 
     /// Applies one read of the change feed: clears on any revocation, then records the read.
     func apply(revocationSeen: Bool, readStartedAt: ContinuousClock.Instant) {
         if revocationSeen { clear() }
-        state.withLockedValue { $0.confirmedAt = readStartedAt }
+        state.withLockedValue { $0.feed.confirmedAt = readStartedAt }
     }
 
     private static func usable(_ state: State) -> Bool {
-        guard state.followed, let confirmed = state.confirmedAt else { return false }
-        return confirmed.duration(to: .now) < maximumFeedAge
+        state.feed.trusted(unfollowed: false)
     }
 }

@@ -56,12 +56,28 @@ public final class RegistryBadgeVerifier: Sendable {
     }
 
     public func verify(_ token: String) async throws(BadgeError) -> BadgeClaims {
-        let now = Date()
         var (keys, status) = state.withLock { ($0.keys, $0.status) }
-        if let kid = Self.kid(of: token), !(keys?.kids.contains(kid) ?? false) {
-            keys = await refreshKeys(unknownKid: true)
-        }
+        if keys == nil { keys = await refreshKeys(unknownKid: false) }
         guard let keys else { throw .signatureInvalid }
+        do {
+            return try await verify(token, keys: keys, status: status)
+        } catch .signatureInvalid {
+            // Only on failure is the header read for its `kid`: a badge signed with a key this
+            // verifier has not fetched yet (a rotation) earns one JWKS refresh, at most once a
+            // second. Reading it on every request parsed every header twice.
+            guard let kid = Self.kid(of: token), !keys.kids.contains(kid), let fresh = await refreshKeys(unknownKid: true),
+                fresh.kids.contains(kid)
+            else { throw .signatureInvalid }
+            return try await verify(token, keys: fresh, status: status)
+        } catch {
+            throw error
+        }
+    }
+
+    /// One verification with these keys, refreshing the status list first if it is not fresh.
+    func verify(_ token: String, keys: JWSVerifier, status: BadgeStatusClaims?) async throws(BadgeError) -> BadgeClaims {
+        let now = Date()
+        var status = status
         if status.map({ !Self.isFresh($0, now: now) }) ?? true {
             status = await refreshStatus(keys: keys)
         }

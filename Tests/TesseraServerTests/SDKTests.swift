@@ -44,6 +44,27 @@ struct SDKTests {
         }
     }
 
+    @Test("after the registry rotates its signing key, a verifier that cached the old JWKS refetches it and accepts the new badge")
+    func verifierFollowsRotation() async throws {
+        try await withRegistry { base, agent, _, fixture in
+            let registry = try TesseraHTTPClient(baseURL: base, token: fixture.adminKey)
+            let verifier = try RegistryBadgeVerifier(server: base, verification: BadgeVerification())
+            let before = try await registry.issueBadge(agentID: agent, lifetime: 600, audience: nil).token
+            #expect(try await verifier.verify(before).agent_id == agent)
+            _ = try await fixture.environment.keys.rotate()
+            // The verifier's cached keys lack the new kid; the refetch is allowed once a second.
+            try await Task.sleep(for: .milliseconds(1100))
+            let after = try await registry.issueBadge(agentID: agent, lifetime: 600, audience: nil).token
+            #expect(try await verifier.verify(after).agent_id == agent)
+            // A token whose kid is nowhere in the registry's JWKS stays refused.
+            let forged = try CompactJWS.sign(
+                BadgeClaims(iss: "x", sub: "did:key:z", aud: nil, iat: Date().unixSeconds, exp: Date().unixSeconds + 60, ial: "1",
+                            domain: "d", workspace: "default", agentID: agent, jkt: nil),
+                type: BadgeClaims.type, key: Ed25519KeyPair())
+            await #expect(throws: BadgeError.signatureInvalid) { _ = try await verifier.verify(forged) }
+        }
+    }
+
     @Test("no key anywhere is a clear error")
     func noKey() async throws {
         await #expect(throws: Tessera.ConnectError.self) {

@@ -238,9 +238,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .exact(let expected):
             return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? nil : "not the exact value allowed"
         case .oneOf(let allowed):
-            return allowed.contains(Self.canonical(value)) ? nil : "not one of the allowed values"
+            return allowed.contains(CanonicalJSON.serialize(value)) ? nil : "not one of the allowed values"
         case .notOneOf(let refused):
-            return refused.contains(Self.canonical(value)) ? "a refused value" : nil
+            return refused.contains(CanonicalJSON.serialize(value)) ? "a refused value" : nil
         case .range(let r):
             guard case .number(let n) = value else { return "not a number" }
             guard abs(n) < Self.exactIntegerLimit else { return "number too large to compare exactly" }
@@ -309,15 +309,6 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .not(let inner):
             return inner.check(value) == nil ? "matches a refused \(inner.kind) constraint" : nil
         }
-    }
-
-    /// RFC 8785 text of `value`; a string that needs no escaping is quoted directly (the usual
-    /// `one_of` argument), without the general serialiser.
-    static func canonical(_ value: JSONValue) -> String {
-        if case .string(let s) = value, s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            return "\"" + s + "\""
-        }
-        return CanonicalJSON.serialize(value)
     }
 
     /// Compared as bytes: both sides are normalised paths, and `String.hasPrefix` (canonical

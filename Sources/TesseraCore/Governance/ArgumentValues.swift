@@ -219,7 +219,6 @@ public struct StrictURL: Sendable, Equatable {
 
     static func isLetter(_ b: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) }
     static func isDigit(_ b: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
-    static func lower(_ b: UInt8) -> UInt8 { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) ? b + 32 : b }
 }
 
 /// POSIX shell word splitting of a command line, refusing everything a shell would treat as more

@@ -168,11 +168,7 @@ extension SQLiteStore {
                 } else {
                     seen = (current, version)
                 }
-                for receipt in mutation.receipts {
-                    try db.execute(
-                        sql: "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (?, ?, ?, ?)",
-                        arguments: [receipt.sessionID, receipt.seq, receipt.jwt, receipt.hash])
-                }
+                for receipt in mutation.receipts { try Self.insert(receipt, db) }
                 if let d = mutation.delegation {
                     try db.execute(
                         sql: """
@@ -230,9 +226,7 @@ extension SQLiteStore {
                     sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ? AND version = ?",
                     arguments: [state, id, version])
                 guard db.changesCount == 1 else { throw StaleView() }
-                try db.execute(
-                    sql: "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (?, ?, ?, ?)",
-                    arguments: [receipt.sessionID, receipt.seq, receipt.jwt, receipt.hash])
+                try Self.insert(receipt, db)
             }
         } catch is StaleView {
             sessionCache.forget(id)
@@ -244,6 +238,12 @@ extension SQLiteStore {
         sessionCache.remember(id, updated, version: version + 1)
         sessionCache.hits.add(1, ordering: .relaxed)
         return mutation.output
+    }
+
+    static func insert(_ receipt: ReceiptRecord, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (?, ?, ?, ?)",
+            arguments: [receipt.sessionID, receipt.seq, receipt.jwt, receipt.hash])
     }
 
     /// The session moved since this process's view of it: nothing was written.

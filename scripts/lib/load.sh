@@ -1,19 +1,14 @@
 # Shared by scripts/load and scripts/load-fleet (sourced, not run): wrk, a release build, servers
 # on free ports, wrk Lua bodies and one markdown row per run.
 
-install_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
-  echo "load: installing wrk…" >&2
+install_debian() { # install_debian COMMAND [PACKAGE] → the command, from Debian's packages if missing
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "load: installing ${2:-$1}…" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${2:-$1}" >&2
 }
-
-install_hey() {
-  command -v hey >/dev/null 2>&1 && return 0
-  echo "load: installing hey…" >&2
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq hey >&2
-}
+install_wrk() { install_debian wrk; }
+install_hey() { install_debian hey; }
 
 build_release() {
   echo "load: building tessera (release)…" >&2

@@ -142,13 +142,8 @@ public struct JWSVerifier: Sendable {
         return (bytes, dots.0, dots.1)
     }
 
-    /// Header rules, applied before any cryptography. Exposed for diagnostics (`inspect`).
-    static func checkHeader(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
-        let (bytes, firstDot, _) = try split(token, policy: policy)
-        return try checkHeader(bytes[..<firstDot], policy: policy, kids: kids)
-    }
-
-    /// The header is parsed by the strict parser into its members directly (no `JSONDecoder`:
+    /// Header rules, applied before any cryptography. The header is parsed by the strict parser
+    /// into its members directly (no `JSONDecoder`:
     /// four optional strings do not need one). A member of the wrong type is malformed.
     static func checkHeader(_ segment: ArraySlice<UInt8>, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
         guard let headerBytes = Base64URL.decode(bytes: segment),

@@ -33,10 +33,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
+        // zlib, for the IETF Token Status List (DEFLATE in the ZLIB format).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Pure security logic: keys, JWK, thumbprints, DIDs, JWS rules, clock, errors. No I/O.
         .target(
             name: "TesseraCore",
             dependencies: [
+                "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

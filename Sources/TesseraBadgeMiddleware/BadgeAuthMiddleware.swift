@@ -1,5 +1,8 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 import TesseraClient
 import TesseraCore
 
@@ -18,36 +21,111 @@ public struct BasicBadgeRequestContext: BadgeRequestContext {
     }
 }
 
-/// Admits only requests bearing a valid badge (`Authorization: Bearer <badge>`), verified
-/// offline against the registry's cached keys and status list, with a minimum assurance.
-/// Every refusal is the same 401; the precise error code goes to the log.
+/// Admits only requests bearing a valid badge, verified offline (RFC-002 §8.1) against the
+/// registry's cached keys, status lists and documents, with a minimum assurance.
+///
+/// The badge comes from `X-Capiscio-Badge` or `Authorization: Bearer` (RFC-002 §9.1); a request
+/// carrying both is refused (the RFC's recommended default against token confusion). With
+/// `requireProof`, the request must also carry a DPoP proof (RFC 9449, header `DPoP`) signed by
+/// the badge's own key (`key`, which an IAL-1 badge's `cnf.kid` binds), for this method and URL,
+/// fresh and never seen before — so a stolen badge alone is useless. Every refusal is a 401 with
+/// the RFC-002 error code in the body (`{"error":"BADGE_EXPIRED",…}`) and `WWW-Authenticate`.
 public struct BadgeAuthMiddleware<Context: BadgeRequestContext>: RouterMiddleware {
     let verifier: RegistryBadgeVerifier
+    let requireProof: Bool
+    /// The URL this service is reached at (scheme and authority), for the proof's `htu`.
+    let publicOrigin: String?
+    let replay: DPoPReplayCache
 
-    public init(verifier: RegistryBadgeVerifier) {
+    public init(verifier: RegistryBadgeVerifier, requireProof: Bool = false, publicOrigin: String? = nil) {
         self.verifier = verifier
+        self.requireProof = requireProof
+        self.publicOrigin = publicOrigin
+        self.replay = DPoPReplayCache()
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let header = request.headers[.authorization] ?? ""
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return Self.refusal }
+        let explicit = request.headers[Self.badgeHeader]
+        let bearer = Self.bearer(request.headers[.authorization])
+        let token: String
+        if let explicit, bearer == nil {
+            token = explicit
+        } else if let bearer, explicit == nil {
+            token = bearer
+        } else {
+            context.logger.info("badge refused", metadata: ["code": "\(BadgeError.malformed.rawValue)", "why": "no badge, or two"])
+            return Self.refusal(.malformed)
+        }
         do {
-            let claims = try await verifier.verify(String(parts[1]))
+            let claims = try await verifier.verify(token)
+            if requireProof { try checkProof(request, badge: token, claims: claims) }
             var context = context
             context.badge = claims
-            context.logger[metadataKey: "agent"] = .string(claims.agent_id)
+            context.logger[metadataKey: "agent"] = .string(claims.sub)
+            context.logger[metadataKey: "badge_jti"] = .string(claims.jti)
             return try await next(request, context)
         } catch let error as BadgeError {
             context.logger.info("badge refused", metadata: ["code": "\(error.rawValue)"])
-            return Self.refusal
+            return Self.refusal(error)
         }
     }
 
-    static var refusal: Response {
+    func checkProof(_ request: Request, badge: String, claims: BadgeClaims) throws(BadgeError) {
+        guard claims.ial == "1", let jwk = claims.key, let key = try? Ed25519PublicKey(jwk: jwk),
+            let proof = request.headers[Self.dpopHeader], request.headers[values: Self.dpopHeader].count == 1
+        else { throw .proofInvalid }
+        let url = (publicOrigin ?? "http://\(request.head.authority ?? "localhost")") + request.uri.path
+        let now = Date().unixSeconds
+        let (jti, iat) = try DPoPProofClaims.verify(proof, method: request.method.rawValue, url: url, badge: badge, key: key, now: now)
+        guard replay.insert(jti: jti, expires: iat + DPoPProofClaims.window, now: now) else { throw .proofInvalid }
+    }
+
+    static var badgeHeader: HTTPField.Name { BadgeHeaders.badge }
+    static var dpopHeader: HTTPField.Name { BadgeHeaders.dpop }
+
+    static func bearer(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { return nil }
+        return String(parts[1])
+    }
+
+    static func refusal(_ error: BadgeError) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        headers[.wwwAuthenticate] = #"Bearer error="invalid_token""#
-        return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid_badge"}"#)))
+        headers[.cacheControl] = "no-store"
+        headers[.wwwAuthenticate] = error == .proofInvalid ? #"DPoP error="invalid_dpop_proof", algs="EdDSA""# : #"Bearer error="invalid_token""#
+        let body = #"{"error":"\#(error.rawValue)","message":"badge refused"}"#
+        return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+enum BadgeHeaders {
+    static let badge = HTTPField.Name("X-Capiscio-Badge")!
+    static let dpop = HTTPField.Name("DPoP")!
+}
+
+/// DPoP `jti`s seen within their window: a proof is accepted once. Bounded: past the capacity,
+/// the oldest half is dropped (a proof older than the window is refused on `iat` anyway).
+public final class DPoPReplayCache: Sendable {
+    private let seen = Mutex<[String: Int64]>([:])
+    static let capacity = 100_000
+
+    public init() {}
+
+    /// False when `jti` was already seen and has not expired.
+    public func insert(jti: String, expires: Int64, now: Int64) -> Bool {
+        seen.withLock { seen in
+            if let until = seen[jti], until >= now { return false }
+            if seen.count >= Self.capacity {
+                seen = seen.filter { $0.value >= now }
+                if seen.count >= Self.capacity {
+                    let cutoff = seen.values.sorted()[seen.count / 2]
+                    seen = seen.filter { $0.value > cutoff }
+                }
+            }
+            seen[jti] = expires
+            return true
+        }
     }
 }

@@ -24,7 +24,7 @@ public enum Tessera {
     /// Key: `keysDir/private.jwk`, else `TESSERA_KEYS_DIR/private.jwk`, else the env-only
     /// `TESSERA_AGENT_PRIVATE_KEY_JWK` (never written to disk).
     public static func connect(
-        server: String, agentID: String, keysDir: String? = nil, apiKey: String? = nil, registry: String = "tessera",
+        server: String, agentID: String, keysDir: String? = nil, apiKey: String? = nil, did: String? = nil,
         lifetime: Duration = .seconds(3600), renewBefore: Duration = .seconds(600),
         logger: Logger = Logger(label: "tessera.sdk")
     ) async throws -> AgentIdentity {
@@ -35,7 +35,7 @@ public enum Tessera {
         configuration.lifetime = lifetime
         configuration.renewBefore = renewBefore
         configuration.checkInterval = .seconds(30)
-        configuration.registry = registry
+        configuration.did = did
         let keeper = BadgeKeeper(configuration: configuration, logger: logger)
         let first: BadgeKeeper.Held
         do {
@@ -91,9 +91,21 @@ public final class AgentIdentity: Sendable {
 
     public var expires: Date { badge.withLockedValue { $0.expires } }
 
-    /// Adds `Authorization: Bearer <badge>` to an outgoing request.
+    /// Adds `Authorization: Bearer <badge>` to an outgoing request, and a DPoP proof (RFC 9449)
+    /// for its method and URL signed with the agent's key, so a service that requires proof of
+    /// possession (``BadgeAuthMiddleware`` with `requireProof`) accepts it and a stolen badge
+    /// alone is useless.
     public func authorize(_ request: inout HTTPClientRequest) {
-        request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(currentBadge())")
+        let badge = currentBadge()
+        request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(badge)")
+        if let proof = try? DPoPProofClaims.sign(method: request.method.rawValue, url: request.url, badge: badge, key: key, now: Date().unixSeconds) {
+            request.headers.replaceOrAdd(name: "DPoP", value: proof)
+        }
+    }
+
+    /// The DPoP proof for one request made with another HTTP library.
+    public func proof(method: String, url: String) throws -> String {
+        try DPoPProofClaims.sign(method: method, url: url, badge: currentBadge(), key: key, now: Date().unixSeconds)
     }
 
     public func close() {

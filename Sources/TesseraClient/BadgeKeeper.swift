@@ -25,9 +25,11 @@ public struct BadgeKeeper: Sendable {
         public var checkInterval: Duration = .seconds(60)
         public var output: String
         public var audience: [String]?
-        /// The registry's issuer (`aud` of PoP proofs). Default: the server's `/.well-known` issuer
-        /// is not published, so the default Tessera issuer `tessera` is assumed.
-        public var registry: String = "tessera"
+        /// The agent's DID (`--sub`): the RFC-003 proof's `sub` and the route key. Default: the
+        /// agent reference if it is a DID, else the key's `did:key`.
+        public var did: String?
+        /// The issuer a badge must name (`--iss`); a badge from another issuer is refused.
+        public var issuer: String?
 
         /// Per-request deadline: half the renewal margin (1–10 s), so an unreachable registry is
         /// noticed and retried well before the badge in hand expires.
@@ -58,6 +60,7 @@ public struct BadgeKeeper: Sendable {
         public var ial: String
         public var jti: String
         public var expires: Date
+        public var issuer: String = ""
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -73,9 +76,13 @@ public struct BadgeKeeper: Sendable {
         if c.mode != .ca {
             if let key = c.key {
                 do {
-                    let client = try TesseraHTTPClient(baseURL: c.server, token: c.apiKey, timeout: c.requestTimeout)
-                    return try Self.held(try await client.issuePoPBadge(
-                        agentID: c.agentID, key: key, registry: c.registry, lifetime: seconds, audience: c.audience))
+                    // Phase 1 is authenticated (RFC-003 §3.3): the API key, or else the badge in hand
+                    // (a registry-issued badge may ask for its own DID's challenge), so an agent
+                    // keeps renewing by PoP without holding an API key.
+                    let credential = c.apiKey ?? current.flatMap { $0.expires > now() ? $0.token : nil }
+                    let client = try TesseraHTTPClient(baseURL: c.server, token: credential, timeout: c.requestTimeout)
+                    let did = c.did ?? (c.agentID.hasPrefix("did:") ? c.agentID : key.publicKey.did)
+                    return try checked(try Self.held(try await client.issuePoPBadge(did: did, key: key, lifetime: seconds, audience: c.audience)))
                 } catch {
                     popError = error
                 }
@@ -94,7 +101,15 @@ public struct BadgeKeeper: Sendable {
             throw Failure(description: "CA issuance needs an API key (--api-key or TESSERA_API_KEY)" + (popError.map { "; PoP failed: \($0)" } ?? ""))
         }
         let client = try TesseraHTTPClient(baseURL: c.server, token: apiKey, timeout: c.requestTimeout)
-        return try Self.held(try await client.issueBadge(agentID: c.agentID, lifetime: seconds, audience: c.audience))
+        return try checked(try Self.held(try await client.issueBadge(agent: c.did ?? c.agentID, lifetime: seconds, audience: c.audience)))
+    }
+
+    /// A badge from an issuer other than `--iss` is not kept.
+    func checked(_ held: Held) throws -> Held {
+        if let issuer = configuration.issuer, held.issuer != issuer {
+            throw Failure(description: "the registry issued a badge for issuer \(held.issuer), not \(issuer)")
+        }
+        return held
     }
 
     /// Below this much remaining lifetime, a failing IAL-1 renewal may fall back to IAL-0.
@@ -104,7 +119,8 @@ public struct BadgeKeeper: Sendable {
         guard let claims = CompactJWS.unverifiedPayload(issued.token, as: BadgeClaims.self), let exp = claims.exp else {
             throw Failure(description: "the registry returned an unreadable badge")
         }
-        return Held(token: issued.token, ial: claims.ial, jti: claims.jti, expires: Date(timeIntervalSince1970: TimeInterval(exp)))
+        return Held(
+            token: issued.token, ial: claims.ial, jti: claims.jti, expires: Date(timeIntervalSince1970: TimeInterval(exp)), issuer: claims.iss ?? "")
     }
 
     public func write(_ held: Held) throws {

@@ -3,27 +3,35 @@ import Synchronization
 import TesseraCore
 
 /// Status-list helpers shared by the CLI and the SDK verifier.
-public enum BadgeStatusCache {
-    /// Verifies a status-list JWS with the registry's keys; nil when absent or not valid.
-    /// `fresh` says whether it is within its `ttl`.
-    public static func verifiedList(_ token: String?, keys: JWSVerifier, now: Date = Date()) async -> (list: BadgeStatusClaims, fresh: Bool)? {
-        guard let token,
-            let list = try? await keys.verify(
-                token, as: BadgeStatusClaims.self, policy: JWSPolicy(type: BadgeStatusClaims.type), clock: FixedClock(now))
+public enum StatusListVerifier {
+    /// Verifies a status list token (draft §5.1 and §8.3): signature with the issuer's keys,
+    /// `typ` `statuslist+jwt`, `sub` equal to the URI it was fetched for, not expired, and a
+    /// list that inflates within bounds. Nil when any of that fails.
+    public static func verify(_ token: String, uri: String, keys: JWSVerifier, now: Date = Date()) -> (list: StatusList, claims: StatusListClaims)? {
+        guard let claims = try? keys.verifySync(token, as: StatusListClaims.self, policy: JWSPolicy(type: StatusListClaims.type), now: now.unixSeconds),
+            claims.sub == uri, let list = try? claims.list()
         else { return nil }
-        let age = now.unixSeconds - (list.iat ?? 0)
-        return (list, age <= Int64(list.ttl))
+        return (list, claims)
+    }
+
+    /// Within its `ttl` (a list without one is fresh for 5 minutes, RFC-002's
+    /// `REVOCATION_CACHE_MAX_STALENESS`).
+    public static func isFresh(_ claims: StatusListClaims, now: Date) -> Bool {
+        now.unixSeconds - (claims.iat ?? 0) <= Int64(claims.ttl ?? 300)
     }
 }
 
-/// A badge verifier for services: the registry's JWKS and status list are fetched and *verified*
-/// once per refresh and kept in memory, so a request costs one signature check (the badge's) and
-/// no network I/O. Refreshes happen off the request path when ``run()`` is running (add the
-/// verifier to the service's `ServiceGroup`, or call it in a task): the status list at half its
-/// `ttl`, the JWKS every 5 minutes. Without `run()`, or before its first refresh, a request that
-/// finds nothing cached (or a stale list, or an unknown `kid`, at most once a second) fetches
-/// inline. A class with one lock rather than an actor: an actor would serialise every
-/// verification in the process onto one executor.
+/// A badge verifier for services (RFC-002 §8.1, ``BadgeVerification``): the registry's JWKS,
+/// the status lists badges point to, and the DID documents of IAL-1 `did:web` agents are fetched,
+/// *verified* and kept in memory, so a request costs one signature check and no network I/O.
+///
+/// Refreshes happen off the request path when ``run()`` is running (add the verifier to the
+/// service's `ServiceGroup`, or call it in a task): each status list at half its `ttl`, the JWKS
+/// every 5 minutes. Without `run()`, a request that finds nothing cached (or a stale list, or an
+/// unknown `kid`, at most once a second) fetches inline. Nothing is ever fetched for an issuer
+/// outside the allow-list, and lists and documents only from the registry this verifier was
+/// configured with (their URIs must sit under the trusted issuer's origin). A class with one lock
+/// rather than an actor: an actor would serialise every verification onto one executor.
 public final class RegistryBadgeVerifier: Sendable {
     let client: TesseraHTTPClient
     public let verification: BadgeVerification
@@ -32,57 +40,84 @@ public final class RegistryBadgeVerifier: Sendable {
     private struct State {
         var keys: JWSVerifier?
         var keysFetched: Date = .distantPast
-        /// The status list, already verified with `keys`.
-        var status: BadgeStatusClaims?
-        var statusToken: String?
+        var lists: [String: CachedList] = [:]
+        var documents: [String: (DIDDocument, Date)] = [:]
     }
 
+    struct CachedList {
+        var list: StatusList
+        var claims: StatusListClaims
+        var fetched: Date
+    }
+
+    /// - Parameter server: the registry's base URL (where its JWKS, lists and documents are).
     public init(server: String, verification: BadgeVerification) throws {
         self.client = try TesseraHTTPClient(baseURL: server, timeout: .seconds(5))
         self.verification = verification
     }
 
-    /// Seeds the caches with a JWKS and a status-list token obtained some other way (a file on an
-    /// air-gapped host, a benchmark). The list is verified here, as a fetched one would be.
-    public func prime(jwks: JWKSet, statusToken: String?) async {
+    /// A verifier that trusts the registry at `server` as the issuer (its origin).
+    public convenience init(
+        server: String, audience: String? = nil, minimumIAL: Int = 0, requireFreshStatus: Bool = false, selfSigned: SelfSignedPolicy = .refuse
+    ) throws {
+        let origin = server.hasSuffix("/") ? String(server.dropLast()) : server
+        try self.init(
+            server: server,
+            verification: BadgeVerification(
+                trustedIssuers: [origin], audience: audience, minimumIAL: minimumIAL, requireFreshStatus: requireFreshStatus, selfSigned: selfSigned))
+    }
+
+    /// Seeds the caches with a JWKS and status-list tokens obtained some other way (a file on an
+    /// air-gapped host, a benchmark). Each list is verified here, as a fetched one would be.
+    public func prime(jwks: JWKSet, statusTokens: [String: String] = [:]) async {
         let keys = await JWSVerifier(jwks: jwks)
-        let list = await BadgeStatusCache.verifiedList(statusToken, keys: keys)?.list
+        var lists: [String: CachedList] = [:]
+        for (uri, token) in statusTokens {
+            if let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys) {
+                lists[uri] = CachedList(list: list, claims: claims, fetched: Date())
+            }
+        }
         state.withLock { state in
             state.keys = keys
             state.keysFetched = Date()
-            state.status = list
-            state.statusToken = list == nil ? nil : statusToken
+            state.lists.merge(lists) { $1 }
         }
     }
 
     public func verify(_ token: String) async throws(BadgeError) -> BadgeClaims {
-        var (keys, status) = state.withLock { ($0.keys, $0.status) }
-        if keys == nil { keys = await refreshKeys(unknownKid: false) }
-        guard let keys else { throw .signatureInvalid }
+        let needs = verification.needs(token)
+        var keys = state.withLock { $0.keys }
+        if needs?.issuer != nil {
+            if keys == nil { keys = await refreshKeys(unknownKid: false) }
+            if let uri = needs?.statusURI { await ensureList(uri) }
+            if let did = needs?.did { await ensureDocument(did) }
+        }
         do {
-            return try await verify(token, keys: keys, status: status)
+            return try verifyCached(token)
         } catch .signatureInvalid {
             // Only on failure is the header read for its `kid`: a badge signed with a key this
             // verifier has not fetched yet (a rotation) earns one JWKS refresh, at most once a
-            // second. Reading it on every request parsed every header twice.
-            guard let kid = Self.kid(of: token), !keys.kids.contains(kid), let fresh = await refreshKeys(unknownKid: true),
-                fresh.kids.contains(kid)
+            // second.
+            guard needs?.issuer != nil, let kid = Self.kid(of: token), !(keys?.kids.contains(kid) ?? false),
+                let fresh = await refreshKeys(unknownKid: true), fresh.kids.contains(kid)
             else { throw .signatureInvalid }
-            return try await verify(token, keys: fresh, status: status)
+            return try verifyCached(token)
         } catch {
             throw error
         }
     }
 
-    /// One verification with these keys, refreshing the status list first if it is not fresh.
-    func verify(_ token: String, keys: JWSVerifier, status: BadgeStatusClaims?) async throws(BadgeError) -> BadgeClaims {
+    /// One verification against what is cached now.
+    func verifyCached(_ token: String) throws(BadgeError) -> BadgeClaims {
         let now = Date()
-        var status = status
-        if status.map({ !Self.isFresh($0, now: now) }) ?? true {
-            status = await refreshStatus(keys: keys)
-        }
-        let current = status.map { (list: $0, fresh: Self.isFresh($0, now: now)) }
-        return try await verification.verify(token, keys: keys, status: current)
+        let (keys, lists, documents) = state.withLock { ($0.keys, $0.lists, $0.documents) }
+        return try verification.verify(
+            token, now: now.unixSeconds, keys: { _ in keys },
+            status: { uri in
+                guard let cached = lists[uri] else { return .unavailable }
+                return .list(cached.list, fresh: StatusListVerifier.isFresh(cached.claims, now: now))
+            },
+            document: { did in documents[did]?.0 })
     }
 
     /// Keeps the caches fresh in the background until cancelled.
@@ -90,15 +125,16 @@ public final class RegistryBadgeVerifier: Sendable {
         while !Task.isCancelled {
             let keys = await refreshKeys(unknownKid: false)
             var delay: Duration = .seconds(5)
-            if let keys, let list = await refreshStatus(keys: keys) {
-                delay = .seconds(max(1, min(Int64(list.ttl) / 2, 300)))
+            if keys != nil {
+                let uris = state.withLock { Array($0.lists.keys) }
+                var shortest = 300
+                for uri in uris {
+                    if let ttl = await refreshList(uri)?.claims.ttl { shortest = min(shortest, ttl) }
+                }
+                delay = .seconds(max(1, shortest / 2))
             }
             try? await Task.sleep(for: delay)
         }
-    }
-
-    static func isFresh(_ list: BadgeStatusClaims, now: Date) -> Bool {
-        now.unixSeconds - (list.iat ?? 0) <= Int64(list.ttl)
     }
 
     /// Fetches the JWKS if it is missing, 5 minutes old, or (for an unknown `kid`) a second old.
@@ -115,16 +151,47 @@ public final class RegistryBadgeVerifier: Sendable {
         return fresh
     }
 
-    /// Fetches and verifies the status list; keeps the previous one if the fetch fails.
-    func refreshStatus(keys: JWSVerifier) async -> BadgeStatusClaims? {
-        guard let token = try? await client.badgeStatus().token,
-            let list = await BadgeStatusCache.verifiedList(token, keys: keys)?.list
-        else { return state.withLock { $0.status } }
+    func ensureList(_ uri: String) async {
+        let cached = state.withLock { $0.lists[uri] }
+        if let cached, StatusListVerifier.isFresh(cached.claims, now: Date()) { return }
+        _ = await refreshList(uri)
+    }
+
+    /// Fetches and verifies list `uri` from the registry (its path on this verifier's server);
+    /// keeps the previous one if that fails.
+    func refreshList(_ uri: String) async -> CachedList? {
+        guard let path = Self.path(of: uri), let keys = state.withLock({ $0.keys }),
+            let token = try? await client.statusListToken(path: path),
+            let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys)
+        else { return state.withLock { $0.lists[uri] } }
+        let cached = CachedList(list: list, claims: claims, fetched: Date())
         state.withLock { state in
-            state.status = list
-            state.statusToken = token
+            if state.lists.count >= 1024 { state.lists.removeAll() }
+            state.lists[uri] = cached
         }
-        return list
+        return cached
+    }
+
+    /// An IAL-1 `did:web` badge needs its subject's DID document (RFC-002 §8.1 step 7): fetched
+    /// from this registry when it hosts the DID, cached 5 minutes (RFC-003 §9.6). Foreign
+    /// `did:web` documents are not fetched (no resolver with RFC-003 §9.7's SSRF defences yet):
+    /// such a badge fails `BADGE_CLAIMS_INVALID`.
+    func ensureDocument(_ did: String) async {
+        if let (_, fetched) = state.withLock({ $0.documents[did] }), Date().timeIntervalSince(fetched) < 300 { return }
+        guard let web = DIDWeb(did), let base = URL(string: client.baseURL), let host = base.host,
+            web.authority == (base.port.map { "\(host):\($0)" } ?? host)
+        else { return }
+        let path = "/" + web.path.joined(separator: "/") + "/did.json"
+        guard let document = try? await client.didDocument(path: path), document.id == did else { return }
+        state.withLock { state in
+            if state.documents.count >= 10_000 { state.documents.removeAll() }
+            state.documents[did] = (document, Date())
+        }
+    }
+
+    static func path(of uri: String) -> String? {
+        guard let url = URL(string: uri), url.query == nil, !url.path.isEmpty else { return nil }
+        return url.path
     }
 
     static func kid(of token: String) -> String? {

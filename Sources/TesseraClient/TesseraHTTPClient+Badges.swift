@@ -2,7 +2,8 @@ import Foundation
 import NIOHTTP1
 import TesseraCore
 
-/// The registry surface: agents and badges.
+/// The registry surface: agents and badges, on CapiscIO's routes (RFC-002 §12, RFC-003 §5),
+/// keyed by the agent's DID (or its Tessera id).
 extension TesseraHTTPClient {
     public struct Agent: Codable, Sendable, Equatable {
         public var id: String
@@ -15,26 +16,19 @@ extension TesseraHTTPClient {
         public var created: String
     }
 
+    /// What issuance answers (the members every client generation reads).
     public struct IssuedBadge: Codable, Sendable, Equatable {
-        public var token: String
+        public var badge: String
+        public var jti: String
         public var expires_at: String
         public var ial: String
+        public var token: String { badge }
     }
 
-    public struct Challenge: Codable, Sendable, Equatable {
-        public var challenge_id: String
-        public var nonce: String
-        public var expires_at: String
-    }
-
-    public struct StatusList: Codable, Sendable {
-        public var token: String
-        public var ttl: Int
-    }
-
-    public func registerAgent(name: String, publicJWK: JWK, domain: String?, workspace: String?) async throws(ClientError) -> Agent {
-        struct Body: Encodable { var name: String; var public_jwk: JWK; var domain: String?; var workspace: String? }
-        return try await send(.POST, "/v1/agents", body: Body(name: name, public_jwk: publicJWK, domain: domain, workspace: workspace), as: Agent.self)
+    public func registerAgent(name: String, publicJWK: JWK, domain: String?, workspace: String?, did: String? = nil) async throws(ClientError) -> Agent {
+        struct Body: Encodable { var name: String; var public_jwk: JWK; var domain: String?; var workspace: String?; var did: String? }
+        return try await send(
+            .POST, "/v1/agents", body: Body(name: name, public_jwk: publicJWK, domain: domain, workspace: workspace, did: did), as: Agent.self)
     }
 
     public func agents(workspace: String? = nil) async throws(ClientError) -> [Agent] {
@@ -51,35 +45,63 @@ extension TesseraHTTPClient {
         try await send(.POST, "/v1/agents/\(Self.segment(id))/disable", body: [String: String](), as: Agent.self)
     }
 
-    /// A CA-issued (IAL-0) badge; needs a credential with `badges:issue`.
-    public func issueBadge(agentID: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
-        struct Body: Encodable { var exp_s: Int?; var aud: [String]? }
-        return try await send(.POST, "/v1/agents/\(Self.segment(agentID))/badge", body: Body(exp_s: lifetime, aud: audience), as: IssuedBadge.self)
+    /// A CA-issued (IAL-0) badge (`mode` `ial0`); needs a credential with `badges:issue`.
+    /// `agent` is the agent's DID or id.
+    public func issueBadge(agent: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
+        struct Body: Encodable { var mode = "ial0"; var ttl: Int?; var badge_aud: [String]? }
+        return try await send(.POST, "/v1/agents/\(Self.segment(agent))/badge", body: Body(ttl: lifetime, badge_aud: audience), as: IssuedBadge.self)
     }
 
-    /// A proof-of-possession (IAL-1) badge: challenge, sign with the agent key, answer.
-    public func issuePoPBadge(agentID: String, key: Ed25519KeyPair, registry: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
-        let challenge = try await send(
-            .POST, "/v1/agents/\(Self.segment(agentID))/badge/challenge", body: [String: String](), as: Challenge.self)
+    /// RFC-003 phase 1 (authenticated with this client's credential).
+    public func badgeChallenge(agent: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> PoPChallenge {
+        struct Body: Encodable { var badge_ttl: Int?; var badge_aud: [String]? }
+        return try await send(
+            .POST, "/v1/agents/\(Self.segment(agent))/badge/challenge", body: Body(badge_ttl: lifetime, badge_aud: audience), as: PoPChallenge.self)
+    }
+
+    /// A proof-of-possession (IAL-1) badge: challenge, proof signed with the agent key (`sub` and
+    /// `kid` from `did`), answer. Phase 2 carries no credential: the proof is the authentication.
+    public func issuePoPBadge(did: String, key: Ed25519KeyPair, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
+        let challenge = try await badgeChallenge(agent: did, lifetime: lifetime, audience: audience)
         let proof: String
         do {
-            proof = try CompactJWS.sign(
-                PoPProofClaims(nonce: challenge.nonce, audience: registry, iat: Date().unixSeconds), type: PoPProofClaims.type, key: key)
+            proof = try KeyOwnershipProofClaims.sign(challenge: challenge, did: did, key: key, now: Date().unixSeconds)
         } catch {
             throw .invalidResponse("cannot sign the proof: \(error)")
         }
-        struct Body: Encodable { var challenge_id: String; var proof: String; var exp_s: Int?; var aud: [String]? }
-        return try await send(
-            .POST, "/v1/agents/\(Self.segment(agentID))/badge/pop",
-            body: Body(challenge_id: challenge.challenge_id, proof: proof, exp_s: lifetime, aud: audience), as: IssuedBadge.self)
+        struct Body: Encodable { var mode = "ial1"; var challenge_id: String; var proof_jws: String }
+        let (status, bytes) = try await raw(
+            .POST, "/v1/agents/\(Self.segment(did))/badge", body: Body(challenge_id: challenge.challenge_id, proof_jws: proof), authenticate: false)
+        guard (200..<300).contains(status) else { throw .server(status: status, body: String(decoding: bytes, as: UTF8.self)) }
+        do {
+            return try StrictJSON.decode(IssuedBadge.self, from: Data(bytes))
+        } catch {
+            throw .invalidResponse(String(describing: error))
+        }
     }
 
-    public func revokeBadge(jti: String) async throws(ClientError) {
-        _ = try await send(.POST, "/v1/badges/\(Self.segment(jti))/revoke", body: [String: String](), as: [String: Bool].self)
+    public func revokeBadge(jti: String, reason: String? = nil) async throws(ClientError) {
+        struct Body: Encodable { var reason: String? }
+        _ = try await send(.POST, "/v1/badges/\(Self.segment(jti))/revoke", body: Body(reason: reason), as: [String: JSONValue].self)
     }
 
-    public func badgeStatus() async throws(ClientError) -> StatusList {
-        try await send(.GET, "/v1/badges/status", body: Optional<[String: String]>.none, as: StatusList.self)
+    /// A status list token (`application/statuslist+jwt`) at `path` on this server.
+    public func statusListToken(path: String) async throws(ClientError) -> String {
+        let (status, bytes) = try await raw(
+            .GET, path, body: Optional<[String: String]>.none, headers: [("Accept", StatusListClaims.mediaType)], authenticate: false)
+        guard status == 200 else { throw .server(status: status, body: String(decoding: bytes.prefix(512), as: UTF8.self)) }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The DID document at `path` on this server (a `did:web` agent it hosts).
+    public func didDocument(path: String) async throws(ClientError) -> DIDDocument {
+        let (status, bytes) = try await raw(.GET, path, body: Optional<[String: String]>.none, authenticate: false)
+        guard status == 200 else { throw .server(status: status, body: String(decoding: bytes.prefix(512), as: UTF8.self)) }
+        do {
+            return try StrictJSON.decode(DIDDocument.self, from: Data(bytes))
+        } catch {
+            throw .invalidResponse(String(describing: error))
+        }
     }
 
     static func segment(_ value: String) -> String {

@@ -87,10 +87,13 @@ public struct TesseraHTTPClient: Sendable {
     }
 
     /// The status and body of any request, for callers that interpret errors themselves.
-    public func raw<Body: Encodable>(_ method: HTTPMethod, _ path: String, body: Body?) async throws(ClientError) -> (Int, [UInt8]) {
+    public func raw<Body: Encodable>(
+        _ method: HTTPMethod, _ path: String, body: Body?, headers: [(String, String)] = [], authenticate: Bool = true
+    ) async throws(ClientError) -> (Int, [UInt8]) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if authenticate, let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             do {
                 request.headers.add(name: "Content-Type", value: "application/json")

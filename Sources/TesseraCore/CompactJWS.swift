@@ -27,6 +27,26 @@ public enum CompactJWS {
         return try sign(signingInput: header + "." + payload, key: key)
     }
 
+    /// A header beyond `alg`/`kid`/`typ`: a DID URL as `kid` (self-signed badges, RFC-003
+    /// proofs) or the public key itself as `jwk` (DPoP, RFC 9449).
+    public struct CustomHeader: Encodable, Sendable {
+        var alg = "EdDSA"
+        public var typ: String
+        public var kid: String?
+        public var jwk: JWK?
+        public init(typ: String, kid: String? = nil, jwk: JWK? = nil) {
+            self.typ = typ
+            self.kid = kid
+            self.jwk = jwk
+        }
+    }
+
+    public static func sign(_ claims: some Encodable, header: CustomHeader, key: Ed25519KeyPair) throws -> String {
+        let encodedHeader = Base64URL.encode(try encoder.encode(header))
+        let payload = Base64URL.encode(try encoder.encode(claims))
+        return try sign(signingInput: encodedHeader + "." + payload, key: key)
+    }
+
     /// Signs an already-encoded `header.payload`.
     public static func sign(signingInput: String, key: Ed25519KeyPair) throws -> String {
         let signature = try key.privateKey.signature(for: Array(signingInput.utf8))
@@ -40,6 +60,12 @@ public enum CompactJWS {
 
     public static func hex(_ digest: some Sequence<UInt8>) -> String {
         digest.map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+    }
+
+    /// The decoded header of a compact JWS, without verifying it (inspection, tests).
+    public static func unverifiedHeader(_ token: String) -> [String: JSONValue]? {
+        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first, let bytes = Base64URL.decode(first) else { return nil }
+        return try? StrictJSON.object(bytes, maximumDepth: 4)
     }
 
     /// The decoded payload of a compact JWS, without verifying it (for inspection and for

@@ -98,6 +98,9 @@ public struct Ed25519PublicKey: Sendable, Equatable {
         return jwk
     }
 
+    /// The bare RFC 8037 members (`kty`, `crv`, `x`): a badge's `key` claim and a DPoP `jwk`.
+    public var publicJWK: JWK { JWK(kty: "OKP", crv: "Ed25519", x: Base64URL.encode(raw)) }
+
     /// RFC 7638 thumbprint, used as `kid` and as `cnf.jkt`.
     public var thumbprint: String { JWKThumbprint.sha256(JWK(kty: "OKP", crv: "Ed25519", x: Base64URL.encode(raw))) }
 

@@ -114,7 +114,9 @@ public struct JWSVerifier: Sendable {
     /// Size, shape, canonical encoding of all three segments, and the header rules: everything
     /// decided before any cryptography. Works on the token's bytes: splitting a `String` walks
     /// grapheme clusters, which cost more than the rest of the parsing together.
-    static func parse(_ token: String, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> Parsed {
+    /// `kids` nil: the header's `kid` is neither required nor checked (RFC-002 badges may omit it
+    /// and are matched against their issuer's keys afterwards).
+    static func parse(_ token: String, policy: JWSPolicy, kids: Set<String>?) throws(JWSError) -> Parsed {
         let (bytes, firstDot, secondDot) = try split(token, policy: policy)
         let header = try checkHeader(bytes[..<firstDot], policy: policy, kids: kids)
         guard let payload = Base64URL.decode(bytes: bytes[(firstDot + 1)..<secondDot]) else {
@@ -145,7 +147,7 @@ public struct JWSVerifier: Sendable {
     /// Header rules, applied before any cryptography. The header is parsed by the strict parser
     /// into its members directly (no `JSONDecoder`:
     /// four optional strings do not need one). A member of the wrong type is malformed.
-    static func checkHeader(_ segment: ArraySlice<UInt8>, policy: JWSPolicy, kids: Set<String>) throws(JWSError) -> JWSHeader {
+    static func checkHeader(_ segment: ArraySlice<UInt8>, policy: JWSPolicy, kids: Set<String>?) throws(JWSError) -> JWSHeader {
         guard let headerBytes = Base64URL.decode(bytes: segment),
             let object = try? StrictJSON.object(headerBytes, maximumDepth: 4)
         else { throw .malformed("header") }
@@ -161,8 +163,10 @@ public struct JWSVerifier: Sendable {
         let header = JWSHeader(alg: try string("alg"), kid: try string("kid"), typ: try string("typ"), crit: object["crit"] == nil ? nil : [])
         guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm(header.alg ?? "(none)") }
         guard header.crit == nil else { throw .malformed("crit") }
-        guard let kid = header.kid, !kid.isEmpty else { throw .missingKeyID }
-        guard kids.contains(kid) else { throw .unknownKeyID(kid) }
+        if let kids {
+            guard let kid = header.kid, !kid.isEmpty else { throw .missingKeyID }
+            guard kids.contains(kid) else { throw .unknownKeyID(kid) }
+        }
         if let type = policy.type, header.typ != type { throw .wrongType(header.typ) }
         return header
     }

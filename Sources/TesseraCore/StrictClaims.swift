@@ -60,22 +60,6 @@ extension Dictionary where Key == String, Value == JSONValue {
     }
 }
 
-extension BadgeClaims: StrictClaims {
-    public init(strict object: [String: JSONValue]) throws(JWSError) {
-        let cnf = try object.optionalObject("cnf")
-        self.init(
-            iss: "", sub: try object.required("sub"), aud: nil, iat: 0, exp: 0,
-            jti: try object.required("jti"), ial: try object.required("ial"), domain: try object.required("domain"),
-            workspace: try object.required("workspace"), agentID: try object.required("agent_id"), jkt: nil)
-        self.iss = try object.optionalString("iss")
-        self.aud = try object.optionalAudience("aud")
-        self.iat = try object.optionalInt64("iat")
-        self.nbf = try object.optionalInt64("nbf")
-        self.exp = try object.optionalInt64("exp")
-        self.cnf = try cnf.map { (cnf) throws(JWSError) in PassportClaims.Confirmation(jkt: try cnf.required("jkt")) }
-    }
-}
-
 extension ReceiptClaims: StrictClaims {
     /// Receipts are verified by the million (`tessera receipts verify`, the console, auditors):
     /// read straight from the strict parser like badges.

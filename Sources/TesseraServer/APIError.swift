@@ -10,6 +10,8 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
         case typed
         /// `{"error":"…"}`
         case flat
+        /// `{"error":"code","message":"…"}` (CapiscIO RFC-002/RFC-003 bodies)
+        case coded
     }
 
     public var status: HTTPResponse.Status
@@ -57,6 +59,8 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
         case .flat:
             body = ["error": message]
             if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer error=\"\(message)\"" }
+        case .coded:
+            body = ["error": type, "message": message]
         }
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -58,6 +58,8 @@ enum ErrorMapping {
         case .conflict(let message): .conflict(message)
         case .rateLimited(let message, let wait): APIError(.tooManyRequests, type: "rate-limited", message: message, retryAfter: wait)
         case .unavailable: .unavailable()
+        case .rfc(let status, let code, let message, let wait):
+            APIError(HTTPResponse.Status(code: status), type: code, message: message, shape: .coded, retryAfter: wait)
         }
     }
 

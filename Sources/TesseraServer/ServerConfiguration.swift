@@ -32,9 +32,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var authCacheSeconds: Int = 10
     /// Login JWT lifetime.
     public var loginTTLSeconds: Int = 3600
-    /// Shortest badge lifetime the registry issues (spec: 5 min). Lowered only to test the keeper
-    /// with second-scale lifetimes.
-    public var badgeMinimumLifetimeSeconds: Int = 300
+    /// Shortest badge lifetime the registry issues (RFC-002 §7.2: 60 s). Lowered only to test the
+    /// keeper with second-scale lifetimes.
+    public var badgeMinimumLifetimeSeconds: Int = 60
     /// PBKDF2 iterations for new password hashes. Not configurable from outside: tests lower it.
     public var passwordIterations: Int = 600_000
     /// MCP servers fronted over streamable HTTP at `/mcp/NAME` (name → upstream URL).
@@ -42,10 +42,21 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The externally visible base URL (for RFC 8707 audiences and RFC 9728 metadata); default:
     /// the request's own origin.
     public var publicURL: String?
+    /// Seconds a verifier may cache a status list (the bound on how late a revocation reaches
+    /// verifiers that refresh on time).
+    public var statusListTTLSeconds: Int = 60
     /// Per-connection time limits and the connection cap (`max_connections`).
     public var connectionLimits = ConnectionLimits()
 
     public init() {}
+
+    /// The registry origin badges name as `iss`: `public_url`, or this server's own
+    /// `http://host:port` (updated with the bound port when started with port 0).
+    public var registryOrigin: String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let visibleHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        return "http://\(visibleHost.contains(":") ? "[\(visibleHost)]" : visibleHost):\(port)"
+    }
 
     public static var defaultStateDirectory: String {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
@@ -71,6 +82,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var maxConnections: Int?
         public var mcpUpstreams: [String: String]?
         public var publicURL: String?
+        public var statusListTTLSeconds: Int?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -106,6 +118,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case maxConnections = "max_connections"
             case mcpUpstreams = "mcp_upstreams"
             case publicURL = "public_url"
+            case statusListTTLSeconds = "status_list_ttl_seconds"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -126,6 +139,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.badgeMinimumLifetimeSeconds = try int(env, "TESSERA_BADGE_MIN_TTL_SECONDS")
             layer.maxConnections = try int(env, "TESSERA_MAX_CONNECTIONS")
             layer.publicURL = env["TESSERA_PUBLIC_URL"]
+            layer.statusListTTLSeconds = try int(env, "TESSERA_STATUS_LIST_TTL_SECONDS")
             if let list = env["TESSERA_MCP_UPSTREAMS"] {
                 layer.mcpUpstreams = try ServerConfiguration.parseUpstreams(list.split(separator: ",").map(String.init), name: "TESSERA_MCP_UPSTREAMS")
             }
@@ -152,7 +166,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                     let known = Set([
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
-                        "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url",
+                        "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url", "status_list_ttl_seconds",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -189,6 +203,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.maxConnections { config.connectionLimits.maximumConnections = v }
             if let v = layer.mcpUpstreams { config.mcpUpstreams = v }
             if let v = layer.publicURL { config.publicURL = v }
+            if let v = layer.statusListTTLSeconds { config.statusListTTLSeconds = v }
         }
         try config.validate()
         return config
@@ -239,6 +254,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                 throw .invalid(name: "mcp_upstreams", value: "\(name)=\(url): an http(s) URL is required")
             }
+        }
+        guard (1...3600).contains(statusListTTLSeconds) else {
+            throw .invalid(name: "status_list_ttl_seconds", value: String(statusListTTLSeconds))
         }
         if let publicURL, URL(string: publicURL)?.host == nil || !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
             throw .invalid(name: "public_url", value: publicURL)

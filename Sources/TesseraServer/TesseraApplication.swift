@@ -14,6 +14,9 @@ public struct ServerEnvironment: Sendable {
     public let iam: IAMService
     public let governance: GovernanceService
     public let badges: BadgeService
+    /// The registry's public origin (`iss` of badges); see ``RegistryOrigin``.
+    public let origin: RegistryOrigin
+    public let statusLists: StatusListService
     public let clock: any TesseraClock
     public let logger: Logger
 
@@ -37,13 +40,17 @@ public struct ServerEnvironment: Sendable {
         settings.loginLifetime = TimeInterval(configuration.loginTTLSeconds)
         self.iam = IAMService(
             store: store, keys: keys, authenticator: authenticator, clock: clock, settings: settings, logger: logger)
-        self.governance = GovernanceService(
-            store: store, keys: keys, clock: clock, issuer: configuration.issuer, logger: logger)
+        self.origin = RegistryOrigin(configuration.registryOrigin)
         var badgeSettings = BadgeSettings()
         badgeSettings.minimumLifetime = configuration.badgeMinimumLifetimeSeconds
         badgeSettings.defaultLifetime = max(badgeSettings.defaultLifetime, configuration.badgeMinimumLifetimeSeconds)
+        badgeSettings.maximumLifetime = max(badgeSettings.maximumLifetime, configuration.badgeMinimumLifetimeSeconds)
+        badgeSettings.statusTTL = configuration.statusListTTLSeconds
+        self.statusLists = StatusListService(store: store, keys: keys, clock: clock, origin: origin, ttl: badgeSettings.statusTTL)
+        self.governance = GovernanceService(
+            store: store, keys: keys, clock: clock, issuer: configuration.issuer, statusLists: statusLists, logger: logger)
         self.badges = BadgeService(
-            store: store, keys: keys, clock: clock, issuer: configuration.issuer, settings: badgeSettings, logger: logger)
+            store: store, keys: keys, clock: clock, origin: origin, statusLists: statusLists, settings: badgeSettings, logger: logger)
     }
 
     /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
@@ -80,7 +87,7 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     try MetricsController().register(on: routes)
     try JWKSController(keys: environment.keys).register(on: routes)
     try IAMController(iam: environment.iam).register(on: routes)
-    try BadgeController(badges: environment.badges).register(on: routes)
+    try BadgeController(badges: environment.badges, authenticator: environment.authenticator).register(on: routes)
     // The governance surface answers errors in its own flat shape.
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
     try GovernanceController(governance: environment.governance, store: environment.store).register(on: governanceRoutes)
@@ -120,7 +127,15 @@ public func buildApplication(
                 store: environment.store, authenticator: environment.authenticator,
                 revocations: environment.governance.revocations, logger: environment.logger),
         ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            if configuration.publicURL == nil {
+                var bound = configuration
+                bound.port = port
+                environment.origin.set(bound.registryOrigin)
+            }
+            await onServerRunning(port)
+        },
         logger: environment.logger
     )
 }

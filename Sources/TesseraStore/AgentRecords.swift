@@ -25,18 +25,66 @@ public struct AgentRecord: Sendable, Equatable, Codable {
     }
 }
 
-/// A single-use proof-of-possession challenge.
+/// A single-use RFC-003 challenge, with everything phase 1 bound (§8.1): the badge it leads
+/// to takes its audience and TTL from here, never from the phase-2 request.
 public struct ChallengeRecord: Sendable, Equatable {
     public var id: String
     public var agentID: String
+    public var did: String
     public var nonce: String
+    public var createdAt: Date
     public var expiresAt: Date
+    public var badgeAudience: [String]?
+    public var badgeTTL: Int
+    public var proofAudience: String
+    public var htu: String
+    /// The principal that asked for it (phase 1 is authenticated).
+    public var account: String
+    public var used: Bool
 
-    public init(id: String, agentID: String, nonce: String, expiresAt: Date) {
+    public init(
+        id: String, agentID: String, did: String, nonce: String, createdAt: Date, expiresAt: Date, badgeAudience: [String]?,
+        badgeTTL: Int, proofAudience: String, htu: String, account: String, used: Bool = false
+    ) {
         self.id = id
         self.agentID = agentID
+        self.did = did
         self.nonce = nonce
+        self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.badgeAudience = badgeAudience
+        self.badgeTTL = badgeTTL
+        self.proofAudience = proofAudience
+        self.htu = htu
+        self.account = account
+        self.used = used
+    }
+}
+
+/// A token that has a place in a status list: a badge or a passport.
+public struct StatusEntry: Sendable, Equatable {
+    public var kind: String
+    public var jti: String
+    /// For badges: their agent, whose disabling suspends them.
+    public var agentID: String?
+    public var expiresAt: Date
+
+    public init(kind: String, jti: String, agentID: String?, expiresAt: Date) {
+        self.kind = kind
+        self.jti = jti
+        self.agentID = agentID
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One status list's worth of entries: the highest index allocated in the range, and every
+/// entry whose status is not VALID (revoked: 1; a disabled agent's badge: 2).
+public struct StatusEntries: Sendable, Equatable {
+    public var highest: Int64?
+    public var statuses: [Int64: UInt8]
+    public init(highest: Int64?, statuses: [Int64: UInt8]) {
+        self.highest = highest
+        self.statuses = statuses
     }
 }
 
@@ -70,16 +118,24 @@ public protocol AgentStore: Sendable {
     /// `.notFound` when absent.
     func updateAgent(_ agent: AgentRecord) async throws(StoreError)
 
+    /// Agents registered under this DID (one per workspace at most).
+    func agents(did: String) async throws(StoreError) -> [AgentRecord]
+
     /// Stores a challenge; when the agent already has `limit` open ones the oldest are dropped,
     /// so open challenges stay bounded and the newest request always gets one.
     func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError)
-    /// Marks the challenge used and returns it, atomically; nil when unknown, used, expired or
-    /// another agent's. A challenge can therefore be answered once only.
-    func consumeChallenge(id: String, agentID: String, now: Date) async throws(StoreError) -> ChallengeRecord?
+    func challenge(id: String) async throws(StoreError) -> ChallengeRecord?
+    /// Marks the challenge used, atomically (RFC-003 §5.2.2 step 24): false when it already was,
+    /// so of two concurrent answers exactly one wins.
+    func markChallengeUsed(id: String, at: Date, badgeJTI: String) async throws(StoreError) -> Bool
+
+    /// Gives the token its status-list index: never reused, even after the entry expires.
+    func allocateStatusIndex(_ entry: StatusEntry) async throws(StoreError) -> Int64
+    /// Entries with index in `range` that are not VALID at `now` (expired ones omitted).
+    func statusEntries(in range: ClosedRange<Int64>, now: Date) async throws(StoreError) -> StatusEntries
 
     func recordBadge(_ badge: BadgeRecord) async throws(StoreError)
     func badge(jti: String) async throws(StoreError) -> BadgeRecord?
+    /// Revokes the badge and marks its status-list entry INVALID, in one transaction.
     func revokeBadge(jti: String, at: Date) async throws(StoreError)
-    /// Revoked badges not yet expired, and disabled agents.
-    func badgeRevocations(now: Date) async throws(StoreError) -> (revoked: [String], disabledAgents: [String])
 }

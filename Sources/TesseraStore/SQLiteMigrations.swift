@@ -207,6 +207,34 @@ enum SQLiteMigrations {
                 BEGIN UPDATE gov_sessions SET version = OLD.version + 1 WHERE id = NEW.id; END;
             """
         ),
+        (
+            // IETF Token Status List: every badge and passport gets an index that is never
+            // reused (AUTOINCREMENT), and its status (0 valid, 1 revoked). RFC-003 challenges
+            // remember what phase 1 bound: DID, audience, TTL, proof audience and `htu`.
+            "v9-status-lists-and-rfc003-challenges",
+            """
+            CREATE TABLE status_entries (
+                idx INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                jti TEXT NOT NULL UNIQUE,
+                agent_id TEXT,
+                expires_at REAL NOT NULL,
+                status INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX status_entries_nonzero ON status_entries(status) WHERE status <> 0;
+            CREATE INDEX status_entries_by_agent ON status_entries(agent_id);
+            ALTER TABLE badge_challenges ADD COLUMN did TEXT NOT NULL DEFAULT '';
+            ALTER TABLE badge_challenges ADD COLUMN created_at REAL NOT NULL DEFAULT 0;
+            ALTER TABLE badge_challenges ADD COLUMN badge_aud TEXT;
+            ALTER TABLE badge_challenges ADD COLUMN badge_ttl INTEGER NOT NULL DEFAULT 300;
+            ALTER TABLE badge_challenges ADD COLUMN proof_aud TEXT NOT NULL DEFAULT '';
+            ALTER TABLE badge_challenges ADD COLUMN htu TEXT NOT NULL DEFAULT '';
+            ALTER TABLE badge_challenges ADD COLUMN account TEXT NOT NULL DEFAULT '';
+            ALTER TABLE badge_challenges ADD COLUMN used_at REAL;
+            ALTER TABLE badge_challenges ADD COLUMN issued_badge_jti TEXT;
+            CREATE INDEX agents_by_did ON agents(did);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -53,9 +53,14 @@ extension SQLiteStore {
         }
     }
 
+    public func agents(did: String) async throws(StoreError) -> [AgentRecord] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM agents WHERE did = ? ORDER BY created", arguments: [did]).map(Self.agent(from:)) }
+    }
+
     public func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError) {
         try await write { db in
-            try db.execute(sql: "DELETE FROM badge_challenges WHERE expires_at < ?", arguments: [now.timeIntervalSince1970 - 3600])
+            // Kept a day after expiry for audit (RFC-003 §8.2), then collected.
+            try db.execute(sql: "DELETE FROM badge_challenges WHERE expires_at < ?", arguments: [now.timeIntervalSince1970 - 86_400])
             // At the limit, the oldest open challenges make room: a flood can never stop the
             // holder from getting a fresh one.
             try db.execute(
@@ -66,20 +71,73 @@ extension SQLiteStore {
                     """,
                 arguments: [challenge.agentID, now.timeIntervalSince1970, max(limit - 1, 0)])
             try db.execute(
-                sql: "INSERT INTO badge_challenges (id, agent_id, nonce, expires_at) VALUES (?, ?, ?, ?)",
-                arguments: [challenge.id, challenge.agentID, challenge.nonce, challenge.expiresAt.timeIntervalSince1970])
+                sql: """
+                    INSERT INTO badge_challenges (id, agent_id, did, nonce, created_at, expires_at, badge_aud, badge_ttl, proof_aud, htu, account)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    challenge.id, challenge.agentID, challenge.did, challenge.nonce, challenge.createdAt.timeIntervalSince1970,
+                    challenge.expiresAt.timeIntervalSince1970, Self.audienceText(challenge.badgeAudience), challenge.badgeTTL,
+                    challenge.proofAudience, challenge.htu, challenge.account,
+                ])
         }
     }
 
-    public func consumeChallenge(id: String, agentID: String, now: Date) async throws(StoreError) -> ChallengeRecord? {
+    static func audienceText(_ audience: [String]?) -> String? {
+        audience.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func audience(_ text: String?) -> [String]? {
+        text.flatMap { try? StrictJSON.decode([String].self, from: Data($0.utf8)) }
+    }
+
+    public func challenge(id: String) async throws(StoreError) -> ChallengeRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM badge_challenges WHERE id = ?", arguments: [id]).map { row in
+                ChallengeRecord(
+                    id: row["id"], agentID: row["agent_id"], did: row["did"], nonce: row["nonce"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]), expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+                    badgeAudience: Self.audience(row["badge_aud"]), badgeTTL: row["badge_ttl"], proofAudience: row["proof_aud"],
+                    htu: row["htu"], account: row["account"], used: row["used"])
+            }
+        }
+    }
+
+    public func markChallengeUsed(id: String, at: Date, badgeJTI: String) async throws(StoreError) -> Bool {
         try await write { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM badge_challenges WHERE id = ? AND agent_id = ? AND used = 0", arguments: [id, agentID])
-            else { return nil }
-            try db.execute(sql: "UPDATE badge_challenges SET used = 1 WHERE id = ?", arguments: [id])
-            let record = ChallengeRecord(
-                id: row["id"], agentID: row["agent_id"], nonce: row["nonce"], expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
-            return record.expiresAt > now ? record : nil
+            try db.execute(
+                sql: "UPDATE badge_challenges SET used = 1, used_at = ?, issued_badge_jti = ? WHERE id = ? AND used = 0",
+                arguments: [at.timeIntervalSince1970, badgeJTI, id])
+            return db.changesCount == 1
+        }
+    }
+
+    public func allocateStatusIndex(_ entry: StatusEntry) async throws(StoreError) -> Int64 {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO status_entries (kind, jti, agent_id, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [entry.kind, entry.jti, entry.agentID, entry.expiresAt.timeIntervalSince1970])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func statusEntries(in range: ClosedRange<Int64>, now: Date) async throws(StoreError) -> StatusEntries {
+        try await read { db in
+            let highest = try Int64.fetchOne(
+                db, sql: "SELECT MAX(idx) FROM status_entries WHERE idx BETWEEN ? AND ?", arguments: [range.lowerBound, range.upperBound])
+            var statuses: [Int64: UInt8] = [:]
+            // Revoked entries, and the badges of disabled agents (suspended), until they expire
+            // (plus the verifiers' 60 s of skew).
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.idx, CASE WHEN e.status <> 0 THEN e.status ELSE 2 END AS status FROM status_entries e
+                    LEFT JOIN agents a ON a.id = e.agent_id
+                    WHERE e.idx BETWEEN ? AND ? AND e.expires_at > ? AND (e.status <> 0 OR a.status = 'disabled')
+                    """,
+                arguments: [range.lowerBound, range.upperBound, now.timeIntervalSince1970 - 60])
+            for row in rows { statuses[row["idx"]] = UInt8(clamping: row["status"] as Int) }
+            return StatusEntries(highest: highest, statuses: statuses)
         }
     }
 
@@ -111,17 +169,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE badges SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?", arguments: [at.timeIntervalSince1970, jti])
             guard db.changesCount == 1 else { throw StoreError.notFound("badge \(jti)") }
-        }
-    }
-
-    public func badgeRevocations(now: Date) async throws(StoreError) -> (revoked: [String], disabledAgents: [String]) {
-        try await read { db in
-            // A revoked badge leaves the list once it would have expired (plus the verifiers' leeway).
-            let revoked = try String.fetchAll(
-                db, sql: "SELECT jti FROM badges WHERE revoked_at IS NOT NULL AND expires_at > ?",
-                arguments: [now.timeIntervalSince1970 - 60])
-            let disabled = try String.fetchAll(db, sql: "SELECT id FROM agents WHERE status = 'disabled'")
-            return (revoked, disabled)
+            try db.execute(sql: "UPDATE status_entries SET status = 1 WHERE jti = ?", arguments: [jti])
         }
     }
 }

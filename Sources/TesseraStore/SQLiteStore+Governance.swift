@@ -99,11 +99,22 @@ extension SQLiteStore {
         }
     }
 
+    /// Marks a passport's status-list entry and its descendants' INVALID (same SQL on both stores).
+    static let revokeLineageStatus = """
+        UPDATE status_entries SET status = 1 WHERE jti IN (
+            WITH RECURSIVE lineage(jti, depth) AS (
+                SELECT CAST(? AS TEXT), 0
+                UNION SELECT p.jti, l.depth + 1 FROM gov_passports p JOIN lineage l ON p.parent_jti = l.jti WHERE l.depth < 64)
+            SELECT jti FROM lineage)
+        """
+
     public func revoke(jti: String, at: Date) async throws(StoreError) {
         try await write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO gov_revocations (jti, revoked_at) VALUES (?, ?)",
                 arguments: [jti, at.timeIntervalSince1970])
+            // The status list says so too, for the passport and everything delegated from it.
+            try db.execute(sql: Self.revokeLineageStatus, arguments: [jti])
             var frontier = [jti]
             var seen = Set<String>()
             while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {

@@ -24,10 +24,13 @@ func governanceCall(
 }
 
 func readArgument(_ value: String) throws -> String {
-    // "@file" reads a file; "-" reads stdin; anything else is the value itself.
+    // "-" reads stdin; "@file" reads a file; so does a path to an existing file (a token never
+    // contains "/", and one that is not a file is refused rather than taken as token text).
     if value == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-    if value.hasPrefix("@") {
-        guard let data = FileManager.default.contents(atPath: String(value.dropFirst())) else { throw CLIFailure("cannot read \(value.dropFirst())") }
+    let path = value.hasPrefix("@") ? String(value.dropFirst()) : value
+    var isDirectory: ObjCBool = false
+    if value.hasPrefix("@") || FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || value.contains("/") {
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else { throw CLIFailure("cannot read \(path)") }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
     return value

@@ -36,7 +36,7 @@ struct GovernanceBindingTests {
                 nil, try proof(thief, passportJTI: jti), try proof(agent, passportJTI: "other"),
                 try proof(agent, passportJTI: jti, iat: Date().unixSeconds - 120),
                 // Finding 15: the key's signature on a token of another type is not a proof.
-                try proof(agent, passportJTI: jti, typ: nil), try proof(agent, passportJTI: jti, typ: PoPProofClaims.type),
+                try proof(agent, passportJTI: jti, typ: nil), try proof(agent, passportJTI: jti, typ: KeyOwnershipProofClaims.type),
             ] as [String?] {
                 var body: [String: Any] = ["token": token]
                 if let bad { body["proof"] = bad }

@@ -58,11 +58,27 @@ struct IAMClient: Sendable {
         try await post(path, token: token, raw: try JSONSerialization.data(withJSONObject: json))
     }
 
-    func post(_ path: String, token: String? = nil, raw: Data) async throws -> Reply {
+    /// With extra headers (`X-Capiscio-Registry-Key`, `X-Capiscio-Badge`…).
+    func post(_ path: String, headers extra: [String: String], json: [String: Any]) async throws -> Reply {
+        try await post(path, token: nil, raw: try JSONSerialization.data(withJSONObject: json), headers: extra)
+    }
+
+    func post(_ path: String, token: String? = nil, raw: Data, headers extra: [String: String] = [:]) async throws -> Reply {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let token { headers[.authorization] = "Bearer \(token)" }
+        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
         return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: raw)) { response in
+            Reply(status: response.status, body: String(buffer: response.body), headers: response.headers)
+        }
+    }
+
+    func patch(_ path: String, token: String? = nil, json: [String: Any]) async throws -> Reply {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
+        return try await client.execute(uri: path, method: .patch, headers: headers, body: body) { response in
             Reply(status: response.status, body: String(buffer: response.body), headers: response.headers)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import AsyncHTTPClient
@@ -28,9 +29,10 @@ struct SDKTests {
 
     @Test("connect gets a PoP badge and keeps renewing it in the background as PoP")
     func connectAndRenew() async throws {
-        try await withRegistry { base, agent, keys, _ in
+        try await withRegistry { base, agent, keys, fixture in
+            // The API key opens the first challenge; renewals authenticate with the badge in hand.
             let identity = try await Tessera.connect(
-                server: base, agentID: agent, keysDir: keys, lifetime: .seconds(4), renewBefore: .seconds(2))
+                server: base, agentID: agent, keysDir: keys, apiKey: fixture.adminKey, lifetime: .seconds(4), renewBefore: .seconds(2))
             defer { identity.close() }
             #expect(identity.assurance == "1")
             let first = identity.currentBadge()
@@ -48,19 +50,21 @@ struct SDKTests {
     func verifierFollowsRotation() async throws {
         try await withRegistry { base, agent, _, fixture in
             let registry = try TesseraHTTPClient(baseURL: base, token: fixture.adminKey)
-            let verifier = try RegistryBadgeVerifier(server: base, verification: BadgeVerification())
-            let before = try await registry.issueBadge(agentID: agent, lifetime: 600, audience: nil).token
+            let verifier = try RegistryBadgeVerifier(server: base)
+            let before = try await registry.issueBadge(agent: agent, lifetime: 600, audience: nil).token
             #expect(try await verifier.verify(before).agent_id == agent)
             _ = try await fixture.environment.keys.rotate()
             // The verifier's cached keys lack the new kid; the refetch is allowed once a second.
             try await Task.sleep(for: .milliseconds(1100))
-            let after = try await registry.issueBadge(agentID: agent, lifetime: 600, audience: nil).token
+            let after = try await registry.issueBadge(agent: agent, lifetime: 600, audience: nil).token
             #expect(try await verifier.verify(after).agent_id == agent)
             // A token whose kid is nowhere in the registry's JWKS stays refused.
+            let forgedKey = Ed25519KeyPair()
+            let now = Date().unixSeconds
             let forged = try CompactJWS.sign(
-                BadgeClaims(iss: "x", sub: "did:key:z", aud: nil, iat: Date().unixSeconds, exp: Date().unixSeconds + 60, ial: "1",
-                            domain: "d", workspace: "default", agentID: agent, jkt: nil),
-                type: BadgeClaims.type, key: Ed25519KeyPair())
+                BadgeClaims(iss: base, sub: forgedKey.publicKey.did, audience: nil, iat: now, exp: now + 60, ial: "0", key: forgedKey.publicKey.publicJWK,
+                            cnf: nil, level: "1", domain: nil, status: nil),
+                type: BadgeClaims.type, key: forgedKey)
             await #expect(throws: BadgeError.signatureInvalid) { _ = try await verifier.verify(forged) }
         }
     }
@@ -72,33 +76,87 @@ struct SDKTests {
         }
     }
 
-    @Test("the middleware admits a valid badge of sufficient assurance and refuses everything else with one 401")
+    @Test("the middleware admits a valid badge of sufficient assurance from either header and refuses everything else with a 401 naming the RFC-002 code")
     func middleware() async throws {
         try await withRegistry { base, agent, keys, fixture in
-            let verifier = try RegistryBadgeVerifier(server: base, verification: BadgeVerification(minimumIAL: 1))
+            let verifier = try RegistryBadgeVerifier(server: base, minimumIAL: 1)
             let router = Router(context: BasicBadgeRequestContext.self)
             router.add(middleware: BadgeAuthMiddleware(verifier: verifier))
             router.get("/whoami") { _, context in context.badge?.agent_id ?? "-" }
-            let identity = try await Tessera.connect(server: base, agentID: agent, keysDir: keys)
+            let identity = try await Tessera.connect(server: base, agentID: agent, keysDir: keys, apiKey: fixture.adminKey)
             defer { identity.close() }
             let registry = try TesseraHTTPClient(baseURL: base, token: fixture.adminKey)
-            let caBadge = try await registry.issueBadge(agentID: agent, lifetime: 600, audience: nil).token
+            let caBadge = try await registry.issueBadge(agent: agent, lifetime: 600, audience: nil).token
             try await Application(router: router).test(.router) { client in
                 try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Bearer \(identity.currentBadge())"]) { response in
                     #expect(response.status == .ok)
                     #expect(String(buffer: response.body) == agent)
                 }
-                for header in ["", "Bearer garbage", "Bearer \(caBadge)", "Basic abc"] {
-                    try await client.execute(uri: "/whoami", method: .get, headers: header.isEmpty ? [:] : [.authorization: header]) { response in
+                try await client.execute(uri: "/whoami", method: .get, headers: [HTTPField.Name("X-Capiscio-Badge")!: identity.currentBadge()]) { response in
+                    #expect(response.status == .ok)
+                }
+                let cases: [(HTTPFields, BadgeError)] = [
+                    ([:], .malformed), ([.authorization: "Bearer garbage"], .malformed), ([.authorization: "Bearer \(caBadge)"], .ialInsufficient),
+                    ([.authorization: "Basic abc"], .malformed),
+                    // Both headers: refused (RFC-002 §9.1), even when both hold the same valid badge.
+                    ([.authorization: "Bearer \(identity.currentBadge())", HTTPField.Name("X-Capiscio-Badge")!: identity.currentBadge()], .malformed),
+                ]
+                for (headers, expected) in cases {
+                    try await client.execute(uri: "/whoami", method: .get, headers: headers) { response in
                         #expect(response.status == .unauthorized)
-                        #expect(String(buffer: response.body) == #"{"error":"invalid_badge"}"#)
+                        #expect(String(buffer: response.body) == #"{"error":"\#(expected.rawValue)","message":"badge refused"}"#)
                         #expect(response.headers[.wwwAuthenticate] == #"Bearer error="invalid_token""#)
                     }
                 }
-                // Disabling the agent revokes its badges once the verifier refreshes its status list.
+                // Disabling the agent suspends its badges once the verifier refreshes its status list.
                 _ = try await registry.disableAgent(agent)
-                let fresh = try RegistryBadgeVerifier(server: base, verification: BadgeVerification(minimumIAL: 1))
-                await #expect(throws: BadgeError.revoked) { _ = try await fresh.verify(identity.currentBadge()) }
+                let fresh = try RegistryBadgeVerifier(server: base, minimumIAL: 1)
+                await #expect(throws: BadgeError.agentDisabled) { _ = try await fresh.verify(identity.currentBadge()) }
+            }
+        }
+    }
+
+    @Test("with requireProof the middleware wants a DPoP proof by the badge's key for this request: the SDK's passes once, a stolen badge alone or a replay does not")
+    func presentationProof() async throws {
+        try await withRegistry { base, agent, keys, fixture in
+            let verifier = try RegistryBadgeVerifier(server: base, minimumIAL: 1)
+            let router = Router(context: BasicBadgeRequestContext.self)
+            router.add(middleware: BadgeAuthMiddleware(verifier: verifier, requireProof: true, publicOrigin: "http://svc.test"))
+            router.get("/whoami") { _, context in context.badge?.agent_id ?? "-" }
+            let identity = try await Tessera.connect(server: base, agentID: agent, keysDir: keys, apiKey: fixture.adminKey)
+            defer { identity.close() }
+            let badge = identity.currentBadge()
+            var request = HTTPClientRequest(url: "http://svc.test/whoami")
+            identity.authorize(&request)
+            let proof = try #require(request.headers.first(name: "DPoP"))
+            try await Application(router: router).test(.router) { client in
+                let dpop = HTTPField.Name("DPoP")!
+                try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Bearer \(badge)", dpop: proof]) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == agent)
+                }
+                // The same proof again: replay.
+                try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Bearer \(badge)", dpop: proof]) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(String(buffer: response.body).contains("BADGE_PROOF_INVALID"))
+                }
+                // The stolen badge alone, or with a proof by another key, or for another URL.
+                let thief = Ed25519KeyPair()
+                let now = Date().unixSeconds
+                let others = [
+                    nil,
+                    try DPoPProofClaims.sign(method: "GET", url: "http://svc.test/whoami", badge: badge, key: thief, now: now),
+                    try identity.proof(method: "GET", url: "http://svc.test/other"),
+                    try identity.proof(method: "POST", url: "http://svc.test/whoami"),
+                ]
+                for other in others {
+                    var headers: HTTPFields = [.authorization: "Bearer \(badge)"]
+                    if let other { headers[dpop] = other }
+                    try await client.execute(uri: "/whoami", method: .get, headers: headers) { response in
+                        #expect(response.status == .unauthorized)
+                        #expect(response.headers[.wwwAuthenticate]?.hasPrefix("DPoP") == true)
+                    }
+                }
             }
         }
     }

@@ -190,29 +190,34 @@ struct SecurityRegressionTests {
         }
     }
 
-    @Test("7: a challenge flood cannot lock the holder out; one address is bounded per minute")
+    @Test("7: challenges need a credential (RFC-003: no anonymous challenges); a flood cannot lock the holder out; one DID is bounded per minute")
     func challengeFlood() async throws {
         let fixture = try await IAMFixture.make()
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()
             let agent = try await client.registerAgent(fixture.adminKey, key: key)
-            // 20 anonymous challenges (more than the 16 an agent may hold open): none refused.
-            for _ in 0..<20 {
-                #expect(try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:]).status == .ok)
+            let did = key.publicKey.did
+            let path = "/v1/agents/\(BadgeTests.encoded(did))/badge/challenge"
+            let anonymous = try await client.post(path, json: [:])
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.json["error"] as? String == "unauthorized")
+            // 9 challenges (the DID allows 10 a minute), more than… the holder's one still works.
+            for _ in 0..<9 {
+                #expect(try await client.post(path, headers: ["X-Capiscio-Registry-Key": fixture.adminKey], json: [:]).status == .ok)
             }
-            // The holder still gets one and can answer it.
-            let mine = try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:])
+            let mine = try await client.post(path, headers: ["X-Capiscio-Registry-Key": fixture.adminKey], json: [:])
             #expect(mine.status == .ok)
-            let nonce = try #require(mine.json["nonce"] as? String)
-            let proof = try CompactJWS.sign(PoPProofClaims(nonce: nonce, audience: "tessera", iat: Date().unixSeconds), type: PoPProofClaims.type, key: key)
-            let badge = try await client.post("/v1/agents/\(agent)/badge/pop", json: ["challenge_id": mine.json["challenge_id"] as Any, "proof": proof])
+            let challenge = try JSONDecoder().decode(PoPChallenge.self, from: Data(mine.body.utf8))
+            let proof = try KeyOwnershipProofClaims.sign(challenge: challenge, did: did, key: key, now: Date().unixSeconds)
+            let badge = try await client.post(
+                "/v1/agents/\(BadgeTests.encoded(did))/badge", json: ["mode": "ial1", "challenge_id": challenge.challenge_id, "proof_jws": proof])
             #expect(badge.status == .ok, "\(badge.body)")
-            // One address: bounded (30 a minute).
-            var limited = false
-            for _ in 0..<15 where !limited {
-                limited = try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:]).status == .tooManyRequests
-            }
-            #expect(limited)
+            // The DID's 11th challenge within the minute: 429 with Retry-After.
+            let limited = try await client.post(path, headers: ["X-Capiscio-Registry-Key": fixture.adminKey], json: [:])
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.json["error"] as? String == "rate_limit_exceeded")
+            #expect(limited.headers[.retryAfter] != nil)
+            _ = agent
         }
     }
 
@@ -350,12 +355,14 @@ struct SecurityRegressionTests {
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()
             let agent = try await client.registerAgent(fixture.adminKey, key: key)
-            let challenge = try await client.post("/v1/agents/\(agent)/badge/challenge", json: [:])
-            var future = PoPProofClaims(nonce: try #require(challenge.json["nonce"] as? String), audience: "tessera", iat: Date().unixSeconds)
-            future.nbf = Date().unixSeconds + 3600
-            let proof = try CompactJWS.sign(future, type: PoPProofClaims.type, key: key)
-            let refused = try await client.post("/v1/agents/\(agent)/badge/pop", json: ["challenge_id": challenge.json["challenge_id"] as Any, "proof": proof])
-            #expect(refused.status == .unauthorized)
+            let reply = try await client.post("/v1/agents/\(agent)/badge/challenge", headers: ["X-Capiscio-Registry-Key": fixture.adminKey], json: [:])
+            let challenge = try JSONDecoder().decode(PoPChallenge.self, from: Data(reply.body.utf8))
+            // Issued an hour from now: RFC-003 step 13 (`iat` at most 60 s ahead). The earlier
+            // route is an alias of the same check.
+            let future = try KeyOwnershipProofClaims.sign(challenge: challenge, did: key.publicKey.did, key: key, now: Date().unixSeconds + 3600)
+            let refused = try await client.post("/v1/agents/\(agent)/badge/pop", json: ["challenge_id": challenge.challenge_id, "proof": future])
+            #expect(refused.status == .forbidden)
+            #expect(refused.json["error"] as? String == "iat_invalid")
 
             let user = try await client.createUser(fixture.adminKey, "dave", roles: ["reader"])
             let before = try await client.jwt("dave")

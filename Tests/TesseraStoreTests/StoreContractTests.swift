@@ -258,7 +258,13 @@ struct StoreContractTests {
         #expect(try await store.receipts(sessionID: "s1").map(\.seq) == Array(0..<69))
     }
 
-    @Test("agents and badges: a challenge is consumed once across handles; revocations are listed", arguments: Backend.available)
+    static func challenge(_ id: String, expires: Date, now: Date) -> ChallengeRecord {
+        ChallengeRecord(
+            id: id, agentID: "agt_1", did: "did:key:z", nonce: "n", createdAt: now, expiresAt: expires, badgeAudience: ["https://api"],
+            badgeTTL: 300, proofAudience: "https://r", htu: "https://r/v1/agents/x/badge", account: "u")
+    }
+
+    @Test("agents and badges: a challenge is consumed once across handles; status entries never reuse an index and report revocations and disabled agents", arguments: Backend.available)
     func agents(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let second = try await another()
@@ -268,28 +274,45 @@ struct StoreContractTests {
         var clone = agent
         clone.id = "agt_2"
         await #expect(throws: StoreError.self) { try await second.createAgent(clone) }
+        #expect(try await second.agents(did: key.publicKey.did).map(\.id) == ["agt_1"])
         let now = Date()
         // At the limit the oldest open challenge makes room (a flood never locks the holder out).
-        try await store.createChallenge(ChallengeRecord(id: "c1", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(58)), limit: 2, now: now)
-        try await store.createChallenge(ChallengeRecord(id: "c2", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(59)), limit: 2, now: now)
-        try await second.createChallenge(ChallengeRecord(id: "c3", agentID: "agt_1", nonce: "n", expiresAt: now.addingTimeInterval(60)), limit: 2, now: now)
-        #expect(try await store.consumeChallenge(id: "c1", agentID: "agt_1", now: now) == nil)
+        try await store.createChallenge(Self.challenge("c1", expires: now.addingTimeInterval(58), now: now), limit: 2, now: now)
+        try await store.createChallenge(Self.challenge("c2", expires: now.addingTimeInterval(59), now: now), limit: 2, now: now)
+        try await second.createChallenge(Self.challenge("c3", expires: now.addingTimeInterval(60), now: now), limit: 2, now: now)
+        #expect(try await store.challenge(id: "c1") == nil)
+        // What phase 1 bound is read back exactly.
+        #expect(try await second.challenge(id: "c3") == Self.challenge("c3", expires: Date(timeIntervalSince1970: now.addingTimeInterval(60).timeIntervalSince1970), now: now))
         let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<10 {
                 let handle = i % 2 == 0 ? store : second
-                group.addTask { try await handle.consumeChallenge(id: "c3", agentID: "agt_1", now: now) != nil }
+                group.addTask { try await handle.markChallengeUsed(id: "c3", at: now, badgeJTI: "b\(i)") }
             }
             return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(winners == 1)
+        #expect(try await store.challenge(id: "c3")?.used == true)
+
+        // Indexes: distinct and increasing across handles.
+        let first = try await store.allocateStatusIndex(StatusEntry(kind: "badge", jti: "b1", agentID: "agt_1", expiresAt: now.addingTimeInterval(600)))
+        let other = try await second.allocateStatusIndex(StatusEntry(kind: "badge", jti: "b2", agentID: "agt_1", expiresAt: now.addingTimeInterval(600)))
+        let passport = try await store.allocateStatusIndex(StatusEntry(kind: "passport", jti: "p1", agentID: nil, expiresAt: now.addingTimeInterval(600)))
+        #expect(first < other && other < passport)
         try await store.recordBadge(BadgeRecord(jti: "b1", agentID: "agt_1", workspace: "w", ial: "1", issuedAt: now, expiresAt: now.addingTimeInterval(600)))
         try await second.revokeBadge(jti: "b1", at: now)
+        var listed = try await store.statusEntries(in: 0...1_000_000, now: now)
+        #expect(listed.highest == passport)
+        #expect(listed.statuses == [first: 1])
+        // A disabled agent's other badges are SUSPENDED (2); the revoked one stays INVALID.
         var disabled = agent
         disabled.status = "disabled"
         try await second.updateAgent(disabled)
-        let listed = try await store.badgeRevocations(now: now)
-        #expect(listed.revoked == ["b1"])
-        #expect(listed.disabledAgents == ["agt_1"])
+        listed = try await store.statusEntries(in: 0...1_000_000, now: now)
+        #expect(listed.statuses == [first: 1, other: 2])
+        // Expired entries leave the list (after the 60 s of skew).
+        listed = try await store.statusEntries(in: 0...1_000_000, now: now.addingTimeInterval(661))
+        #expect(listed.statuses.isEmpty)
+        #expect(listed.highest == passport)
     }
 
     static func viewHits(_ store: any TesseraStore) -> Int {

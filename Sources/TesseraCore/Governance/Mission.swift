@@ -147,6 +147,8 @@ public struct PassportClaims: JWSClaims, Equatable {
     /// The resources (RFC 8707 canonical URIs, e.g. an MCP endpoint) this passport is for; a
     /// resource server that checks the audience refuses a passport issued for another.
     public var aud: Audience?
+    /// Where the passport's revocation status is published (IETF Token Status List).
+    public var status: StatusClaim?
 
     public init(mission: Mission, issuer: String, workspace: String, issuedAt: Int64, ttl: Int64, jti: String = UUID().uuidString.lowercased(), depth: Int = 0, parentJTI: String? = nil, jkt: String? = nil) {
         self.iss = issuer

@@ -14,6 +14,15 @@ final class RequesterLimiter: Sendable {
         self.window = window
     }
 
+    /// The seconds to wait if `requester` is at its limit now, without counting anything.
+    func peek(_ requester: String, now: Date) -> Int? {
+        history.withLockedValue { history in
+            let recent = (history[requester] ?? []).filter { now.timeIntervalSince($0) < window }
+            guard recent.count >= limit, let oldest = recent.first else { return nil }
+            return max(1, Int((window - now.timeIntervalSince(oldest)).rounded(.up)))
+        }
+    }
+
     /// Counts one operation for `requester` and returns nil, or the seconds to wait.
     func admit(_ requester: String, now: Date) -> Int? {
         history.withLockedValue { history in

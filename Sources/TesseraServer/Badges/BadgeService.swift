@@ -3,45 +3,78 @@ import Logging
 import TesseraCore
 import TesseraStore
 
-/// Badge issuance rules resolved from the configuration.
+/// Badge issuance rules. Defaults are RFC-002 §7.2's issuance constraints and RFC-003 §8's
+/// challenge and rate limits.
 public struct BadgeSettings: Sendable {
-    public var minimumLifetime: Int = 300
-    public var maximumLifetime: Int = 86_400
-    public var defaultLifetime: Int = 3600
-    /// PoP challenges live this long and are single use.
-    public var challengeLifetime: Int = 60
-    /// Open challenges an agent may hold at once (bounds what an anonymous caller can store).
+    public var minimumLifetime: Int = 60
+    public var maximumLifetime: Int = 3600
+    public var defaultLifetime: Int = 300
+    /// RFC-003 §8.2: challenges live 5 minutes by default, 10 at most.
+    public var challengeDefaultLifetime: Int = 300
+    public var challengeMaximumLifetime: Int = 600
+    /// Open challenges an agent may hold at once (the newest displaces the oldest).
     public var challengeLimit: Int = 16
-    /// Challenges one client address may request per minute, whatever the agent.
-    public var challengesPerRequesterPerMinute: Int = 30
-    /// How long verifiers may cache the status list.
+    /// RFC-003 §8.4 phase-1 limits, per minute.
+    public var challengesPerRequesterPerMinute: Int = 50
+    public var challengesPerDIDPerMinute: Int = 10
+    /// RFC-003 §8.4 phase-2 limits: issuances per DID per minute, failed proofs per DID per 15 min.
+    public var issuancesPerDIDPerMinute: Int = 10
+    public var failedProofsPerDID: Int = 5
+    /// How long verifiers may cache a status list.
     public var statusTTL: Int = 60
     public init() {}
 }
 
-/// The agent registry and the badge authority (CA and proof-of-possession), independent of HTTP.
+/// Who is asking the registry: a Tessera principal (API key or login), or an agent presenting
+/// its own badge (RFC-003 §5.1).
+public enum RegistryCaller: Sendable {
+    case principal(Identity)
+    case badge(BadgeClaims)
+}
+
+/// A badge as issued: the token and its claims.
+public struct IssuedBadge: Sendable {
+    public var token: String
+    public var claims: BadgeClaims
+}
+
+/// The agent registry and the badge authority (RFC-002 CA and RFC-003 proof of possession),
+/// independent of HTTP.
 public struct BadgeService: Sendable {
     let store: any TesseraStore
     let keys: SigningKeyService
     let clock: any TesseraClock
-    let issuer: String
+    public let origin: RegistryOrigin
+    public let statusLists: StatusListService
     let settings: BadgeSettings
     let logger: Logger
-    /// Anonymous challenge requests per client address (each one is a row in the store).
     let challengeRequesters: RequesterLimiter
+    let challengeDIDs: RequesterLimiter
+    let issuanceDIDs: RequesterLimiter
+    let failedProofs: RequesterLimiter
 
-    public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, settings: BadgeSettings, logger: Logger) {
+    public init(
+        store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, origin: RegistryOrigin, statusLists: StatusListService,
+        settings: BadgeSettings, logger: Logger
+    ) {
         self.store = store
         self.keys = keys
         self.clock = clock
-        self.issuer = issuer
+        self.origin = origin
+        self.statusLists = statusLists
         self.settings = settings
         self.logger = logger
         self.challengeRequesters = RequesterLimiter(limit: settings.challengesPerRequesterPerMinute, window: 60)
+        self.challengeDIDs = RequesterLimiter(limit: settings.challengesPerDIDPerMinute, window: 60)
+        self.issuanceDIDs = RequesterLimiter(limit: settings.issuancesPerDIDPerMinute, window: 60)
+        self.failedProofs = RequesterLimiter(limit: settings.failedProofsPerDID, window: 900)
     }
 
     // MARK: Agents
 
+    /// Registers an agent. Its DID is the key's `did:key`, or — if asked for — a `did:web` this
+    /// registry hosts (`did:web:<registry host>:agents:<slug>`, document at
+    /// `/agents/<slug>/did.json`).
     public func register(name: String, publicJWK: JWK, did: String?, domain: String?, workspace: String, by identity: Identity) async throws -> AgentRecord {
         guard identity.may(Capability.agentsWrite, in: workspace) else { throw RegistryError.accessDenied }
         guard (1...128).contains(name.count) else { throw RegistryError.invalid("invalid field name: 1-128 characters") }
@@ -52,11 +85,20 @@ public struct BadgeService: Sendable {
         } catch {
             throw RegistryError.invalid("invalid field public_jwk: \(error)")
         }
-        if let did, did != key.did { throw RegistryError.invalid("invalid field did: it does not match public_jwk") }
         if let kid = publicJWK.kid, kid != key.thumbprint { throw RegistryError.invalid("invalid field public_jwk.kid: not the key's RFC 7638 thumbprint") }
+        var agentDID = key.did
+        if let did, did != key.did {
+            guard let web = DIDWeb(did), web.path.count == 2, web.path[0] == "agents", DIDWeb.agentDID(registryOrigin: origin.current, slug: web.path[1]) == did
+            else {
+                throw RegistryError.invalid(
+                    "invalid field did: the key's did:key, or did:web for this registry (\(DIDWeb.agentDID(registryOrigin: origin.current, slug: "<name>") ?? "did:web:<host>:agents:<name>"))")
+            }
+            guard try await store.agents(did: did).isEmpty else { throw RegistryError.conflict("an agent with did \(did) is already registered") }
+            agentDID = did
+        }
         guard try await store.workspace(id: workspace)?.enabled == true else { throw RegistryError.notFound("workspace not found") }
         let agent = AgentRecord(
-            id: "agt_" + UUID().uuidString.lowercased(), workspace: workspace, name: name, did: key.did, publicJWK: key.jwk,
+            id: "agt_" + UUID().uuidString.lowercased(), workspace: workspace, name: name, did: agentDID, publicJWK: key.jwk,
             domain: domain ?? "", created: clock.now())
         do {
             try await store.createAgent(agent)
@@ -68,11 +110,24 @@ public struct BadgeService: Sendable {
         return agent
     }
 
-    /// The agent, if the caller holds `capability` in its workspace; out of scope looks unknown.
-    public func agent(_ id: String, _ capability: String, by identity: Identity?) async throws -> AgentRecord {
-        guard let agent = try await store.agent(id: id) else { throw RegistryError.notFound("agent not found") }
-        if let identity, !identity.may(capability, in: agent.workspace) { throw RegistryError.notFound("agent not found") }
-        return agent
+    /// The agent a route names — by id (`agt_…`) or by DID (RFC-002 §6.3: routes are keyed by
+    /// the URL-encoded DID) — if the caller holds `capability` in its workspace. Out of scope
+    /// looks unknown.
+    public func agent(_ reference: String, _ capability: String, by identity: Identity?) async throws -> AgentRecord {
+        let candidates: [AgentRecord]
+        if reference.hasPrefix("did:") {
+            candidates = try await store.agents(did: reference)
+        } else {
+            candidates = try await store.agent(id: reference).map { [$0] } ?? []
+        }
+        guard let identity else {
+            guard let first = candidates.first else { throw RegistryError.notFound("agent not found") }
+            return first
+        }
+        guard let visible = candidates.first(where: { identity.may(capability, in: $0.workspace) }) else {
+            throw RegistryError.notFound("agent not found")
+        }
+        return visible
     }
 
     public func list(workspace: String?, by identity: Identity) async throws -> [AgentRecord] {
@@ -81,8 +136,8 @@ public struct BadgeService: Sendable {
         return try await store.listAgents(workspace: target)
     }
 
-    public func update(_ id: String, name: String?, domain: String?, status: String?, by identity: Identity) async throws -> AgentRecord {
-        var agent = try await agent(id, Capability.agentsWrite, by: identity)
+    public func update(_ reference: String, name: String?, domain: String?, status: String?, by identity: Identity) async throws -> AgentRecord {
+        var agent = try await agent(reference, Capability.agentsWrite, by: identity)
         if let name {
             guard (1...128).contains(name.count) else { throw RegistryError.invalid("invalid field name: 1-128 characters") }
             agent.name = name
@@ -93,101 +148,272 @@ public struct BadgeService: Sendable {
             agent.status = status
         }
         try await store.updateAgent(agent)
+        // A disabled agent's badges are SUSPENDED in the status list (and VALID again on enable).
+        if status != nil { statusLists.invalidate() }
         await audit(identity, status == "disabled" ? "disable-agent" : "update-agent", agent.id)
         return agent
     }
 
+    /// RFC-002 §7.5 `GET /v1/agents/{did}/status`.
+    public func agentStatus(_ reference: String) async throws -> AgentRecord {
+        guard reference.hasPrefix("did:"), DIDs.isSupported(reference) else { throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported") }
+        guard let agent = try await store.agents(did: reference).first else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+        return agent
+    }
+
+    /// The DID document of a `did:web` agent this registry hosts.
+    public func didDocument(slug: String) async throws -> DIDDocument {
+        guard let did = DIDWeb.agentDID(registryOrigin: origin.current, slug: slug), DIDWeb(did) != nil,
+            let agent = try await store.agents(did: did).first, let key = try? Ed25519PublicKey(jwk: agent.publicJWK)
+        else { throw RegistryError.notFound("DID document not found") }
+        return DIDDocument.forKey(did: did, key: key)
+    }
+
     // MARK: Badges
 
-    func lifetime(_ requested: Int?) throws -> Int {
+    func lifetime(_ requested: Int?, field: String) throws -> Int {
         guard let requested else { return settings.defaultLifetime }
         guard requested >= settings.minimumLifetime else {
-            throw RegistryError.invalid("invalid field exp_s: at least \(settings.minimumLifetime) seconds")
+            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at least \(settings.minimumLifetime) seconds")
         }
         return min(requested, settings.maximumLifetime)
     }
 
-    func sign(_ agent: AgentRecord, ial: String, lifetime: Int, audience: [String]?) async throws -> (String, Date) {
-        guard agent.status == "active" else { throw RegistryError.accessDenied }
+    static func audience(_ requested: [String]?, field: String) throws -> [String]? {
+        guard let requested, !requested.isEmpty else { return nil }
+        guard requested.count <= 16, requested.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 512 }) else {
+            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 16 non-empty entries of at most 512 bytes")
+        }
+        return requested
+    }
+
+    /// Signs an RFC-002 badge for `agent` with the registry's key; `key` is always the agent's
+    /// registered key (RFC-002 §7.2.1: no client-supplied key material).
+    func sign(
+        _ agent: AgentRecord, ial: String, lifetime: Int, audience: [String]?, cnf: BadgeClaims.Confirmation?, challengeID: String?,
+        jti: String = UUID().uuidString.lowercased()
+    ) async throws -> IssuedBadge {
+        guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
         let key = try Ed25519PublicKey(jwk: agent.publicJWK)
         let now = clock.now().unixSeconds
+        let expires = Date(timeIntervalSince1970: TimeInterval(now + Int64(lifetime)))
+        let status = try await statusLists.allocate(kind: "badge", jti: jti, agentID: agent.id, expiresAt: expires)
         let claims = BadgeClaims(
-            iss: issuer, sub: agent.did, aud: audience, iat: now, exp: now + Int64(lifetime), ial: ial, domain: agent.domain,
-            workspace: agent.workspace, agentID: agent.id, jkt: key.thumbprint)
+            jti: jti, iss: origin.current, sub: agent.did, audience: audience, iat: now, exp: now + Int64(lifetime), ial: ial,
+            key: key.publicJWK, cnf: cnf, level: "1", domain: agent.domain, status: status, popChallengeID: challengeID,
+            workspace: agent.workspace, agentID: agent.id)
         let token = try await keys.sign(claims, type: BadgeClaims.type)
-        let expires = Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0))
         try await store.recordBadge(
-            BadgeRecord(jti: claims.jti, agentID: agent.id, workspace: agent.workspace, ial: ial,
+            BadgeRecord(jti: jti, agentID: agent.id, workspace: agent.workspace, ial: ial,
                         issuedAt: Date(timeIntervalSince1970: TimeInterval(now)), expiresAt: expires))
-        return (token, expires)
+        logger.info("badge issued", metadata: ["agent": "\(agent.id)", "jti": "\(jti)", "ial": "\(ial)"])
+        return IssuedBadge(token: token, claims: claims)
     }
 
-    /// IAL-0: the registry vouches for the agent on a credential holding `badges:issue`.
-    public func issueCA(agentID: String, lifetime requested: Int?, audience: [String]?, by identity: Identity) async throws -> (String, Date) {
-        let agent = try await agent(agentID, Capability.badgesIssue, by: identity)
-        let result = try await sign(agent, ial: "0", lifetime: try lifetime(requested), audience: audience)
-        logger.info("badge issued", metadata: ["agent": "\(agent.id)", "ial": "0"])
-        return result
+    /// IAL-0 (RFC-002 §7.2): the registry vouches for the agent on a credential holding
+    /// `badges:issue` in its workspace.
+    public func issueCA(_ reference: String, lifetime requested: Int?, audience: [String]?, by identity: Identity) async throws -> IssuedBadge {
+        let agent = try await agent(reference, Capability.badgesIssue, by: identity)
+        return try await sign(
+            agent, ial: "0", lifetime: try lifetime(requested, field: "ttl"), audience: try Self.audience(audience, field: "badge_aud"), cnf: nil,
+            challengeID: nil)
     }
 
-    /// A single-use 256-bit nonce, valid for 60 s, for the agent to sign.
-    ///
-    /// Bounded twice: per requesting address (429 past the per-minute limit), and per agent,
-    /// where the newest challenge always displaces the oldest, so a flood cannot lock the holder
-    /// out of proof of possession.
-    public func challenge(agentID: String, requester: String?) async throws -> ChallengeRecord {
-        if let wait = challengeRequesters.admit(requester ?? "unknown", now: clock.now()) {
-            throw RegistryError.rateLimited("too many challenge requests from this address", retryAfter: wait)
+    /// RFC-003 phase 1: an authenticated caller asks for a challenge for the agent `did`.
+    public func challenge(
+        _ reference: String, badgeAudience: [String]?, badgeTTL: Int?, challengeTTL: Int?, by caller: RegistryCaller, requester: String?
+    ) async throws -> (ChallengeRecord, PoPChallenge) {
+        guard DIDs.isSupported(reference) || reference.hasPrefix("agt_") else { throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported") }
+        let now = clock.now()
+        if let wait = challengeRequesters.admit(requester ?? "unknown", now: now) {
+            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests from this address", retryAfter: wait)
         }
-        guard let agent = try await store.agent(id: agentID), agent.status == "active" else { throw RegistryError.notFound("agent not found") }
+        let agent: AgentRecord
+        let account: String
+        switch caller {
+        case .principal(let identity):
+            let candidates = reference.hasPrefix("did:") ? try await store.agents(did: reference) : try await store.agent(id: reference).map { [$0] } ?? []
+            guard !candidates.isEmpty else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+            guard let owned = candidates.first(where: { identity.may(Capability.badgesIssue, in: $0.workspace) }) else {
+                throw RegistryError.rfc(403, "agent_not_owned", "the authenticated account does not own this agent")
+            }
+            agent = owned
+            account = identity.userID
+        case .badge(let badge):
+            // RFC-003 §5.1: a registry-issued badge for this very DID.
+            guard badge.sub == reference || badge.agent_id == reference, let owned = try await store.agents(did: badge.sub).first(where: { $0.id == badge.agent_id }) else {
+                throw RegistryError.rfc(403, "agent_not_owned", "a badge may only ask for challenges for its own DID")
+            }
+            agent = owned
+            account = "badge:" + badge.jti
+        }
+        guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
+        if let wait = challengeDIDs.admit(agent.did, now: now) {
+            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests for this DID", retryAfter: wait)
+        }
+        let ttl = try lifetime(badgeTTL, field: "badge_ttl")
+        let challengeLifetime = challengeTTL ?? settings.challengeDefaultLifetime
+        guard (10...settings.challengeMaximumLifetime).contains(challengeLifetime) else {
+            throw RegistryError.rfc(400, "invalid_request", "invalid field challenge_ttl: 10-\(settings.challengeMaximumLifetime) seconds")
+        }
+        let audience = try Self.audience(badgeAudience, field: "badge_aud")
         var generator = SystemRandomNumberGenerator()
         let nonce = Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-        let challenge = ChallengeRecord(
-            id: "chl_" + UUID().uuidString.lowercased(), agentID: agent.id, nonce: nonce,
-            expiresAt: clock.now().addingTimeInterval(TimeInterval(settings.challengeLifetime)))
-        try await store.createChallenge(challenge, limit: settings.challengeLimit, now: clock.now())
-        return challenge
+        let registry = origin.current
+        let record = ChallengeRecord(
+            id: "ch-" + UUID().uuidString.lowercased(), agentID: agent.id, did: agent.did, nonce: nonce, createdAt: now,
+            expiresAt: now.addingTimeInterval(TimeInterval(challengeLifetime)), badgeAudience: audience, badgeTTL: ttl,
+            proofAudience: registry, htu: Self.htu(origin: registry, did: agent.did), account: account)
+        try await store.createChallenge(record, limit: settings.challengeLimit, now: now)
+        logger.info("PoP challenge issued", metadata: ["agent": "\(agent.id)", "challenge": "\(record.id)", "account": "\(account)"])
+        return (record, PoPChallenge(
+            challenge_id: record.id, nonce: nonce, challenge_expires_at: WireTime.format(record.expiresAt), proof_aud: registry,
+            htu: record.htu, htm: "POST", badge_aud: audience, badge_ttl: ttl))
     }
 
-    /// IAL-1: the agent answers its challenge with a JWS signed by its registered key. A replayed,
-    /// expired, foreign-key or wrong-nonce proof is the masked 401.
-    public func issuePoP(agentID: String, challengeID: String, proof: String, lifetime requested: Int?, audience: [String]?) async throws -> (String, Date) {
-        let bounded = try lifetime(requested)
-        guard let agent = try await store.agent(id: agentID), agent.status == "active",
-            let challenge = try await store.consumeChallenge(id: challengeID, agentID: agentID, now: clock.now())
-        else { throw RegistryError.authFailed }
-        let key = try Ed25519PublicKey(jwk: agent.publicJWK)
-        let verifier = await JWSVerifier(keys: [key.thumbprint: key])
-        let claims: PoPProofClaims
-        do {
-            claims = try await verifier.verify(
-                proof, as: PoPProofClaims.self, policy: JWSPolicy(type: PoPProofClaims.type, audience: issuer, requireExpiry: false),
-                clock: clock)
-        } catch {
-            logger.info("PoP proof refused", metadata: ["agent": "\(agentID)", "reason": "\(error)"])
-            throw RegistryError.authFailed
+    /// RFC-003 §6.4: the canonical badge URL, built by concatenation (no URL parser rewrites it):
+    /// the DID percent-encoded with upper-case hex, every byte outside RFC 3986's unreserved set.
+    static func htu(origin: String, did: String) -> String {
+        "\(origin)/v1/agents/\(percentEncode(did))/badge"
+    }
+
+    static func percentEncode(_ value: String) -> String {
+        var out = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(Character(UnicodeScalar(byte)))
+            default:
+                out += "%" + String(byte >> 4, radix: 16).uppercased() + String(byte & 0x0f, radix: 16).uppercased()
+            }
         }
-        guard ConstantTime.equals(Array(claims.nonce.utf8), Array(challenge.nonce.utf8)), let iat = claims.iat,
-            clock.now().unixSeconds - iat <= Int64(settings.challengeLifetime)
-        else { throw RegistryError.authFailed }
-        let result = try await sign(agent, ial: "1", lifetime: bounded, audience: audience)
-        logger.info("badge issued", metadata: ["agent": "\(agent.id)", "ial": "1"])
-        return result
+        return out
     }
 
-    public func revoke(jti: String, by identity: Identity) async throws {
+    /// RFC-003 phase 2: the proof authenticates the request. Each step of §5.2.2's checklist, in
+    /// order, with its error code; the challenge is consumed atomically last.
+    public func issuePoP(_ reference: String, challengeID: String, proof: String, requester: String?) async throws -> IssuedBadge {
+        func fail(_ status: Int, _ code: String, _ message: String) -> RegistryError {
+            logger.info("PoP proof refused", metadata: ["route": "\(reference)", "challenge": "\(challengeID)", "code": "\(code)"])
+            return .rfc(status, code, message)
+        }
+        let now = clock.now()
+        let nowSeconds = now.unixSeconds
+        // 1–5: cheap checks before the proof is parsed.
+        guard challengeID.hasPrefix("ch-"), UUID(uuidString: String(challengeID.dropFirst(3))) != nil else {
+            throw fail(400, "invalid_challenge_id", "challenge_id must be ch- followed by a UUID")
+        }
+        guard let challenge = try await store.challenge(id: challengeID) else { throw fail(404, "challenge_not_found", "challenge not found") }
+        guard challenge.did == reference || challenge.agentID == reference else {
+            throw fail(403, "subject_mismatch", "the challenge was issued for another DID")
+        }
+        if let wait = failedProofs.peek(challenge.did, now: now) {
+            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many failed proofs for this DID; retry later", retryAfter: wait)
+        }
+        guard !challenge.used else { throw fail(403, "challenge_used", "challenge has already been used") }
+        guard challenge.expiresAt > now else { throw fail(403, "challenge_expired", "challenge has expired") }
+        do {
+            return try await answer(challenge, proof: proof, now: now, nowSeconds: nowSeconds, fail: fail)
+        } catch let error as RegistryError {
+            if case .rfc(let status, _, _, _) = error, status == 403 || status == 400 { _ = failedProofs.admit(challenge.did, now: now) }
+            throw error
+        }
+    }
+
+    private func answer(
+        _ challenge: ChallengeRecord, proof: String, now: Date, nowSeconds: Int64, fail: (Int, String, String) -> RegistryError
+    ) async throws -> IssuedBadge {
+        // 6–7: well-formed `pop+jwt`.
+        let read: KeyOwnershipProofClaims.Unverified
+        do {
+            read = try KeyOwnershipProofClaims.read(proof)
+        } catch {
+            switch error {
+            case .missingCID: throw fail(400, "missing_cid", "proof JWT is missing cid")
+            case .missingExp: throw fail(400, "missing_exp", "proof JWT is missing exp")
+            case .invalidProof: throw fail(400, "invalid_proof", "proof JWS is malformed, not typ pop+jwt, or misses a required claim")
+            }
+        }
+        let claims = read.claims
+        guard claims.cid == challenge.id else { throw fail(403, "cid_mismatch", "proof cid does not match challenge_id") }
+        guard ConstantTime.equals(Array(claims.nonce.utf8), Array(challenge.nonce.utf8)) else { throw fail(400, "invalid_proof", "proof nonce does not match") }
+        guard claims.audience == challenge.proofAudience else { throw fail(403, "audience_mismatch", "proof aud does not match proof_aud") }
+        guard Array(claims.htu.utf8) == Array(challenge.htu.utf8) else { throw fail(403, "htu_mismatch", "proof htu does not match the challenge's htu") }
+        guard claims.htm == "POST" else { throw fail(400, "invalid_proof", "proof htm must be POST") }
+        let iat = claims.iat ?? 0
+        let exp = claims.exp ?? 0
+        let created = challenge.createdAt.unixSeconds
+        let expires = challenge.expiresAt.unixSeconds
+        guard iat <= nowSeconds + 60, iat >= created - 60, iat <= expires else { throw fail(403, "iat_invalid", "proof iat is outside the challenge window") }
+        guard exp <= iat + 60 else { throw fail(403, "exp_too_long", "proof exp exceeds iat + 60 seconds") }
+        guard exp > nowSeconds else { throw fail(403, "proof_expired", "proof has expired") }
+        guard exp <= expires else { throw fail(403, "exp_outside_challenge_window", "proof exp is after the challenge expires") }
+        guard claims.sub == challenge.did else { throw fail(403, "subject_mismatch", "proof sub does not match the route DID") }
+        // 20: the DID document. This registry is the authority for the agents it hosts: the
+        // document is derived from the registered key (and, for did:key, from the DID itself,
+        // which must be the same key).
+        guard let agent = try await store.agent(id: challenge.agentID), let registered = try? Ed25519PublicKey(jwk: agent.publicJWK) else {
+            throw fail(404, "agent_not_found", "agent not found")
+        }
+        let document: DIDDocument
+        if agent.did.hasPrefix("did:key:") {
+            guard let resolved = DIDs.resolveKeyDID(agent.did) else { throw fail(502, "did_document_invalid", "did:key does not decode") }
+            document = resolved
+        } else {
+            document = DIDDocument.forKey(did: agent.did, key: registered)
+        }
+        // 21–23.
+        guard let kid = read.kid, !kid.contains("?"), let method = document.verificationMethod.first(where: { $0.id == kid }) else {
+            throw fail(403, "kid_not_found", "proof kid is not a verificationMethod of the DID document")
+        }
+        guard document.authentication.contains(kid) else { throw fail(403, "key_not_in_authentication", "proof kid is not in the authentication relationship") }
+        guard let key = method.ed25519Key, key == registered, read.isSigned(by: key) else {
+            throw fail(403, "proof_verification_failed", "proof signature does not verify against the DID's key")
+        }
+        if let wait = issuanceDIDs.admit(agent.did, now: now) {
+            throw RegistryError.rfc(
+                status: 429, code: "rate_limit_exceeded", message: "Retry with X-Capiscio-Registry-Key for higher limits.", retryAfter: wait)
+        }
+        // 24: consume atomically; of two concurrent answers one wins.
+        let jti = UUID().uuidString.lowercased()
+        guard try await store.markChallengeUsed(id: challenge.id, at: now, badgeJTI: jti) else {
+            throw fail(403, "challenge_used", "challenge has already been used")
+        }
+        return try await sign(
+            agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id,
+            jti: jti)
+    }
+
+    public func revoke(jti: String, by identity: Identity) async throws -> BadgeRecord {
         guard let badge = try await store.badge(jti: jti), identity.may(Capability.badgesRevoke, in: badge.workspace) else {
             throw RegistryError.notFound("badge not found")
         }
         try await store.revokeBadge(jti: jti, at: clock.now())
+        statusLists.invalidate()
         await audit(identity, "revoke-badge", jti)
+        return try await store.badge(jti: jti) ?? badge
     }
 
-    /// The signed status list: revoked badge ids and disabled agents.
-    public func status() async throws -> (token: String, ttl: Int) {
-        let (revoked, disabled) = try await store.badgeRevocations(now: clock.now())
-        let claims = BadgeStatusClaims(iss: issuer, iat: clock.now().unixSeconds, ttl: settings.statusTTL, revoked: revoked, disabledAgents: disabled)
-        return (try await keys.sign(claims, type: BadgeStatusClaims.type), settings.statusTTL)
+    /// RFC-002 §12.2 `GET /v1/badges/{jti}/status`: the record and the agent's DID.
+    public func badgeStatus(jti: String) async throws -> (BadgeRecord, String) {
+        guard UUID(uuidString: jti) != nil, let badge = try await store.badge(jti: jti), let agent = try await store.agent(id: badge.agentID) else {
+            throw RegistryError.rfc(404, "badge_not_found", "badge not found")
+        }
+        return (badge, agent.did)
+    }
+
+    /// A badge presented to the registry itself (RFC-003 §5.1): issued here (level 1–4), `aud`
+    /// absent or naming this registry (RFC-002 §8.3), not revoked, its agent active.
+    public func authenticateBadge(_ token: String) async -> BadgeClaims? {
+        let registry = origin.current
+        let verifier = await keys.verifier
+        let verification = BadgeVerification(trustedIssuers: [registry], audience: registry)
+        guard let claims = try? verification.verify(token, now: clock.now().unixSeconds, keys: { _ in verifier }, status: { _ in .unavailable }),
+            claims.level != "0", let record = try? await store.badge(jti: claims.jti), record.revokedAt == nil,
+            let agentID = claims.agent_id, let agent = try? await store.agent(id: agentID), agent.status == "active", agent.did == claims.sub
+        else { return nil }
+        return claims
     }
 
     func audit(_ identity: Identity, _ action: String, _ target: String) async {

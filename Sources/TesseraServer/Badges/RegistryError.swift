@@ -10,4 +10,11 @@ public enum RegistryError: Error, Equatable, Sendable {
     case conflict(String)
     case rateLimited(String, retryAfter: Int)
     case unavailable
+    /// An RFC-002/RFC-003 error: its HTTP status and code (`challenge_used`, `htu_mismatch`…),
+    /// answered as `{"error":"code","message":"…"}` as the RFCs show.
+    case rfc(status: Int, code: String, message: String, retryAfter: Int? = nil)
+
+    static func rfc(_ status: Int, _ code: String, _ message: String) -> RegistryError {
+        .rfc(status: status, code: code, message: message, retryAfter: nil)
+    }
 }

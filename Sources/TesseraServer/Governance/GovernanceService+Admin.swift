@@ -14,6 +14,7 @@ extension GovernanceService {
     public func revoke(sessionID: String, by identity: Identity) async throws {
         let session = try await sessionInScope(sessionID, Capability.passportsRevoke, identity)
         try await store.revoke(jti: session.passport.jti, at: clock.now())
+        statusLists.invalidate()
         revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(session.passport.jti)", "by": "\(identity.userID)"])
     }
@@ -34,6 +35,7 @@ extension GovernanceService {
             throw GovernanceError.unknownSession
         }
         try await store.revoke(jti: jti, at: clock.now())
+        statusLists.invalidate()
         revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "\(identity.userID)"])
     }

@@ -120,6 +120,11 @@ extension GovernanceService {
         let issuer = self.issuer
         let now = clock.now()
         let fingerprint = request.fingerprint
+        // The child's status-list place is taken before the transaction (which cannot suspend);
+        // a delegation that then fails leaves an index unused, never reused.
+        let childJTI = UUID().uuidString.lowercased()
+        let childStatus = try await statusLists.allocate(
+            kind: "passport", jti: childJTI, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(parentClaims.exp ?? 0)))
         do {
             return try await store.mutateSession(id: parent.id, delegationRequestID: request.requestID) { current, existing in
                 if let existing {
@@ -135,7 +140,9 @@ extension GovernanceService {
                             child_token: existing.childToken, child_claims: claims, parent_jti: current.passport.jti,
                             parent_calls_remaining_at_delegation: existing.parentRemainingAtDelegation))
                 }
-                let child = try Attenuation.child(of: current, request: request, issuer: issuer, now: now)
+                var child = try Attenuation.child(of: current, request: request, issuer: issuer, now: now)
+                child.jti = childJTI
+                child.status = childStatus
                 let token = try CompactJWS.sign(child, type: PassportClaims.type, key: key)
                 var next = current
                 let remainingBefore = current.callsRemaining

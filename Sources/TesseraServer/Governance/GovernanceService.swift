@@ -18,9 +18,14 @@ public struct GovernanceService: Sendable {
     let evaluators: TTLCache<String, Evaluator>
     /// "Is this passport revoked?" without a store read per call; see ``RevocationCache``.
     let revocations = RevocationCache()
+    /// Passports get a status-list index, like badges.
+    let statusLists: StatusListService
 
-    public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, logger: Logger) {
+    public init(
+        store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger
+    ) {
         self.store = store
+        self.statusLists = statusLists
         self.keys = keys
         self.clock = clock
         self.issuer = issuer
@@ -64,6 +69,8 @@ public struct GovernanceService: Sendable {
             mission: mission, issuer: issuer, workspace: identity.workspace, issuedAt: clock.now().unixSeconds,
             ttl: Int64(request.ttl), jkt: jkt)
         claims.aud = request.audience.map(Audience.init)
+        claims.status = try await statusLists.allocate(
+            kind: "passport", jti: claims.jti, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
         let token = try await keys.sign(claims, type: PassportClaims.type)
         // Recorded before it is handed out: revocation can then walk through it even if it never
         // starts a session, and a revocation by jti knows its workspace.

@@ -105,5 +105,25 @@ enum PostgresMigrations {
                 "CREATE TRIGGER session_version BEFORE UPDATE ON gov_sessions FOR EACH ROW EXECUTE FUNCTION tessera_session_version()",
             ]
         ),
+        (
+            // As on SQLite: status-list indexes from an identity column (never reused, gaps on
+            // rollback are harmless), and RFC-003 challenge bindings.
+            "v9-status-lists-and-rfc003-challenges",
+            [
+                "CREATE TABLE status_entries (idx BIGINT GENERATED ALWAYS AS IDENTITY (START WITH 1) PRIMARY KEY, kind TEXT NOT NULL, jti TEXT NOT NULL UNIQUE, agent_id TEXT, expires_at DOUBLE PRECISION NOT NULL, status SMALLINT NOT NULL DEFAULT 0)",
+                "CREATE INDEX status_entries_nonzero ON status_entries(status) WHERE status <> 0",
+                "CREATE INDEX status_entries_by_agent ON status_entries(agent_id)",
+                "ALTER TABLE badge_challenges ADD COLUMN did TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE badge_challenges ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+                "ALTER TABLE badge_challenges ADD COLUMN badge_aud TEXT",
+                "ALTER TABLE badge_challenges ADD COLUMN badge_ttl INTEGER NOT NULL DEFAULT 300",
+                "ALTER TABLE badge_challenges ADD COLUMN proof_aud TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE badge_challenges ADD COLUMN htu TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE badge_challenges ADD COLUMN account TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE badge_challenges ADD COLUMN used_at DOUBLE PRECISION",
+                "ALTER TABLE badge_challenges ADD COLUMN issued_badge_jti TEXT",
+                "CREATE INDEX agents_by_did ON agents(did)",
+            ]
+        ),
     ]
 }

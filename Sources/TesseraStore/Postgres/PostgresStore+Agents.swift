@@ -52,11 +52,17 @@ extension PostgresStore {
         }
     }
 
+    public func agents(did: String) async throws(StoreError) -> [AgentRecord] {
+        try await run { [self] in try await Self.agents(try await client.query("SELECT \(unescaped: Self.agentColumns) FROM agents WHERE did = \(did) ORDER BY created")) }
+    }
+
     public func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError) {
+        let audience = SQLiteStore.audienceText(challenge.badgeAudience)
         try await transaction { [self] c in
             // Serialise an agent's challenge creation on its row, so the limit holds across nodes.
             try await Self.drain(c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger))
-            try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 3600)", logger: logger)
+            // Kept a day after expiry for audit (RFC-003 §8.2), then collected.
+            try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 86_400)", logger: logger)
             // At the limit, the oldest open challenges make room: a flood can never stop the
             // holder from getting a fresh one.
             try await c.query(
@@ -66,21 +72,63 @@ extension PostgresStore {
                     ORDER BY expires_at DESC OFFSET \(max(limit - 1, 0)))
                 """, logger: logger)
             try await c.query(
-                "INSERT INTO badge_challenges (id, agent_id, nonce, expires_at) VALUES (\(challenge.id), \(challenge.agentID), \(challenge.nonce), \(challenge.expiresAt.pg))",
+                """
+                INSERT INTO badge_challenges (id, agent_id, did, nonce, created_at, expires_at, badge_aud, badge_ttl, proof_aud, htu, account)
+                VALUES (\(challenge.id), \(challenge.agentID), \(challenge.did), \(challenge.nonce), \(challenge.createdAt.pg), \(challenge.expiresAt.pg),
+                        \(audience), \(challenge.badgeTTL), \(challenge.proofAudience), \(challenge.htu), \(challenge.account))
+                """,
                 logger: logger)
         }
     }
 
-    public func consumeChallenge(id: String, agentID: String, now: Date) async throws(StoreError) -> ChallengeRecord? {
+    public func challenge(id: String) async throws(StoreError) -> ChallengeRecord? {
+        try await run { [self] in
+            let rows = try await client.query(
+                "SELECT id, agent_id, did, nonce, created_at, expires_at, badge_aud, badge_ttl, proof_aud, htu, account, used FROM badge_challenges WHERE id = \(id)")
+            for try await r in rows.decode((String, String, String, String, Double, Double, String?, Int, String, String, String, Bool).self) {
+                return ChallengeRecord(
+                    id: r.0, agentID: r.1, did: r.2, nonce: r.3, createdAt: r.4.date, expiresAt: r.5.date, badgeAudience: SQLiteStore.audience(r.6),
+                    badgeTTL: r.7, proofAudience: r.8, htu: r.9, account: r.10, used: r.11)
+            }
+            return nil
+        }
+    }
+
+    public func markChallengeUsed(id: String, at: Date, badgeJTI: String) async throws(StoreError) -> Bool {
         try await run { [self] in
             // One UPDATE … RETURNING: of two nodes answering the same challenge, one wins.
             let rows = try await client.query(
-                "UPDATE badge_challenges SET used = TRUE WHERE id = \(id) AND agent_id = \(agentID) AND NOT used RETURNING nonce, expires_at")
-            for try await (nonce, expires) in rows.decode((String, Double).self) {
-                let record = ChallengeRecord(id: id, agentID: agentID, nonce: nonce, expiresAt: expires.date)
-                return record.expiresAt > now ? record : nil
-            }
-            return nil
+                "UPDATE badge_challenges SET used = TRUE, used_at = \(at.pg), issued_badge_jti = \(badgeJTI) WHERE id = \(id) AND NOT used RETURNING id")
+            for try await _ in rows.decode(String.self) { return true }
+            return false
+        }
+    }
+
+    public func allocateStatusIndex(_ entry: StatusEntry) async throws(StoreError) -> Int64 {
+        try await run { [self] in
+            let rows = try await client.query(
+                "INSERT INTO status_entries (kind, jti, agent_id, expires_at) VALUES (\(entry.kind), \(entry.jti), \(entry.agentID), \(entry.expiresAt.pg)) RETURNING idx")
+            for try await idx in rows.decode(Int64.self) { return idx }
+            throw StoreError.invalidState("status index")
+        }
+    }
+
+    public func statusEntries(in range: ClosedRange<Int64>, now: Date) async throws(StoreError) -> StatusEntries {
+        try await run { [self] in
+            var highest: Int64?
+            for try await value in try await client.query(
+                "SELECT MAX(idx) FROM status_entries WHERE idx BETWEEN \(range.lowerBound) AND \(range.upperBound)"
+            ).decode(Int64?.self) { highest = value }
+            var statuses: [Int64: UInt8] = [:]
+            let rows = try await client.query(
+                """
+                SELECT e.idx, CAST(CASE WHEN e.status <> 0 THEN e.status ELSE 2 END AS INTEGER) FROM status_entries e
+                LEFT JOIN agents a ON a.id = e.agent_id
+                WHERE e.idx BETWEEN \(range.lowerBound) AND \(range.upperBound) AND e.expires_at > \(now.pg - 60)
+                  AND (e.status <> 0 OR a.status = 'disabled')
+                """)
+            for try await (idx, status) in rows.decode((Int64, Int32).self) { statuses[idx] = UInt8(clamping: status) }
+            return StatusEntries(highest: highest, statuses: statuses)
         }
     }
 
@@ -108,18 +156,7 @@ extension PostgresStore {
                 "UPDATE badges SET revoked_at = COALESCE(revoked_at, \(at.pg)) WHERE jti = \(jti) RETURNING jti", logger: logger
             ).decode(String.self) { changed += 1 }
             guard changed == 1 else { throw StoreError.notFound("badge \(jti)") }
-        }
-    }
-
-    public func badgeRevocations(now: Date) async throws(StoreError) -> (revoked: [String], disabledAgents: [String]) {
-        try await run { [self] in
-            var revoked: [String] = []
-            for try await jti in try await client.query("SELECT jti FROM badges WHERE revoked_at IS NOT NULL AND expires_at > \(now.pg - 60)").decode(String.self) {
-                revoked.append(jti)
-            }
-            var disabled: [String] = []
-            for try await id in try await client.query("SELECT id FROM agents WHERE status = 'disabled'").decode(String.self) { disabled.append(id) }
-            return (revoked, disabled)
+            try await c.query("UPDATE status_entries SET status = 1 WHERE jti = \(jti)", logger: logger)
         }
     }
 }

@@ -128,6 +128,15 @@ extension PostgresStore {
         try await transaction { [self] c in
             try await Self.drain(c.query("SELECT pg_advisory_xact_lock(\(Self.revocationLock))", logger: logger))
             try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
+            // The status list says so too, for the passport and everything delegated from it.
+            try await c.query(
+                """
+                UPDATE status_entries SET status = 1 WHERE jti IN (
+                    WITH RECURSIVE lineage(jti, depth) AS (
+                        SELECT CAST(\(jti) AS TEXT), 0
+                        UNION SELECT p.jti, l.depth + 1 FROM gov_passports p JOIN lineage l ON p.parent_jti = l.jti WHERE l.depth < 64)
+                    SELECT jti FROM lineage)
+                """, logger: logger)
             var frontier = [jti]
             var seen = Set<String>()
             while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {

@@ -23,9 +23,10 @@ guard arguments.count > 1, let server = option("--server") else {
 
 switch arguments[1] {
 case "callee":
-    let verifier = try RegistryBadgeVerifier(server: server, verification: BadgeVerification(minimumIAL: 1))
+    // Trusts the registry at --server as the issuer; demands IAL-1 and a DPoP proof per request.
+    let verifier = try RegistryBadgeVerifier(server: server, minimumIAL: 1, requireFreshStatus: true)
     let router = Router(context: BasicBadgeRequestContext.self)
-    router.add(middleware: BadgeAuthMiddleware(verifier: verifier))
+    router.add(middleware: BadgeAuthMiddleware(verifier: verifier, requireProof: true))
     router.get("/hello") { _, context in
         "hello \(context.badge?.sub ?? "?") (IAL-\(context.badge?.ial ?? "?"), agent \(context.badge?.agent_id ?? "?"))\n"
     }

@@ -76,13 +76,24 @@ public struct BadgeKeeper: Sendable {
         if c.mode != .ca {
             if let key = c.key {
                 do {
-                    // Phase 1 is authenticated (RFC-003 §3.3): the API key, or else the badge in hand
-                    // (a registry-issued badge may ask for its own DID's challenge), so an agent
-                    // keeps renewing by PoP without holding an API key.
-                    let credential = c.apiKey ?? current.flatMap { $0.expires > now() ? $0.token : nil }
-                    let client = try TesseraHTTPClient(baseURL: c.server, token: credential, timeout: c.requestTimeout)
+                    // Phase 1 is authenticated (RFC-003 §3.3): with the IAL-1 badge in hand if it is
+                    // still valid (an agent renews by PoP on its own credential, no API key needed),
+                    // else — or if the registry refuses the badge — with the API key.
                     let did = c.did ?? (c.agentID.hasPrefix("did:") ? c.agentID : key.publicKey.did)
-                    return try checked(try Self.held(try await client.issuePoPBadge(did: did, key: key, lifetime: seconds, audience: c.audience)))
+                    let held = current.flatMap { $0.ial == "1" && $0.expires > now().addingTimeInterval(5) ? $0.token : nil }
+                    let credentials = [held, c.apiKey].compactMap { $0 }
+                    var lastError: (any Error)?
+                    for (index, credential) in (credentials.isEmpty ? [nil] : credentials.map { Optional($0) }).enumerated() {
+                        do {
+                            let client = try TesseraHTTPClient(baseURL: c.server, token: credential, timeout: c.requestTimeout)
+                            return try checked(try Self.held(try await client.issuePoPBadge(
+                                did: did, agent: c.agentID, key: key, lifetime: seconds, audience: c.audience)))
+                        } catch ClientError.server(let status, let body) where status == 401 && index + 1 < credentials.count {
+                            lastError = ClientError.server(status: status, body: body)
+                            continue
+                        }
+                    }
+                    throw lastError ?? Failure(description: "no credential for the PoP challenge")
                 } catch {
                     popError = error
                 }

@@ -61,8 +61,10 @@ extension TesseraHTTPClient {
 
     /// A proof-of-possession (IAL-1) badge: challenge, proof signed with the agent key (`sub` and
     /// `kid` from `did`), answer. Phase 2 carries no credential: the proof is the authentication.
-    public func issuePoPBadge(did: String, key: Ed25519KeyPair, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
-        let challenge = try await badgeChallenge(agent: did, lifetime: lifetime, audience: audience)
+    /// `agent` (default `did`) is the route key: the DID, or the agent's Tessera id.
+    public func issuePoPBadge(did: String, agent: String? = nil, key: Ed25519KeyPair, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
+        let route = agent ?? did
+        let challenge = try await badgeChallenge(agent: route, lifetime: lifetime, audience: audience)
         let proof: String
         do {
             proof = try KeyOwnershipProofClaims.sign(challenge: challenge, did: did, key: key, now: Date().unixSeconds)
@@ -71,7 +73,7 @@ extension TesseraHTTPClient {
         }
         struct Body: Encodable { var mode = "ial1"; var challenge_id: String; var proof_jws: String }
         let (status, bytes) = try await raw(
-            .POST, "/v1/agents/\(Self.segment(did))/badge", body: Body(challenge_id: challenge.challenge_id, proof_jws: proof), authenticate: false)
+            .POST, "/v1/agents/\(Self.segment(route))/badge", body: Body(challenge_id: challenge.challenge_id, proof_jws: proof), authenticate: false)
         guard (200..<300).contains(status) else { throw .server(status: status, body: String(decoding: bytes, as: UTF8.self)) }
         do {
             return try StrictJSON.decode(IssuedBadge.self, from: Data(bytes))

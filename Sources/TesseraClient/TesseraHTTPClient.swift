@@ -18,7 +18,11 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
         if let error = object["error"] as? [String: Any] {
             return "\(error["type"] as? String ?? "error"): \(error["message"] as? String ?? "")"
         }
-        if let error = object["error"] as? String { return error }
+        if let error = object["error"] as? String {
+            // RFC-002/RFC-003 bodies: {"error":"code","message":"…"}.
+            if let message = object["message"] as? String { return "\(error): \(message)" }
+            return error
+        }
         return body
     }
 

@@ -76,10 +76,12 @@ struct KeeperEndToEndTests {
         defer { umask(previous) }
         let s = try await setup()
         let out = s.keys + "/badge.jwt"
+        // The API key opens the first challenge (RFC-003: no anonymous challenges); renewals
+        // authenticate with the IAL-1 badge in hand.
         let keeper = try Keeper([
             "--agent", s.agent, "--key", s.keys + "/private.jwk", "--server", s.url, "--out", out, "--exp", "6s",
             "--renew-before", "3s", "--check-interval", "1s",
-        ])
+        ], environment: ["TESSERA_API_KEY": s.admin])
         // A reader polls the file throughout: every read must be a complete, parseable badge.
         let torn = NIOLockedValueBox(0)
         let reads = NIOLockedValueBox(0)
@@ -118,7 +120,7 @@ struct KeeperEndToEndTests {
         let keeper = try Keeper([
             "--agent", s.agent, "--key", s.keys + "/private.jwk", "--server", s.url, "--out", out, "--exp", "8s",
             "--renew-before", "4s", "--check-interval", "1s",
-        ])
+        ], environment: ["TESSERA_API_KEY": s.admin])
         #expect(try await keeper.waitFor({ keeper.renewals >= 1 }, timeout: .seconds(10)))
         let held = try #require(claims(out))
         #expect(try await s.server.stop() == 0)
@@ -147,7 +149,9 @@ struct KeeperEndToEndTests {
         #expect(once.status == 0, "\(once.stderr)")
         #expect(once.stderr.contains("warning"))
         #expect(once.stderr.contains("falling back to a CA-issued (IAL-0) badge"))
-        #expect(once.stderr.contains("HTTP 401"))
+        // The registry's RFC-003 code is in the logged cause: the proof's DID is not the agent's.
+        #expect(once.stderr.contains("HTTP 403"))
+        #expect(once.stderr.contains("subject_mismatch"))
         #expect(claims(out)?.ial == "0")
         // pop mode refuses instead of falling back.
         let strict = try runTessera(

@@ -125,8 +125,11 @@ struct FoundationRoutesTests {
             "/api/v1/auth/login",
             // Governance: the passport (or the session id it started) is the credential.
             "/verify", "/session/start", "/sessions", "/evaluate", "/delegate", "/session/end", "/end", "/attest",
-            // Badges: the agent's key (PoP) is the credential; the status list is public.
-            "/v1/agents/:id/badge/challenge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
+            // Badges: issuance and challenges authenticate in the handler (an IAL-1 request by its
+            // proof, RFC-003 §5.2.1; IAL-0 and challenges by a credential, answered in the RFCs'
+            // error shape); status, status lists and DID documents are public (RFC-002 §7.5, §6.3).
+            "/v1/agents/:id/badge", "/v1/agents/:id/badge/challenge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
+            "/v1/badges/:jti/status", "/v1/agents/:id/status", "/v1/status-lists/:list", "/agents/:slug/did.json",
         ])
         #expect(routes.first { $0.path == "/issue" }?.access == .capability("passports:issue"))
         #expect(routes.first { $0.path == "/revoke" }?.access == .capability("passports:revoke"))

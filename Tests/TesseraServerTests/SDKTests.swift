@@ -3,9 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import AsyncHTTPClient
+import Logging
 import Testing
 import TesseraBadgeMiddleware
-import TesseraClient
+@testable import TesseraClient
 import TesseraCore
 
 @testable import TesseraServer
@@ -66,6 +67,30 @@ struct SDKTests {
                             cnf: nil, level: "1", domain: nil, status: nil),
                 type: BadgeClaims.type, key: forgedKey)
             await #expect(throws: BadgeError.signatureInvalid) { _ = try await verifier.verify(forged) }
+        }
+    }
+
+    @Test("the keeper renews by PoP with only the IAL-1 badge in hand (no API key): the registry accepts the badge for its own DID's challenge")
+    func renewalWithoutAPIKey() async throws {
+        try await withRegistry { base, agent, keys, fixture in
+            let key = try Tessera.loadKey(keysDir: keys)
+            var configuration = BadgeKeeper.Configuration(server: base, agentID: agent, output: "")
+            configuration.key = key
+            configuration.apiKey = fixture.adminKey
+            configuration.mode = .pop
+            configuration.lifetime = .seconds(120)
+            let first = try await BadgeKeeper(configuration: configuration, logger: Logger(label: "test")).acquire(current: nil)
+            #expect(first.ial == "1")
+            configuration.apiKey = nil
+            let keeper = BadgeKeeper(configuration: configuration, logger: Logger(label: "test"))
+            let renewed = try await keeper.acquire(current: first)
+            #expect(renewed.ial == "1")
+            #expect(renewed.jti != first.jti)
+            // Without a badge or a key there is nothing to open a challenge with.
+            await #expect(throws: (any Error).self) { _ = try await keeper.acquire(current: nil) }
+            // A revoked badge no longer opens one.
+            try await TesseraHTTPClient(baseURL: base, token: fixture.adminKey).revokeBadge(jti: renewed.jti)
+            await #expect(throws: (any Error).self) { _ = try await keeper.acquire(current: renewed) }
         }
     }
 

@@ -94,6 +94,34 @@ struct SDKTests {
         }
     }
 
+    @Test("a verifier holding a cached status list refuses a revoked badge within the list's TTL, without run()")
+    func revocationWithinTTL() async throws {
+        let fixture = try await IAMFixture.make { $0.statusListTTLSeconds = 1 }
+        try await buildApplication(fixture.environment).test(.live) { raw in
+            let base = "http://127.0.0.1:\(try #require(raw.port))"
+            let registry = try TesseraHTTPClient(baseURL: base, token: fixture.adminKey)
+            let pair = Ed25519KeyPair()
+            let agent = try await registry.registerAgent(name: "a", publicJWK: pair.publicKey.jwk, domain: nil, workspace: nil)
+            let badge = try await registry.issueBadge(agent: agent.did, lifetime: 600, audience: nil)
+            let verifier = try RegistryBadgeVerifier(server: base, requireFreshStatus: true)
+            #expect(try await verifier.verify(badge.token).jti == badge.jti)
+            try await registry.revokeBadge(jti: badge.jti)
+            let revoked = ContinuousClock.now
+            var refusedAfter: Duration?
+            while refusedAfter == nil, ContinuousClock.now - revoked < .seconds(5) {
+                do {
+                    _ = try await verifier.verify(badge.token)
+                    try await Task.sleep(for: .milliseconds(50))
+                } catch BadgeError.revoked {
+                    refusedAfter = ContinuousClock.now - revoked
+                }
+            }
+            let elapsed = try #require(refusedAfter)
+            // The list's TTL is 1 s; a second of slack covers the list's whole-second `iat`.
+            #expect(elapsed <= .seconds(2), "refused after \(elapsed)")
+        }
+    }
+
     @Test("no key anywhere is a clear error")
     func noKey() async throws {
         await #expect(throws: Tessera.ConnectError.self) {

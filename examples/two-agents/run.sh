@@ -21,6 +21,7 @@ done
 $BIN/two-agents-example callee --server "$TESSERA_SERVER" 2>"$WORK/callee.log" & PIDS+=($!)
 wait_port "$WORK/callee.log"; CALLEE="http://127.0.0.1:$P"
 echo "registry $TESSERA_SERVER, callee $CALLEE" >&2
-$BIN/two-agents-example caller --server "$TESSERA_SERVER" --agent "$(cat "$WORK/caller.id")" --keys-dir "$WORK/caller" --target "$CALLEE"
+# The API key opens the caller's first PoP challenge (RFC-003: no anonymous challenges).
+TESSERA_API_KEY="$TESSERA_TOKEN" $BIN/two-agents-example caller --server "$TESSERA_SERVER" --agent "$(cat "$WORK/caller.id")" --keys-dir "$WORK/caller" --target "$CALLEE"
 echo "without a badge:" >&2
 curl -s -i "$CALLEE/hello" | head -1

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -50,6 +51,9 @@ public final class Authenticator: Sendable {
             return nil
         }
     }
+
+    /// RFC-003 §3.1's header for registry API keys.
+    public static let registryKeyHeader = HTTPField.Name("X-Capiscio-Registry-Key")!
 
     /// Extracts the credential of an `Authorization: Bearer …` header value.
     public static func bearer(_ header: String?) -> String? {

@@ -299,7 +299,7 @@ struct BadgeController {
     /// a 401, never silently ignored.
     func caller(_ request: Request, allowBadge: Bool) async throws -> RegistryCaller? {
         let unauthorized = RegistryError.rfc(401, "unauthorized", "missing or invalid authorization")
-        if let key = request.headers[HTTPField.Name("X-Capiscio-Registry-Key")!] {
+        if let key = request.headers[Authenticator.registryKeyHeader] {
             guard let identity = await authenticator.authenticate(bearer: key) else { throw unauthorized }
             return .principal(identity)
         }

@@ -27,18 +27,24 @@ let benchmarks: @Sendable () -> Void = {
 
     badgeMiddlewareBenchmark(configuration: quick)
 
-    // The registry's real badge type, as services verify it (it reads its claims through
-    // `StrictClaims`, without JSONDecoder).
+    // The registry's real badge, verified as services verify it (RFC-002 §8.1: structure,
+    // issuer, signature, time, audience, the IAL-1 did:key binding, the status-list lookup).
     let now = Date().unixSeconds
+    let badgeIssuer = "https://registry.example"
     let badge = try! CompactJWS.sign(
-        BadgeClaims(iss: "https://registry.example", sub: key.publicKey.did, aud: ["svc"], iat: now, exp: now + 3600,
-                    ial: "1", domain: "agent.example", workspace: "default", agentID: "a1", jkt: key.publicKey.thumbprint),
+        BadgeClaims(
+            iss: badgeIssuer, sub: key.publicKey.did, audience: ["svc"], iat: now, exp: now + 3600, ial: "1", key: key.publicKey.publicJWK,
+            cnf: .init(kid: DIDs.keyID(did: key.publicKey.did, key: key.publicKey)), level: "1", domain: "agent.example",
+            status: StatusClaim(idx: 7, uri: badgeIssuer + "/v1/status-lists/0"), workspace: "default", agentID: "a1"),
         type: BadgeClaims.type, key: key)
-    let badgePolicy = JWSPolicy(type: BadgeClaims.type, issuers: ["https://registry.example"], audience: "svc")
+    let badgeVerification = BadgeVerification(trustedIssuers: [badgeIssuer], audience: "svc")
+    let badgeList = StatusLookup.list(try! StatusList(bits: 2, count: 1024), fresh: true)
     Benchmark("JWS badge verify (swift-crypto + header rules)", configuration: quick) { benchmark in
         let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(try await verifier.verify(badge, as: BadgeClaims.self, policy: badgePolicy)) }
+        for _ in benchmark.scaledIterations {
+            blackHole(try badgeVerification.verify(badge, now: now, keys: { _ in verifier }, status: { _ in badgeList }))
+        }
     }
 
     let mission10 = Mission(

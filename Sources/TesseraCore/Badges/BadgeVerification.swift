@@ -35,8 +35,11 @@ public enum SelfSignedPolicy: Sendable, Equatable {
 ///
 /// Pure: keys, lists and DID documents come from the caller's caches, so the hot path does no I/O.
 public struct BadgeVerification: Sendable {
-    /// Registry origins whose badges are accepted.
-    public var trustedIssuers: Set<String>
+    /// Registry origins whose badges are accepted (HTTPS origins, or HTTP on loopback; anything
+    /// else in the set is never trusted).
+    public let trustedIssuers: Set<String>
+    /// `trustedIssuers` that are origins, decided once here rather than per badge.
+    let origins: Set<String>
     /// This verifier's identity; a badge with `aud` must list it.
     public var audience: String?
     public var minimumIAL: Int
@@ -53,6 +56,7 @@ public struct BadgeVerification: Sendable {
         selfSigned: SelfSignedPolicy = .refuse
     ) {
         self.trustedIssuers = trustedIssuers
+        self.origins = trustedIssuers.filter(Self.isOrigin)
         self.audience = audience
         self.minimumIAL = minimumIAL
         self.requireFreshStatus = requireFreshStatus
@@ -74,7 +78,7 @@ public struct BadgeVerification: Sendable {
             guard case .string(let iss)? = object["iss"], trustedIssuers.contains(iss) else { return Needs() }
             return Needs(issuer: iss)
         }
-        guard let claims = try? BadgeClaims(strict: object), let iss = claims.iss, trustedIssuers.contains(iss) else { return Needs() }
+        guard let claims = try? BadgeClaims(strict: object), let iss = claims.iss, origins.contains(iss) else { return Needs() }
         let statusURI = claims.status.map(\.status_list.uri).flatMap { Self.isUnder(issuer: iss, uri: $0) ? $0 : nil }
         return Needs(issuer: iss, statusURI: statusURI, did: claims.ial == "1" && !claims.sub.hasPrefix("did:key:") ? claims.sub : nil)
     }
@@ -98,8 +102,16 @@ public struct BadgeVerification: Sendable {
         } catch {
             throw .claimsInvalid
         }
-        guard let iss = claims.iss, let key = claims.key, let jwkKey = try? Ed25519PublicKey(jwk: key), DIDs.isSupported(claims.sub)
-        else { throw .claimsInvalid }
+        guard let iss = claims.iss, let key = claims.key, let jwkKey = try? Ed25519PublicKey(jwk: key) else { throw .claimsInvalid }
+        // The subject: a did:key (decoded once: it is also its own DID document) or a did:web.
+        let subjectKey: Ed25519PublicKey?
+        if claims.sub.hasPrefix("did:key:") {
+            guard claims.sub.utf8.count <= 128, !claims.sub.utf8.contains(UInt8(ascii: "#")), let decoded = try? DIDKey.decode(claims.sub) else { throw .claimsInvalid }
+            subjectKey = decoded
+        } else {
+            guard DIDs.isSupported(claims.sub) else { throw .claimsInvalid }
+            subjectKey = nil
+        }
         guard ["0", "1"].contains(claims.ial), ["0", "1", "2", "3", "4"].contains(claims.level) else { throw .claimsInvalid }
         if claims.ial == "1" { guard claims.cnf != nil else { throw .claimsInvalid } } else { guard claims.cnf == nil else { throw .claimsInvalid } }
         if claims.level == "0", claims.ial != "0" { throw .claimsInvalid }
@@ -112,10 +124,10 @@ public struct BadgeVerification: Sendable {
             case .any: break
             case .only(let dids): guard dids.contains(iss) else { throw .issuerUntrusted }
             }
-            guard let selfKey = try? DIDKey.decode(iss), selfKey == jwkKey else { throw .claimsInvalid }
+            guard let selfKey = subjectKey, selfKey == jwkKey else { throw .claimsInvalid }
             verifier = JWSVerifier(synchronousKeys: [header.kid ?? "": selfKey])
         } else {
-            guard trustedIssuers.contains(iss), Self.isOrigin(iss) else { throw .issuerUntrusted }
+            guard origins.contains(iss) else { throw .issuerUntrusted }
             guard let issuerKeys = keys(iss) else { throw .signatureInvalid }
             verifier = issuerKeys
         }
@@ -129,9 +141,15 @@ public struct BadgeVerification: Sendable {
         guard Int(claims.ial) ?? 0 >= minimumIAL else { throw .ialInsufficient }
         // 7. IAL-1 key binding.
         if claims.ial == "1", let kid = claims.cnf?.kid {
-            let resolved = claims.sub.hasPrefix("did:key:") ? DIDs.resolveKeyDID(claims.sub) : document(claims.sub)
-            guard let resolved, resolved.id == claims.sub, let bound = resolved.key(methodID: kid), bound == jwkKey else {
-                throw .claimsInvalid
+            if let subjectKey {
+                // did:key's document has one method, `did#<multibase>`, holding the DID's key.
+                guard kid.utf8.count == claims.sub.utf8.count * 2 - 7, kid == claims.sub + "#" + claims.sub.dropFirst(8), subjectKey == jwkKey else {
+                    throw .claimsInvalid
+                }
+            } else {
+                guard let resolved = document(claims.sub), resolved.id == claims.sub, let bound = resolved.key(methodID: kid), bound == jwkKey else {
+                    throw .claimsInvalid
+                }
             }
         }
         // 8–9. Revocation and agent status (registry-issued badges only).
@@ -209,9 +227,19 @@ public struct BadgeVerification: Sendable {
     }
 
     /// Whether `uri` is on the issuer's origin (`iss` + `/…`).
+    /// Byte-level: Foundation's substring search showed in the verification profile.
     public static func isUnder(issuer: String, uri: String) -> Bool {
-        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
-        return uri.hasPrefix(base + "/") && !uri.contains("..") && !uri.contains("@") && !uri.contains("#")
+        let base = issuer.utf8.last == UInt8(ascii: "/") ? Array(issuer.utf8.dropLast()) : Array(issuer.utf8)
+        let bytes = Array(uri.utf8)
+        guard bytes.count > base.count, bytes.starts(with: base), bytes[base.count] == UInt8(ascii: "/") else { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "@") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "?") || (byte == UInt8(ascii: ".") && previous == byte) {
+                return false
+            }
+            previous = byte
+        }
+        return true
     }
 }
 

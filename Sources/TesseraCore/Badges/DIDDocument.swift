@@ -113,6 +113,9 @@ public enum DIDs {
 
 /// A `did:web` identifier (W3C CCG did:web): `did:web:<host>[%3A<port>][:<path>…]`.
 public struct DIDWeb: Sendable, Equatable {
+    static let hostCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-.:")
+    static let segmentCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
     /// Host, with `:port` if the DID encodes one.
     public let authority: String
     public let path: [String]
@@ -122,11 +125,9 @@ public struct DIDWeb: Sendable, Equatable {
         let parts = did.dropFirst("did:web:".count).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard let first = parts.first, !first.isEmpty else { return nil }
         let authority = first.replacingOccurrences(of: "%3A", with: ":")
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-.:")
-        guard authority.allSatisfy({ allowed.contains($0) }), !authority.hasPrefix("."), !authority.hasPrefix(":") else { return nil }
-        let segment = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        guard authority.allSatisfy({ Self.hostCharacters.contains($0) }), !authority.hasPrefix("."), !authority.hasPrefix(":") else { return nil }
         for part in parts.dropFirst() {
-            guard !part.isEmpty, part.count <= 128, part.allSatisfy({ segment.contains($0) }), part != ".", part != ".." else { return nil }
+            guard !part.isEmpty, part.count <= 128, part.allSatisfy({ Self.segmentCharacters.contains($0) }), part != ".", part != ".." else { return nil }
         }
         self.authority = authority
         self.path = Array(parts.dropFirst())

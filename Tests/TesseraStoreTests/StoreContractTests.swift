@@ -275,14 +275,16 @@ struct StoreContractTests {
         clone.id = "agt_2"
         await #expect(throws: StoreError.self) { try await second.createAgent(clone) }
         #expect(try await second.agents(did: key.publicKey.did).map(\.id) == ["agt_1"])
-        let now = Date()
+        // Whole seconds: a Date survives the store's Double round trip exactly.
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
         // At the limit the oldest open challenge makes room (a flood never locks the holder out).
         try await store.createChallenge(Self.challenge("c1", expires: now.addingTimeInterval(58), now: now), limit: 2, now: now)
         try await store.createChallenge(Self.challenge("c2", expires: now.addingTimeInterval(59), now: now), limit: 2, now: now)
         try await second.createChallenge(Self.challenge("c3", expires: now.addingTimeInterval(60), now: now), limit: 2, now: now)
         #expect(try await store.challenge(id: "c1") == nil)
         // What phase 1 bound is read back exactly.
-        #expect(try await second.challenge(id: "c3") == Self.challenge("c3", expires: Date(timeIntervalSince1970: now.addingTimeInterval(60).timeIntervalSince1970), now: now))
+        let read = try await second.challenge(id: "c3")
+        #expect(read == Self.challenge("c3", expires: now.addingTimeInterval(60), now: now), "\(String(describing: read))")
         let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<10 {
                 let handle = i % 2 == 0 ? store : second

@@ -202,3 +202,40 @@ public final class RegistryBadgeVerifier: Sendable {
         return kid
     }
 }
+
+/// A passport verified away from the server's database: signature with the server's JWKS, and
+/// revocation from the Token Status List the passport names (fetched from the same server), so an
+/// auditor or a gateway holding only the passport and network access to the published lists
+/// learns what `/verify` would say.
+public enum PassportStatusCheck {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case invalidToken
+        case revoked
+        case statusUnavailable
+
+        public var description: String {
+            switch self {
+            case .invalidToken: "invalid_token"
+            case .revoked: "passport_revoked"
+            case .statusUnavailable: "status_unavailable"
+            }
+        }
+    }
+
+    public static func verify(_ token: String, client: TesseraHTTPClient, issuer: String? = nil) async throws(Failure) -> PassportClaims {
+        guard let set = try? await client.jwks() else { throw .statusUnavailable }
+        let keys = await JWSVerifier(jwks: set)
+        let policy = JWSPolicy(type: PassportClaims.type, issuers: issuer.map { [$0] })
+        guard let claims = try? keys.verifySync(token, as: PassportClaims.self, policy: policy, now: Date().unixSeconds) else {
+            throw .invalidToken
+        }
+        guard let reference = claims.status?.status_list, let base = URL(string: client.baseURL),
+            let uri = URL(string: reference.uri), uri.host == base.host, uri.port == base.port, uri.query == nil,
+            let listToken = try? await client.statusListToken(path: uri.path),
+            let (list, _) = StatusListVerifier.verify(listToken, uri: reference.uri, keys: keys),
+            let value = try? list.status(at: reference.idx)
+        else { throw .statusUnavailable }
+        guard value == TokenStatus.valid.rawValue else { throw .revoked }
+        return claims
+    }
+}

@@ -67,11 +67,26 @@ struct PassportCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify a passport with the server; prints its claims.")
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a passport with the server; prints its claims.",
+            discussion: "--status-list checks it the way any third party can: the signature against the JWKS, revocation in the passport's Token Status List.")
         @OptionGroup var options: ClientOptions
-        @Argument(help: "The passport, @file or -.") var token: String
+        @Argument(help: "The passport: a file, @file, - or the token.") var token: String
+        @Flag(help: "Verify with the published JWKS and status list instead of /verify.") var statusList = false
 
         func run() async throws {
+            if statusList {
+                let text = try readArgument(token)
+                let client = try options.client(requireToken: false)
+                let claims: PassportClaims
+                do {
+                    claims = try await PassportStatusCheck.verify(text, client: client)
+                } catch {
+                    Output.result(error.description)
+                    throw ExitCode(1)
+                }
+                return try Output.json(claims)
+            }
             let response = try await governanceCall(options, "/verify", ["token": .string(try readArgument(token))])
             if !options.json, let claims = response["claims"] { try Output.json(claims) }
         }

@@ -295,4 +295,26 @@ others = [i for i in range(len(raw) * 8 // bits) if rfc002.status_value(list_cla
 check(sorted(others) == sorted([pop_claims["status"]["status_list"]["idx"], ca_claims["status"]["status_list"]["idx"]]),
       "every other index reads VALID")
 
+# -- Passports carry a status reference too ------------------------------------------------------
+mission = {"agent_id": "agent-1", "mission": "summarise reports", "allowed_tools": ["read_file"], "max_tool_calls": 5,
+           "max_duration_s": 600}
+status, body, _ = http("POST", "/issue", {"mission": mission}, {"Authorization": f"Bearer {TOKEN}"})
+passport = json.loads(body)["token"]
+passport_claims = json.loads(rfc002.b64url_decode(passport.split(".")[1]))
+reference = passport_claims["status"]["status_list"]
+check(reference["uri"].startswith(SERVER + "/v1/status-lists/"), "a passport carries status.status_list {idx, uri}")
+passport_file = os.path.join(work, "passport.jwt")
+with open(passport_file, "w") as f:
+    f.write(passport)
+code, out, err = tessera("passport", "verify", passport_file, "--status-list", "--server", SERVER)
+check(code == 0 and json.loads(out)["jti"] == passport_claims["jti"], f"tessera passport verify --status-list accepts it: {err}")
+status, _, _ = http("POST", "/revoke", {"jti": passport_claims["jti"]}, {"Authorization": f"Bearer {TOKEN}"})
+check(status == 200, "passport revoked")
+code, out, _ = tessera("passport", "verify", passport_file, "--status-list", "--server", SERVER)
+check(code == 1 and out == "passport_revoked", f"tessera passport verify --status-list refuses it (got {out})")
+list_token = urllib.request.urlopen(reference["uri"], timeout=5).read().decode()
+list_claims = json.loads(rfc002.b64url_decode(list_token.split(".")[1]))
+check(rfc002.status_value(list_claims["status_list"]["lst"], list_claims["status_list"]["bits"], reference["idx"]) == 1,
+      "the revoked passport's index reads INVALID, decoded independently")
+
 print(f"badge-e2e: {checks} checks passed", file=sys.stderr)

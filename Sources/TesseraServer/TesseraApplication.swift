@@ -86,6 +86,7 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     try HealthController(store: environment.store).register(on: routes)
     try MetricsController().register(on: routes)
     try JWKSController(keys: environment.keys).register(on: routes)
+    try OpenAPIController().register(on: routes)
     try IAMController(iam: environment.iam).register(on: routes)
     try BadgeController(badges: environment.badges, authenticator: environment.authenticator).register(on: routes)
     // The governance surface answers errors in its own flat shape.

@@ -121,7 +121,7 @@ struct FoundationRoutesTests {
         let (_, routes) = try buildRouter(try await makeEnvironment())
         let anonymous = Set(routes.filter { $0.access == .anonymous }.map(\.path))
         #expect(anonymous == [
-            "/health", "/.well-known/jwks.json", "/api/v1/auth/bootstrap", "/api/v1/auth/bootstrap-status",
+            "/health", "/.well-known/jwks.json", "/openapi.json", "/api/v1/auth/bootstrap", "/api/v1/auth/bootstrap-status",
             "/api/v1/auth/login",
             // Governance: the passport (or the session id it started) is the credential.
             "/verify", "/session/start", "/sessions", "/evaluate", "/delegate", "/session/end", "/end", "/attest",

@@ -1,0 +1,466 @@
+#!/usr/bin/env python3
+"""Generates Tessera's OpenAPI 3.1 document: docs/openapi.json (kept in the repository) and
+Sources/TesseraServer/OpenAPI/OpenAPIDocument.swift (what `GET /openapi.json` serves).
+
+Run after changing an HTTP route: `python3 scripts/openapi/generate.py`. The test suite fails
+when a route exists that the document does not describe (or the reverse), and when the two
+generated files differ from what this script produces.
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+with open(os.path.join(ROOT, "Sources", "TesseraCore", "TesseraVersion.swift")) as _f:
+    VERSION = _f.read().split('current = "')[1].split('"')[0]
+
+# -- Building blocks ------------------------------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=(), description=None, additional=True):
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    if not additional:
+        schema["additionalProperties"] = False
+    return schema
+
+
+S = {"type": "string"}
+I = {"type": "integer"}
+B = {"type": "boolean"}
+TIME = {"type": "string", "description": "RFC 3339 / ISO 8601 UTC timestamp"}
+STRINGS = {"type": "array", "items": S}
+ANY_OBJECT = {"type": "object"}
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON.",
+    401: "Not authenticated: never says which check failed.",
+    403: "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed).",
+    404: "Unknown (or outside the caller's workspaces, which looks the same).",
+    405: "Method not allowed on this path.",
+    409: "Conflict with the current state.",
+    413: "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway).",
+    415: "Not `application/json`.",
+    422: "Operation not permitted in this state.",
+    429: "Rate limited: `Retry-After` says when to retry.",
+    502: "The upstream (MCP server) failed.",
+    503: "The store (or the upstream) is unavailable; retry.",
+}
+
+
+def error_response(code):
+    response = {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {"schema": ref("Error")}}}
+    if code in (401,):
+        response["headers"] = {"WWW-Authenticate": {"schema": S, "description": "Present on flat-shape 401s and badge refusals."}}
+    if code in (429, 503):
+        response["headers"] = {"Retry-After": {"schema": I, "description": "Seconds to wait."}}
+    return response
+
+
+def json_response(description, schema, headers=None):
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def body(schema, required=True, example=None):
+    content = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"required": required, "content": {"application/json": content}}
+
+
+ALWAYS = [400, 413, 503]
+
+
+def op(summary, tag, responses, errors=(), request=None, security=None, parameters=None, operation_id=None, description=None):
+    out = {"summary": summary, "tags": [tag], "operationId": operation_id, "responses": dict(responses)}
+    if description:
+        out["description"] = description
+    for code in sorted(set(errors)):
+        out["responses"][str(code)] = error_response(code)
+    if request:
+        out["requestBody"] = request
+    if security is not None:
+        out["security"] = security
+    if parameters:
+        out["parameters"] = parameters
+    return out
+
+
+def path_param(name, description):
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}, "description": description}
+
+
+def query_param(name, description, required=False):
+    return {"name": name, "in": "query", "required": required, "schema": S, "description": description}
+
+
+ANON = []
+PRINCIPAL = [{"apiKey": []}, {"loginJWT": []}, {"registryKey": []}]
+
+# -- Schemas ----------------------------------------------------------------------------------------
+
+schemas = {
+    "Error": {
+        "description": "Every error body is one of three shapes, decided in one place (ErrorMapping): the IAM/gateway "
+                       "`{\"error\":{\"type\",\"message\"}}`, the governance seed's flat `{\"error\":\"code\"}`, and the "
+                       "CapiscIO RFCs' `{\"error\":\"code\",\"message\"}` (badge routes).",
+        "anyOf": [ref("TypedError"), ref("FlatError"), ref("CodedError")],
+    },
+    "TypedError": obj({"error": obj({"type": S, "message": S}, ["type", "message"])}, ["error"],
+                      "IAM, registry and transport errors, e.g. `{\"error\":{\"type\":\"auth-failed\",\"message\":\"auth failure\"}}`."),
+    "FlatError": obj({"error": S}, ["error"], "Governance errors, e.g. `{\"error\":\"invalid_token\"}`."),
+    "CodedError": obj({"error": S, "message": S}, ["error", "message"],
+                      "RFC-002/RFC-003 errors, e.g. `{\"error\":\"challenge_used\",\"message\":\"…\"}` or `{\"error\":\"BADGE_EXPIRED\",…}`."),
+    "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded"]}, "version": S}, ["status", "version"]),
+    "JWK": obj({"kty": S, "crv": S, "x": S, "kid": S, "alg": S, "use": S}, ["kty"], "An Ed25519 public JWK (RFC 8037)."),
+    "JWKSet": obj({"keys": {"type": "array", "items": ref("JWK")}}, ["keys"]),
+    # IAM
+    "IAMUser": obj({k: S for k in ("id", "workspace", "default_workspace", "username", "name", "email", "created")}
+                   | {"roles": STRINGS, "enabled": B, "must_change_password": B},
+                   ["id", "username", "roles", "enabled"]),
+    "IAMWorkspace": obj({"id": S, "name": S, "enabled": B, "created": S}, ["id", "enabled"]),
+    "IAMAPIKey": obj({k: S for k in ("id", "user_id", "name", "prefix", "expires", "created", "last_used")}, ["id", "user_id", "prefix"]),
+    "IAMAudit": obj({k: S for k in ("id", "at", "actor", "action", "target", "outcome", "detail")}, ["id", "at", "action"]),
+    "IAMResponse": obj({
+        "user": ref("IAMUser"), "users": {"type": "array", "items": ref("IAMUser")},
+        "workspace": ref("IAMWorkspace"), "workspaces": {"type": "array", "items": ref("IAMWorkspace")},
+        "api_key_plaintext": {"type": "string", "description": "Shown once, on create-api-key."},
+        "api_key": ref("IAMAPIKey"), "api_keys": {"type": "array", "items": ref("IAMAPIKey")},
+        "jwt": S, "jwt_expires": S, "signing_key_public": S, "resolved_user_id": S, "resolved_default_workspace": S,
+        "resolved_workspace": S, "resolved_roles": STRINGS, "temporary_password": S, "bootstrap_admin_user_id": S,
+        "bootstrap_admin_api_key": S, "bootstrap_available": B, "decision_allow": B, "decision_ttl_seconds": I,
+        "decisions_json": S, "audit": {"type": "array", "items": ref("IAMAudit")},
+    }, description="TrustGraph's `IamResponse`: members that do not apply are omitted."),
+    "LoginRequest": obj({"username": {"type": "string", "maxLength": 256}, "password": S, "workspace": S}, ["username", "password"]),
+    "ChangePasswordRequest": obj({"current_password": S, "new_password": S}),
+    "Empty": obj({}, description="An empty JSON object."),
+    # Registry and badges
+    "Agent": obj({"id": S, "workspace": S, "name": S, "did": S, "public_jwk": ref("JWK"), "domain": S,
+                  "status": {"type": "string", "enum": ["active", "disabled"]}, "created": TIME},
+                 ["id", "workspace", "name", "did", "public_jwk", "domain", "status", "created"]),
+    "AgentList": obj({"agents": {"type": "array", "items": ref("Agent")}}, ["agents"]),
+    "RegisterAgentRequest": obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 128}, "public_jwk": ref("JWK"),
+        "did": {"type": "string", "description": "The key's did:key (default), or did:web:<this registry's host>:agents:<name>."},
+        "domain": S, "workspace": S}, ["name", "public_jwk"]),
+    "UpdateAgentRequest": obj({"name": S, "domain": S, "status": {"type": "string", "enum": ["active", "disabled"]}}),
+    "DisableAgentRequest": obj({"reason": S}),
+    "AgentStatus": obj({"did": S, "status": S, "disabledAt": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}},
+                       ["did", "status"]),
+    "IssueBadgeRequest": {
+        "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is "
+                       "authenticated by its proof alone. Without `mode`, a proof means `ial1` (RFC-003's migration note). "
+                       "`exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud`.",
+        "type": "object",
+        "properties": {"mode": {"type": "string", "enum": ["ial0", "ial1"]}, "ttl": I, "badge_ttl": I, "exp_s": I,
+                       "badge_aud": STRINGS, "aud": STRINGS, "domain": S, "challenge_id": S, "proof_jws": S},
+    },
+    "IssuedBadge": obj({
+        "badge": S, "token": S, "jti": S, "expires_at": TIME, "ial": {"type": "string", "enum": ["0", "1"]}, "success": B,
+        "data": obj({"token": S, "jti": S, "subject": S, "issuer": S, "trust_level": S, "issued_at": TIME, "expires_at": TIME,
+                     "assurance_level": {"type": "string", "enum": ["IAL-0", "IAL-1"]}, "cnf": obj({"kid": S}, ["kid"])},
+                    ["token", "jti", "subject", "issuer", "trust_level", "issued_at", "expires_at", "assurance_level"]),
+        "message": S}, ["badge", "token", "jti", "expires_at", "ial", "success", "data"],
+        "All three generations' members: RFC-002's `{badge, jti, expires_at}`, RFC-003's `{success, data}`, Tessera's `{token, ial}`."),
+    "ChallengeRequest": obj({"badge_aud": STRINGS, "badge_ttl": I, "challenge_ttl": {"type": "integer", "description": "10-600 s, default 300."}}),
+    "PoPChallenge": obj({"challenge_id": {"type": "string", "pattern": "^ch-"}, "nonce": S, "challenge_expires_at": TIME, "proof_aud": S,
+                         "htu": S, "htm": {"type": "string", "enum": ["POST"]}, "badge_aud": {"type": ["array", "null"], "items": S},
+                         "badge_ttl": I},
+                        ["challenge_id", "nonce", "challenge_expires_at", "proof_aud", "htu", "htm", "badge_ttl"]),
+    "LegacyPoPRequest": obj({"challenge_id": S, "proof": S}, ["challenge_id", "proof"]),
+    "RevokeBadgeRequest": obj({"reason": S}),
+    "RevokedBadge": obj({"jti": S, "revoked": B, "revokedAt": TIME}, ["jti", "revoked"]),
+    "BadgeStatus": obj({"jti": S, "sub": S, "revoked": B, "expires_at": TIME, "revokedAt": TIME}, ["jti", "sub", "revoked", "expires_at"]),
+    "LegacyStatusList": obj({"token": S, "ttl": I, "uri": S}, ["token", "ttl", "uri"]),
+    "DIDDocument": obj({"@context": STRINGS, "id": S, "verificationMethod": {"type": "array", "items": obj(
+        {"id": S, "type": S, "controller": S, "publicKeyMultibase": S}, ["id", "type", "controller"])},
+        "authentication": STRINGS}, ["id", "verificationMethod", "authentication"]),
+    # Governance
+    "Mission": obj({
+        "agent_id": S, "mission": S, "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
+        "max_tool_calls": {"type": "integer", "minimum": 0}, "max_duration_s": {"type": "integer", "minimum": 1},
+        "delegation_allowed": B, "max_delegation_depth": {"type": "integer", "minimum": 0},
+        "tools": {"type": "object", "description": "Per-tool argument constraints and approvals (docs/governance.md)."},
+        "lineage_budgets": B}, ["agent_id", "mission"]),
+    "IssueRequest": obj({"mission": ref("Mission"), "ttl_s": {"type": "integer", "minimum": 1, "maximum": 86400},
+                         "cnf_jkt": {"type": "string", "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key."},
+                         "audience": {"oneOf": [S, STRINGS]}}, ["mission"]),
+    "PassportClaims": obj({"iss": S, "sub": S, "iat": I, "nbf": I, "exp": I, "jti": S, "workspace": S, "agent_id": S, "mission": S,
+                           "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
+                           "max_tool_calls": {"type": ["integer", "null"]}, "max_duration_s": {"type": ["integer", "null"]},
+                           "delegation_allowed": B, "max_delegation_depth": I, "delegation_depth": I, "parent_jti": S,
+                           "cnf": obj({"jkt": S}), "tools": ANY_OBJECT, "aud": {"oneOf": [S, STRINGS]},
+                           "status": obj({"status_list": obj({"idx": I, "uri": S}, ["idx", "uri"])}, ["status_list"])},
+                          ["sub", "jti", "agent_id"]),
+    "IssueResponse": obj({"token": S, "claims": ref("PassportClaims")}, ["token", "claims"]),
+    "TokenRequest": obj({"token": S}, ["token"]),
+    "VerifyResponse": obj({"valid": B, "claims": ref("PassportClaims")}, ["valid", "claims"]),
+    "StartRequest": obj({"token": S, "proof": {"type": "string", "description": "Proof of possession, for a key-bound passport."}}, ["token"]),
+    "StartResponse": obj({"session_id": S, "claims": ref("PassportClaims"), "started_at": TIME,
+                          "calls_remaining": {"type": ["integer", "null"]}}, ["session_id", "claims", "started_at"]),
+    "EvaluateRequest": obj({"session_id": S, "tool_name": S, "arguments": ANY_OBJECT,
+                            "request_id": {"type": "string", "minLength": 1, "maxLength": 256}}, ["session_id", "tool_name"]),
+    "Violation": obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"]),
+    "EvaluationResult": obj({"decision": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "reason": S,
+                             "calls_used": I, "calls_remaining": {"type": ["integer", "null"]}, "receipt_id": S,
+                             "violations": {"type": "array", "items": ref("Violation")}, "approval_id": S},
+                            ["decision", "calls_used"]),
+    "DelegateRequest": obj({"parent_token": S, "child_agent_id": S, "child_allowed_tools": STRINGS, "child_mission": S,
+                            "child_resource_scope": STRINGS, "child_max_tool_calls": I, "child_ttl_s": I, "child_tools": ANY_OBJECT,
+                            "child_cnf_jkt": S, "delegation_request_id": S, "proof": S},
+                           ["parent_token", "child_agent_id", "child_allowed_tools"]),
+    "DelegationResult": obj({"child_token": S, "child_claims": ref("PassportClaims"), "parent_jti": S,
+                             "parent_calls_remaining_at_delegation": {"type": ["integer", "null"]}},
+                            ["child_token", "child_claims", "parent_jti"]),
+    "EndRequest": obj({"session_id": S}, ["session_id"]),
+    "SessionRequest": obj({"session": S}, ["session"]),
+    "EndResult": obj({"attestation_token": S,
+                      "summary": obj({"permits": I, "denies": I, "tool_calls": I, "delegations": I, "started_at": S, "ended_at": S}),
+                      "receipts_head": S, "receipts_count": I}, ["attestation_token", "summary", "receipts_head", "receipts_count"]),
+    "RevokeRequest": obj({"session_id": S, "jti": S}, description="`session_id` or `jti`."),
+    "Revoked": obj({"revoked": B}, ["revoked"]),
+    "Approval": obj({"approval_id": S, "session_id": S, "agent_id": S, "workspace": S, "tool": S, "arguments": {},
+                     "arguments_digest": S, "approvers": STRINGS, "min_approvals": I, "granted_by": STRINGS, "status": S,
+                     "created_at": TIME, "expires_at": TIME}, ["approval_id", "session_id", "tool", "status"]),
+    "ApprovalList": obj({"approvals": {"type": "array", "items": ref("Approval")}}, ["approvals"]),
+}
+
+# The IAM endpoint's bodies: one schema per operation, a oneOf discriminated on `operation`.
+IAM_OPERATIONS = {
+    "whoami": ([], {}),
+    "bootstrap-status": ([], {}),
+    "create-user": (["user"], {"workspace": S, "user": obj({"username": S, "name": S, "email": S, "password": S, "roles": STRINGS,
+                                                          "enabled": B, "must_change_password": B}, ["username"])}),
+    "list-users": ([], {"workspace": S}),
+    "get-user": (["user_id"], {"user_id": S}),
+    "update-user": (["user_id"], {"user_id": S, "user": ANY_OBJECT}),
+    "disable-user": (["user_id"], {"user_id": S}),
+    "enable-user": (["user_id"], {"user_id": S}),
+    "delete-user": (["user_id"], {"user_id": S}),
+    "change-password": (["password", "new_password"], {"password": S, "new_password": S}),
+    "reset-password": (["user_id"], {"user_id": S}),
+    "create-workspace": (["workspace_record"], {"workspace_record": obj({"id": S, "name": S, "enabled": B}, ["id"])}),
+    "list-workspaces": ([], {}),
+    "list-my-workspaces": ([], {}),
+    "get-workspace": (["workspace"], {"workspace": S}),
+    "update-workspace": (["workspace_record"], {"workspace_record": obj({"id": S, "name": S, "enabled": B}, ["id"])}),
+    "disable-workspace": (["workspace"], {"workspace": S}),
+    "create-api-key": (["key"], {"key": obj({"user_id": S, "name": S, "expires": S}, ["name"])}),
+    "list-api-keys": ([], {"user_id": S}),
+    "revoke-api-key": (["key_id"], {"key_id": S}),
+    "get-signing-key-public": ([], {}),
+    "rotate-signing-key": ([], {}),
+    "resolve-api-key": (["api_key"], {"api_key": S}),
+    "authorise": (["capability"], {"capability": S, "resource_json": S, "parameters_json": S, "workspace": S}),
+    "authorise-many": (["authorise_checks"], {"authorise_checks": S}),
+    "list-audit": ([], {"limit": {"type": "integer", "minimum": 1}}),
+}
+iam_refs = []
+mapping = {}
+for name, (required, properties) in IAM_OPERATIONS.items():
+    schema_name = "IAM_" + "".join(part.capitalize() for part in name.split("-"))
+    props = {"operation": {"type": "string", "const": name}} | properties
+    schemas[schema_name] = obj(props, ["operation"] + required, f"`{name}`")
+    iam_refs.append(ref(schema_name))
+    mapping[name] = f"#/components/schemas/{schema_name}"
+schemas["IAMRequest"] = {
+    "description": "TrustGraph's `IamRequest`: one body per operation (each needs its own capability; see docs/iam.md).",
+    "oneOf": iam_refs, "discriminator": {"propertyName": "operation", "mapping": mapping},
+}
+
+# -- Paths --------------------------------------------------------------------------------------------
+
+AGENT = path_param("id", "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).")
+paths = {
+    "/health": {"get": op("Liveness and store health", "operations", {
+        "200": json_response("The server and its store answer.", ref("Health")),
+        "503": json_response("The store does not answer.", ref("Health"))}, security=ANON, operation_id="health")},
+    "/metrics": {"get": op("Prometheus metrics", "operations", {
+        "200": {"description": "Prometheus text exposition.", "content": {"text/plain": {"schema": S}}}},
+        errors=[401, 403], security=PRINCIPAL, operation_id="metrics")},
+    "/.well-known/jwks.json": {"get": op("The server's signing keys", "operations", {
+        "200": json_response("Active key and retired keys within their grace period.", ref("JWKSet"))},
+        security=ANON, operation_id="jwks")},
+    "/openapi.json": {"get": op("This document", "operations", {
+        "200": json_response("OpenAPI 3.1.", ANY_OBJECT)}, security=ANON, operation_id="openapi")},
+    # IAM
+    "/api/v1/iam": {"post": op("Every IAM operation (TrustGraph-compatible)", "iam", {
+        "200": json_response("The operation's result.", ref("IAMResponse"))}, errors=[400, 401, 403, 404, 409, 413, 422, 429, 503],
+        request=body(ref("IAMRequest"), example={"operation": "whoami"}), security=PRINCIPAL, operation_id="iam")},
+    "/api/v1/auth/bootstrap": {"post": op("Create the first admin (once, on an empty store)", "iam", {
+        "200": json_response("The admin's id and API key (shown once).", ref("IAMResponse"))}, errors=[400, 409, 413, 503],
+        request=body(ref("Empty"), example={}), security=ANON, operation_id="bootstrap")},
+    "/api/v1/auth/bootstrap-status": {"post": op("Whether bootstrap is still available", "iam", {
+        "200": json_response("`bootstrap_available`.", ref("IAMResponse"))}, errors=[400, 413, 503],
+        request=body(ref("Empty"), example={}), security=ANON, operation_id="bootstrapStatus")},
+    "/api/v1/auth/login": {"post": op("Log in: a login JWT", "iam", {
+        "200": json_response("`jwt` and `jwt_expires`.", ref("IAMResponse"))}, errors=[400, 401, 413, 429, 503],
+        request=body(ref("LoginRequest")), security=ANON, operation_id="login")},
+    "/api/v1/auth/change-password": {"post": op("Change the caller's password", "iam", {
+        "200": json_response("Done.", ref("IAMResponse"))}, errors=[400, 401, 403, 413, 429, 503],
+        request=body(ref("ChangePasswordRequest")), security=PRINCIPAL, operation_id="changePassword")},
+    # Registry
+    "/v1/agents": {
+        "post": op("Register an agent (its public key)", "agents", {"201": json_response("The agent.", ref("Agent"))},
+                   errors=[400, 401, 403, 404, 409, 413, 503], request=body(ref("RegisterAgentRequest")), security=PRINCIPAL,
+                   operation_id="registerAgent"),
+        "get": op("List agents of a workspace", "agents", {"200": json_response("The agents.", ref("AgentList"))},
+                  errors=[400, 401, 403, 503], security=PRINCIPAL, operation_id="listAgents",
+                  parameters=[query_param("workspace", "Default: the caller's workspace.")]),
+    },
+    "/v1/agents/{id}": {
+        "get": op("An agent", "agents", {"200": json_response("The agent.", ref("Agent"))}, errors=[400, 401, 403, 404, 503],
+                  security=PRINCIPAL, parameters=[AGENT], operation_id="getAgent"),
+        "patch": op("Rename, re-domain, enable or disable an agent", "agents", {"200": json_response("The agent.", ref("Agent"))},
+                    errors=[400, 401, 403, 404, 413, 503], request=body(ref("UpdateAgentRequest")), security=PRINCIPAL,
+                    parameters=[AGENT], operation_id="updateAgent"),
+    },
+    "/v1/agents/{id}/disable": {"post": op("Disable an agent (its badges become SUSPENDED)", "agents", {
+        "200": json_response("The agent.", ref("Agent"))}, errors=[400, 401, 403, 404, 413, 503],
+        request=body(ref("DisableAgentRequest"), required=False), security=PRINCIPAL, parameters=[AGENT], operation_id="disableAgent")},
+    "/v1/agents/{id}/status": {"get": op("RFC-002 §7.5 agent status", "badges", {
+        "200": json_response("`active` or `disabled`.", ref("AgentStatus"))}, errors=[400, 404, 503], security=ANON,
+        parameters=[AGENT], operation_id="agentStatus")},
+    "/v1/agents/{id}/badge": {"post": op("Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)", "badges", {
+        "200": json_response("The badge.", ref("IssuedBadge"))}, errors=[400, 401, 403, 404, 409, 413, 429, 503],
+        request=body(ref("IssueBadgeRequest"), example={"mode": "ial0", "ttl": 300, "badge_aud": ["https://api.example.com"]}),
+        security=[{}, {"registryKey": []}, {"apiKey": []}], parameters=[AGENT], operation_id="issueBadge")},
+    "/v1/agents/{id}/badge/challenge": {"post": op("RFC-003 phase 1: a proof-of-possession challenge", "badges", {
+        "200": json_response("The challenge.", ref("PoPChallenge"))}, errors=[400, 401, 403, 404, 413, 429, 503],
+        request=body(ref("ChallengeRequest"), example={"badge_ttl": 300, "challenge_ttl": 300}),
+        security=[{"registryKey": []}, {"apiKey": []}, {"badge": []}, {"capiscioBadge": []}], parameters=[AGENT],
+        operation_id="badgeChallenge")},
+    "/v1/agents/{id}/badge/pop": {"post": op("RFC-003 phase 2 under Tessera's earlier route (alias)", "badges", {
+        "200": json_response("The badge.", ref("IssuedBadge"))}, errors=[400, 403, 404, 413, 429, 503],
+        request=body(ref("LegacyPoPRequest")), security=ANON, parameters=[AGENT], operation_id="legacyPoP", )},
+    "/v1/badges/{jti}/revoke": {"post": op("Revoke a badge", "badges", {"200": json_response("Revoked.", ref("RevokedBadge"))},
+        errors=[400, 401, 403, 404, 413, 503], request=body(ref("RevokeBadgeRequest"), required=False), security=PRINCIPAL,
+        parameters=[path_param("jti", "The badge's jti.")], operation_id="revokeBadge")},
+    "/v1/badges/{jti}/status": {"get": op("RFC-002 §12.2 badge status", "badges", {
+        "200": json_response("The badge's status.", ref("BadgeStatus"))}, errors=[404, 503], security=ANON,
+        parameters=[path_param("jti", "The badge's jti.")], operation_id="badgeStatus")},
+    "/v1/badges/status": {"get": op("Status list 0 as JSON (Tessera's earlier route)", "badges", {
+        "200": json_response("The signed list, its TTL and URI.", ref("LegacyStatusList"))}, errors=[404, 503], security=ANON,
+        operation_id="legacyStatusList")},
+    "/v1/status-lists/{list}": {"get": op("An IETF Token Status List", "badges", {
+        "200": {"description": "The status list token (`typ` `statuslist+jwt`).", "content": {"application/statuslist+jwt": {"schema": S}},
+                "headers": {"Cache-Control": {"schema": S, "description": "public, max-age=<ttl>"}}}}, errors=[404, 503],
+        security=ANON, parameters=[{"name": "list", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0},
+                                    "description": "The list number."}], operation_id="statusList")},
+    "/agents/{slug}/did.json": {"get": op("The DID document of a did:web agent this registry hosts", "badges", {
+        "200": {"description": "The DID document.", "content": {"application/did+json": {"schema": ref("DIDDocument")}}}},
+        errors=[404, 503], security=ANON, parameters=[path_param("slug", "The last path segment of the did:web.")],
+        operation_id="didDocument")},
+    # Governance
+    "/issue": {"post": op("Issue a mission passport", "governance", {"200": json_response("The passport.", ref("IssueResponse"))},
+        errors=[400, 401, 403, 413, 503], request=body(ref("IssueRequest"), example={"mission": {
+            "agent_id": "agent-1", "mission": "summarise reports", "allowed_tools": ["read_file"], "max_tool_calls": 10}}),
+        security=PRINCIPAL, operation_id="issuePassport")},
+    "/verify": {"post": op("Verify a passport", "governance", {"200": json_response("Valid.", ref("VerifyResponse"))},
+        errors=[400, 401, 403, 413, 503], request=body(ref("TokenRequest")), security=[{"passport": []}], operation_id="verifyPassport")},
+    "/session/start": {"post": op("Start the passport's session", "governance", {
+        "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
+        request=body(ref("StartRequest")), security=[{"passport": []}], operation_id="startSession")},
+    "/sessions": {"post": op("Start the passport's session (seed alias)", "governance", {
+        "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
+        request=body(ref("StartRequest")), security=[{"passport": []}], operation_id="startSessionAlias")},
+    "/evaluate": {"post": op("Evaluate one tool call (PERMIT / DENY / APPROVAL_REQUIRED)", "governance", {
+        "200": json_response("The decision, with its receipt.", ref("EvaluationResult"))}, errors=[400, 403, 404, 409, 413, 503],
+        request=body(ref("EvaluateRequest")), security=[{"session": []}], operation_id="evaluate")},
+    "/delegate": {"post": op("Delegate a narrower child passport, reserving its budget", "governance", {
+        "200": json_response("The child passport.", ref("DelegationResult"))}, errors=[400, 401, 403, 404, 409, 413, 503],
+        request=body(ref("DelegateRequest")), security=[{"passport": []}], operation_id="delegate")},
+    "/session/end": {"post": op("End a session: the signed attestation", "governance", {
+        "200": json_response("The attestation.", ref("EndResult"))}, errors=[400, 404, 409, 413, 503],
+        request=body(ref("EndRequest")), security=[{"session": []}], operation_id="endSession")},
+    "/end": {"post": op("End a session (seed alias)", "governance", {"200": json_response("The attestation.", ref("EndResult"))},
+        errors=[400, 404, 409, 413, 503], request=body(ref("SessionRequest")), security=[{"session": []}], operation_id="endSessionAlias")},
+    "/attest": {"post": op("The attestation of an ended session", "governance", {
+        "200": json_response("The attestation.", ref("EndResult"))}, errors=[400, 404, 409, 413, 503],
+        request=body(ref("SessionRequest")), security=[{"session": []}], operation_id="attest")},
+    "/revoke": {"post": op("Revoke a passport (and its delegation lineage)", "governance", {
+        "200": json_response("Revoked.", ref("Revoked"))}, errors=[400, 401, 403, 404, 413, 503], request=body(ref("RevokeRequest")),
+        security=PRINCIPAL, operation_id="revokePassport")},
+    "/approvals": {"get": op("Pending approvals the caller may decide", "governance", {
+        "200": json_response("The approvals.", ref("ApprovalList"))}, errors=[401, 403, 503], security=PRINCIPAL,
+        operation_id="listApprovals")},
+    "/approvals/{id}/grant": {"post": op("Grant an approval", "governance", {"200": json_response("The approval.", ref("Approval"))},
+        errors=[400, 401, 403, 404, 409, 503], security=PRINCIPAL, parameters=[path_param("id", "The approval id.")],
+        operation_id="grantApproval")},
+    "/approvals/{id}/deny": {"post": op("Deny an approval", "governance", {"200": json_response("The approval.", ref("Approval"))},
+        errors=[400, 401, 403, 404, 409, 503], security=PRINCIPAL, parameters=[path_param("id", "The approval id.")],
+        operation_id="denyApproval")},
+    "/receipts": {"get": op("A session's receipt chain (NDJSON of {\"jwt\":…})", "governance", {
+        "200": {"description": "One receipt per line.", "content": {"application/x-ndjson": {"schema": S}}}},
+        errors=[400, 401, 403, 404, 503], security=PRINCIPAL,
+        parameters=[query_param("session_id", "The session."), query_param("jti", "Or the passport's jti.")], operation_id="receipts")},
+    # MCP gateway (present when upstreams are configured)
+    "/mcp/{name}": {m: op(f"MCP streamable HTTP, {m.upper()}, relayed to upstream `name` after governance", "mcp", {
+        "200": {"description": "The upstream's answer (JSON-RPC, or an event stream).",
+                "content": {"application/json": {"schema": ANY_OBJECT}, "text/event-stream": {"schema": S}}},
+        "202": {"description": "Accepted (notifications)."}}, errors=[400, 401, 403, 404, 405, 413, 502, 503],
+        request=body(ANY_OBJECT) if m == "post" else None, security=[{"passport": []}],
+        parameters=[path_param("name", "The configured upstream.")], operation_id=f"mcp{m.capitalize()}")
+        for m in ("post", "get", "delete")},
+    "/.well-known/oauth-protected-resource/mcp/{name}": {"get": op("RFC 9728 protected-resource metadata of an MCP endpoint", "mcp", {
+        "200": json_response("The metadata.", ANY_OBJECT)}, errors=[404], security=ANON,
+        parameters=[path_param("name", "The configured upstream.")], operation_id="mcpResourceMetadata")},
+}
+
+document = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Tessera",
+        "version": VERSION,
+        "description": "Identity, authentication and authorization for AI agents: IAM (TrustGraph-compatible), the agent "
+                       "registry and trust badges (CapiscIO RFC-002/RFC-003, IETF Token Status List), mission governance "
+                       "(passports, sessions, evaluation, delegation, receipts), and the MCP gateway. Generated by "
+                       "scripts/openapi/generate.py; served at GET /openapi.json.",
+        "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    },
+    "servers": [{"url": "http://127.0.0.1:8787", "description": "`tessera serve` defaults"}],
+    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "mcp")],
+    "paths": paths,
+    "components": {
+        "schemas": schemas,
+        "securitySchemes": {
+            "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key (`tsk_…`): `Authorization: Bearer tsk_…`."},
+            "loginJWT": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A login JWT from /api/v1/auth/login."},
+            "registryKey": {"type": "apiKey", "in": "header", "name": "X-Capiscio-Registry-Key",
+                            "description": "An API key in CapiscIO's header (RFC-003 §3.1)."},
+            "badge": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An RFC-002 trust badge."},
+            "capiscioBadge": {"type": "apiKey", "in": "header", "name": "X-Capiscio-Badge", "description": "An RFC-002 trust badge."},
+            "passport": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                         "description": "A mission passport. Governance routes take it in the body (`token`, `parent_token`); "
+                                        "the MCP gateway in `Authorization: Bearer`."},
+            "session": {"type": "apiKey", "in": "header", "name": "X-Tessera-Session",
+                        "description": "Documentation only: the session id (a 256-bit bearer capability) travels in the body (`session_id`)."},
+        },
+    },
+}
+
+if __name__ == "__main__":
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    with open(os.path.join(ROOT, "docs", "openapi.json"), "w") as f:
+        f.write(text)
+    swift_dir = os.path.join(ROOT, "Sources", "TesseraServer", "OpenAPI")
+    os.makedirs(swift_dir, exist_ok=True)
+    assert '"""#' not in text
+    with open(os.path.join(swift_dir, "OpenAPIDocument.swift"), "w") as f:
+        f.write("// Generated by scripts/openapi/generate.py — do not edit; edit the generator and run it.\n")
+        f.write("// The same text is kept in docs/openapi.json; a test checks both against the router.\n\n")
+        f.write("/// Tessera's OpenAPI 3.1 document, served at `GET /openapi.json`.\n")
+        f.write("enum OpenAPIDocument {\n    static let json = #\"\"\"\n")
+        f.write(text)
+        f.write("\"\"\"#\n}\n")
+    print(f"openapi: {len(paths)} paths, {sum(len(v) for v in paths.values())} operations", file=sys.stderr)

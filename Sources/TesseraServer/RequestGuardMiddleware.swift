@@ -4,6 +4,9 @@ import Hummingbird
 /// (413), turns any error that is not already an ``APIError`` into a uniform body (never a stack
 /// or an internal message), and echoes the request id so a client can quote it.
 struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Declared routes, so a known path with another method is a 405, not a 404.
+    var routes: RouteTable? = nil
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > JSONLimits.maxBodyBytes {
             return try finish(APIError.payloadTooLarge.response(from: request, context: context), context)
@@ -13,7 +16,15 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             let mapped: APIError
             switch error.status {
-            case .notFound: mapped = .notFound()
+            case .notFound:
+                let allowed = routes?.methods(for: request.uri.path) ?? []
+                if !allowed.isEmpty {
+                    var response = try APIError(.methodNotAllowed, type: "method-not-allowed", message: "method not allowed").response(
+                        from: request, context: context)
+                    response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                    return finish(response, context)
+                }
+                mapped = .notFound()
             case .contentTooLarge: mapped = .payloadTooLarge
             case .methodNotAllowed: mapped = APIError(.methodNotAllowed, type: "method-not-allowed", message: "method not allowed")
             case .badRequest: mapped = .badRequest(error.body ?? "bad request")

@@ -76,8 +76,9 @@ public struct ServerEnvironment: Sendable {
 public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<TesseraRequestContext>, [RouteDeclaration]) {
     _ = TesseraMetrics.registry
     let router = Router(context: TesseraRequestContext.self)
+    let table = RouteTable()
     router.addMiddleware {
-        RequestGuardMiddleware()
+        RequestGuardMiddleware(routes: table)
         LogRequestsMiddleware(.debug)
         MetricsMiddleware()
     }
@@ -96,7 +97,9 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
         upstreams: environment.configuration.mcpUpstreams, publicURL: environment.configuration.publicURL,
         governance: environment.governance, store: environment.store, logger: environment.logger
     ).register(on: routes)
-    return (router, routes.declarations + governanceRoutes.declarations)
+    let declarations = routes.declarations + governanceRoutes.declarations
+    table.install(declarations)
+    return (router, declarations)
 }
 
 /// The Hummingbird application for `tessera serve`, with the key refresher, the API-key usage

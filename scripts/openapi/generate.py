@@ -33,10 +33,43 @@ def obj(properties, required=(), description=None, additional=True):
 
 
 S = {"type": "string"}
+
+
+def nullable(schema):
+    """Optional request members may be null: the server reads null as absent."""
+    if "$ref" in schema or "oneOf" in schema or "anyOf" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    out = dict(schema)
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+    return out
+
+
+def req(properties, required=(), description=None, additional=True):
+    """A request body object: members not required may also be null."""
+    props = {k: (v if k in required else nullable(v)) for k, v in properties.items()}
+    return obj(props, required, description, additional)
 I = {"type": "integer"}
 B = {"type": "boolean"}
 TIME = {"type": "string", "description": "RFC 3339 / ISO 8601 UTC timestamp"}
 STRINGS = {"type": "array", "items": S}
+UUID_CH = "^ch-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+LIFETIME = {"type": "integer", "minimum": 60, "maximum": 31622400, "description": "Seconds; capped at the registry's maximum."}
+NONEMPTY = {"type": "string", "minLength": 1, "maxLength": 1024}
+NONEMPTY_STRINGS = {"type": "array", "items": NONEMPTY, "maxItems": 1000}
+SESSION = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "A session id (a 256-bit bearer capability)."}
+TOKEN = {"type": "string", "minLength": 1, "maxLength": 16384}
+URIS = {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$"}, "minItems": 1, "maxItems": 16}
+SCOPE = {"type": "array", "items": {"type": "string", "pattern": "^/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,8}(/\\*\\*)?$"}, "maxItems": 100}
+ED25519_JWK = obj({"kty": {"type": "string", "const": "OKP"}, "crv": {"type": "string", "const": "Ed25519"},
+                   "x": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"},
+                   "y": {"type": ["string", "null"]}, "n": {"type": ["string", "null"]}, "e": {"type": ["string", "null"]},
+                   "alg": {"type": ["string", "null"]}, "use": {"type": ["string", "null"]},
+                   "kid": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+                           "description": "If present, the key's RFC 7638 thumbprint."},
+                   "d": False, "k": False}, ["kty", "crv", "x"],
+                  "An Ed25519 public JWK (RFC 8037): no private member.")
 ANY_OBJECT = {"type": "object"}
 
 ERROR_DESCRIPTIONS = {
@@ -96,12 +129,13 @@ def op(summary, tag, responses, errors=(), request=None, security=None, paramete
     return out
 
 
-def path_param(name, description):
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}, "description": description}
+def path_param(name, description, pattern="^[A-Za-z0-9._~-]{1,128}$"):
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": pattern}, "description": description}
 
 
-def query_param(name, description, required=False):
-    return {"name": name, "in": "query", "required": required, "schema": S, "description": description}
+def query_param(name, description, required=False, min_length=1):
+    return {"name": name, "in": "query", "required": required, "schema": {"type": "string", "minLength": min_length, "maxLength": 256},
+            "description": description}
 
 
 ANON = []
@@ -141,29 +175,37 @@ schemas = {
         "bootstrap_admin_api_key": S, "bootstrap_available": B, "decision_allow": B, "decision_ttl_seconds": I,
         "decisions_json": S, "audit": {"type": "array", "items": ref("IAMAudit")},
     }, description="TrustGraph's `IamResponse`: members that do not apply are omitted."),
-    "LoginRequest": obj({"username": {"type": "string", "maxLength": 256}, "password": S, "workspace": S}, ["username", "password"]),
-    "ChangePasswordRequest": obj({"current_password": S, "new_password": S}),
+    "LoginRequest": req({"username": {"type": "string", "maxLength": 256}, "password": {"type": "string", "maxLength": 256}, "workspace": S},
+                        ["username", "password"]),
+    "ChangePasswordRequest": req({"current_password": S, "new_password": {"type": "string", "minLength": 1, "maxLength": 256}}, ["new_password"]),
     "Empty": obj({}, description="An empty JSON object."),
     # Registry and badges
     "Agent": obj({"id": S, "workspace": S, "name": S, "did": S, "public_jwk": ref("JWK"), "domain": S,
                   "status": {"type": "string", "enum": ["active", "disabled"]}, "created": TIME},
                  ["id", "workspace", "name", "did", "public_jwk", "domain", "status", "created"]),
     "AgentList": obj({"agents": {"type": "array", "items": ref("Agent")}}, ["agents"]),
-    "RegisterAgentRequest": obj({
-        "name": {"type": "string", "minLength": 1, "maxLength": 128}, "public_jwk": ref("JWK"),
-        "did": {"type": "string", "description": "The key's did:key (default), or did:web:<this registry's host>:agents:<name>."},
-        "domain": S, "workspace": S}, ["name", "public_jwk"]),
-    "UpdateAgentRequest": obj({"name": S, "domain": S, "status": {"type": "string", "enum": ["active", "disabled"]}}),
-    "DisableAgentRequest": obj({"reason": S}),
+    "RegisterAgentRequest": req({
+        "name": {"type": "string", "minLength": 1, "maxLength": 128}, "public_jwk": ED25519_JWK,
+        "domain": S, "workspace": S}, ["name", "public_jwk"],
+        "Also `did`: the key's did:key (the default), or `did:web:<this registry's host>:agents:<name>` for a did:web agent "
+        "this registry hosts; any other value is a 400."),
+    "UpdateAgentRequest": req({"name": {"type": "string", "minLength": 1, "maxLength": 128}, "domain": S,
+                                "status": {"type": "string", "enum": ["active", "disabled"]}}),
+    "DisableAgentRequest": req({"reason": {"type": "string", "maxLength": 1024}}, additional=True),
     "AgentStatus": obj({"did": S, "status": S, "disabledAt": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}},
                        ["did", "status"]),
     "IssueBadgeRequest": {
         "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is "
-                       "authenticated by its proof alone. Without `mode`, a proof means `ial1` (RFC-003's migration note). "
-                       "`exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud`.",
-        "type": "object",
-        "properties": {"mode": {"type": "string", "enum": ["ial0", "ial1"]}, "ttl": I, "badge_ttl": I, "exp_s": I,
-                       "badge_aud": STRINGS, "aud": STRINGS, "domain": S, "challenge_id": S, "proof_jws": S},
+                       "authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and "
+                       "one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for "
+                       "`ttl`/`badge_aud`. Lifetimes above the registry's maximum (1 h) are capped.",
+        "anyOf": [
+            req({"mode": {"type": "string", "const": "ial0"}, "ttl": LIFETIME, "badge_ttl": LIFETIME, "exp_s": LIFETIME,
+                 "badge_aud": {"type": "array", "items": NONEMPTY, "maxItems": 16},
+                 "aud": {"type": "array", "items": NONEMPTY, "maxItems": 16}, "domain": S}),
+            req({"mode": {"type": "string", "const": "ial1"}, "challenge_id": {"type": "string", "pattern": UUID_CH},
+                 "proof_jws": TOKEN}, ["challenge_id", "proof_jws"]),
+        ],
     },
     "IssuedBadge": obj({
         "badge": S, "token": S, "jti": S, "expires_at": TIME, "ial": {"type": "string", "enum": ["0", "1"]}, "success": B,
@@ -172,13 +214,14 @@ schemas = {
                     ["token", "jti", "subject", "issuer", "trust_level", "issued_at", "expires_at", "assurance_level"]),
         "message": S}, ["badge", "token", "jti", "expires_at", "ial", "success", "data"],
         "All three generations' members: RFC-002's `{badge, jti, expires_at}`, RFC-003's `{success, data}`, Tessera's `{token, ial}`."),
-    "ChallengeRequest": obj({"badge_aud": STRINGS, "badge_ttl": I, "challenge_ttl": {"type": "integer", "description": "10-600 s, default 300."}}),
+    "ChallengeRequest": req({"badge_aud": {"type": "array", "items": NONEMPTY, "maxItems": 16}, "badge_ttl": LIFETIME,
+                             "challenge_ttl": {"type": "integer", "minimum": 10, "maximum": 600, "description": "Default 300."}}),
     "PoPChallenge": obj({"challenge_id": {"type": "string", "pattern": "^ch-"}, "nonce": S, "challenge_expires_at": TIME, "proof_aud": S,
                          "htu": S, "htm": {"type": "string", "enum": ["POST"]}, "badge_aud": {"type": ["array", "null"], "items": S},
                          "badge_ttl": I},
                         ["challenge_id", "nonce", "challenge_expires_at", "proof_aud", "htu", "htm", "badge_ttl"]),
-    "LegacyPoPRequest": obj({"challenge_id": S, "proof": S}, ["challenge_id", "proof"]),
-    "RevokeBadgeRequest": obj({"reason": S}),
+    "LegacyPoPRequest": obj({"challenge_id": {"type": "string", "pattern": UUID_CH}, "proof": TOKEN}, ["challenge_id", "proof"]),
+    "RevokeBadgeRequest": req({"reason": {"type": "string", "maxLength": 1024}}),
     "RevokedBadge": obj({"jti": S, "revoked": B, "revokedAt": TIME}, ["jti", "revoked"]),
     "BadgeStatus": obj({"jti": S, "sub": S, "revoked": B, "expires_at": TIME, "revokedAt": TIME}, ["jti", "sub", "revoked", "expires_at"]),
     "LegacyStatusList": obj({"token": S, "ttl": I, "uri": S}, ["token", "ttl", "uri"]),
@@ -187,14 +230,17 @@ schemas = {
         "authentication": STRINGS}, ["id", "verificationMethod", "authentication"]),
     # Governance
     "Mission": obj({
-        "agent_id": S, "mission": S, "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
-        "max_tool_calls": {"type": "integer", "minimum": 0}, "max_duration_s": {"type": "integer", "minimum": 1},
-        "delegation_allowed": B, "max_delegation_depth": {"type": "integer", "minimum": 0},
-        "tools": {"type": "object", "description": "Per-tool argument constraints and approvals (docs/governance.md)."},
-        "lineage_budgets": B}, ["agent_id", "mission"]),
-    "IssueRequest": obj({"mission": ref("Mission"), "ttl_s": {"type": "integer", "minimum": 1, "maximum": 86400},
-                         "cnf_jkt": {"type": "string", "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key."},
-                         "audience": {"oneOf": [S, STRINGS]}}, ["mission"]),
+        "agent_id": NONEMPTY, "mission": NONEMPTY, "allowed_tools": NONEMPTY_STRINGS, "forbidden_tools": NONEMPTY_STRINGS,
+        "resource_scope": SCOPE, "max_tool_calls": {"type": "integer", "minimum": 0, "maximum": 1000000000},
+        "max_duration_s": {"type": "integer", "minimum": 0, "maximum": 31622400}, "delegation_allowed": B,
+        "max_delegation_depth": {"type": "integer", "minimum": 0, "maximum": 16},
+        "tools": {"type": ["object", "null"], "maxProperties": 0, "description": "Per-tool argument constraints and approvals (docs/governance.md); "
+                  "left empty here because their grammar is richer than JSON Schema says."}},
+        ["agent_id", "mission"], additional=False),
+    "IssueRequest": obj({"mission": ref("Mission"), "ttl_s": {"type": ["integer", "null"], "minimum": 1, "maximum": 86400},
+                         "cnf_jkt": {"type": "string", "pattern": "^(agent|[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$",
+                                     "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key."},
+                         "audience": {"oneOf": [URIS["items"], URIS, {"type": "null"}]}}, ["mission"]),
     "PassportClaims": obj({"iss": S, "sub": S, "iat": I, "nbf": I, "exp": I, "jti": S, "workspace": S, "agent_id": S, "mission": S,
                            "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
                            "max_tool_calls": {"type": ["integer", "null"]}, "max_duration_s": {"type": ["integer", "null"]},
@@ -203,31 +249,35 @@ schemas = {
                            "status": obj({"status_list": obj({"idx": I, "uri": S}, ["idx", "uri"])}, ["status_list"])},
                           ["sub", "jti", "agent_id"]),
     "IssueResponse": obj({"token": S, "claims": ref("PassportClaims")}, ["token", "claims"]),
-    "TokenRequest": obj({"token": S}, ["token"]),
+    "TokenRequest": obj({"token": TOKEN}, ["token"], "The passport in the body is the credential."),
     "VerifyResponse": obj({"valid": B, "claims": ref("PassportClaims")}, ["valid", "claims"]),
-    "StartRequest": obj({"token": S, "proof": {"type": "string", "description": "Proof of possession, for a key-bound passport."}}, ["token"]),
+    "StartRequest": req({"token": TOKEN, "proof": {"type": "string", "description": "Proof of possession, for a key-bound passport."}}, ["token"]),
     "StartResponse": obj({"session_id": S, "claims": ref("PassportClaims"), "started_at": TIME,
                           "calls_remaining": {"type": ["integer", "null"]}}, ["session_id", "claims", "started_at"]),
-    "EvaluateRequest": obj({"session_id": S, "tool_name": S, "arguments": ANY_OBJECT,
-                            "request_id": {"type": "string", "minLength": 1, "maxLength": 256}}, ["session_id", "tool_name"]),
+    "EvaluateRequest": req({"session_id": SESSION, "tool_name": {"type": "string", "minLength": 1, "maxLength": 4096}, "arguments": ANY_OBJECT,
+                            "request_id": {"type": "string", "minLength": 1, "maxLength": 64}}, ["session_id", "tool_name"]),
     "Violation": obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"]),
     "EvaluationResult": obj({"decision": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "reason": S,
                              "calls_used": I, "calls_remaining": {"type": ["integer", "null"]}, "receipt_id": S,
                              "violations": {"type": "array", "items": ref("Violation")}, "approval_id": S},
                             ["decision", "calls_used"]),
-    "DelegateRequest": obj({"parent_token": S, "child_agent_id": S, "child_allowed_tools": STRINGS, "child_mission": S,
-                            "child_resource_scope": STRINGS, "child_max_tool_calls": I, "child_ttl_s": I, "child_tools": ANY_OBJECT,
-                            "child_cnf_jkt": S, "delegation_request_id": S, "proof": S},
+    "DelegateRequest": req({"parent_token": TOKEN, "child_agent_id": NONEMPTY, "child_allowed_tools": NONEMPTY_STRINGS, "child_mission": NONEMPTY,
+                            "child_resource_scope": SCOPE, "child_max_tool_calls": {"type": "integer", "minimum": 0, "maximum": 1000000000},
+                            "child_ttl_s": {"type": "integer", "minimum": 1, "maximum": 31622400}, "child_tools": {"type": "object", "maxProperties": 0},
+                            "child_cnf_jkt": S, "delegation_request_id": {"type": "string", "minLength": 1, "maxLength": 64}, "proof": S},
                            ["parent_token", "child_agent_id", "child_allowed_tools"]),
     "DelegationResult": obj({"child_token": S, "child_claims": ref("PassportClaims"), "parent_jti": S,
                              "parent_calls_remaining_at_delegation": {"type": ["integer", "null"]}},
                             ["child_token", "child_claims", "parent_jti"]),
-    "EndRequest": obj({"session_id": S}, ["session_id"]),
-    "SessionRequest": obj({"session": S}, ["session"]),
+    "EndRequest": obj({"session_id": SESSION}, ["session_id"]),
+    "SessionRequest": obj({"session": SESSION}, ["session"]),
     "EndResult": obj({"attestation_token": S,
                       "summary": obj({"permits": I, "denies": I, "tool_calls": I, "delegations": I, "started_at": S, "ended_at": S}),
                       "receipts_head": S, "receipts_count": I}, ["attestation_token", "summary", "receipts_head", "receipts_count"]),
-    "RevokeRequest": obj({"session_id": S, "jti": S}, description="`session_id` or `jti`."),
+    "RevokeRequest": {"type": "object", "description": "`session_id` or `jti`.",
+                      "properties": {"session_id": {"type": ["string", "null"]}, "jti": {"type": ["string", "null"]}},
+                      "anyOf": [{"required": ["session_id"], "properties": {"session_id": SESSION}},
+                                {"required": ["jti"], "properties": {"jti": {"type": "string", "minLength": 1}}}]},
     "Revoked": obj({"revoked": B}, ["revoked"]),
     "Approval": obj({"approval_id": S, "session_id": S, "agent_id": S, "workspace": S, "tool": S, "arguments": {},
                      "arguments_digest": S, "approvers": STRINGS, "min_approvals": I, "granted_by": STRINGS, "status": S,
@@ -236,6 +286,8 @@ schemas = {
 }
 
 # The IAM endpoint's bodies: one schema per operation, a oneOf discriminated on `operation`.
+JSON_OBJECT_TEXT = {"type": "string", "pattern": "^(\\{\\})?$", "description": "A JSON object, as text (the pattern shows the empty one; empty = absent)."}
+WORKSPACE_ID = {"type": "string", "pattern": "^[a-z0-9.-][a-z0-9._-]{0,63}$"}
 IAM_OPERATIONS = {
     "whoami": ([], {}),
     "bootstrap-status": ([], {}),
@@ -247,13 +299,14 @@ IAM_OPERATIONS = {
     "disable-user": (["user_id"], {"user_id": S}),
     "enable-user": (["user_id"], {"user_id": S}),
     "delete-user": (["user_id"], {"user_id": S}),
-    "change-password": (["password", "new_password"], {"password": S, "new_password": S}),
+    "change-password": (["password", "new_password"], {"password": {"type": "string", "minLength": 1, "maxLength": 256},
+                                                       "new_password": {"type": "string", "minLength": 1, "maxLength": 256}}),
     "reset-password": (["user_id"], {"user_id": S}),
-    "create-workspace": (["workspace_record"], {"workspace_record": obj({"id": S, "name": S, "enabled": B}, ["id"])}),
+    "create-workspace": (["workspace_record"], {"workspace_record": req({"id": WORKSPACE_ID, "name": S, "enabled": B}, ["id"])}),
     "list-workspaces": ([], {}),
     "list-my-workspaces": ([], {}),
     "get-workspace": (["workspace"], {"workspace": S}),
-    "update-workspace": (["workspace_record"], {"workspace_record": obj({"id": S, "name": S, "enabled": B}, ["id"])}),
+    "update-workspace": (["workspace_record"], {"workspace_record": req({"id": WORKSPACE_ID, "name": S, "enabled": B}, ["id"])}),
     "disable-workspace": (["workspace"], {"workspace": S}),
     "create-api-key": (["key"], {"key": obj({"user_id": S, "name": S, "expires": S}, ["name"])}),
     "list-api-keys": ([], {"user_id": S}),
@@ -261,16 +314,18 @@ IAM_OPERATIONS = {
     "get-signing-key-public": ([], {}),
     "rotate-signing-key": ([], {}),
     "resolve-api-key": (["api_key"], {"api_key": S}),
-    "authorise": (["capability"], {"capability": S, "resource_json": S, "parameters_json": S, "workspace": S}),
-    "authorise-many": (["authorise_checks"], {"authorise_checks": S}),
-    "list-audit": ([], {"limit": {"type": "integer", "minimum": 1}}),
+    "authorise": (["capability"], {"capability": {"type": "string", "pattern": "^[a-z]{1,32}:[a-z]{1,32}$"}, "resource_json": JSON_OBJECT_TEXT, "parameters_json": JSON_OBJECT_TEXT, "workspace": S}),
+    "authorise-many": (["authorise_checks"], {"authorise_checks": {
+        "type": "string", "pattern": "^\\[(\\{\"capability\":\"[a-z]{1,16}:[a-z]{1,16}\"\\})?\\]$",
+        "description": "A JSON array (as text) of {capability, resource, parameters}; the pattern shows the simplest form."}}),
+    "list-audit": ([], {"limit": {"type": "integer", "description": "At most this many events (bounded by the server)."}}),
 }
 iam_refs = []
 mapping = {}
 for name, (required, properties) in IAM_OPERATIONS.items():
     schema_name = "IAM_" + "".join(part.capitalize() for part in name.split("-"))
     props = {"operation": {"type": "string", "const": name}} | properties
-    schemas[schema_name] = obj(props, ["operation"] + required, f"`{name}`")
+    schemas[schema_name] = req(props, ["operation"] + required, f"`{name}`")
     iam_refs.append(ref(schema_name))
     mapping[name] = f"#/components/schemas/{schema_name}"
 schemas["IAMRequest"] = {
@@ -280,7 +335,11 @@ schemas["IAMRequest"] = {
 
 # -- Paths --------------------------------------------------------------------------------------------
 
-AGENT = path_param("id", "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).")
+DID_PATTERN = "did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4}"
+AGENT = path_param("id", "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).",
+                   "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|" + DID_PATTERN + ")$")
+DID = path_param("did", "The agent's URL-encoded DID (or its id, `agt_…`).",
+                 "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|" + DID_PATTERN + ")$")
 paths = {
     "/health": {"get": op("Liveness and store health", "operations", {
         "200": json_response("The server and its store answer.", ref("Health")),
@@ -298,7 +357,7 @@ paths = {
         "200": json_response("The operation's result.", ref("IAMResponse"))}, errors=[400, 401, 403, 404, 409, 413, 422, 429, 503],
         request=body(ref("IAMRequest"), example={"operation": "whoami"}), security=PRINCIPAL, operation_id="iam")},
     "/api/v1/auth/bootstrap": {"post": op("Create the first admin (once, on an empty store)", "iam", {
-        "200": json_response("The admin's id and API key (shown once).", ref("IAMResponse"))}, errors=[400, 409, 413, 503],
+        "200": json_response("The admin's id and API key (shown once).", ref("IAMResponse"))}, errors=[400, 401, 409, 413, 503],
         request=body(ref("Empty"), example={}), security=ANON, operation_id="bootstrap")},
     "/api/v1/auth/bootstrap-status": {"post": op("Whether bootstrap is still available", "iam", {
         "200": json_response("`bootstrap_available`.", ref("IAMResponse"))}, errors=[400, 413, 503],
@@ -316,7 +375,8 @@ paths = {
                    operation_id="registerAgent"),
         "get": op("List agents of a workspace", "agents", {"200": json_response("The agents.", ref("AgentList"))},
                   errors=[400, 401, 403, 503], security=PRINCIPAL, operation_id="listAgents",
-                  parameters=[query_param("workspace", "Default: the caller's workspace.")]),
+                  parameters=[{"name": "workspace", "in": "query", "required": False, "schema": S,
+                               "description": "Default (also when empty): the caller's workspace."}]),
     },
     "/v1/agents/{id}": {
         "get": op("An agent", "agents", {"200": json_response("The agent.", ref("Agent"))}, errors=[400, 401, 403, 404, 503],
@@ -328,9 +388,9 @@ paths = {
     "/v1/agents/{id}/disable": {"post": op("Disable an agent (its badges become SUSPENDED)", "agents", {
         "200": json_response("The agent.", ref("Agent"))}, errors=[400, 401, 403, 404, 413, 503],
         request=body(ref("DisableAgentRequest"), required=False), security=PRINCIPAL, parameters=[AGENT], operation_id="disableAgent")},
-    "/v1/agents/{id}/status": {"get": op("RFC-002 §7.5 agent status", "badges", {
+    "/v1/agents/{did}/status": {"get": op("RFC-002 §7.5 agent status", "badges", {
         "200": json_response("`active` or `disabled`.", ref("AgentStatus"))}, errors=[400, 404, 503], security=ANON,
-        parameters=[AGENT], operation_id="agentStatus")},
+        parameters=[DID], operation_id="agentStatus")},
     "/v1/agents/{id}/badge": {"post": op("Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)", "badges", {
         "200": json_response("The badge.", ref("IssuedBadge"))}, errors=[400, 401, 403, 404, 409, 413, 429, 503],
         request=body(ref("IssueBadgeRequest"), example={"mode": "ial0", "ttl": 300, "badge_aud": ["https://api.example.com"]}),
@@ -367,27 +427,35 @@ paths = {
             "agent_id": "agent-1", "mission": "summarise reports", "allowed_tools": ["read_file"], "max_tool_calls": 10}}),
         security=PRINCIPAL, operation_id="issuePassport")},
     "/verify": {"post": op("Verify a passport", "governance", {"200": json_response("Valid.", ref("VerifyResponse"))},
-        errors=[400, 401, 403, 413, 503], request=body(ref("TokenRequest")), security=[{"passport": []}], operation_id="verifyPassport")},
+        errors=[400, 401, 403, 413, 503], request=body(ref("TokenRequest")), security=ANON, operation_id="verifyPassport",
+        description="The passport in the body is the credential.")},
     "/session/start": {"post": op("Start the passport's session", "governance", {
         "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
-        request=body(ref("StartRequest")), security=[{"passport": []}], operation_id="startSession")},
+        request=body(ref("StartRequest")), security=ANON, operation_id="startSession",
+        description="The passport in the body (`token`) is the credential.")},
     "/sessions": {"post": op("Start the passport's session (seed alias)", "governance", {
         "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
-        request=body(ref("StartRequest")), security=[{"passport": []}], operation_id="startSessionAlias")},
+        request=body(ref("StartRequest")), security=ANON, operation_id="startSessionAlias",
+        description="The passport in the body (`token`) is the credential.")},
     "/evaluate": {"post": op("Evaluate one tool call (PERMIT / DENY / APPROVAL_REQUIRED)", "governance", {
         "200": json_response("The decision, with its receipt.", ref("EvaluationResult"))}, errors=[400, 403, 404, 409, 413, 503],
-        request=body(ref("EvaluateRequest")), security=[{"session": []}], operation_id="evaluate")},
+        request=body(ref("EvaluateRequest")), security=ANON, operation_id="evaluate",
+        description="The session id in the body is the credential.")},
     "/delegate": {"post": op("Delegate a narrower child passport, reserving its budget", "governance", {
         "200": json_response("The child passport.", ref("DelegationResult"))}, errors=[400, 401, 403, 404, 409, 413, 503],
-        request=body(ref("DelegateRequest")), security=[{"passport": []}], operation_id="delegate")},
+        request=body(ref("DelegateRequest")), security=ANON, operation_id="delegate",
+        description="The parent passport in the body (`parent_token`, with `proof` for a key-bound one) is the credential.")},
     "/session/end": {"post": op("End a session: the signed attestation", "governance", {
         "200": json_response("The attestation.", ref("EndResult"))}, errors=[400, 404, 409, 413, 503],
-        request=body(ref("EndRequest")), security=[{"session": []}], operation_id="endSession")},
+        request=body(ref("EndRequest")), security=ANON, operation_id="endSession",
+        description="The session id in the body is the credential.")},
     "/end": {"post": op("End a session (seed alias)", "governance", {"200": json_response("The attestation.", ref("EndResult"))},
-        errors=[400, 404, 409, 413, 503], request=body(ref("SessionRequest")), security=[{"session": []}], operation_id="endSessionAlias")},
+        errors=[400, 404, 409, 413, 503], request=body(ref("SessionRequest")), security=ANON, operation_id="endSessionAlias",
+        description="The session id in the body is the credential.")},
     "/attest": {"post": op("The attestation of an ended session", "governance", {
         "200": json_response("The attestation.", ref("EndResult"))}, errors=[400, 404, 409, 413, 503],
-        request=body(ref("SessionRequest")), security=[{"session": []}], operation_id="attest")},
+        request=body(ref("SessionRequest")), security=ANON, operation_id="attest",
+        description="The session id in the body is the credential.")},
     "/revoke": {"post": op("Revoke a passport (and its delegation lineage)", "governance", {
         "200": json_response("Revoked.", ref("Revoked"))}, errors=[400, 401, 403, 404, 413, 503], request=body(ref("RevokeRequest")),
         security=PRINCIPAL, operation_id="revokePassport")},
@@ -403,7 +471,8 @@ paths = {
     "/receipts": {"get": op("A session's receipt chain (NDJSON of {\"jwt\":…})", "governance", {
         "200": {"description": "One receipt per line.", "content": {"application/x-ndjson": {"schema": S}}}},
         errors=[400, 401, 403, 404, 503], security=PRINCIPAL,
-        parameters=[query_param("session_id", "The session."), query_param("jti", "Or the passport's jti.")], operation_id="receipts")},
+        parameters=[query_param("session_id", "The session (or give `jti` instead).", required=True),
+                    query_param("jti", "The passport's jti, instead of session_id.")], operation_id="receipts")},
     # MCP gateway (present when upstreams are configured)
     "/mcp/{name}": {m: op(f"MCP streamable HTTP, {m.upper()}, relayed to upstream `name` after governance", "mcp", {
         "200": {"description": "The upstream's answer (JSON-RPC, or an event stream).",
@@ -441,10 +510,8 @@ document = {
             "badge": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An RFC-002 trust badge."},
             "capiscioBadge": {"type": "apiKey", "in": "header", "name": "X-Capiscio-Badge", "description": "An RFC-002 trust badge."},
             "passport": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                         "description": "A mission passport. Governance routes take it in the body (`token`, `parent_token`); "
-                                        "the MCP gateway in `Authorization: Bearer`."},
-            "session": {"type": "apiKey", "in": "header", "name": "X-Tessera-Session",
-                        "description": "Documentation only: the session id (a 256-bit bearer capability) travels in the body (`session_id`)."},
+                         "description": "A mission passport, as the MCP gateway takes it. (Governance routes take it in the body: "
+                                        "`token`, `parent_token`; session routes take the session id in the body.)"},
         },
     },
 }

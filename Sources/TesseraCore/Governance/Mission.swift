@@ -50,7 +50,7 @@ public struct Mission: Sendable, Equatable, Codable {
             throw .invalid("unknown mission field \(unknown)")
         }
         func string(_ name: String) throws(MissionError) -> String {
-            guard case .string(let value)? = object[name], !value.isEmpty, value.utf8.count <= 1024 else {
+            guard case .string(let value)? = object[name], !value.isEmpty, value.unicodeScalars.count <= 1024 else {
                 throw .invalid("mission.\(name) must be a non-empty string")
             }
             return value
@@ -62,7 +62,7 @@ public struct Mission: Sendable, Equatable, Codable {
             }
             var out: [String] = []
             for item in items {
-                guard case .string(let s) = item, !s.isEmpty, s.utf8.count <= 1024 else {
+                guard case .string(let s) = item, !s.isEmpty, s.unicodeScalars.count <= 1024 else {
                     throw .invalid("mission.\(name) must be a JSON array of non-empty strings")
                 }
                 out.append(s)

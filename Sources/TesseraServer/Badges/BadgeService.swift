@@ -156,7 +156,13 @@ public struct BadgeService: Sendable {
 
     /// RFC-002 §7.5 `GET /v1/agents/{did}/status`.
     public func agentStatus(_ reference: String) async throws -> AgentRecord {
-        guard reference.hasPrefix("did:"), DIDs.isSupported(reference) else { throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported") }
+        if reference.hasPrefix("agt_") {
+            guard let agent = try await store.agent(id: reference) else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+            return agent
+        }
+        guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:"), reference.utf8.count <= 512 else {
+            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
+        }
         guard let agent = try await store.agents(did: reference).first else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
         return agent
     }
@@ -223,7 +229,10 @@ public struct BadgeService: Sendable {
     public func challenge(
         _ reference: String, badgeAudience: [String]?, badgeTTL: Int?, challengeTTL: Int?, by caller: RegistryCaller, requester: String?
     ) async throws -> (ChallengeRecord, PoPChallenge) {
-        guard DIDs.isSupported(reference) || reference.hasPrefix("agt_") else { throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported") }
+        // An unsupported DID method is a 400; a did:key that does not decode names no agent (404).
+        guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:") || reference.hasPrefix("agt_"), reference.utf8.count <= 512 else {
+            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
+        }
         let now = clock.now()
         if let wait = challengeRequesters.admit(requester ?? "unknown", now: now) {
             throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests from this address", retryAfter: wait)

@@ -77,6 +77,13 @@ struct BadgeController {
         var reason: String?
     }
 
+    /// At most 1024 characters (Unicode scalars, as JSON Schema's `maxLength` counts them).
+    static func checkReason(_ body: RevokeBody) throws {
+        if let reason = body.reason, reason.unicodeScalars.count > 1024 {
+            throw APIError.badRequest("invalid field reason: at most 1024 characters")
+        }
+    }
+
     func register(on routes: SecuredRouter) throws {
         try routes.on("/v1/agents", method: .post, access: .capability(Capability.agentsWrite), use: registerAgent)
         try routes.on("/v1/agents", method: .get, access: .capability(Capability.agentsRead), use: listAgents)
@@ -123,7 +130,12 @@ struct BadgeController {
     }
 
     @Sendable func disableAgent(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<AgentBody> {
-        JSONResponse(AgentBody(try await badges.update(
+        var request = request
+        // RFC-002 §7.5's optional `{"reason": …}`: read, so a malformed body is a 400, not ignored.
+        if (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 {
+            try Self.checkReason(try await request.decodeJSON(as: RevokeBody.self, context: context))
+        }
+        return JSONResponse(AgentBody(try await badges.update(
             try Self.agentReference(context), name: nil, domain: nil, status: "disabled", by: try context.authenticatedIdentity())))
     }
 
@@ -234,7 +246,7 @@ struct BadgeController {
         var request = request
         guard let jti = context.parameters.get("jti"), !jti.isEmpty, jti.utf8.count <= 128 else { throw APIError.badRequest("missing jti") }
         if (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 {
-            _ = try await request.decodeJSON(as: RevokeBody.self, context: context)
+            try Self.checkReason(try await request.decodeJSON(as: RevokeBody.self, context: context))
         }
         let badge = try await badges.revoke(jti: jti, by: try context.authenticatedIdentity())
         return JSONResponse(RevokedBody(jti: jti, revoked: true, revokedAt: badge.revokedAt.map(WireTime.format)))

@@ -86,9 +86,15 @@ struct GovernanceController {
         try routes.on("/revoke", method: .post, access: .capability(Capability.passportsRevoke)) { request, context in
             let body = try await Self.object(request, context)
             let identity = try context.authenticatedIdentity()
-            if case .string(let sessionID)? = body["session_id"] {
+            for name in ["session_id", "jti"] {
+                switch body[name] {
+                case nil, .null?, .string?: continue
+                default: throw GovernanceError.invalid("\(name) must be a string")
+                }
+            }
+            if case .string(let sessionID)? = body["session_id"], !sessionID.isEmpty {
                 try await governance.revoke(sessionID: sessionID, by: identity)
-            } else if case .string(let jti)? = body["jti"] {
+            } else if case .string(let jti)? = body["jti"], !jti.isEmpty {
                 try await governance.revoke(jti: jti, by: identity)
             } else {
                 throw GovernanceError.invalid("session_id or jti is required")

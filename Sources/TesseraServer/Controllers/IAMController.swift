@@ -59,7 +59,19 @@ struct IAMController {
         }
     }
 
-    struct Empty: Decodable {}
+    /// An empty JSON object. Decoded through a keyed container: the synthesized init of a struct
+    /// without members asks for none, so `[null]` or `7` were accepted (schemathesis ST201).
+    struct Empty: Decodable {
+        init(from decoder: any Decoder) throws {
+            _ = try decoder.container(keyedBy: AnyKey.self)
+        }
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+    }
 
     struct LoginBody: Decodable {
         var username: String

@@ -194,16 +194,33 @@ enum OpenAPIDocument {
         "properties": {
           "badge_aud": {
             "items": {
+              "maxLength": 1024,
+              "minLength": 1,
               "type": "string"
             },
-            "type": "array"
+            "maxItems": 16,
+            "type": [
+              "array",
+              "null"
+            ]
           },
           "badge_ttl": {
-            "type": "integer"
+            "description": "Seconds; capped at the registry's maximum.",
+            "maximum": 31622400,
+            "minimum": 60,
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "challenge_ttl": {
-            "description": "10-600 s, default 300.",
-            "type": "integer"
+            "description": "Default 300.",
+            "maximum": 600,
+            "minimum": 10,
+            "type": [
+              "integer",
+              "null"
+            ]
           }
         },
         "type": "object"
@@ -211,12 +228,20 @@ enum OpenAPIDocument {
       "ChangePasswordRequest": {
         "properties": {
           "current_password": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "new_password": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
+        "required": [
+          "new_password"
+        ],
         "type": "object"
       },
       "CodedError": {
@@ -288,43 +313,85 @@ enum OpenAPIDocument {
       "DelegateRequest": {
         "properties": {
           "child_agent_id": {
+            "maxLength": 1024,
+            "minLength": 1,
             "type": "string"
           },
           "child_allowed_tools": {
             "items": {
+              "maxLength": 1024,
+              "minLength": 1,
               "type": "string"
             },
+            "maxItems": 1000,
             "type": "array"
           },
           "child_cnf_jkt": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "child_max_tool_calls": {
-            "type": "integer"
+            "maximum": 1000000000,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "child_mission": {
-            "type": "string"
+            "maxLength": 1024,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "child_resource_scope": {
             "items": {
+              "pattern": "^/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,8}(/\\*\\*)?$",
               "type": "string"
             },
-            "type": "array"
+            "maxItems": 100,
+            "type": [
+              "array",
+              "null"
+            ]
           },
           "child_tools": {
-            "type": "object"
+            "maxProperties": 0,
+            "type": [
+              "object",
+              "null"
+            ]
           },
           "child_ttl_s": {
-            "type": "integer"
+            "maximum": 31622400,
+            "minimum": 1,
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "delegation_request_id": {
-            "type": "string"
+            "maxLength": 64,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "parent_token": {
+            "maxLength": 16384,
+            "minLength": 1,
             "type": "string"
           },
           "proof": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -362,7 +429,11 @@ enum OpenAPIDocument {
       "DisableAgentRequest": {
         "properties": {
           "reason": {
-            "type": "string"
+            "maxLength": 1024,
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "type": "object"
@@ -375,6 +446,9 @@ enum OpenAPIDocument {
       "EndRequest": {
         "properties": {
           "session_id": {
+            "description": "A session id (a 256-bit bearer capability).",
+            "maxLength": 4096,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -443,17 +517,28 @@ enum OpenAPIDocument {
       "EvaluateRequest": {
         "properties": {
           "arguments": {
-            "type": "object"
+            "type": [
+              "object",
+              "null"
+            ]
           },
           "request_id": {
-            "maxLength": 256,
+            "maxLength": 64,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "session_id": {
+            "description": "A session id (a 256-bit bearer capability).",
+            "maxLength": 4096,
             "minLength": 1,
             "type": "string"
           },
-          "session_id": {
-            "type": "string"
-          },
           "tool_name": {
+            "maxLength": 4096,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -868,6 +953,7 @@ enum OpenAPIDocument {
         "description": "`authorise`",
         "properties": {
           "capability": {
+            "pattern": "^[a-z]{1,32}:[a-z]{1,32}$",
             "type": "string"
           },
           "operation": {
@@ -875,13 +961,26 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "parameters_json": {
-            "type": "string"
+            "description": "A JSON object, as text (the pattern shows the empty one; empty = absent).",
+            "pattern": "^(\\{\\})?$",
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "resource_json": {
-            "type": "string"
+            "description": "A JSON object, as text (the pattern shows the empty one; empty = absent).",
+            "pattern": "^(\\{\\})?$",
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "workspace": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -894,6 +993,8 @@ enum OpenAPIDocument {
         "description": "`authorise-many`",
         "properties": {
           "authorise_checks": {
+            "description": "A JSON array (as text) of {capability, resource, parameters}; the pattern shows the simplest form.",
+            "pattern": "^\\[(\\{\"capability\":\"[a-z]{1,16}:[a-z]{1,16}\"\\})?\\]$",
             "type": "string"
           },
           "operation": {
@@ -924,6 +1025,8 @@ enum OpenAPIDocument {
         "description": "`change-password`",
         "properties": {
           "new_password": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           },
           "operation": {
@@ -931,6 +1034,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "password": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1012,7 +1117,10 @@ enum OpenAPIDocument {
             "type": "object"
           },
           "workspace": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1031,13 +1139,20 @@ enum OpenAPIDocument {
           "workspace_record": {
             "properties": {
               "enabled": {
-                "type": "boolean"
+                "type": [
+                  "boolean",
+                  "null"
+                ]
               },
               "id": {
+                "pattern": "^[a-z0-9.-][a-z0-9._-]{0,63}$",
                 "type": "string"
               },
               "name": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               }
             },
             "required": [
@@ -1175,7 +1290,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1187,8 +1305,11 @@ enum OpenAPIDocument {
         "description": "`list-audit`",
         "properties": {
           "limit": {
-            "minimum": 1,
-            "type": "integer"
+            "description": "At most this many events (bounded by the server).",
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "operation": {
             "const": "list-audit",
@@ -1221,7 +1342,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "workspace": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1314,7 +1438,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user": {
-            "type": "object"
+            "type": [
+              "object",
+              "null"
+            ]
           },
           "user_id": {
             "type": "string"
@@ -1336,13 +1463,20 @@ enum OpenAPIDocument {
           "workspace_record": {
             "properties": {
               "enabled": {
-                "type": "boolean"
+                "type": [
+                  "boolean",
+                  "null"
+                ]
               },
               "id": {
+                "pattern": "^[a-z0-9.-][a-z0-9._-]{0,63}$",
                 "type": "string"
               },
               "name": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               }
             },
             "required": [
@@ -1371,65 +1505,129 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "IssueBadgeRequest": {
-        "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is authenticated by its proof alone. Without `mode`, a proof means `ial1` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud`.",
-        "properties": {
-          "aud": {
-            "items": {
-              "type": "string"
+        "anyOf": [
+          {
+            "properties": {
+              "aud": {
+                "items": {
+                  "maxLength": 1024,
+                  "minLength": 1,
+                  "type": "string"
+                },
+                "maxItems": 16,
+                "type": [
+                  "array",
+                  "null"
+                ]
+              },
+              "badge_aud": {
+                "items": {
+                  "maxLength": 1024,
+                  "minLength": 1,
+                  "type": "string"
+                },
+                "maxItems": 16,
+                "type": [
+                  "array",
+                  "null"
+                ]
+              },
+              "badge_ttl": {
+                "description": "Seconds; capped at the registry's maximum.",
+                "maximum": 31622400,
+                "minimum": 60,
+                "type": [
+                  "integer",
+                  "null"
+                ]
+              },
+              "domain": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "exp_s": {
+                "description": "Seconds; capped at the registry's maximum.",
+                "maximum": 31622400,
+                "minimum": 60,
+                "type": [
+                  "integer",
+                  "null"
+                ]
+              },
+              "mode": {
+                "const": "ial0",
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "ttl": {
+                "description": "Seconds; capped at the registry's maximum.",
+                "maximum": 31622400,
+                "minimum": 60,
+                "type": [
+                  "integer",
+                  "null"
+                ]
+              }
             },
-            "type": "array"
+            "type": "object"
           },
-          "badge_aud": {
-            "items": {
-              "type": "string"
+          {
+            "properties": {
+              "challenge_id": {
+                "pattern": "^ch-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                "type": "string"
+              },
+              "mode": {
+                "const": "ial1",
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "proof_jws": {
+                "maxLength": 16384,
+                "minLength": 1,
+                "type": "string"
+              }
             },
-            "type": "array"
-          },
-          "badge_ttl": {
-            "type": "integer"
-          },
-          "challenge_id": {
-            "type": "string"
-          },
-          "domain": {
-            "type": "string"
-          },
-          "exp_s": {
-            "type": "integer"
-          },
-          "mode": {
-            "enum": [
-              "ial0",
-              "ial1"
+            "required": [
+              "challenge_id",
+              "proof_jws"
             ],
-            "type": "string"
-          },
-          "proof_jws": {
-            "type": "string"
-          },
-          "ttl": {
-            "type": "integer"
+            "type": "object"
           }
-        },
-        "type": "object"
+        ],
+        "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud`. Lifetimes above the registry's maximum (1 h) are capped."
       },
       "IssueRequest": {
         "properties": {
           "audience": {
             "oneOf": [
               {
+                "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$",
                 "type": "string"
               },
               {
                 "items": {
+                  "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$",
                   "type": "string"
                 },
+                "maxItems": 16,
+                "minItems": 1,
                 "type": "array"
+              },
+              {
+                "type": "null"
               }
             ]
           },
           "cnf_jkt": {
             "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key.",
+            "pattern": "^(agent|[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$",
             "type": "string"
           },
           "mission": {
@@ -1438,7 +1636,10 @@ enum OpenAPIDocument {
           "ttl_s": {
             "maximum": 86400,
             "minimum": 1,
-            "type": "integer"
+            "type": [
+              "integer",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1602,9 +1803,12 @@ enum OpenAPIDocument {
       "LegacyPoPRequest": {
         "properties": {
           "challenge_id": {
+            "pattern": "^ch-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
             "type": "string"
           },
           "proof": {
+            "maxLength": 16384,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1636,6 +1840,7 @@ enum OpenAPIDocument {
       "LoginRequest": {
         "properties": {
           "password": {
+            "maxLength": 256,
             "type": "string"
           },
           "username": {
@@ -1643,7 +1848,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "workspace": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1653,14 +1861,20 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "Mission": {
+        "additionalProperties": false,
         "properties": {
           "agent_id": {
+            "maxLength": 1024,
+            "minLength": 1,
             "type": "string"
           },
           "allowed_tools": {
             "items": {
+              "maxLength": 1024,
+              "minLength": 1,
               "type": "string"
             },
+            "maxItems": 1000,
             "type": "array"
           },
           "delegation_allowed": {
@@ -1668,37 +1882,48 @@ enum OpenAPIDocument {
           },
           "forbidden_tools": {
             "items": {
+              "maxLength": 1024,
+              "minLength": 1,
               "type": "string"
             },
+            "maxItems": 1000,
             "type": "array"
           },
-          "lineage_budgets": {
-            "type": "boolean"
-          },
           "max_delegation_depth": {
+            "maximum": 16,
             "minimum": 0,
             "type": "integer"
           },
           "max_duration_s": {
-            "minimum": 1,
+            "maximum": 31622400,
+            "minimum": 0,
             "type": "integer"
           },
           "max_tool_calls": {
+            "maximum": 1000000000,
             "minimum": 0,
             "type": "integer"
           },
           "mission": {
+            "maxLength": 1024,
+            "minLength": 1,
             "type": "string"
           },
           "resource_scope": {
             "items": {
+              "pattern": "^/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,8}(/\\*\\*)?$",
               "type": "string"
             },
+            "maxItems": 100,
             "type": "array"
           },
           "tools": {
-            "description": "Per-tool argument constraints and approvals (docs/governance.md).",
-            "type": "object"
+            "description": "Per-tool argument constraints and approvals (docs/governance.md); left empty here because their grammar is richer than JSON Schema says.",
+            "maxProperties": 0,
+            "type": [
+              "object",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1883,13 +2108,13 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "RegisterAgentRequest": {
+        "description": "Also `did`: the key's did:key (the default), or `did:web:<this registry's host>:agents:<name>` for a did:web agent this registry hosts; any other value is a 400.",
         "properties": {
-          "did": {
-            "description": "The key's did:key (default), or did:web:<this registry's host>:agents:<name>.",
-            "type": "string"
-          },
           "domain": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "name": {
             "maxLength": 128,
@@ -1897,10 +2122,73 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "public_jwk": {
-            "$ref": "#/components/schemas/JWK"
+            "description": "An Ed25519 public JWK (RFC 8037): no private member.",
+            "properties": {
+              "alg": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "crv": {
+                "const": "Ed25519",
+                "type": "string"
+              },
+              "d": false,
+              "e": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "k": false,
+              "kid": {
+                "description": "If present, the key's RFC 7638 thumbprint.",
+                "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "kty": {
+                "const": "OKP",
+                "type": "string"
+              },
+              "n": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "use": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "x": {
+                "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+                "type": "string"
+              },
+              "y": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              }
+            },
+            "required": [
+              "kty",
+              "crv",
+              "x"
+            ],
+            "type": "object"
           },
           "workspace": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -1912,19 +2200,55 @@ enum OpenAPIDocument {
       "RevokeBadgeRequest": {
         "properties": {
           "reason": {
-            "type": "string"
+            "maxLength": 1024,
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "type": "object"
       },
       "RevokeRequest": {
+        "anyOf": [
+          {
+            "properties": {
+              "session_id": {
+                "description": "A session id (a 256-bit bearer capability).",
+                "maxLength": 4096,
+                "minLength": 1,
+                "type": "string"
+              }
+            },
+            "required": [
+              "session_id"
+            ]
+          },
+          {
+            "properties": {
+              "jti": {
+                "minLength": 1,
+                "type": "string"
+              }
+            },
+            "required": [
+              "jti"
+            ]
+          }
+        ],
         "description": "`session_id` or `jti`.",
         "properties": {
           "jti": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "session_id": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "type": "object"
@@ -1962,6 +2286,9 @@ enum OpenAPIDocument {
       "SessionRequest": {
         "properties": {
           "session": {
+            "description": "A session id (a 256-bit bearer capability).",
+            "maxLength": 4096,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1974,9 +2301,14 @@ enum OpenAPIDocument {
         "properties": {
           "proof": {
             "description": "Proof of possession, for a key-bound passport.",
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "token": {
+            "maxLength": 16384,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -2012,8 +2344,11 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "TokenRequest": {
+        "description": "The passport in the body is the credential.",
         "properties": {
           "token": {
+            "maxLength": 16384,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -2049,17 +2384,28 @@ enum OpenAPIDocument {
       "UpdateAgentRequest": {
         "properties": {
           "domain": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "name": {
-            "type": "string"
+            "maxLength": 128,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "status": {
             "enum": [
               "active",
               "disabled"
             ],
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "type": "object"
@@ -2125,7 +2471,7 @@ enum OpenAPIDocument {
       },
       "passport": {
         "bearerFormat": "JWT",
-        "description": "A mission passport. Governance routes take it in the body (`token`, `parent_token`); the MCP gateway in `Authorization: Bearer`.",
+        "description": "A mission passport, as the MCP gateway takes it. (Governance routes take it in the body: `token`, `parent_token`; session routes take the session id in the body.)",
         "scheme": "bearer",
         "type": "http"
       },
@@ -2133,12 +2479,6 @@ enum OpenAPIDocument {
         "description": "An API key in CapiscIO's header (RFC-003 §3.1).",
         "in": "header",
         "name": "X-Capiscio-Registry-Key",
-        "type": "apiKey"
-      },
-      "session": {
-        "description": "Documentation only: the session id (a 256-bit bearer capability) travels in the body (`session_id`).",
-        "in": "header",
-        "name": "X-Tessera-Session",
         "type": "apiKey"
       }
     }
@@ -2186,7 +2526,7 @@ enum OpenAPIDocument {
             "name": "name",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -2230,7 +2570,7 @@ enum OpenAPIDocument {
             "name": "slug",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -2316,6 +2656,24 @@ enum OpenAPIDocument {
               }
             },
             "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           },
           "409": {
             "content": {
@@ -2913,7 +3271,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -3033,7 +3391,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -3145,6 +3503,7 @@ enum OpenAPIDocument {
     },
     "/attest": {
       "post": {
+        "description": "The session id in the body is the credential.",
         "operationId": "attest",
         "requestBody": {
           "content": {
@@ -3226,11 +3585,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "session": []
-          }
-        ],
+        "security": [],
         "summary": "The attestation of an ended session",
         "tags": [
           "governance"
@@ -3239,6 +3594,7 @@ enum OpenAPIDocument {
     },
     "/delegate": {
       "post": {
+        "description": "The parent passport in the body (`parent_token`, with `proof` for a key-bound one) is the credential.",
         "operationId": "delegate",
         "requestBody": {
           "content": {
@@ -3348,11 +3704,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "passport": []
-          }
-        ],
+        "security": [],
         "summary": "Delegate a narrower child passport, reserving its budget",
         "tags": [
           "governance"
@@ -3361,6 +3713,7 @@ enum OpenAPIDocument {
     },
     "/end": {
       "post": {
+        "description": "The session id in the body is the credential.",
         "operationId": "endSessionAlias",
         "requestBody": {
           "content": {
@@ -3442,11 +3795,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "session": []
-          }
-        ],
+        "security": [],
         "summary": "End a session (seed alias)",
         "tags": [
           "governance"
@@ -3455,6 +3804,7 @@ enum OpenAPIDocument {
     },
     "/evaluate": {
       "post": {
+        "description": "The session id in the body is the credential.",
         "operationId": "evaluate",
         "requestBody": {
           "content": {
@@ -3546,11 +3896,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "session": []
-          }
-        ],
+        "security": [],
         "summary": "Evaluate one tool call (PERMIT / DENY / APPROVAL_REQUIRED)",
         "tags": [
           "governance"
@@ -3717,7 +4063,7 @@ enum OpenAPIDocument {
             "name": "name",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -3857,7 +4203,7 @@ enum OpenAPIDocument {
             "name": "name",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -3997,7 +4343,7 @@ enum OpenAPIDocument {
             "name": "name",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -4226,20 +4572,24 @@ enum OpenAPIDocument {
         "operationId": "receipts",
         "parameters": [
           {
-            "description": "The session.",
+            "description": "The session (or give `jti` instead).",
             "in": "query",
             "name": "session_id",
-            "required": false,
+            "required": true,
             "schema": {
+              "maxLength": 256,
+              "minLength": 1,
               "type": "string"
             }
           },
           {
-            "description": "Or the passport's jti.",
+            "description": "The passport's jti, instead of session_id.",
             "in": "query",
             "name": "jti",
             "required": false,
             "schema": {
+              "maxLength": 256,
+              "minLength": 1,
               "type": "string"
             }
           }
@@ -4459,6 +4809,7 @@ enum OpenAPIDocument {
     },
     "/session/end": {
       "post": {
+        "description": "The session id in the body is the credential.",
         "operationId": "endSession",
         "requestBody": {
           "content": {
@@ -4540,11 +4891,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "session": []
-          }
-        ],
+        "security": [],
         "summary": "End a session: the signed attestation",
         "tags": [
           "governance"
@@ -4553,6 +4900,7 @@ enum OpenAPIDocument {
     },
     "/session/start": {
       "post": {
+        "description": "The passport in the body (`token`) is the credential.",
         "operationId": "startSession",
         "requestBody": {
           "content": {
@@ -4652,11 +5000,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "passport": []
-          }
-        ],
+        "security": [],
         "summary": "Start the passport's session",
         "tags": [
           "governance"
@@ -4665,6 +5009,7 @@ enum OpenAPIDocument {
     },
     "/sessions": {
       "post": {
+        "description": "The passport in the body (`token`) is the credential.",
         "operationId": "startSessionAlias",
         "requestBody": {
           "content": {
@@ -4764,11 +5109,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "passport": []
-          }
-        ],
+        "security": [],
         "summary": "Start the passport's session (seed alias)",
         "tags": [
           "governance"
@@ -4780,7 +5121,7 @@ enum OpenAPIDocument {
         "operationId": "listAgents",
         "parameters": [
           {
-            "description": "Default: the caller's workspace.",
+            "description": "Default (also when empty): the caller's workspace.",
             "in": "query",
             "name": "workspace",
             "required": false,
@@ -5000,6 +5341,78 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/v1/agents/{did}/status": {
+      "get": {
+        "operationId": "agentStatus",
+        "parameters": [
+          {
+            "description": "The agent's URL-encoded DID (or its id, `agt_…`).",
+            "in": "path",
+            "name": "did",
+            "required": true,
+            "schema": {
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AgentStatus"
+                }
+              }
+            },
+            "description": "`active` or `disabled`."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "RFC-002 §7.5 agent status",
+        "tags": [
+          "badges"
+        ]
+      }
+    },
     "/v1/agents/{id}": {
       "get": {
         "operationId": "getAgent",
@@ -5010,7 +5423,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5118,7 +5531,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5248,7 +5661,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5411,7 +5824,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5566,7 +5979,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5686,7 +6099,7 @@ enum OpenAPIDocument {
             "name": "id",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
               "type": "string"
             }
           }
@@ -5806,78 +6219,6 @@ enum OpenAPIDocument {
         ]
       }
     },
-    "/v1/agents/{id}/status": {
-      "get": {
-        "operationId": "agentStatus",
-        "parameters": [
-          {
-            "description": "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).",
-            "in": "path",
-            "name": "id",
-            "required": true,
-            "schema": {
-              "minLength": 1,
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/AgentStatus"
-                }
-              }
-            },
-            "description": "`active` or `disabled`."
-          },
-          "400": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
-          },
-          "404": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
-          },
-          "503": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "The store (or the upstream) is unavailable; retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          }
-        },
-        "security": [],
-        "summary": "RFC-002 §7.5 agent status",
-        "tags": [
-          "badges"
-        ]
-      }
-    },
     "/v1/badges/status": {
       "get": {
         "operationId": "legacyStatusList",
@@ -5938,7 +6279,7 @@ enum OpenAPIDocument {
             "name": "jti",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -6068,7 +6409,7 @@ enum OpenAPIDocument {
             "name": "jti",
             "required": true,
             "schema": {
-              "minLength": 1,
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
               "type": "string"
             }
           }
@@ -6192,6 +6533,7 @@ enum OpenAPIDocument {
     },
     "/verify": {
       "post": {
+        "description": "The passport in the body is the credential.",
         "operationId": "verifyPassport",
         "requestBody": {
           "content": {
@@ -6281,11 +6623,7 @@ enum OpenAPIDocument {
             }
           }
         },
-        "security": [
-          {
-            "passport": []
-          }
-        ],
+        "security": [],
         "summary": "Verify a passport",
         "tags": [
           "governance"

@@ -56,20 +56,20 @@ TIME = {"type": "string", "description": "RFC 3339 / ISO 8601 UTC timestamp"}
 STRINGS = {"type": "array", "items": S}
 UUID_CH = "^ch-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 LIFETIME = {"type": "integer", "minimum": 60, "maximum": 31622400, "description": "Seconds; capped at the registry's maximum."}
+AUDIENCES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 512}, "maxItems": 16}
 NONEMPTY = {"type": "string", "minLength": 1, "maxLength": 1024}
 NONEMPTY_STRINGS = {"type": "array", "items": NONEMPTY, "maxItems": 1000}
 SESSION = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "A session id (a 256-bit bearer capability)."}
 TOKEN = {"type": "string", "minLength": 1, "maxLength": 16384}
-URIS = {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$"}, "minItems": 1, "maxItems": 16}
+URIS = {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[!-~]{1,2000}$"}, "minItems": 1, "maxItems": 16}
 SCOPE = {"type": "array", "items": {"type": "string", "pattern": "^/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,8}(/\\*\\*)?$"}, "maxItems": 100}
 ED25519_JWK = obj({"kty": {"type": "string", "const": "OKP"}, "crv": {"type": "string", "const": "Ed25519"},
                    "x": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"},
                    "y": {"type": ["string", "null"]}, "n": {"type": ["string", "null"]}, "e": {"type": ["string", "null"]},
                    "alg": {"type": ["string", "null"]}, "use": {"type": ["string", "null"]},
-                   "kid": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
-                           "description": "If present, the key's RFC 7638 thumbprint."},
-                   "d": False, "k": False}, ["kty", "crv", "x"],
-                  "An Ed25519 public JWK (RFC 8037): no private member.")
+                   }, ["kty", "crv", "x"],
+                  "An Ed25519 public JWK (RFC 8037). `kid`, if given, must be the key's RFC 7638 thumbprint; a private "
+                  "member (`d`, `k`) is refused with 400.")
 ANY_OBJECT = {"type": "object"}
 
 ERROR_DESCRIPTIONS = {
@@ -192,17 +192,17 @@ schemas = {
     "UpdateAgentRequest": req({"name": {"type": "string", "minLength": 1, "maxLength": 128}, "domain": S,
                                 "status": {"type": "string", "enum": ["active", "disabled"]}}),
     "DisableAgentRequest": req({"reason": {"type": "string", "maxLength": 1024}}, additional=True),
-    "AgentStatus": obj({"did": S, "status": S, "disabledAt": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}},
+    "AgentStatusResponse": obj({"did": S, "status": S, "disabledAt": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}},
                        ["did", "status"]),
     "IssueBadgeRequest": {
         "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is "
                        "authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and "
                        "one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for "
-                       "`ttl`/`badge_aud`. Lifetimes above the registry's maximum (1 h) are capped.",
+                       "`ttl`/`badge_aud` (and `badge_ttl`, RFC-003's name, is read when `ttl` is absent). Lifetimes above the "
+                       "registry's maximum (1 h) are capped.",
         "anyOf": [
-            req({"mode": {"type": "string", "const": "ial0"}, "ttl": LIFETIME, "badge_ttl": LIFETIME, "exp_s": LIFETIME,
-                 "badge_aud": {"type": "array", "items": NONEMPTY, "maxItems": 16},
-                 "aud": {"type": "array", "items": NONEMPTY, "maxItems": 16}, "domain": S}),
+            req({"mode": {"type": "string", "const": "ial0"}, "ttl": LIFETIME,
+                 "badge_aud": AUDIENCES, "domain": S}),
             req({"mode": {"type": "string", "const": "ial1"}, "challenge_id": {"type": "string", "pattern": UUID_CH},
                  "proof_jws": TOKEN}, ["challenge_id", "proof_jws"]),
         ],
@@ -214,7 +214,7 @@ schemas = {
                     ["token", "jti", "subject", "issuer", "trust_level", "issued_at", "expires_at", "assurance_level"]),
         "message": S}, ["badge", "token", "jti", "expires_at", "ial", "success", "data"],
         "All three generations' members: RFC-002's `{badge, jti, expires_at}`, RFC-003's `{success, data}`, Tessera's `{token, ial}`."),
-    "ChallengeRequest": req({"badge_aud": {"type": "array", "items": NONEMPTY, "maxItems": 16}, "badge_ttl": LIFETIME,
+    "ChallengeRequest": req({"badge_aud": AUDIENCES, "badge_ttl": LIFETIME,
                              "challenge_ttl": {"type": "integer", "minimum": 10, "maximum": 600, "description": "Default 300."}}),
     "PoPChallenge": obj({"challenge_id": {"type": "string", "pattern": "^ch-"}, "nonce": S, "challenge_expires_at": TIME, "proof_aud": S,
                          "htu": S, "htm": {"type": "string", "enum": ["POST"]}, "badge_aud": {"type": ["array", "null"], "items": S},
@@ -231,15 +231,16 @@ schemas = {
     # Governance
     "Mission": obj({
         "agent_id": NONEMPTY, "mission": NONEMPTY, "allowed_tools": NONEMPTY_STRINGS, "forbidden_tools": NONEMPTY_STRINGS,
-        "resource_scope": SCOPE, "max_tool_calls": {"type": "integer", "minimum": 0, "maximum": 1000000000},
-        "max_duration_s": {"type": "integer", "minimum": 0, "maximum": 31622400}, "delegation_allowed": B,
-        "max_delegation_depth": {"type": "integer", "minimum": 0, "maximum": 16},
+        "resource_scope": SCOPE, "max_tool_calls": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000000000},
+        "max_duration_s": {"type": ["integer", "null"], "minimum": 0, "maximum": 31622400}, "delegation_allowed": B,
+        "max_delegation_depth": {"type": ["integer", "null"], "minimum": 0, "maximum": 16},
         "tools": {"type": ["object", "null"], "maxProperties": 0, "description": "Per-tool argument constraints and approvals (docs/governance.md); "
                   "left empty here because their grammar is richer than JSON Schema says."}},
         ["agent_id", "mission"], additional=False),
     "IssueRequest": obj({"mission": ref("Mission"), "ttl_s": {"type": ["integer", "null"], "minimum": 1, "maximum": 86400},
-                         "cnf_jkt": {"type": "string", "pattern": "^(agent|[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$",
-                                     "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key."},
+                         "cnf_jkt": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+                                     "description": "An RFC 7638 thumbprint; or \"agent\": the registered key of the mission's agent_id "
+                                                    "(400 if agent_id is not a registered agent)."},
                          "audience": {"oneOf": [URIS["items"], URIS, {"type": "null"}]}}, ["mission"]),
     "PassportClaims": obj({"iss": S, "sub": S, "iat": I, "nbf": I, "exp": I, "jti": S, "workspace": S, "agent_id": S, "mission": S,
                            "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
@@ -287,34 +288,39 @@ schemas = {
 
 # The IAM endpoint's bodies: one schema per operation, a oneOf discriminated on `operation`.
 JSON_OBJECT_TEXT = {"type": "string", "pattern": "^(\\{\\})?$", "description": "A JSON object, as text (the pattern shows the empty one; empty = absent)."}
+ID = {"type": "string", "minLength": 1, "maxLength": 256}
+ROLES = {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^(reader|writer|approver|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$"},
+         "description": "`role` or `role@workspace`: reader, writer, approver, admin."}
+USERNAME = {"type": "string", "pattern": "^[^\\u0000-\\u0020@\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,128}$"}
 WORKSPACE_ID = {"type": "string", "pattern": "^[a-z0-9.-][a-z0-9._-]{0,63}$"}
 IAM_OPERATIONS = {
     "whoami": ([], {}),
     "bootstrap-status": ([], {}),
-    "create-user": (["user"], {"workspace": S, "user": obj({"username": S, "name": S, "email": S, "password": S, "roles": STRINGS,
+    "create-user": (["user"], {"workspace": S, "user": req({"username": USERNAME, "name": S, "email": S, "password": S, "roles": ROLES,
                                                           "enabled": B, "must_change_password": B}, ["username"])}),
     "list-users": ([], {"workspace": S}),
-    "get-user": (["user_id"], {"user_id": S}),
-    "update-user": (["user_id"], {"user_id": S, "user": ANY_OBJECT}),
-    "disable-user": (["user_id"], {"user_id": S}),
-    "enable-user": (["user_id"], {"user_id": S}),
-    "delete-user": (["user_id"], {"user_id": S}),
+    "get-user": (["user_id"], {"user_id": ID}),
+    "update-user": (["user_id"], {"user_id": ID, "user": ANY_OBJECT}),
+    "disable-user": (["user_id"], {"user_id": ID}),
+    "enable-user": (["user_id"], {"user_id": ID}),
+    "delete-user": (["user_id"], {"user_id": ID}),
     "change-password": (["password", "new_password"], {"password": {"type": "string", "minLength": 1, "maxLength": 256},
                                                        "new_password": {"type": "string", "minLength": 1, "maxLength": 256}}),
-    "reset-password": (["user_id"], {"user_id": S}),
+    "reset-password": (["user_id"], {"user_id": ID}),
     "create-workspace": (["workspace_record"], {"workspace_record": req({"id": WORKSPACE_ID, "name": S, "enabled": B}, ["id"])}),
     "list-workspaces": ([], {}),
     "list-my-workspaces": ([], {}),
-    "get-workspace": (["workspace"], {"workspace": S}),
+    "get-workspace": (["workspace"], {"workspace": ID}),
     "update-workspace": (["workspace_record"], {"workspace_record": req({"id": WORKSPACE_ID, "name": S, "enabled": B}, ["id"])}),
-    "disable-workspace": (["workspace"], {"workspace": S}),
-    "create-api-key": (["key"], {"key": obj({"user_id": S, "name": S, "expires": S}, ["name"])}),
+    "disable-workspace": (["workspace"], {"workspace": ID}),
+    "create-api-key": (["key"], {"key": req({"user_id": S, "name": {"type": "string", "minLength": 1, "maxLength": 128}, "expires": S},
+                                            ["name"])}),
     "list-api-keys": ([], {"user_id": S}),
-    "revoke-api-key": (["key_id"], {"key_id": S}),
+    "revoke-api-key": (["key_id"], {"key_id": ID}),
     "get-signing-key-public": ([], {}),
     "rotate-signing-key": ([], {}),
-    "resolve-api-key": (["api_key"], {"api_key": S}),
-    "authorise": (["capability"], {"capability": {"type": "string", "pattern": "^[a-z]{1,32}:[a-z]{1,32}$"}, "resource_json": JSON_OBJECT_TEXT, "parameters_json": JSON_OBJECT_TEXT, "workspace": S}),
+    "resolve-api-key": (["api_key"], {"api_key": {"type": "string", "minLength": 1, "maxLength": 1024}}),
+    "authorise": (["capability"], {"capability": {"type": "string", "pattern": "^[a-z]{1,32}:[a-z]{1,32}$"}, "resource_json": JSON_OBJECT_TEXT, "parameters_json": S, "workspace": S}),
     "authorise-many": (["authorise_checks"], {"authorise_checks": {
         "type": "string", "pattern": "^\\[(\\{\"capability\":\"[a-z]{1,16}:[a-z]{1,16}\"\\})?\\]$",
         "description": "A JSON array (as text) of {capability, resource, parameters}; the pattern shows the simplest form."}}),
@@ -389,20 +395,20 @@ paths = {
         "200": json_response("The agent.", ref("Agent"))}, errors=[400, 401, 403, 404, 413, 503],
         request=body(ref("DisableAgentRequest"), required=False), security=PRINCIPAL, parameters=[AGENT], operation_id="disableAgent")},
     "/v1/agents/{did}/status": {"get": op("RFC-002 §7.5 agent status", "badges", {
-        "200": json_response("`active` or `disabled`.", ref("AgentStatus"))}, errors=[400, 404, 503], security=ANON,
+        "200": json_response("`active` or `disabled`.", ref("AgentStatusResponse"))}, errors=[400, 404, 503], security=ANON,
         parameters=[DID], operation_id="agentStatus")},
-    "/v1/agents/{id}/badge": {"post": op("Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)", "badges", {
+    "/v1/agents/{did}/badge": {"post": op("Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)", "badges", {
         "200": json_response("The badge.", ref("IssuedBadge"))}, errors=[400, 401, 403, 404, 409, 413, 429, 503],
         request=body(ref("IssueBadgeRequest"), example={"mode": "ial0", "ttl": 300, "badge_aud": ["https://api.example.com"]}),
-        security=[{}, {"registryKey": []}, {"apiKey": []}], parameters=[AGENT], operation_id="issueBadge")},
-    "/v1/agents/{id}/badge/challenge": {"post": op("RFC-003 phase 1: a proof-of-possession challenge", "badges", {
+        security=[{}, {"registryKey": []}, {"apiKey": []}], parameters=[DID], operation_id="issueBadge")},
+    "/v1/agents/{did}/badge/challenge": {"post": op("RFC-003 phase 1: a proof-of-possession challenge", "badges", {
         "200": json_response("The challenge.", ref("PoPChallenge"))}, errors=[400, 401, 403, 404, 413, 429, 503],
         request=body(ref("ChallengeRequest"), example={"badge_ttl": 300, "challenge_ttl": 300}),
-        security=[{"registryKey": []}, {"apiKey": []}, {"badge": []}, {"capiscioBadge": []}], parameters=[AGENT],
+        security=[{"registryKey": []}, {"apiKey": []}, {"badge": []}, {"capiscioBadge": []}], parameters=[DID],
         operation_id="badgeChallenge")},
-    "/v1/agents/{id}/badge/pop": {"post": op("RFC-003 phase 2 under Tessera's earlier route (alias)", "badges", {
+    "/v1/agents/{did}/badge/pop": {"post": op("RFC-003 phase 2 under Tessera's earlier route (alias)", "badges", {
         "200": json_response("The badge.", ref("IssuedBadge"))}, errors=[400, 403, 404, 413, 429, 503],
-        request=body(ref("LegacyPoPRequest")), security=ANON, parameters=[AGENT], operation_id="legacyPoP", )},
+        request=body(ref("LegacyPoPRequest")), security=ANON, parameters=[DID], operation_id="legacyPoP", )},
     "/v1/badges/{jti}/revoke": {"post": op("Revoke a badge", "badges", {"200": json_response("Revoked.", ref("RevokedBadge"))},
         errors=[400, 401, 403, 404, 413, 503], request=body(ref("RevokeBadgeRequest"), required=False), security=PRINCIPAL,
         parameters=[path_param("jti", "The badge's jti.")], operation_id="revokeBadge")},

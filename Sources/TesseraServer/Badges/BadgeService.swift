@@ -179,6 +179,10 @@ public struct BadgeService: Sendable {
 
     func lifetime(_ requested: Int?, field: String) throws -> Int {
         guard let requested else { return settings.defaultLifetime }
+        // Above the maximum is capped; beyond a year is nonsense, refused rather than capped.
+        guard requested <= 31_622_400 else {
+            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 31622400 seconds (longer than the maximum is capped at \(settings.maximumLifetime))")
+        }
         guard requested >= settings.minimumLifetime else {
             throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at least \(settings.minimumLifetime) seconds")
         }
@@ -187,8 +191,8 @@ public struct BadgeService: Sendable {
 
     static func audience(_ requested: [String]?, field: String) throws -> [String]? {
         guard let requested, !requested.isEmpty else { return nil }
-        guard requested.count <= 16, requested.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 512 }) else {
-            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 16 non-empty entries of at most 512 bytes")
+        guard requested.count <= 16, requested.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.count <= 512 }) else {
+            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 16 non-empty entries of at most 512 characters")
         }
         return requested
     }

@@ -156,11 +156,17 @@ public struct IAMService: Sendable {
         return id.unicodeScalars.allSatisfy { "abcdefghijklmnopqrstuvwxyz0123456789._-".unicodeScalars.contains($0) }
     }
 
-    /// Usernames: 1–128 printable characters without whitespace or `@`.
+    /// Usernames: 1–128 characters, none of them a control character below U+0021, `@`, or Unicode
+    /// white space. The set is spelled out (not `CharacterSet.whitespacesAndNewlines`) so that the
+    /// OpenAPI document's pattern says exactly the same thing.
     static func validUsername(_ name: String) -> Bool {
-        guard (1...128).contains(name.count) else { return false }
-        return name.unicodeScalars.allSatisfy { !CharacterSet.whitespacesAndNewlines.contains($0) && $0 != "@" && $0.value >= 0x21 }
+        guard (1...128).contains(name.unicodeScalars.count) else { return false }
+        return name.unicodeScalars.allSatisfy { !usernameExcluded.contains($0.value) && $0 != "@" }
     }
+
+    static let usernameExcluded: Set<UInt32> = Set(0...0x20).union([
+        0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF,
+    ]).union(0x2000...0x200A)
 }
 
 /// IAM behaviour settings resolved from the server configuration.

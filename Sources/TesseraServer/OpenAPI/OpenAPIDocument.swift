@@ -65,7 +65,7 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
-      "AgentStatus": {
+      "AgentStatusResponse": {
         "properties": {
           "did": {
             "type": "string"
@@ -194,7 +194,7 @@ enum OpenAPIDocument {
         "properties": {
           "badge_aud": {
             "items": {
-              "maxLength": 1024,
+              "maxLength": 512,
               "minLength": 1,
               "type": "string"
             },
@@ -961,8 +961,6 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "parameters_json": {
-            "description": "A JSON object, as text (the pattern shows the empty one; empty = absent).",
-            "pattern": "^(\\{\\})?$",
             "type": [
               "string",
               "null"
@@ -1052,13 +1050,21 @@ enum OpenAPIDocument {
           "key": {
             "properties": {
               "expires": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               },
               "name": {
+                "maxLength": 128,
+                "minLength": 1,
                 "type": "string"
               },
               "user_id": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               }
             },
             "required": [
@@ -1087,27 +1093,49 @@ enum OpenAPIDocument {
           "user": {
             "properties": {
               "email": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               },
               "enabled": {
-                "type": "boolean"
+                "type": [
+                  "boolean",
+                  "null"
+                ]
               },
               "must_change_password": {
-                "type": "boolean"
+                "type": [
+                  "boolean",
+                  "null"
+                ]
               },
               "name": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               },
               "password": {
-                "type": "string"
+                "type": [
+                  "string",
+                  "null"
+                ]
               },
               "roles": {
+                "description": "`role` or `role@workspace`: reader, writer, approver, admin.",
                 "items": {
+                  "pattern": "^(reader|writer|approver|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$",
                   "type": "string"
                 },
-                "type": "array"
+                "maxItems": 32,
+                "type": [
+                  "array",
+                  "null"
+                ]
               },
               "username": {
+                "pattern": "^[^\\u0000-\\u0020@\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,128}$",
                 "type": "string"
               }
             },
@@ -1175,6 +1203,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1192,6 +1222,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1209,6 +1241,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "workspace": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1226,6 +1260,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1256,6 +1292,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1273,6 +1311,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "workspace": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1374,6 +1414,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1387,6 +1429,8 @@ enum OpenAPIDocument {
         "description": "`resolve-api-key`",
         "properties": {
           "api_key": {
+            "maxLength": 1024,
+            "minLength": 1,
             "type": "string"
           },
           "operation": {
@@ -1404,6 +1448,8 @@ enum OpenAPIDocument {
         "description": "`revoke-api-key`",
         "properties": {
           "key_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           },
           "operation": {
@@ -1444,6 +1490,8 @@ enum OpenAPIDocument {
             ]
           },
           "user_id": {
+            "maxLength": 256,
+            "minLength": 1,
             "type": "string"
           }
         },
@@ -1508,51 +1556,21 @@ enum OpenAPIDocument {
         "anyOf": [
           {
             "properties": {
-              "aud": {
-                "items": {
-                  "maxLength": 1024,
-                  "minLength": 1,
-                  "type": "string"
-                },
-                "maxItems": 16,
-                "type": [
-                  "array",
-                  "null"
-                ]
-              },
               "badge_aud": {
                 "items": {
-                  "maxLength": 1024,
+                  "maxLength": 512,
                   "minLength": 1,
                   "type": "string"
                 },
                 "maxItems": 16,
                 "type": [
                   "array",
-                  "null"
-                ]
-              },
-              "badge_ttl": {
-                "description": "Seconds; capped at the registry's maximum.",
-                "maximum": 31622400,
-                "minimum": 60,
-                "type": [
-                  "integer",
                   "null"
                 ]
               },
               "domain": {
                 "type": [
                   "string",
-                  "null"
-                ]
-              },
-              "exp_s": {
-                "description": "Seconds; capped at the registry's maximum.",
-                "maximum": 31622400,
-                "minimum": 60,
-                "type": [
-                  "integer",
                   "null"
                 ]
               },
@@ -1601,19 +1619,19 @@ enum OpenAPIDocument {
             "type": "object"
           }
         ],
-        "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud`. Lifetimes above the registry's maximum (1 h) are capped."
+        "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud` (and `badge_ttl`, RFC-003's name, is read when `ttl` is absent). Lifetimes above the registry's maximum (1 h) are capped."
       },
       "IssueRequest": {
         "properties": {
           "audience": {
             "oneOf": [
               {
-                "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$",
+                "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[!-~]{1,2000}$",
                 "type": "string"
               },
               {
                 "items": {
-                  "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s]{1,2000}$",
+                  "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://[!-~]{1,2000}$",
                   "type": "string"
                 },
                 "maxItems": 16,
@@ -1626,8 +1644,8 @@ enum OpenAPIDocument {
             ]
           },
           "cnf_jkt": {
-            "description": "An RFC 7638 thumbprint, or \"agent\" for the registered agent's key.",
-            "pattern": "^(agent|[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])$",
+            "description": "An RFC 7638 thumbprint; or \"agent\": the registered key of the mission's agent_id (400 if agent_id is not a registered agent).",
+            "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
             "type": "string"
           },
           "mission": {
@@ -1892,17 +1910,26 @@ enum OpenAPIDocument {
           "max_delegation_depth": {
             "maximum": 16,
             "minimum": 0,
-            "type": "integer"
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "max_duration_s": {
             "maximum": 31622400,
             "minimum": 0,
-            "type": "integer"
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "max_tool_calls": {
             "maximum": 1000000000,
             "minimum": 0,
-            "type": "integer"
+            "type": [
+              "integer",
+              "null"
+            ]
           },
           "mission": {
             "maxLength": 1024,
@@ -2122,7 +2149,7 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "public_jwk": {
-            "description": "An Ed25519 public JWK (RFC 8037): no private member.",
+            "description": "An Ed25519 public JWK (RFC 8037). `kid`, if given, must be the key's RFC 7638 thumbprint; a private member (`d`, `k`) is refused with 400.",
             "properties": {
               "alg": {
                 "type": [
@@ -2134,17 +2161,7 @@ enum OpenAPIDocument {
                 "const": "Ed25519",
                 "type": "string"
               },
-              "d": false,
               "e": {
-                "type": [
-                  "string",
-                  "null"
-                ]
-              },
-              "k": false,
-              "kid": {
-                "description": "If present, the key's RFC 7638 thumbprint.",
-                "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
                 "type": [
                   "string",
                   "null"
@@ -5341,6 +5358,444 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/v1/agents/{did}/badge": {
+      "post": {
+        "operationId": "issueBadge",
+        "parameters": [
+          {
+            "description": "The agent's URL-encoded DID (or its id, `agt_…`).",
+            "in": "path",
+            "name": "did",
+            "required": true,
+            "schema": {
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "example": {
+                "badge_aud": [
+                  "https://api.example.com"
+                ],
+                "mode": "ial0",
+                "ttl": 300
+              },
+              "schema": {
+                "$ref": "#/components/schemas/IssueBadgeRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IssuedBadge"
+                }
+              }
+            },
+            "description": "The badge."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "409": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Conflict with the current state."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {},
+          {
+            "registryKey": []
+          },
+          {
+            "apiKey": []
+          }
+        ],
+        "summary": "Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)",
+        "tags": [
+          "badges"
+        ]
+      }
+    },
+    "/v1/agents/{did}/badge/challenge": {
+      "post": {
+        "operationId": "badgeChallenge",
+        "parameters": [
+          {
+            "description": "The agent's URL-encoded DID (or its id, `agt_…`).",
+            "in": "path",
+            "name": "did",
+            "required": true,
+            "schema": {
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "example": {
+                "badge_ttl": 300,
+                "challenge_ttl": 300
+              },
+              "schema": {
+                "$ref": "#/components/schemas/ChallengeRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PoPChallenge"
+                }
+              }
+            },
+            "description": "The challenge."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "registryKey": []
+          },
+          {
+            "apiKey": []
+          },
+          {
+            "badge": []
+          },
+          {
+            "capiscioBadge": []
+          }
+        ],
+        "summary": "RFC-003 phase 1: a proof-of-possession challenge",
+        "tags": [
+          "badges"
+        ]
+      }
+    },
+    "/v1/agents/{did}/badge/pop": {
+      "post": {
+        "operationId": "legacyPoP",
+        "parameters": [
+          {
+            "description": "The agent's URL-encoded DID (or its id, `agt_…`).",
+            "in": "path",
+            "name": "did",
+            "required": true,
+            "schema": {
+              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LegacyPoPRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IssuedBadge"
+                }
+              }
+            },
+            "description": "The badge."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "RFC-003 phase 2 under Tessera's earlier route (alias)",
+        "tags": [
+          "badges"
+        ]
+      }
+    },
     "/v1/agents/{did}/status": {
       "get": {
         "operationId": "agentStatus",
@@ -5361,7 +5816,7 @@ enum OpenAPIDocument {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/AgentStatus"
+                  "$ref": "#/components/schemas/AgentStatusResponse"
                 }
               }
             },
@@ -5648,444 +6103,6 @@ enum OpenAPIDocument {
         "summary": "Rename, re-domain, enable or disable an agent",
         "tags": [
           "agents"
-        ]
-      }
-    },
-    "/v1/agents/{id}/badge": {
-      "post": {
-        "operationId": "issueBadge",
-        "parameters": [
-          {
-            "description": "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).",
-            "in": "path",
-            "name": "id",
-            "required": true,
-            "schema": {
-              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "example": {
-                "badge_aud": [
-                  "https://api.example.com"
-                ],
-                "mode": "ial0",
-                "ttl": 300
-              },
-              "schema": {
-                "$ref": "#/components/schemas/IssueBadgeRequest"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/IssuedBadge"
-                }
-              }
-            },
-            "description": "The badge."
-          },
-          "400": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
-          },
-          "401": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Not authenticated: never says which check failed.",
-            "headers": {
-              "WWW-Authenticate": {
-                "description": "Present on flat-shape 401s and badge refusals.",
-                "schema": {
-                  "type": "string"
-                }
-              }
-            }
-          },
-          "403": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
-          },
-          "404": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
-          },
-          "409": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Conflict with the current state."
-          },
-          "413": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
-          },
-          "429": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Rate limited: `Retry-After` says when to retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          },
-          "503": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "The store (or the upstream) is unavailable; retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          }
-        },
-        "security": [
-          {},
-          {
-            "registryKey": []
-          },
-          {
-            "apiKey": []
-          }
-        ],
-        "summary": "Issue a badge: IAL-0 (credential) or IAL-1 (RFC-003 proof)",
-        "tags": [
-          "badges"
-        ]
-      }
-    },
-    "/v1/agents/{id}/badge/challenge": {
-      "post": {
-        "operationId": "badgeChallenge",
-        "parameters": [
-          {
-            "description": "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).",
-            "in": "path",
-            "name": "id",
-            "required": true,
-            "schema": {
-              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "example": {
-                "badge_ttl": 300,
-                "challenge_ttl": 300
-              },
-              "schema": {
-                "$ref": "#/components/schemas/ChallengeRequest"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/PoPChallenge"
-                }
-              }
-            },
-            "description": "The challenge."
-          },
-          "400": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
-          },
-          "401": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Not authenticated: never says which check failed.",
-            "headers": {
-              "WWW-Authenticate": {
-                "description": "Present on flat-shape 401s and badge refusals.",
-                "schema": {
-                  "type": "string"
-                }
-              }
-            }
-          },
-          "403": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
-          },
-          "404": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
-          },
-          "413": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
-          },
-          "429": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Rate limited: `Retry-After` says when to retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          },
-          "503": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "The store (or the upstream) is unavailable; retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          }
-        },
-        "security": [
-          {
-            "registryKey": []
-          },
-          {
-            "apiKey": []
-          },
-          {
-            "badge": []
-          },
-          {
-            "capiscioBadge": []
-          }
-        ],
-        "summary": "RFC-003 phase 1: a proof-of-possession challenge",
-        "tags": [
-          "badges"
-        ]
-      }
-    },
-    "/v1/agents/{id}/badge/pop": {
-      "post": {
-        "operationId": "legacyPoP",
-        "parameters": [
-          {
-            "description": "The agent's id (`agt_…`) or its URL-encoded DID (`did%3Akey%3Az6Mk…`).",
-            "in": "path",
-            "name": "id",
-            "required": true,
-            "schema": {
-              "pattern": "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4})$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/LegacyPoPRequest"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/IssuedBadge"
-                }
-              }
-            },
-            "description": "The badge."
-          },
-          "400": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
-          },
-          "403": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
-          },
-          "404": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
-          },
-          "413": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
-          },
-          "429": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "Rate limited: `Retry-After` says when to retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          },
-          "503": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            },
-            "description": "The store (or the upstream) is unavailable; retry.",
-            "headers": {
-              "Retry-After": {
-                "description": "Seconds to wait.",
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            }
-          }
-        },
-        "security": [],
-        "summary": "RFC-003 phase 2 under Tessera's earlier route (alias)",
-        "tags": [
-          "badges"
         ]
       }
     },

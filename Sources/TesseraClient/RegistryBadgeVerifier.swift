@@ -85,39 +85,71 @@ public final class RegistryBadgeVerifier: Sendable {
     }
 
     public func verify(_ token: String) async throws(BadgeError) -> BadgeClaims {
-        let needs = verification.needs(token)
         var keys = state.withLock { $0.keys }
-        if needs?.issuer != nil {
-            if keys == nil { keys = await refreshKeys(unknownKid: false) }
-            if let uri = needs?.statusURI { await ensureList(uri) }
-            if let did = needs?.did { await ensureDocument(did) }
-        }
+        if keys == nil { keys = await refreshKeys(unknownKid: false) }
+        // The verification reports what it looked for and did not find fresh (a status list, a
+        // DID document); that is fetched once and the verification runs again. The common case
+        // (everything cached) parses the token once: asking first what a token needs parsed it
+        // twice.
+        var missing = Missing()
+        var claims: BadgeClaims
         do {
-            return try verifyCached(token)
+            claims = try verifyCached(token, missing: &missing)
+            if !missing.isEmpty { claims = try await again(token, after: missing) }
+            return claims
         } catch .signatureInvalid {
             // Only on failure is the header read for its `kid`: a badge signed with a key this
             // verifier has not fetched yet (a rotation) earns one JWKS refresh, at most once a
             // second.
-            guard needs?.issuer != nil, let kid = Self.kid(of: token), !(keys?.kids.contains(kid) ?? false),
+            guard let kid = Self.kid(of: token), !(keys?.kids.contains(kid) ?? false),
                 let fresh = await refreshKeys(unknownKid: true), fresh.kids.contains(kid)
             else { throw .signatureInvalid }
-            return try verifyCached(token)
+            var missing = Missing()
+            claims = try verifyCached(token, missing: &missing)
+            if !missing.isEmpty { claims = try await again(token, after: missing) }
+            return claims
         } catch {
+            if !missing.isEmpty { return try await again(token, after: missing) }
             throw error
         }
     }
 
-    /// One verification against what is cached now.
-    func verifyCached(_ token: String) throws(BadgeError) -> BadgeClaims {
+    /// What one verification wanted and did not find fresh in the caches.
+    struct Missing {
+        var list: String?
+        var document: String?
+        var isEmpty: Bool { list == nil && document == nil }
+    }
+
+    func again(_ token: String, after missing: Missing) async throws(BadgeError) -> BadgeClaims {
+        if let uri = missing.list { _ = await refreshList(uri) }
+        if let did = missing.document { await ensureDocument(did) }
+        var ignored = Missing()
+        return try verifyCached(token, missing: &ignored)
+    }
+
+    /// One verification against what is cached now, noting what was missing or stale.
+    func verifyCached(_ token: String, missing: inout Missing) throws(BadgeError) -> BadgeClaims {
         let now = Date()
         let (keys, lists, documents) = state.withLock { ($0.keys, $0.lists, $0.documents) }
         return try verification.verify(
             token, now: now.unixSeconds, keys: { _ in keys },
             status: { uri in
-                guard let cached = lists[uri] else { return .unavailable }
-                return .list(cached.list, fresh: StatusListVerifier.isFresh(cached.claims, now: now))
+                guard let cached = lists[uri] else {
+                    missing.list = uri
+                    return .unavailable
+                }
+                let fresh = StatusListVerifier.isFresh(cached.claims, now: now)
+                if !fresh { missing.list = uri }
+                return .list(cached.list, fresh: fresh)
             },
-            document: { did in documents[did]?.0 })
+            document: { did in
+                guard let (document, fetched) = documents[did], now.timeIntervalSince(fetched) < 300 else {
+                    missing.document = did
+                    return nil
+                }
+                return document
+            })
     }
 
     /// Keeps the caches fresh in the background until cancelled.
@@ -149,12 +181,6 @@ public final class RegistryBadgeVerifier: Sendable {
             state.keysFetched = Date()
         }
         return fresh
-    }
-
-    func ensureList(_ uri: String) async {
-        let cached = state.withLock { $0.lists[uri] }
-        if let cached, StatusListVerifier.isFresh(cached.claims, now: Date()) { return }
-        _ = await refreshList(uri)
     }
 
     /// Fetches and verifies list `uri` from the registry (its path on this verifier's server);

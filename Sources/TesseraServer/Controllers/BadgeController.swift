@@ -335,7 +335,9 @@ struct BadgeController {
         guard var id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 1024 else {
             throw RegistryError.rfc(400, "invalid_did", "missing agent id or DID")
         }
-        if id.contains("%") {
+        // Encoded (`did%3Aweb%3A…`, RFC-002 §6.3) is decoded once; a DID sent with its colons as
+        // they are is taken as it is (a did:web's own `%3A` port separator must survive).
+        if id.contains("%"), !id.hasPrefix("did:") {
             guard let decoded = id.removingPercentEncoding else { throw RegistryError.rfc(400, "invalid_did", "DID is not valid percent-encoding") }
             id = decoded
         }

@@ -289,6 +289,8 @@ schemas = {
 # The IAM endpoint's bodies: one schema per operation, a oneOf discriminated on `operation`.
 JSON_OBJECT_TEXT = {"type": "string", "pattern": "^(\\{\\})?$", "description": "A JSON object, as text (the pattern shows the empty one; empty = absent)."}
 ID = {"type": "string", "minLength": 1, "maxLength": 256}
+EXPIRES = {"type": "string", "pattern": "^(|20[3-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)$",
+           "description": "An RFC 3339 UTC time in the future (the pattern shows the plain form; empty = never expires)."}
 ROLES = {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^(reader|writer|approver|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$"},
          "description": "`role` or `role@workspace`: reader, writer, approver, admin."}
 USERNAME = {"type": "string", "pattern": "^[^\\u0000-\\u0020@\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,128}$"}
@@ -313,7 +315,7 @@ IAM_OPERATIONS = {
     "get-workspace": (["workspace"], {"workspace": ID}),
     "update-workspace": (["workspace_record"], {"workspace_record": req({"id": WORKSPACE_ID, "name": S, "enabled": B}, ["id"])}),
     "disable-workspace": (["workspace"], {"workspace": ID}),
-    "create-api-key": (["key"], {"key": req({"user_id": S, "name": {"type": "string", "minLength": 1, "maxLength": 128}, "expires": S},
+    "create-api-key": (["key"], {"key": req({"user_id": S, "name": {"type": "string", "minLength": 1, "maxLength": 128}, "expires": EXPIRES},
                                             ["name"])}),
     "list-api-keys": ([], {"user_id": S}),
     "revoke-api-key": (["key_id"], {"key_id": ID}),

@@ -1050,6 +1050,8 @@ enum OpenAPIDocument {
           "key": {
             "properties": {
               "expires": {
+                "description": "An RFC 3339 UTC time in the future (the pattern shows the plain form; empty = never expires).",
+                "pattern": "^(|20[3-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)$",
                 "type": [
                   "string",
                   "null"

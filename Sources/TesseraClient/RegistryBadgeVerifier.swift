@@ -91,12 +91,8 @@ public final class RegistryBadgeVerifier: Sendable {
         // DID document); that is fetched once and the verification runs again. The common case
         // (everything cached) parses the token once: asking first what a token needs parsed it
         // twice.
-        var missing = Missing()
-        var claims: BadgeClaims
         do {
-            claims = try verifyCached(token, missing: &missing)
-            if !missing.isEmpty { claims = try await again(token, after: missing) }
-            return claims
+            return try await verifyFetchingMissing(token)
         } catch .signatureInvalid {
             // Only on failure is the header read for its `kid`: a badge signed with a key this
             // verifier has not fetched yet (a rotation) earns one JWKS refresh, at most once a
@@ -104,13 +100,22 @@ public final class RegistryBadgeVerifier: Sendable {
             guard let kid = Self.kid(of: token), !(keys?.kids.contains(kid) ?? false),
                 let fresh = await refreshKeys(unknownKid: true), fresh.kids.contains(kid)
             else { throw .signatureInvalid }
-            var missing = Missing()
-            claims = try verifyCached(token, missing: &missing)
-            if !missing.isEmpty { claims = try await again(token, after: missing) }
-            return claims
+            return try await verifyFetchingMissing(token)
         } catch {
-            if !missing.isEmpty { return try await again(token, after: missing) }
             throw error
+        }
+    }
+
+    /// One verification from the caches; whatever it reported missing or stale is fetched and
+    /// the verification runs once more, whether the first one succeeded or failed.
+    func verifyFetchingMissing(_ token: String) async throws(BadgeError) -> BadgeClaims {
+        var missing = Missing()
+        do {
+            let claims = try verifyCached(token, missing: &missing)
+            return missing.isEmpty ? claims : try await again(token, after: missing)
+        } catch {
+            if missing.isEmpty { throw error }
+            return try await again(token, after: missing)
         }
     }
 

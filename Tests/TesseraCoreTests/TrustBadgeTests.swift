@@ -207,7 +207,6 @@ struct TrustBadgeVerificationTests {
         #expect(run(document) == nil)
         #expect(run(nil) == .claimsInvalid)
         #expect(run(DIDDocument.forKey(did: did, key: Ed25519KeyPair().publicKey)) == .claimsInvalid)
-        #expect(verification.needs(token) == .init(issuer: issuer, statusURI: issuer + "/v1/status-lists/0", did: did))
         #expect(DIDWeb(did)?.documentURL() == "https://registry.example/agents/bot/did.json")
         #expect(DIDWeb("did:web:example.com")?.documentURL() == "https://example.com/.well-known/did.json")
         #expect(DIDWeb("did:web:127.0.0.1%3A8080:agents:x")?.authority == "127.0.0.1:8080")

@@ -1,5 +1,6 @@
-# Shared by scripts/load and scripts/load-fleet (sourced, not run): wrk, a release build, servers
-# on free ports, wrk Lua bodies and one markdown row per run.
+# Shared by scripts/load, scripts/load-fleet, scripts/badge-e2e and scripts/api-fuzz (sourced, not
+# run): wrk, a release build, servers on free ports (a work folder cleaned up on exit), wrk Lua
+# bodies and one markdown row per run.
 
 install_debian() { # install_debian COMMAND [PACKAGE] → the command, from Debian's packages if missing
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -27,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 start() { # start NAME ARGS… → sets PORT
-  local log="$WORK/$1.log"; shift
+  local name=$1 log="$WORK/$1.log"; shift
   "$@" 2>"$log" &
   PIDS+=($!)
   for _ in $(seq 1 200); do
@@ -35,7 +36,7 @@ start() { # start NAME ARGS… → sets PORT
     [ -n "$PORT" ] && return 0
     sleep 0.05
   done
-  echo "load: $1 did not start" >&2; cat "$log" >&2; exit 1
+  echo "${0##*/}: $name did not start" >&2; cat "$log" >&2; exit 1
 }
 
 post_lua() { # post_lua FILE BODY [AUTH]

@@ -63,26 +63,6 @@ public struct BadgeVerification: Sendable {
         self.selfSigned = selfSigned
     }
 
-    /// What a verifier must have cached to verify `token`, read without trusting it: the issuer
-    /// (only if allow-listed — nothing is fetched for an untrusted one), the status list URI, and
-    /// the DID whose document an IAL-1 badge needs. Nil when the token cannot be a badge.
-    public struct Needs: Sendable, Equatable {
-        public var issuer: String?
-        public var statusURI: String?
-        public var did: String?
-    }
-
-    public func needs(_ token: String) -> Needs? {
-        guard let (_, header, object) = try? Self.parse(token) else { return nil }
-        if header.typ == LegacyBadgeClaims.type {
-            guard case .string(let iss)? = object["iss"], trustedIssuers.contains(iss) else { return Needs() }
-            return Needs(issuer: iss)
-        }
-        guard let claims = try? BadgeClaims(strict: object), let iss = claims.iss, origins.contains(iss) else { return Needs() }
-        let statusURI = claims.status.map(\.status_list.uri).flatMap { Self.isUnder(issuer: iss, uri: $0) ? $0 : nil }
-        return Needs(issuer: iss, statusURI: statusURI, did: claims.ial == "1" && !claims.sub.hasPrefix("did:key:") ? claims.sub : nil)
-    }
-
     /// Verifies `token`. `keys(iss)` gives the issuer's verifier (asked only for an allow-listed
     /// issuer), `status(uri)` the cached list, `document(did)` a resolved `did:web` document.
     public func verify(
@@ -134,11 +114,7 @@ public struct BadgeVerification: Sendable {
         // 5. Signature.
         guard verifier.isValid(parsed, kid: header.kid, maximumAttempts: Self.maximumKeyAttempts) else { throw .signatureInvalid }
         // 6. Time, audience, assurance.
-        guard let exp = claims.exp, now < exp + Self.skew else { throw .expired }
-        if let iat = claims.iat, iat > now + Self.skew { throw .notYetValid }
-        if let nbf = claims.nbf, nbf > now + Self.skew { throw .notYetValid }
-        if let audience, let aud = claims.audience, !aud.contains(audience) { throw .audienceMismatch }
-        guard Int(claims.ial) ?? 0 >= minimumIAL else { throw .ialInsufficient }
+        try checkTimeAudienceAssurance(exp: claims.exp, iat: claims.iat, nbf: claims.nbf, audience: claims.audience, ial: claims.ial, now: now)
         // 7. IAL-1 key binding.
         if claims.ial == "1", let kid = claims.cnf?.kid {
             if let subjectKey {
@@ -157,6 +133,15 @@ public struct BadgeVerification: Sendable {
             try checkStatus(claims.status, issuer: iss, lookup: status)
         }
         return claims
+    }
+
+    /// Step 6, for both badge formats: `exp` / `iat` / `nbf` with the skew, `aud`, minimum IAL.
+    func checkTimeAudienceAssurance(exp: Int64?, iat: Int64?, nbf: Int64?, audience aud: [String]?, ial: String, now: Int64) throws(BadgeError) {
+        guard let exp, now < exp + Self.skew else { throw .expired }
+        if let iat, iat > now + Self.skew { throw .notYetValid }
+        if let nbf, nbf > now + Self.skew { throw .notYetValid }
+        if let audience, let aud, !aud.contains(audience) { throw .audienceMismatch }
+        guard Int(ial) ?? 0 >= minimumIAL else { throw .ialInsufficient }
     }
 
     func checkStatus(_ reference: StatusClaim?, issuer: String, lookup: (String) -> StatusLookup) throws(BadgeError) {
@@ -188,11 +173,8 @@ public struct BadgeVerification: Sendable {
         guard let legacy = try? LegacyBadgeClaims(strict: object), let iss = legacy.iss else { throw .claimsInvalid }
         guard trustedIssuers.contains(iss) else { throw .issuerUntrusted }
         guard let verifier = keys(iss), verifier.isValid(parsed, kid: header.kid, maximumAttempts: 1) else { throw .signatureInvalid }
-        guard let exp = legacy.exp, now < exp + Self.skew else { throw .expired }
-        if let nbf = legacy.nbf, nbf > now + Self.skew { throw .notYetValid }
-        if let iat = legacy.iat, iat > now + Self.skew { throw .notYetValid }
-        if let audience, let aud = legacy.aud, !aud.contains(audience) { throw .audienceMismatch }
-        guard Int(legacy.ial) ?? 0 >= minimumIAL else { throw .ialInsufficient }
+        try checkTimeAudienceAssurance(exp: legacy.exp, iat: legacy.iat, nbf: legacy.nbf, audience: legacy.aud?.values, ial: legacy.ial, now: now)
+        let exp = legacy.exp ?? 0
         if requireFreshStatus { throw .revocationUnavailable }
         var claims = BadgeClaims(
             jti: legacy.jti, iss: iss, sub: legacy.sub, audience: legacy.aud?.values, iat: legacy.iat ?? 0, exp: exp, ial: legacy.ial,

@@ -114,12 +114,7 @@ public struct BadgeService: Sendable {
     /// the URL-encoded DID) — if the caller holds `capability` in its workspace. Out of scope
     /// looks unknown.
     public func agent(_ reference: String, _ capability: String, by identity: Identity?) async throws -> AgentRecord {
-        let candidates: [AgentRecord]
-        if reference.hasPrefix("did:") {
-            candidates = try await store.agents(did: reference)
-        } else {
-            candidates = try await store.agent(id: reference).map { [$0] } ?? []
-        }
+        let candidates = try await agents(named: reference)
         guard let identity else {
             guard let first = candidates.first else { throw RegistryError.notFound("agent not found") }
             return first
@@ -128,6 +123,20 @@ public struct BadgeService: Sendable {
             throw RegistryError.notFound("agent not found")
         }
         return visible
+    }
+
+    /// The agents a route's reference names: by DID (one per workspace at most), or by id.
+    func agents(named reference: String) async throws -> [AgentRecord] {
+        if reference.hasPrefix("did:") { return try await store.agents(did: reference) }
+        return try await store.agent(id: reference).map { [$0] } ?? []
+    }
+
+    /// The RFC-003 routes' reference check: an id or a DID of a supported method (`invalid_did`,
+    /// 400, otherwise). A did:key that does not decode passes and then names no agent (404).
+    static func checkReference(_ reference: String) throws {
+        guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:") || reference.hasPrefix("agt_"), reference.utf8.count <= 512 else {
+            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
+        }
     }
 
     public func list(workspace: String?, by identity: Identity) async throws -> [AgentRecord] {
@@ -156,14 +165,8 @@ public struct BadgeService: Sendable {
 
     /// RFC-002 §7.5 `GET /v1/agents/{did}/status`.
     public func agentStatus(_ reference: String) async throws -> AgentRecord {
-        if reference.hasPrefix("agt_") {
-            guard let agent = try await store.agent(id: reference) else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
-            return agent
-        }
-        guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:"), reference.utf8.count <= 512 else {
-            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
-        }
-        guard let agent = try await store.agents(did: reference).first else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+        try Self.checkReference(reference)
+        guard let agent = try await agents(named: reference).first else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
         return agent
     }
 
@@ -233,10 +236,7 @@ public struct BadgeService: Sendable {
     public func challenge(
         _ reference: String, badgeAudience: [String]?, badgeTTL: Int?, challengeTTL: Int?, by caller: RegistryCaller, requester: String?
     ) async throws -> (ChallengeRecord, PoPChallenge) {
-        // An unsupported DID method is a 400; a did:key that does not decode names no agent (404).
-        guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:") || reference.hasPrefix("agt_"), reference.utf8.count <= 512 else {
-            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
-        }
+        try Self.checkReference(reference)
         let now = clock.now()
         if let wait = challengeRequesters.admit(requester ?? "unknown", now: now) {
             throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests from this address", retryAfter: wait)
@@ -245,7 +245,7 @@ public struct BadgeService: Sendable {
         let account: String
         switch caller {
         case .principal(let identity):
-            let candidates = reference.hasPrefix("did:") ? try await store.agents(did: reference) : try await store.agent(id: reference).map { [$0] } ?? []
+            let candidates = try await agents(named: reference)
             guard !candidates.isEmpty else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
             guard let owned = candidates.first(where: { identity.may(Capability.badgesIssue, in: $0.workspace) }) else {
                 throw RegistryError.rfc(403, "agent_not_owned", "the authenticated account does not own this agent")

@@ -77,8 +77,12 @@ struct BadgeController {
         var reason: String?
     }
 
-    /// At most 1024 characters (Unicode scalars, as JSON Schema's `maxLength` counts them).
-    static func checkReason(_ body: RevokeBody) throws {
+    /// Reads the optional `{"reason": …}` body of a revocation or a disable (RFC-002 §7.5), so a
+    /// malformed one is a 400 rather than ignored; at most 1024 characters (Unicode scalars, as
+    /// JSON Schema's `maxLength` counts them).
+    static func checkReason(_ request: inout Request, context: TesseraRequestContext) async throws {
+        guard (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 else { return }
+        let body = try await request.decodeJSON(as: RevokeBody.self, context: context)
         if let reason = body.reason, reason.unicodeScalars.count > 1024 {
             throw APIError.badRequest("invalid field reason: at most 1024 characters")
         }
@@ -131,10 +135,7 @@ struct BadgeController {
 
     @Sendable func disableAgent(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<AgentBody> {
         var request = request
-        // RFC-002 §7.5's optional `{"reason": …}`: read, so a malformed body is a 400, not ignored.
-        if (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 {
-            try Self.checkReason(try await request.decodeJSON(as: RevokeBody.self, context: context))
-        }
+        try await Self.checkReason(&request, context: context)
         return JSONResponse(AgentBody(try await badges.update(
             try Self.agentReference(context), name: nil, domain: nil, status: "disabled", by: try context.authenticatedIdentity())))
     }
@@ -245,9 +246,7 @@ struct BadgeController {
     @Sendable func revoke(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<RevokedBody> {
         var request = request
         guard let jti = context.parameters.get("jti"), !jti.isEmpty, jti.utf8.count <= 128 else { throw APIError.badRequest("missing jti") }
-        if (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0 {
-            try Self.checkReason(try await request.decodeJSON(as: RevokeBody.self, context: context))
-        }
+        try await Self.checkReason(&request, context: context)
         let badge = try await badges.revoke(jti: jti, by: try context.authenticatedIdentity())
         return JSONResponse(RevokedBody(jti: jti, revoked: true, revokedAt: badge.revokedAt.map(WireTime.format)))
     }

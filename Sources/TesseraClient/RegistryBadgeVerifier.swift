@@ -35,6 +35,9 @@ public enum StatusListVerifier {
 public final class RegistryBadgeVerifier: Sendable {
     let client: TesseraHTTPClient
     public let verification: BadgeVerification
+    /// Decides freshness (lists, keys, documents) and badge time: injected so tests move it
+    /// instead of sleeping.
+    let clock: any TesseraClock
     private let state = Mutex(State())
 
     private struct State {
@@ -51,20 +54,23 @@ public final class RegistryBadgeVerifier: Sendable {
     }
 
     /// - Parameter server: the registry's base URL (where its JWKS, lists and documents are).
-    public init(server: String, verification: BadgeVerification) throws {
+    public init(server: String, verification: BadgeVerification, clock: any TesseraClock = SystemClock()) throws {
         self.client = try TesseraHTTPClient(baseURL: server, timeout: .seconds(5))
         self.verification = verification
+        self.clock = clock
     }
 
     /// A verifier that trusts the registry at `server` as the issuer (its origin).
     public convenience init(
-        server: String, audience: String? = nil, minimumIAL: Int = 0, requireFreshStatus: Bool = false, selfSigned: SelfSignedPolicy = .refuse
+        server: String, audience: String? = nil, minimumIAL: Int = 0, requireFreshStatus: Bool = false, selfSigned: SelfSignedPolicy = .refuse,
+        clock: any TesseraClock = SystemClock()
     ) throws {
         let origin = server.hasSuffix("/") ? String(server.dropLast()) : server
         try self.init(
             server: server,
             verification: BadgeVerification(
-                trustedIssuers: [origin], audience: audience, minimumIAL: minimumIAL, requireFreshStatus: requireFreshStatus, selfSigned: selfSigned))
+                trustedIssuers: [origin], audience: audience, minimumIAL: minimumIAL, requireFreshStatus: requireFreshStatus, selfSigned: selfSigned),
+            clock: clock)
     }
 
     /// Seeds the caches with a JWKS and status-list tokens obtained some other way (a file on an
@@ -73,13 +79,13 @@ public final class RegistryBadgeVerifier: Sendable {
         let keys = await JWSVerifier(jwks: jwks)
         var lists: [String: CachedList] = [:]
         for (uri, token) in statusTokens {
-            if let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys) {
-                lists[uri] = CachedList(list: list, claims: claims, fetched: Date())
+            if let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys, now: clock.now()) {
+                lists[uri] = CachedList(list: list, claims: claims, fetched: clock.now())
             }
         }
         state.withLock { state in
             state.keys = keys
-            state.keysFetched = Date()
+            state.keysFetched = clock.now()
             state.lists.merge(lists) { $1 }
         }
     }
@@ -135,7 +141,7 @@ public final class RegistryBadgeVerifier: Sendable {
 
     /// One verification against what is cached now, noting what was missing or stale.
     func verifyCached(_ token: String, missing: inout Missing) throws(BadgeError) -> BadgeClaims {
-        let now = Date()
+        let now = clock.now()
         let (keys, lists, documents) = state.withLock { ($0.keys, $0.lists, $0.documents) }
         return try verification.verify(
             token, now: now.unixSeconds, keys: { _ in keys },
@@ -177,13 +183,13 @@ public final class RegistryBadgeVerifier: Sendable {
     /// Fetches the JWKS if it is missing, 5 minutes old, or (for an unknown `kid`) a second old.
     func refreshKeys(unknownKid: Bool) async -> JWSVerifier? {
         let (keys, fetched) = state.withLock { ($0.keys, $0.keysFetched) }
-        let age = Date().timeIntervalSince(fetched)
+        let age = clock.now().timeIntervalSince(fetched)
         guard keys == nil || age > 300 || (unknownKid && age >= 1) || !unknownKid && age > 240 else { return keys }
         guard let set = try? await client.jwks() else { return keys }
         let fresh = await JWSVerifier(jwks: set)
         state.withLock { state in
             state.keys = fresh
-            state.keysFetched = Date()
+            state.keysFetched = clock.now()
         }
         return fresh
     }
@@ -193,9 +199,9 @@ public final class RegistryBadgeVerifier: Sendable {
     func refreshList(_ uri: String) async -> CachedList? {
         guard let path = Self.path(of: uri), let keys = state.withLock({ $0.keys }),
             let token = try? await client.statusListToken(path: path),
-            let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys)
+            let (list, claims) = StatusListVerifier.verify(token, uri: uri, keys: keys, now: clock.now())
         else { return state.withLock { $0.lists[uri] } }
-        let cached = CachedList(list: list, claims: claims, fetched: Date())
+        let cached = CachedList(list: list, claims: claims, fetched: clock.now())
         state.withLock { state in
             if state.lists.count >= 1024 { state.lists.removeAll() }
             state.lists[uri] = cached
@@ -208,7 +214,7 @@ public final class RegistryBadgeVerifier: Sendable {
     /// `did:web` documents are not fetched (no resolver with RFC-003 §9.7's SSRF defences yet):
     /// such a badge fails `BADGE_CLAIMS_INVALID`.
     func ensureDocument(_ did: String) async {
-        if let (_, fetched) = state.withLock({ $0.documents[did] }), Date().timeIntervalSince(fetched) < 300 { return }
+        if let (_, fetched) = state.withLock({ $0.documents[did] }), clock.now().timeIntervalSince(fetched) < 300 { return }
         guard let web = DIDWeb(did), let base = URL(string: client.baseURL), let host = base.host,
             web.authority == (base.port.map { "\(host):\($0)" } ?? host)
         else { return }
@@ -216,7 +222,7 @@ public final class RegistryBadgeVerifier: Sendable {
         guard let document = try? await client.didDocument(path: path), document.id == did else { return }
         state.withLock { state in
             if state.documents.count >= 10_000 { state.documents.removeAll() }
-            state.documents[did] = (document, Date())
+            state.documents[did] = (document, clock.now())
         }
     }
 

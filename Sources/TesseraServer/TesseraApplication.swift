@@ -97,6 +97,12 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
         upstreams: environment.configuration.mcpUpstreams, publicURL: environment.configuration.publicURL,
         governance: environment.governance, store: environment.store, logger: environment.logger
     ).register(on: routes)
+    try ConsoleController(
+        console: ConsoleService(
+            store: environment.store, keys: environment.keys, badges: environment.badges, feed: environment.governance.feed,
+            clock: environment.clock),
+        feed: environment.governance.feed, authenticator: environment.authenticator, logger: environment.logger
+    ).register(on: routes)
     let declarations = routes.declarations + governanceRoutes.declarations
     table.install(declarations)
     return (router, declarations)
@@ -127,6 +133,7 @@ public func buildApplication(
             KeyRefreshService(
                 keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger),
             APIKeyUsageService(authenticator: environment.authenticator, period: .seconds(5)),
+            DecisionFeedShutdown(feed: environment.governance.feed),
             CredentialChangeFollower(
                 store: environment.store, authenticator: environment.authenticator,
                 revocations: environment.governance.revocations, logger: environment.logger),

@@ -136,6 +136,8 @@ public protocol AgentStore: Sendable {
 
     func recordBadge(_ badge: BadgeRecord) async throws(StoreError)
     func badge(jti: String) async throws(StoreError) -> BadgeRecord?
+    /// Each agent's most recently issued badge in a workspace (the console's Agents view).
+    func latestBadges(workspace: String) async throws(StoreError) -> [BadgeRecord]
     /// Revokes the badge and marks its status-list entry INVALID, in one transaction.
     func revokeBadge(jti: String, at: Date) async throws(StoreError)
 }

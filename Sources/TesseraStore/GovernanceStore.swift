@@ -143,6 +143,8 @@ public protocol GovernanceStore: Sendable {
     func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord]
     /// The session's receipts in chain order.
     func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord]
+    /// A workspace's sessions, newest start first, at most `limit` (the console's Sessions view).
+    func listSessions(workspace: String, limit: Int) async throws(StoreError) -> [SessionState]
 }
 
 extension GovernanceStore {

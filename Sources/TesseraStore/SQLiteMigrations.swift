@@ -235,6 +235,17 @@ enum SQLiteMigrations {
             CREATE INDEX agents_by_did ON agents(did);
             """
         ),
+        (
+            // The operator console lists a workspace's sessions newest first and each agent's
+            // latest badge; both were full scans. `started_at` is set on insert (rows from
+            // before this migration keep 0 and sort last).
+            "v10-console-listings",
+            """
+            ALTER TABLE gov_sessions ADD COLUMN started_at REAL NOT NULL DEFAULT 0;
+            CREATE INDEX gov_sessions_by_workspace ON gov_sessions(workspace, started_at);
+            CREATE INDEX badges_by_agent ON badges(agent_id, issued_at);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -154,14 +154,31 @@ extension SQLiteStore {
 
     public func badge(jti: String) async throws(StoreError) -> BadgeRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM badges WHERE jti = ?", arguments: [jti]).map { row in
-                let revoked: Double? = row["revoked_at"]
-                return BadgeRecord(
-                    jti: row["jti"], agentID: row["agent_id"], workspace: row["workspace"], ial: row["ial"],
-                    issuedAt: Date(timeIntervalSince1970: row["issued_at"]), expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
-                    revokedAt: revoked.map { Date(timeIntervalSince1970: $0) })
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM badges WHERE jti = ?", arguments: [jti]).map(Self.badge(from:))
         }
+    }
+
+    public func latestBadges(workspace: String) async throws(StoreError) -> [BadgeRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT b.* FROM badges b
+                    JOIN (SELECT agent_id, MAX(issued_at) AS latest FROM badges WHERE workspace = ? GROUP BY agent_id) l
+                      ON b.agent_id = l.agent_id AND b.issued_at = l.latest
+                    WHERE b.workspace = ?
+                    """,
+                arguments: [workspace, workspace]
+            ).map(Self.badge(from:))
+        }
+    }
+
+    static func badge(from row: Row) -> BadgeRecord {
+        let revoked: Double? = row["revoked_at"]
+        return BadgeRecord(
+            jti: row["jti"], agentID: row["agent_id"], workspace: row["workspace"], ial: row["ial"],
+            issuedAt: Date(timeIntervalSince1970: row["issued_at"]), expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+            revokedAt: revoked.map { Date(timeIntervalSince1970: $0) })
     }
 
     public func revokeBadge(jti: String, at: Date) async throws(StoreError) {

@@ -31,10 +31,10 @@ extension SQLiteStore {
 
     static func insert(_ session: SessionState, _ db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state) VALUES (?, ?, ?, ?, ?)",
+            sql: "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state, started_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [
                 session.id, session.passport.jti, session.passport.parent_jti, session.passport.workspace,
-                String(decoding: try stateEncoder.encode(session), as: UTF8.self),
+                String(decoding: try stateEncoder.encode(session), as: UTF8.self), session.startedAt.timeIntervalSince1970,
             ])
     }
 
@@ -51,6 +51,15 @@ extension SQLiteStore {
 
     public func session(jti: String) async throws(StoreError) -> SessionState? {
         try await read { db in try Self.fetchSession(db, column: "jti", jti) }
+    }
+
+    public func listSessions(workspace: String, limit: Int) async throws(StoreError) -> [SessionState] {
+        try await read { db in
+            try String.fetchAll(
+                db, sql: "SELECT state FROM gov_sessions WHERE workspace = ? ORDER BY started_at DESC LIMIT ?",
+                arguments: [workspace, max(0, limit)]
+            ).map { try Self.stateDecoder.decode(SessionState.self, from: Data($0.utf8)) }
+        }
     }
 
     public func isRevoked(jti: String, parentJTI: String?) async throws(StoreError) -> Bool {

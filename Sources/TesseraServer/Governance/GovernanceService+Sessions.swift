@@ -42,8 +42,9 @@ extension GovernanceService {
         let fingerprint = requestID.map { _ in
             CompactJWS.digest(CanonicalJSON.serialize(.object(["tool": .string(tool), "arguments": .object(arguments)])))
         }
+        let decided: Decided
         do {
-            return try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
+            decided = try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
                 if let previous = prior?.evaluation {
                     guard previous.fingerprint == fingerprint else {
                         throw GovernanceError.conflict("request_id \(previous.requestID) was already used for a different call")
@@ -51,7 +52,7 @@ extension GovernanceService {
                     guard let answer = try? StrictJSON.decode(EvaluationResult.self, from: Array(previous.response.utf8)) else {
                         throw GovernanceError.unavailable
                     }
-                    return SessionMutation(session: nil, output: answer)
+                    return SessionMutation(session: nil, output: Decided(result: answer, passport: nil))
                 }
                 guard !current.revoked else { throw Revoked() }
                 var decision = evaluator.evaluate(current, call: call, now: now)
@@ -66,7 +67,11 @@ extension GovernanceService {
                     // An ended session's chain is sealed by its attestation: nothing is appended.
                     return SessionMutation(
                         session: nil,
-                        output: EvaluationResult(decision: decision.verdict.rawValue, reason: decision.reason, calls_used: current.callsUsed, calls_remaining: current.callsRemaining))
+                        output: Decided(
+                            result: EvaluationResult(
+                                decision: decision.verdict.rawValue, reason: decision.reason, calls_used: current.callsUsed,
+                                calls_remaining: current.callsRemaining),
+                            passport: current.passport))
                 }
                 switch decision.verdict {
                 case .permit: next.callsUsed += 1; next.permits += 1
@@ -89,7 +94,8 @@ extension GovernanceService {
                     ApprovalIndexRecord(id: $0.id, sessionID: current.id, workspace: current.passport.workspace, status: $0.status.rawValue, expiresAt: $0.expires_at)
                 }
                 return SessionMutation(
-                    session: next, receipts: [receipt], evaluation: record, approvals: index.map { [$0] } ?? [], output: result)
+                    session: next, receipts: [receipt], evaluation: record, approvals: index.map { [$0] } ?? [],
+                    output: Decided(result: result, passport: current.passport))
             }
         } catch is Revoked {
             throw GovernanceError.passportRevoked
@@ -97,6 +103,23 @@ extension GovernanceService {
             if case .notFound = error { throw GovernanceError.unknownSession }
             throw GovernanceError.unavailable
         }
+        // After the commit, and only for a decision made now (a replayed answer was shown when
+        // it was made).
+        if let passport = decided.passport {
+            let result = decided.result
+            feed.publish(workspace: passport.workspace, outcome: result.decision, at: now) {
+                ConsoleWire.DecisionEvent(
+                    at_ms: Int64((now.timeIntervalSince1970 * 1000).rounded()), agent_id: passport.agent_id, passport_jti: passport.jti,
+                    parent_jti: passport.parent_jti, tool: tool, result: result)
+            }
+        }
+        return decided.result
+    }
+
+    /// An evaluation's answer and, for a decision made by this call, the passport it was made on.
+    struct Decided: Sendable {
+        var result: EvaluationResult
+        var passport: PassportClaims?
     }
 
     public typealias DelegationResult = GovernanceWire.DelegationResult

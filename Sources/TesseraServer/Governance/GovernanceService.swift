@@ -18,6 +18,8 @@ public struct GovernanceService: Sendable {
     let evaluators: TTLCache<String, Evaluator>
     /// "Is this passport revoked?" without a store read per call; see ``RevocationCache``.
     let revocations = RevocationCache()
+    /// Every decision, for the console's live feed and rates; see ``DecisionFeed``.
+    public let feed = DecisionFeed()
     /// Passports get a status-list index, like badges.
     let statusLists: StatusListService
 

@@ -125,5 +125,14 @@ enum PostgresMigrations {
                 "CREATE INDEX agents_by_did ON agents(did)",
             ]
         ),
+        (
+            // As on SQLite: the console's listings (sessions newest first, latest badges).
+            "v10-console-listings",
+            [
+                "ALTER TABLE gov_sessions ADD COLUMN started_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+                "CREATE INDEX gov_sessions_by_workspace ON gov_sessions(workspace, started_at)",
+                "CREATE INDEX badges_by_agent ON badges(agent_id, issued_at)",
+            ]
+        ),
     ]
 }

@@ -139,6 +139,21 @@ extension PostgresStore {
         }
     }
 
+    public func latestBadges(workspace: String) async throws(StoreError) -> [BadgeRecord] {
+        try await run { [self] in
+            var out: [BadgeRecord] = []
+            let rows = try await client.query(
+                """
+                SELECT DISTINCT ON (agent_id) jti, agent_id, workspace, ial, issued_at, expires_at, revoked_at
+                FROM badges WHERE workspace = \(workspace) ORDER BY agent_id, issued_at DESC
+                """)
+            for try await r in rows.decode((String, String, String, String, Double, Double, Double?).self) {
+                out.append(BadgeRecord(jti: r.0, agentID: r.1, workspace: r.2, ial: r.3, issuedAt: r.4.date, expiresAt: r.5.date, revokedAt: r.6?.date))
+            }
+            return out
+        }
+    }
+
     public func badge(jti: String) async throws(StoreError) -> BadgeRecord? {
         try await run { [self] in
             let rows = try await client.query("SELECT jti, agent_id, workspace, ial, issued_at, expires_at, revoked_at FROM badges WHERE jti = \(jti)")

@@ -36,7 +36,7 @@ extension PostgresStore {
                     throw StoreError.unavailable("replay cache: \(error)")
                 }
                 try await c.query(
-                    "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state) VALUES (\(session.id), \(session.passport.jti), \(session.passport.parent_jti), \(session.passport.workspace), \(json))",
+                    "INSERT INTO gov_sessions (id, jti, parent_jti, workspace, state, started_at) VALUES (\(session.id), \(session.passport.jti), \(session.passport.parent_jti), \(session.passport.workspace), \(json), \(session.startedAt.pg))",
                     logger: logger)
             } }
         } catch {
@@ -66,6 +66,16 @@ extension PostgresStore {
 
     public func session(jti: String) async throws(StoreError) -> SessionState? {
         try await run { [self] in try await fetchSession("jti", jti) }
+    }
+
+    public func listSessions(workspace: String, limit: Int) async throws(StoreError) -> [SessionState] {
+        try await run { [self] in
+            var out: [SessionState] = []
+            let rows = try await client.query(
+                "SELECT state FROM gov_sessions WHERE workspace = \(workspace) ORDER BY started_at DESC LIMIT \(max(0, limit))")
+            for try await json in rows.decode(String.self) { out.append(try Self.state(json)) }
+            return out
+        }
     }
 
     /// Serialises revocations against session starts (see ``startSession(_:)``).

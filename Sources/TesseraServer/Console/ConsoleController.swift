@@ -1,0 +1,119 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TesseraCore
+
+/// `/console`: the operator console (static files compiled into the binary) and the read
+/// routes only it needs (`/api/v1/console/…`). Everything else the console does goes through
+/// the public API with the signed-in identity's token, so it can do nothing its user cannot.
+struct ConsoleController {
+    let console: ConsoleService
+    let feed: DecisionFeed
+    let authenticator: Authenticator
+    let logger: Logger
+
+    /// How often a feed sends what has gathered: under 1 s from decision to screen, and a
+    /// bounded number of messages a second whatever the decision rate.
+    static let flushInterval: Duration = .milliseconds(150)
+    /// A comment line this often keeps an idle stream inside the connection's idle limit, and
+    /// re-checks the credential (an expired or revoked login ends the stream).
+    static let heartbeatInterval: Duration = .seconds(10)
+
+    func register(on routes: SecuredRouter) throws {
+        try routes.on("/console", method: .get, access: .anonymous, use: page)
+        try routes.on("/console/assets/:name", method: .get, access: .anonymous, use: asset)
+        try routes.on("/api/v1/console/overview", method: .get, access: .authenticated, use: overview)
+        try routes.on("/api/v1/console/agents", method: .get, access: .capability(Capability.agentsRead), use: agents)
+        try routes.on("/api/v1/console/sessions", method: .get, access: .capability(Capability.sessionsRead), use: sessions)
+        try routes.on("/api/v1/console/decisions", method: .get, access: .capability(Capability.receiptsRead), use: decisions)
+    }
+
+    @Sendable func page(_ request: Request, context: TesseraRequestContext) async throws -> Response {
+        try ConsoleAssets.response(for: "index.html", request: request)
+    }
+
+    @Sendable func asset(_ request: Request, context: TesseraRequestContext) async throws -> Response {
+        try ConsoleAssets.response(for: context.parameters.get("name") ?? "", request: request)
+    }
+
+    @Sendable func overview(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<ConsoleWire.Overview> {
+        JSONResponse(try await console.overview(for: try context.authenticatedIdentity()), headers: Self.noStore)
+    }
+
+    @Sendable func agents(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<[String: [ConsoleWire.AgentSummary]]> {
+        JSONResponse(["agents": try await console.agents(for: try context.authenticatedIdentity())], headers: Self.noStore)
+    }
+
+    @Sendable func sessions(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<[String: [ConsoleWire.SessionSummary]]> {
+        JSONResponse(["sessions": try await console.sessions(for: try context.authenticatedIdentity())], headers: Self.noStore)
+    }
+
+    static let noStore: HTTPFields = [.cacheControl: "no-store"]
+
+    /// The live feed, as server-sent events (`text/event-stream`): one `decisions` event per
+    /// batch (``ConsoleWire/DecisionBatch``), comment lines as heartbeats. Filters: `agent`,
+    /// `session` (a passport jti: the session and its children), `outcome`.
+    @Sendable func decisions(_ request: Request, context: TesseraRequestContext) async throws -> Response {
+        let identity = try context.authenticatedIdentity()
+        guard identity.may(Capability.receiptsRead, in: identity.workspace) else { throw APIError.accessDenied }
+        let filter = try Self.filter(request.uri.queryParameters)
+        let bearer = Authenticator.bearer(request.headers[.authorization]) ?? ""
+        guard let id = feed.subscribe(workspace: identity.workspace, filter: filter) else {
+            throw APIError.unavailable("too many live feeds on this node; try again later")
+        }
+        let feed = self.feed
+        let authenticator = self.authenticator
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let body = ResponseBody { writer in
+            defer { feed.cancel(id) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            let clock = ContinuousClock()
+            var nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
+            stream: while !Task.isCancelled {
+                try await Task.sleep(for: Self.flushInterval)
+                switch feed.drain(id) {
+                case .closed:
+                    try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"server shutting down\"}\n\n"))
+                    break stream
+                case .batch(let batch):
+                    var text = "event: decisions\ndata: "
+                    text += String(decoding: try encoder.encode(batch), as: UTF8.self)
+                    text += "\n\n"
+                    try await writer.write(ByteBuffer(string: text))
+                case .nothing:
+                    break
+                }
+                if clock.now >= nextBeat {
+                    nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
+                    guard await authenticator.authenticate(bearer: bearer) != nil else {
+                        try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"credential no longer valid\"}\n\n"))
+                        break stream
+                    }
+                    try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func filter(_ query: Hummingbird.Parameters) throws -> DecisionFeed.Filter {
+        func value(_ name: String) throws -> String? {
+            guard let raw = query.get(name), !raw.isEmpty else { return nil }
+            guard raw.utf8.count <= 256 else { throw APIError.badRequest("invalid query parameter \(name): at most 256 bytes") }
+            return raw
+        }
+        let outcome = try value("outcome")
+        if let outcome, !["PERMIT", "DENY", "APPROVAL_REQUIRED"].contains(outcome) {
+            throw APIError.badRequest("invalid query parameter outcome: PERMIT, DENY or APPROVAL_REQUIRED")
+        }
+        return DecisionFeed.Filter(agentID: try value("agent"), passportJTI: try value("session"), outcome: outcome)
+    }
+}

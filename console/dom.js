@@ -1,0 +1,76 @@
+// Building DOM without HTML strings: every value becomes a text node or an attribute value, so
+// agent names, tool names, reasons and arguments (all attacker-controlled) are never parsed as
+// markup. Nothing in the console uses innerHTML.
+
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = String(value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'value') el.value = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  el.replaceChildren();
+  return el;
+}
+
+export function shortID(id, length = 8) {
+  if (typeof id !== 'string') return '';
+  return id.length > length + 1 ? id.slice(0, length) + '…' : id;
+}
+
+export function ago(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export function time(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? '' : date.toLocaleString();
+}
+
+export function table(headings, rows, attrs) {
+  return h('table', attrs, h('thead', null, h('tr', null, headings.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', null, rows));
+}
+
+// A button that asks for a second click before it acts: no modal dialogs, no accidental revokes.
+export function confirmButton(label, confirmLabel, action, attrs = {}) {
+  let armed = null;
+  const button = h('button', { type: 'button', class: 'danger', ...attrs }, label);
+  button.addEventListener('click', async () => {
+    if (!armed) {
+      button.textContent = confirmLabel;
+      button.classList.add('armed');
+      armed = setTimeout(() => { armed = null; button.textContent = label; button.classList.remove('armed'); }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    button.disabled = true;
+    try { await action(); } finally { button.disabled = false; button.textContent = label; button.classList.remove('armed'); }
+  });
+  return button;
+}
+
+export function badge(text, kind) {
+  return h('span', { class: `pill ${kind || String(text).toLowerCase()}` }, text);
+}

@@ -1,6 +1,6 @@
 // Building DOM without HTML strings: every value becomes a text node or an attribute value, so
 // agent names, tool names, reasons and arguments (all attacker-controlled) are never parsed as
-// markup. Nothing in the console uses innerHTML.
+// markup. Nothing in the console turns a string into HTML.
 
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);

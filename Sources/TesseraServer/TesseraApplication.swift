@@ -133,7 +133,6 @@ public func buildApplication(
             KeyRefreshService(
                 keys: environment.keys, period: .seconds(configuration.keyRefreshSeconds), logger: environment.logger),
             APIKeyUsageService(authenticator: environment.authenticator, period: .seconds(5)),
-            DecisionFeedShutdown(feed: environment.governance.feed),
             CredentialChangeFollower(
                 store: environment.store, authenticator: environment.authenticator,
                 revocations: environment.governance.revocations, logger: environment.logger),

@@ -341,6 +341,41 @@ schemas["IAMRequest"] = {
     "oneOf": iam_refs, "discriminator": {"propertyName": "operation", "mapping": mapping},
 }
 
+# Console (GET /api/v1/console/…): read views the operator console needs; see docs/console.md.
+NULLABLE_I = {"type": ["integer", "null"]}
+VIOLATION = obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"])
+schemas |= {
+    "ConsoleOverview": obj({
+        "workspace": S, "username": S, "capabilities": STRINGS, "server_time": S,
+        "agents": NULLABLE_I, "agents_active": NULLABLE_I, "sessions_active": NULLABLE_I,
+        "decisions_last_hour": {"type": ["object", "null"], "additionalProperties": I,
+                                "description": "PERMIT / DENY / APPROVAL_REQUIRED in the last hour, on this node."},
+        "decisions_per_second": {"type": ["array", "null"], "items": I, "description": "The last 300 seconds, oldest first."},
+        "signing_key": {"anyOf": [obj({"kid": S, "created": S, "age_seconds": I, "rotate_by": S},
+                                      ["kid", "created", "age_seconds", "rotate_by"]), {"type": "null"}]},
+    }, ["workspace", "username", "capabilities", "server_time"],
+        "What the signed-in identity may see of its workspace; a part it may not read is absent."),
+    "ConsoleAgentList": obj({"agents": {"type": "array", "items": obj({
+        "id": S, "name": S, "did": S, "domain": S, "status": S, "created": S,
+        "last_badge": {"anyOf": [obj({"jti": S, "ial": S, "issued": S, "expires": S, "revoked": B},
+                                     ["jti", "ial", "issued", "expires", "revoked"]), {"type": "null"}]},
+    }, ["id", "name", "did", "status"])}}, ["agents"]),
+    "ConsoleSessionList": obj({"sessions": {"type": "array", "items": obj({
+        "passport_jti": S, "parent_jti": S, "agent_id": S, "mission": S, "started": S, "expires": S,
+        "state": {"type": "string", "enum": ["active", "ended", "revoked", "expired"]},
+        "calls_used": I, "max_tool_calls": I, "reserved_for_children": I, "permits": I, "denies": I,
+        "delegations": I, "receipts": I, "delegation_depth": I,
+    }, ["passport_jti", "agent_id", "state", "calls_used", "reserved_for_children"])}}, ["sessions"],
+        "The workspace's sessions, newest first (at most 500), keyed by passport jti (never the session id)."),
+    "DecisionBatch": obj({
+        "decisions": {"type": "array", "items": obj({
+            "at_ms": I, "agent_id": S, "passport_jti": S, "parent_jti": S, "tool": S, "decision": S, "reason": S,
+            "violations": {"type": "array", "items": VIOLATION}, "approval_id": S, "receipt_id": S, "calls_used": I,
+            "calls_remaining": I}, ["at_ms", "agent_id", "passport_jti", "tool", "decision", "calls_used"])},
+        "dropped": I, "counts": {"type": "object", "additionalProperties": I},
+    }, ["decisions", "dropped", "counts"], "The `data` of one `decisions` server-sent event."),
+}
+
 # -- Paths --------------------------------------------------------------------------------------------
 
 DID_PATTERN = "did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4}"
@@ -481,6 +516,33 @@ paths = {
         errors=[400, 401, 403, 404, 503], security=PRINCIPAL,
         parameters=[query_param("session_id", "The session (or give `jti` instead).", required=True),
                     query_param("jti", "The passport's jti, instead of session_id.")], operation_id="receipts")},
+    # Operator console
+    "/console": {"get": op("The operator console (HTML; strict CSP, not frameable)", "console", {
+        "200": {"description": "The console's page.", "content": {"text/html": {"schema": S}}},
+        "304": {"description": "Unchanged (`If-None-Match`)."}}, security=ANON, operation_id="console")},
+    "/console/assets/{name}": {"get": op("A console file (JavaScript module, stylesheet)", "console", {
+        "200": {"description": "The file.", "content": {"text/javascript": {"schema": S}, "text/css": {"schema": S}}},
+        "304": {"description": "Unchanged (`If-None-Match`)."}}, errors=[404], security=ANON,
+        parameters=[path_param("name", "The file's name.")], operation_id="consoleAsset")},
+    "/api/v1/console/overview": {"get": op("Counts, decision rates and signing-key age of the caller's workspace", "console", {
+        "200": json_response("The overview.", ref("ConsoleOverview"))}, errors=[401, 403, 503], security=PRINCIPAL,
+        operation_id="consoleOverview")},
+    "/api/v1/console/agents": {"get": op("The workspace's agents with their latest badge", "console", {
+        "200": json_response("The agents.", ref("ConsoleAgentList"))}, errors=[401, 403, 503], security=PRINCIPAL,
+        operation_id="consoleAgents")},
+    "/api/v1/console/sessions": {"get": op("The workspace's sessions (budget, time, delegation lineage)", "console", {
+        "200": json_response("The sessions.", ref("ConsoleSessionList"))}, errors=[401, 403, 503], security=PRINCIPAL,
+        operation_id="consoleSessions")},
+    "/api/v1/console/decisions": {"get": op("Live decision feed (server-sent events)", "console", {
+        "200": {"description": "`text/event-stream`: `decisions` events (data: a DecisionBatch), comment heartbeats, and an "
+                               "`end` event when the server shuts down or the credential stops being valid.",
+                "content": {"text/event-stream": {"schema": S}}}}, errors=[400, 401, 403, 503], security=PRINCIPAL,
+        parameters=[query_param("agent", "Only this agent id."), query_param("session", "Only this passport jti (and its children)."),
+                    {"name": "outcome", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "description": "Only this outcome."}],
+        operation_id="consoleDecisions",
+        description="Batches every 150 ms; at most 250 decisions per batch and 1,000 waiting per subscriber, the rest counted in "
+                    "`dropped` (`counts` covers every matching decision). A slow reader never slows /evaluate.")},
     # MCP gateway (present when upstreams are configured)
     "/mcp/{name}": {m: op(f"MCP streamable HTTP, {m.upper()}, relayed to upstream `name` after governance", "mcp", {
         "200": {"description": "The upstream's answer (JSON-RPC, or an event stream).",
@@ -506,7 +568,7 @@ document = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "http://127.0.0.1:8787", "description": "`tessera serve` defaults"}],
-    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "mcp")],
+    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "mcp", "console")],
     "paths": paths,
     "components": {
         "schemas": schemas,

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TesseraCore
 
 /// `/console`: the operator console (static files compiled into the binary) and the read
@@ -17,9 +18,10 @@ struct ConsoleController {
     /// How often a feed sends what has gathered: under 1 s from decision to screen, and a
     /// bounded number of messages a second whatever the decision rate.
     static let flushInterval: Duration = .milliseconds(150)
-    /// A comment line this often keeps an idle stream inside the connection's idle limit, and
-    /// re-checks the credential (an expired or revoked login ends the stream).
-    static let heartbeatInterval: Duration = .seconds(10)
+    /// A comment line this often keeps an idle stream inside the connection's idle limit, finds
+    /// a browser that went away (a write to a closed connection fails), and re-checks the
+    /// credential (an expired or revoked login ends the stream).
+    static let heartbeatInterval: Duration = .seconds(2)
 
     func register(on routes: SecuredRouter) throws {
         try routes.on("/console", method: .get, access: .anonymous, use: page)
@@ -78,7 +80,10 @@ struct ConsoleController {
             var nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
             stream: while !Task.isCancelled {
                 try await Task.sleep(for: Self.flushInterval)
-                switch feed.drain(id) {
+                // The server waits for open responses when it stops; a feed ends itself (the
+                // handler runs under the server's graceful-shutdown context).
+                let drained = Task.isShuttingDownGracefully ? .closed : feed.drain(id)
+                switch drained {
                 case .closed:
                     try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"server shutting down\"}\n\n"))
                     break stream

@@ -260,6 +260,250 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "ConsoleAgentList": {
+        "properties": {
+          "agents": {
+            "items": {
+              "properties": {
+                "created": {
+                  "type": "string"
+                },
+                "did": {
+                  "type": "string"
+                },
+                "domain": {
+                  "type": "string"
+                },
+                "id": {
+                  "type": "string"
+                },
+                "last_badge": {
+                  "anyOf": [
+                    {
+                      "properties": {
+                        "expires": {
+                          "type": "string"
+                        },
+                        "ial": {
+                          "type": "string"
+                        },
+                        "issued": {
+                          "type": "string"
+                        },
+                        "jti": {
+                          "type": "string"
+                        },
+                        "revoked": {
+                          "type": "boolean"
+                        }
+                      },
+                      "required": [
+                        "jti",
+                        "ial",
+                        "issued",
+                        "expires",
+                        "revoked"
+                      ],
+                      "type": "object"
+                    },
+                    {
+                      "type": "null"
+                    }
+                  ]
+                },
+                "name": {
+                  "type": "string"
+                },
+                "status": {
+                  "type": "string"
+                }
+              },
+              "required": [
+                "id",
+                "name",
+                "did",
+                "status"
+              ],
+              "type": "object"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "agents"
+        ],
+        "type": "object"
+      },
+      "ConsoleOverview": {
+        "description": "What the signed-in identity may see of its workspace; a part it may not read is absent.",
+        "properties": {
+          "agents": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "agents_active": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "capabilities": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "decisions_last_hour": {
+            "additionalProperties": {
+              "type": "integer"
+            },
+            "description": "PERMIT / DENY / APPROVAL_REQUIRED in the last hour, on this node.",
+            "type": [
+              "object",
+              "null"
+            ]
+          },
+          "decisions_per_second": {
+            "description": "The last 300 seconds, oldest first.",
+            "items": {
+              "type": "integer"
+            },
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "server_time": {
+            "type": "string"
+          },
+          "sessions_active": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "signing_key": {
+            "anyOf": [
+              {
+                "properties": {
+                  "age_seconds": {
+                    "type": "integer"
+                  },
+                  "created": {
+                    "type": "string"
+                  },
+                  "kid": {
+                    "type": "string"
+                  },
+                  "rotate_by": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "kid",
+                  "created",
+                  "age_seconds",
+                  "rotate_by"
+                ],
+                "type": "object"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "username": {
+            "type": "string"
+          },
+          "workspace": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "workspace",
+          "username",
+          "capabilities",
+          "server_time"
+        ],
+        "type": "object"
+      },
+      "ConsoleSessionList": {
+        "description": "The workspace's sessions, newest first (at most 500), keyed by passport jti (never the session id).",
+        "properties": {
+          "sessions": {
+            "items": {
+              "properties": {
+                "agent_id": {
+                  "type": "string"
+                },
+                "calls_used": {
+                  "type": "integer"
+                },
+                "delegation_depth": {
+                  "type": "integer"
+                },
+                "delegations": {
+                  "type": "integer"
+                },
+                "denies": {
+                  "type": "integer"
+                },
+                "expires": {
+                  "type": "string"
+                },
+                "max_tool_calls": {
+                  "type": "integer"
+                },
+                "mission": {
+                  "type": "string"
+                },
+                "parent_jti": {
+                  "type": "string"
+                },
+                "passport_jti": {
+                  "type": "string"
+                },
+                "permits": {
+                  "type": "integer"
+                },
+                "receipts": {
+                  "type": "integer"
+                },
+                "reserved_for_children": {
+                  "type": "integer"
+                },
+                "started": {
+                  "type": "string"
+                },
+                "state": {
+                  "enum": [
+                    "active",
+                    "ended",
+                    "revoked",
+                    "expired"
+                  ],
+                  "type": "string"
+                }
+              },
+              "required": [
+                "passport_jti",
+                "agent_id",
+                "state",
+                "calls_used",
+                "reserved_for_children"
+              ],
+              "type": "object"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "sessions"
+        ],
+        "type": "object"
+      },
       "DIDDocument": {
         "properties": {
           "@context": {
@@ -307,6 +551,97 @@ enum OpenAPIDocument {
           "id",
           "verificationMethod",
           "authentication"
+        ],
+        "type": "object"
+      },
+      "DecisionBatch": {
+        "description": "The `data` of one `decisions` server-sent event.",
+        "properties": {
+          "counts": {
+            "additionalProperties": {
+              "type": "integer"
+            },
+            "type": "object"
+          },
+          "decisions": {
+            "items": {
+              "properties": {
+                "agent_id": {
+                  "type": "string"
+                },
+                "approval_id": {
+                  "type": "string"
+                },
+                "at_ms": {
+                  "type": "integer"
+                },
+                "calls_remaining": {
+                  "type": "integer"
+                },
+                "calls_used": {
+                  "type": "integer"
+                },
+                "decision": {
+                  "type": "string"
+                },
+                "parent_jti": {
+                  "type": "string"
+                },
+                "passport_jti": {
+                  "type": "string"
+                },
+                "reason": {
+                  "type": "string"
+                },
+                "receipt_id": {
+                  "type": "string"
+                },
+                "tool": {
+                  "type": "string"
+                },
+                "violations": {
+                  "items": {
+                    "properties": {
+                      "argument": {
+                        "type": "string"
+                      },
+                      "constraint": {
+                        "type": "string"
+                      },
+                      "detail": {
+                        "type": "string"
+                      }
+                    },
+                    "required": [
+                      "argument",
+                      "constraint",
+                      "detail"
+                    ],
+                    "type": "object"
+                  },
+                  "type": "array"
+                }
+              },
+              "required": [
+                "at_ms",
+                "agent_id",
+                "passport_jti",
+                "tool",
+                "decision",
+                "calls_used"
+              ],
+              "type": "object"
+            },
+            "type": "array"
+          },
+          "dropped": {
+            "type": "integer"
+          }
+        },
+        "required": [
+          "decisions",
+          "dropped",
+          "counts"
         ],
         "type": "object"
       },
@@ -3043,6 +3378,367 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/api/v1/console/agents": {
+      "get": {
+        "operationId": "consoleAgents",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConsoleAgentList"
+                }
+              }
+            },
+            "description": "The agents."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "The workspace's agents with their latest badge",
+        "tags": [
+          "console"
+        ]
+      }
+    },
+    "/api/v1/console/decisions": {
+      "get": {
+        "description": "Batches every 150 ms; at most 250 decisions per batch and 1,000 waiting per subscriber, the rest counted in `dropped` (`counts` covers every matching decision). A slow reader never slows /evaluate.",
+        "operationId": "consoleDecisions",
+        "parameters": [
+          {
+            "description": "Only this agent id.",
+            "in": "query",
+            "name": "agent",
+            "required": false,
+            "schema": {
+              "maxLength": 256,
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          {
+            "description": "Only this passport jti (and its children).",
+            "in": "query",
+            "name": "session",
+            "required": false,
+            "schema": {
+              "maxLength": 256,
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          {
+            "description": "Only this outcome.",
+            "in": "query",
+            "name": "outcome",
+            "required": false,
+            "schema": {
+              "enum": [
+                "PERMIT",
+                "DENY",
+                "APPROVAL_REQUIRED"
+              ],
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "text/event-stream": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "`text/event-stream`: `decisions` events (data: a DecisionBatch), comment heartbeats, and an `end` event when the server shuts down or the credential stops being valid."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Live decision feed (server-sent events)",
+        "tags": [
+          "console"
+        ]
+      }
+    },
+    "/api/v1/console/overview": {
+      "get": {
+        "operationId": "consoleOverview",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConsoleOverview"
+                }
+              }
+            },
+            "description": "The overview."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Counts, decision rates and signing-key age of the caller's workspace",
+        "tags": [
+          "console"
+        ]
+      }
+    },
+    "/api/v1/console/sessions": {
+      "get": {
+        "operationId": "consoleSessions",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConsoleSessionList"
+                }
+              }
+            },
+            "description": "The sessions."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "The workspace's sessions (budget, time, delegation lineage)",
+        "tags": [
+          "console"
+        ]
+      }
+    },
     "/api/v1/iam": {
       "post": {
         "operationId": "iam",
@@ -3608,6 +4304,83 @@ enum OpenAPIDocument {
         "summary": "The attestation of an ended session",
         "tags": [
           "governance"
+        ]
+      }
+    },
+    "/console": {
+      "get": {
+        "operationId": "console",
+        "responses": {
+          "200": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The console's page."
+          },
+          "304": {
+            "description": "Unchanged (`If-None-Match`)."
+          }
+        },
+        "security": [],
+        "summary": "The operator console (HTML; strict CSP, not frameable)",
+        "tags": [
+          "console"
+        ]
+      }
+    },
+    "/console/assets/{name}": {
+      "get": {
+        "operationId": "consoleAsset",
+        "parameters": [
+          {
+            "description": "The file's name.",
+            "in": "path",
+            "name": "name",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The file."
+          },
+          "304": {
+            "description": "Unchanged (`If-None-Match`)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          }
+        },
+        "security": [],
+        "summary": "A console file (JavaScript module, stylesheet)",
+        "tags": [
+          "console"
         ]
       }
     },
@@ -6674,6 +7447,9 @@ enum OpenAPIDocument {
     },
     {
       "name": "mcp"
+    },
+    {
+      "name": "console"
     }
   ]
 }

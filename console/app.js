@@ -31,6 +31,7 @@ let me = null;          // GET /api/v1/console/overview of the signed-in identit
 let stop = null;        // the current view's cleanup
 let agentNames = new Map();
 let noticeTimer = null;
+let signInMessage = '';  // why the console is at sign-in (kept until the next sign-in)
 
 function notify(message, kind = 'info') {
   clear(notice);
@@ -62,7 +63,7 @@ function route() {
 
 async function show() {
   if (stop) { try { stop(); } catch (_) { /* already stopped */ } stop = null; }
-  if (!me) { renderSignIn(); return; }
+  if (!me) { renderSignIn(signInMessage); return; }
   const { id, params } = route();
   const view = views.find((v) => v.id === id) || views[0];
   for (const link of nav.querySelectorAll('a')) link.classList.toggle('current', link.dataset.view === view.id);
@@ -100,6 +101,7 @@ async function signIn(token) {
     me = null;
     throw error;
   }
+  signInMessage = '';
   await context.refreshAgents();
   renderNav();
   if (!location.hash || location.hash === '#/' || location.hash === '#/signin') location.hash = '#/overview';
@@ -107,6 +109,7 @@ async function signIn(token) {
 }
 
 function signOut(message) {
+  signInMessage = message || '';
   api.setToken(null);
   me = null;
   agentNames = new Map();

@@ -31,6 +31,7 @@ export async function render(root, ctx) {
   let controller = null;
   let stopped = false;
   let retry = null;
+  let endedBecause = '';
 
   function showTotals() {
     totals.textContent = `Since opened: ${counts.PERMIT} permit · ${counts.DENY} deny · ${counts.APPROVAL_REQUIRED} approval required`
@@ -67,7 +68,12 @@ export async function render(root, ctx) {
   }
 
   function onEvent(name, data) {
-    if (name === 'end') { status.textContent = 'ended by server'; status.className = 'pill deny'; return; }
+    if (name === 'end') {
+      let reason = '';
+      try { reason = JSON.parse(data).reason || ''; } catch (_) { /* no reason given */ }
+      endedBecause = reason || 'ended by the server';
+      return;
+    }
     if (name !== 'decisions') return;
     const batch = JSON.parse(data);
     for (const key of Object.keys(counts)) counts[key] += batch.counts[key] || 0;
@@ -96,7 +102,14 @@ export async function render(root, ctx) {
         root.dataset.feed = 'live';
       });
       root.dataset.feed = 'closed';
-      if (!signal.aborted && !stopped) { status.textContent = 'reconnecting'; status.className = 'pill idle'; retry = setTimeout(connect, 2000); }
+      if (!signal.aborted && !stopped) {
+        // The server ended the stream (shutting down, or the credential stopped being valid):
+        // reconnect; a credential that no longer works then signs the console out.
+        status.textContent = `reconnecting (${endedBecause || 'stream closed'})`;
+        status.className = 'pill idle';
+        endedBecause = '';
+        retry = setTimeout(connect, 2000);
+      }
     } catch (error) {
       if (signal.aborted || stopped) return;
       status.textContent = `disconnected: ${error.message || error}`;

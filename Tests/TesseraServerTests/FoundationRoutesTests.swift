@@ -123,6 +123,8 @@ struct FoundationRoutesTests {
         #expect(anonymous == [
             "/health", "/.well-known/jwks.json", "/openapi.json", "/api/v1/auth/bootstrap", "/api/v1/auth/bootstrap-status",
             "/api/v1/auth/login",
+            // The console's static files (it signs in through the API like any client).
+            "/console", "/console/assets/:name",
             // Governance: the passport (or the session id it started) is the credential.
             "/verify", "/session/start", "/sessions", "/evaluate", "/delegate", "/session/end", "/end", "/attest",
             // Badges: issuance and challenges authenticate in the handler (an IAL-1 request by its

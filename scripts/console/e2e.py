@@ -204,7 +204,23 @@ try:
     status, listed = http("GET", "/api/v1/console/agents")
     agents = {a["name"]: a["id"] for a in listed["agents"]}
     check("registered through the console = registered in the registry", "mail-triage" in agents and XSS_NAME in agents)
+    status, _ = http("POST", f"/v1/agents/{agents['mail-triage']}/badge", {"mode": "ial0"})
+    check("a badge issued through the API", status in (200, 201), str(status))
+    go("#/overview")
+    go("#/agents")
+    mail_row = f"#agents-table tr[data-agent='{agents['mail-triage']}']"
+    until("the agent's latest badge is shown", lambda: "IAL-0" in (texts(mail_row) or [""])[0])
     shot("03-agents")
+    css(f"{mail_row} button.revoke-badge").click()
+    css(f"{mail_row} button.revoke-badge").click()
+    until("the badge is shown revoked", lambda: "revoked" in (texts(f"{mail_row} td:nth-child(4)") or [""])[0])
+    status, badge_status = http("GET", f"/v1/agents/{agents['mail-triage']}/status", token=None)
+    xss_row = f"#agents-table tr[data-agent='{agents[XSS_NAME]}']"
+    css(f"{xss_row} button.disable").click()
+    css(f"{xss_row} button.disable").click()
+    until("the XSS-named agent is shown disabled", lambda: "disabled" in (texts(f"{xss_row} td:nth-child(3)") or [""])[0])
+    status, registry = http("GET", f"/v1/agents/{agents[XSS_NAME]}")
+    check("disabled in the registry too", registry and registry.get("status") == "disabled", str(registry))
 
     print("console-e2e: live feed", file=sys.stderr)
     passport, jti, session_id = issue_and_start(agents["mail-triage"], ADMIN, max_calls=10)
@@ -237,6 +253,30 @@ try:
         evaluate(session_id, "read_file", {"path": f"/inbox/{i + 3}"})
     until("three more decisions", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr")) >= 3)
 
+    print("console-e2e: approvals", file=sys.stderr)
+    pay = {"agent_id": agents["mail-triage"], "mission": "pay invoices", "tools": {"pay": {
+        "arguments": {"amount": {"one_of": ["10", "5000"]}, "payee": {"not_one_of": ["nobody"]}},
+        "requires_approval": {"when": {"amount": {"one_of": ["5000"]}}, "approvers": ["user:alice"], "ttl_s": 600}}}}
+    status, issued = http("POST", "/issue", {"mission": pay, "ttl_s": 3600})
+    check("a passport whose large payments need alice", status == 200, str(issued))
+    status, pay_session = http("POST", "/session/start", {"token": issued["token"]}, token=None)
+    asked = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": "<b>mallory</b>"})
+    check("a large payment needs approval", asked["decision"] == "APPROVAL_REQUIRED" and asked.get("approval_id"), str(asked))
+    until("APPROVAL_REQUIRED in the feed", lambda: driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr[data-decision=APPROVAL_REQUIRED]"))
+    go("#/approvals")
+    card = f"article[data-approval='{asked.get('approval_id')}']"
+    until("the pending approval is listed", lambda: driver.find_elements(By.CSS_SELECTOR, card))
+    shown = json.loads((texts(f"{card} pre.arguments") or ["{}"])[0])
+    check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": "<b>mallory</b>"}, str(shown))
+    check("no <b> element made from an argument", driver.find_elements(By.CSS_SELECTOR, f"{card} b") == [])
+    shot("06-approvals")
+    css(f"{card} button.grant").click()
+    until("granted approvals leave the list", lambda: not driver.find_elements(By.CSS_SELECTOR, card))
+    again = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": "<b>mallory</b>"})
+    check("after the grant the same call is permitted", again["decision"] == "PERMIT", str(again))
+    go("#/feed")
+    until("feed reconnected after approvals", lambda: attribute("#view-feed", "data-feed") == "live")
+
     print("console-e2e: sessions and delegation", file=sys.stderr)
     status, child = http("POST", "/delegate", {"parent_token": passport, "child_agent_id": "summariser", "child_mission": "summarise",
                                                "child_allowed_tools": ["read_file"], "child_max_tool_calls": 3}, token=None)
@@ -258,7 +298,7 @@ try:
     until("chain verified in the browser", lambda: attribute("#chain-result", "data-state") == "valid")
     check("every receipt marked valid",
           all(r.get_attribute("data-verified") == "valid" for r in driver.find_elements(By.CSS_SELECTOR, "#receipts-table tbody tr")))
-    shot("06-receipts-verified")
+    shot("07-receipts-verified")
     css("#receipts-download").click()
     expected = f"receipts-{jti}.ndjson"
     until("NDJSON downloaded", lambda: os.path.exists(os.path.join(downloads, expected)))
@@ -279,7 +319,7 @@ try:
     flagged = [r.get_attribute("data-index") for r in driver.find_elements(By.CSS_SELECTOR, "#receipts-table tbody tr[data-verified=invalid]")]
     check("the altered receipt (and the link after it) are the ones flagged", flagged[:1] == ["1"] and "0" not in flagged, str(flagged))
     check("the page says which receipt fails", "#1" in css("#chain-result").text)
-    shot("07-receipts-tampered")
+    shot("08-receipts-tampered")
 
     print("console-e2e: revoke", file=sys.stderr)
     go("#/sessions")
@@ -303,13 +343,14 @@ try:
     until("IAM view", lambda: driver.find_elements(By.ID, "api-key-form"))
     css("#api-key-name").send_keys("console-made")
     css("#api-key-create").click()
+    key = ""
     secret = until("the new key is shown once", lambda: driver.find_elements(By.ID, "api-key-plaintext"))
     if secret:
         key = secret[0].text
         status, whoami = http("POST", "/api/v1/iam", {"operation": "whoami"}, token=key)
         check("the shown key authenticates as alice", status == 200 and whoami["user"]["username"] == "alice", str(whoami))
     check("a writer is told users are not hers to list", "Not permitted" in css("#iam-users").text)
-    shot("08-iam")
+    shot("09-iam")
 
     print("console-e2e: workspace isolation", file=sys.stderr)
     css("#signout").click()
@@ -337,7 +378,10 @@ try:
 
     print("console-e2e: 1,000 decisions a second for 10 s", file=sys.stderr)
     css("#signout").click()
-    sign_in("alice", "correct horse battery 1")
+    until("signed out again", lambda: driver.find_elements(By.ID, "signin-key-form"))
+    css("#signin-apikey").send_keys(key)
+    css("#signin-key-submit").click()
+    until("alice signed in with her API key", lambda: (texts("#who") or [""])[0].startswith("alice"))
     go("#/feed")
     until("alice's feed connected", lambda: attribute("#view-feed", "data-feed") == "live")
     # A second feed that never reads: its buffer fills on the server, and nothing may slow down.
@@ -396,8 +440,20 @@ try:
     check("the page kept running (no freeze: longest timer gap under 1 s)", longest < 1000, f"({longest:.0f} ms)")
     check("the page keeps a bounded number of rows", len(driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr")) <= 500)
     print(f"  totals line: {css('#feed-totals').text}", file=sys.stderr)
-    shot("09-feed-under-load")
+    shot("10-feed-under-load")
     dead.close()
+
+    print("console-e2e: a revoked credential ends the console session", file=sys.stderr)
+    _, keys = http("POST", "/api/v1/iam", {"operation": "list-api-keys"}, token=key)
+    key_id = next(k["id"] for k in keys["api_keys"] if k["name"] == "console-made")
+    status, _ = http("POST", "/api/v1/iam", {"operation": "revoke-api-key", "key_id": key_id}, token=key)
+    check("alice revoked the key she signed in with", status == 200)
+    # The server ends the open feed at its next credential check; the page's reconnect is refused
+    # and the console drops its token and says why — with no click from the operator.
+    until("the console returns to sign-in by itself, saying why", lambda: "revoked" in (texts("#signin-error") or [""])[0])
+    go("#/sessions")
+    check("and stays there (no view renders without a credential)",
+          driver.find_elements(By.ID, "signin-form") and not driver.find_elements(By.ID, "sessions-list"))
 
     # The 401 and 403 answers this run provokes on purpose are logged as network errors; anything
     # else (a CSP violation, an exception in the page) is a failure.

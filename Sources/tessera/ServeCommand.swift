@@ -105,8 +105,10 @@ struct Serve: AsyncParsableCommand {
                 // The binary as invoked (e.g. .build/release/tessera), so the line can be pasted.
                 let me = CommandLine.arguments.first ?? "tessera"
                 Output.context("next: \(me) iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
+                Output.context("then: open \(base)/console in a browser and sign in with that key (the operator console)")
             } else {
                 Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
+                Output.context("console: open \(base)/console in a browser (sign in with a username and password, or an API key)")
             }
         }
         // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).

@@ -18,6 +18,7 @@ struct ServeEndToEndTests {
         let jwks = try await client.jwks()
         #expect(jwks.keys.count == 1)
         #expect(server.stderr.text.contains("tessera iam bootstrap --server \(server.baseURL)"))
+        #expect(server.stderr.text.contains("open \(server.baseURL)/console"), "the printed next step names the console")
         #expect(try await server.stop() == 0)
         #expect(server.stderr.text.contains("tessera: stopped"))
         #expect(fileMode(state) == 0o700)

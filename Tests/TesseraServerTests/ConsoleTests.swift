@@ -202,40 +202,46 @@ struct ConsoleTests {
     func slowSubscriberIsBounded() {
         let feed = DecisionFeed()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        var built = 0
-        feed.publish(workspace: "w", outcome: "PERMIT", at: now) { built += 1; return Self.event(0) }
-        #expect(built == 0, "no subscriber: no event is built")
+        // Decided before anyone watched: the latest are shown to a new subscriber, as rows only.
+        for n in 0..<(DecisionFeed.recentLimit + 10) { feed.publish(workspace: "w", outcome: "DENY", at: now, event: Self.event(n, "DENY")) }
         let id = try! #require(feed.subscribe(workspace: "w", filter: .init()))
-        let other = try! #require(feed.subscribe(workspace: "w", filter: .init(passportJTI: "parent")))
+        guard case .batch(let backlog) = feed.drain(id) else { Issue.record("no backlog"); return }
+        #expect(backlog.decisions.count == DecisionFeed.recentLimit && backlog.counts.isEmpty && backlog.dropped == 0)
+        #expect(backlog.decisions.last?.tool == "tool-\(DecisionFeed.recentLimit + 9)")
+        #expect(feed.drain(id) == .nothing)
+
+        let children = try! #require(feed.subscribe(workspace: "w", filter: .init(passportJTI: "parent", outcome: "PERMIT")))
         let total = DecisionFeed.bufferLimit * 3
         for n in 0..<total {
-            feed.publish(workspace: "w", outcome: n % 2 == 0 ? "PERMIT" : "DENY", at: now) { built += 1; return Self.event(n) }
+            let outcome = n % 2 == 0 ? "PERMIT" : "DENY"
+            feed.publish(workspace: "w", outcome: outcome, at: now, event: Self.event(n, outcome))
         }
-        #expect(built == total, "built once per decision, whatever the number of subscribers")
         guard case .batch(let batch) = feed.drain(id) else { Issue.record("no batch"); return }
         #expect(batch.decisions.count == DecisionFeed.batchLimit)
         #expect(batch.decisions.count + batch.dropped == total)
         #expect(batch.counts == ["PERMIT": total / 2, "DENY": total / 2], "counts cover every decision, shown or not")
         #expect(batch.decisions.last?.tool == "tool-\(DecisionFeed.bufferLimit - 1)", "the newest of what was kept")
         #expect(feed.drain(id) == .nothing)
-        // The filter on a passport also matches its children (parent_jti).
-        guard case .batch(let children) = feed.drain(other) else { Issue.record("no batch"); return }
-        #expect(children.counts.values.reduce(0, +) == total)
+        // A filter on a passport also matches its children (their parent_jti), and on an outcome only that outcome.
+        guard case .batch(let filtered) = feed.drain(children) else { Issue.record("no batch"); return }
+        #expect(filtered.counts == ["PERMIT": total / 2])
+        #expect(filtered.decisions.allSatisfy { $0.decision == "PERMIT" })
+        #expect(feed.subscribe(workspace: "other", filter: .init()).map(feed.drain) == .nothing, "another workspace sees no backlog")
 
-        for _ in 0..<DecisionFeed.subscriberLimit { _ = feed.subscribe(workspace: "x", filter: .init()) }
+        while feed.subscriberCount < DecisionFeed.subscriberLimit { _ = feed.subscribe(workspace: "x", filter: .init()) }
         #expect(feed.subscribe(workspace: "x", filter: .init()) == nil, "the node's feed limit holds")
-        feed.close()
+        feed.cancel(id)
         #expect(feed.drain(id) == .closed)
-        #expect(feed.subscriberCount == 0)
+        #expect(feed.subscriberCount == DecisionFeed.subscriberLimit - 1)
     }
 
     @Test("decision rates: per second over five minutes, per outcome over the last hour, by the decision's own time")
     func rates() {
         let feed = DecisionFeed()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        for _ in 0..<3 { feed.publish(workspace: "w", outcome: "PERMIT", at: start) { Self.event(0) } }
-        feed.publish(workspace: "w", outcome: "DENY", at: start.addingTimeInterval(1)) { Self.event(0) }
-        feed.publish(workspace: "w", outcome: "APPROVAL_REQUIRED", at: start.addingTimeInterval(1)) { Self.event(0) }
+        for _ in 0..<3 { feed.publish(workspace: "w", outcome: "PERMIT", at: start, event: Self.event(0, "PERMIT")) }
+        feed.publish(workspace: "w", outcome: "DENY", at: start.addingTimeInterval(1), event: Self.event(0, "DENY"))
+        feed.publish(workspace: "w", outcome: "APPROVAL_REQUIRED", at: start.addingTimeInterval(1), event: Self.event(0, "APPROVAL_REQUIRED"))
         var rates = feed.rates(workspace: "w", now: start.addingTimeInterval(1))
         #expect(rates.perSecond.count == ConsoleWire.rateWindow)
         #expect(Array(rates.perSecond.suffix(2)) == [3, 2])
@@ -247,10 +253,10 @@ struct ConsoleTests {
         #expect(feed.rates(workspace: "other", now: start).lastHour.values.allSatisfy { $0 == 0 })
     }
 
-    static func event(_ n: Int) -> ConsoleWire.DecisionEvent {
+    static func event(_ n: Int, _ decision: String) -> ConsoleWire.DecisionEvent {
         ConsoleWire.DecisionEvent(
             at_ms: 0, agent_id: "a", passport_jti: "child", parent_jti: "parent", tool: "tool-\(n)",
-            result: .init(decision: n % 2 == 0 ? "PERMIT" : "DENY", reason: nil, calls_used: n, calls_remaining: nil))
+            result: .init(decision: decision, reason: nil, calls_used: n, calls_remaining: nil))
     }
 }
 

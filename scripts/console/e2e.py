@@ -121,6 +121,8 @@ wait = WebDriverWait(driver, 15)
 
 def shot(name):
     os.makedirs(ARTIFACTS, exist_ok=True)
+    # The last toast is not part of the view.
+    driver.execute_script("const n = document.getElementById('notice'); if (n) { n.replaceChildren(); n.className = ''; }")
     driver.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
 
 
@@ -238,7 +240,6 @@ try:
     until("the DENY appears with its tool name as text",
           lambda: XSS_NAME in texts("#feed-rows tr[data-decision=DENY] td.tool"))
     check("no <img> in the feed", driver.find_elements(By.CSS_SELECTOR, "#feed-rows img") == [] and no_alert())
-    shot("05-decision-feed")
     Select(css("#feed-outcome")).select_by_value("DENY")
     css("#feed-apply").click()
     until("filtered feed reconnected", lambda: attribute("#view-feed", "data-feed") == "live")
@@ -276,6 +277,12 @@ try:
     check("after the grant the same call is permitted", again["decision"] == "PERMIT", str(again))
     go("#/feed")
     until("feed reconnected after approvals", lambda: attribute("#view-feed", "data-feed") == "live")
+    # A feed opened now starts with the workspace's latest decisions (rows; its totals count from now).
+    until("the latest decisions are shown on opening",
+          lambda: {"PERMIT", "DENY", "APPROVAL_REQUIRED"} <= set(driver.execute_script(
+              "return Array.from(document.querySelectorAll('#feed-rows tr'), r => r.dataset.decision)")))
+    check("totals count from opening", "0 permit · 0 deny" in (texts("#feed-totals") or [""])[0])
+    shot("05-decision-feed")
 
     print("console-e2e: sessions and delegation", file=sys.stderr)
     status, child = http("POST", "/delegate", {"parent_token": passport, "child_agent_id": "summariser", "child_mission": "summarise",

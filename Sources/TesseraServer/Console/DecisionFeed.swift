@@ -41,6 +41,9 @@ public final class DecisionFeed: Sendable {
     public static let subscriberLimit = 64
     /// Workspaces whose rates are kept; past it, the least recently active are forgotten.
     static let rateWorkspaceLimit = 10_000
+    /// Decisions a new subscriber sees at once (the workspace's latest, filtered): an operator
+    /// opening the feed sees what was just decided, not an empty table.
+    public static let recentLimit = 50
 
     struct Subscriber {
         var workspace: String
@@ -54,27 +57,28 @@ public final class DecisionFeed: Sendable {
         var subscribers: [Int: Subscriber] = [:]
         var nextID = 0
         var rates: [String: DecisionRates] = [:]
-        var closed = false
+        var recent: [String: [ConsoleWire.DecisionEvent]] = [:]
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    /// Counts a decision and hands it to the subscribers that want it. `event` is built only if
-    /// some subscriber is watching the workspace.
-    public func publish(workspace: String, outcome: String, at now: Date, event: () -> ConsoleWire.DecisionEvent) {
+    /// Counts a decision, keeps it among the workspace's latest, and hands it to the subscribers
+    /// that want it.
+    public func publish(workspace: String, outcome: String, at now: Date, event decision: ConsoleWire.DecisionEvent) {
         state.withLock { state in
             let second = Int64(now.timeIntervalSince1970.rounded(.down))
             state.rates[workspace, default: DecisionRates()].record(outcome, second: second)
+            state.recent[workspace, default: []].append(decision)
+            if state.recent[workspace]!.count > Self.recentLimit * 2 {
+                state.recent[workspace]!.removeFirst(state.recent[workspace]!.count - Self.recentLimit)
+            }
             if state.rates.count > Self.rateWorkspaceLimit { state.forgetQuietest(now: second) }
-            guard !state.subscribers.isEmpty else { return }
-            var built: ConsoleWire.DecisionEvent?
             for id in state.subscribers.keys {
-                guard state.subscribers[id]?.workspace == workspace else { continue }
-                let decision = built ?? event()
-                built = decision
-                guard state.subscribers[id]?.filter.matches(decision) == true else { continue }
+                guard state.subscribers[id]?.workspace == workspace, state.subscribers[id]?.filter.matches(decision) == true else {
+                    continue
+                }
                 state.subscribers[id]?.counts[outcome, default: 0] += 1
                 if state.subscribers[id]?.buffer.count ?? 0 < Self.bufferLimit {
                     state.subscribers[id]?.buffer.append(decision)
@@ -85,13 +89,16 @@ public final class DecisionFeed: Sendable {
         }
     }
 
-    /// Registers a subscriber; nil when the node already serves ``subscriberLimit`` feeds or is
-    /// shutting down.
+    /// Registers a subscriber, its buffer primed with the workspace's latest matching decisions;
+    /// nil when the node already serves ``subscriberLimit`` feeds.
     public func subscribe(workspace: String, filter: Filter) -> Int? {
         state.withLock { state in
-            guard !state.closed, state.subscribers.count < Self.subscriberLimit else { return nil }
+            guard state.subscribers.count < Self.subscriberLimit else { return nil }
             state.nextID += 1
-            state.subscribers[state.nextID] = Subscriber(workspace: workspace, filter: filter)
+            // The latest matching decisions first: rows, not counts (the page's totals are "since
+            // opened").
+            let backlog = (state.recent[workspace] ?? []).filter(filter.matches).suffix(Self.recentLimit)
+            state.subscribers[state.nextID] = Subscriber(workspace: workspace, filter: filter, buffer: Array(backlog))
             return state.nextID
         }
     }
@@ -99,7 +106,7 @@ public final class DecisionFeed: Sendable {
     public enum Drained: Sendable, Equatable {
         case nothing
         case batch(ConsoleWire.DecisionBatch)
-        /// The node is shutting down (or the subscriber was removed): end the stream.
+        /// The subscriber is gone: end the stream.
         case closed
     }
 
@@ -107,7 +114,7 @@ public final class DecisionFeed: Sendable {
     /// counted as dropped: a live view wants the present).
     public func drain(_ id: Int) -> Drained {
         state.withLock { state in
-            guard !state.closed, var subscriber = state.subscribers[id] else { return .closed }
+            guard var subscriber = state.subscribers[id] else { return .closed }
             guard !subscriber.buffer.isEmpty || subscriber.dropped > 0 else { return .nothing }
             var rows = subscriber.buffer
             var dropped = subscriber.dropped
@@ -128,14 +135,6 @@ public final class DecisionFeed: Sendable {
         _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
     }
 
-    /// Ends every feed (graceful shutdown: an open stream must not hold the server up).
-    public func close() {
-        state.withLock {
-            $0.closed = true
-            $0.subscribers.removeAll()
-        }
-    }
-
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     /// The last hour by outcome, and per second over the last ``ConsoleWire/rateWindow`` seconds.
@@ -154,6 +153,7 @@ extension DecisionFeed.State {
         while rates.count > DecisionFeed.rateWorkspaceLimit, let quietest = rates.min(by: { $0.value.lastSecond < $1.value.lastSecond }) {
             rates.removeValue(forKey: quietest.key)
         }
+        recent = recent.filter { rates[$0.key] != nil }
     }
 }
 

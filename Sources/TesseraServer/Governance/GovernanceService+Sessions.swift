@@ -107,11 +107,11 @@ extension GovernanceService {
         // it was made).
         if let passport = decided.passport {
             let result = decided.result
-            feed.publish(workspace: passport.workspace, outcome: result.decision, at: now) {
-                ConsoleWire.DecisionEvent(
+            feed.publish(
+                workspace: passport.workspace, outcome: result.decision, at: now,
+                event: ConsoleWire.DecisionEvent(
                     at_ms: Int64((now.timeIntervalSince1970 * 1000).rounded()), agent_id: passport.agent_id, passport_jti: passport.jti,
-                    parent_jti: passport.parent_jti, tool: tool, result: result)
-            }
+                    parent_jti: passport.parent_jti, tool: tool, result: result))
         }
         return decided.result
     }

@@ -26,7 +26,9 @@ func governanceCall(
 func readArgument(_ value: String) throws -> String {
     // "-" reads stdin; "@file" reads a file; so does a path to an existing file (a token never
     // contains "/", and one that is not a file is refused rather than taken as token text).
+    // Inline JSON is text, whatever it contains: a mission's resource_scope is full of "/".
     if value == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    if let first = value.first(where: { !$0.isWhitespace }), first == "{" || first == "[" { return value }
     let path = value.hasPrefix("@") ? String(value.dropFirst()) : value
     var isDirectory: ObjCBool = false
     if value.hasPrefix("@") || FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || value.contains("/") {

@@ -73,6 +73,27 @@ struct ServeEndToEndTests {
         #expect(try await server.stop() == 0)
     }
 
+    @Test("passport issue takes the mission inline even when it holds paths, as @file, and as a path")
+    func inlineMissionWithPaths() async throws {
+        let state = makeTemporaryDirectory() + "/state"
+        let server = try ServerProcess(stateDirectory: state)
+        try await server.waitUntilListening()
+        let bootstrap = try runTessera(["iam", "bootstrap", "--server", server.baseURL])
+        #expect(bootstrap.status == 0, "\(bootstrap.stderr)")
+        let admin = bootstrap.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let mission = #"{"agent_id":"a","mission":"m","allowed_tools":["read_file"],"resource_scope":["/data/**"]}"#
+        let folder = makeTemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let file = folder + "/mission.json"
+        try mission.write(toFile: file, atomically: true, encoding: .utf8)
+        for argument in [mission, " " + mission, "@" + file, file] {
+            let issued = try runTessera(["passport", "issue", "--server", server.baseURL, "--token", admin, "--mission", argument])
+            #expect(issued.status == 0, "--mission \(argument): \(issued.stderr)")
+            #expect(issued.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        }
+        #expect(try await server.stop() == 0)
+    }
+
     @Test("a bad flag exits 2 with usage on stderr; a bad config value names it")
     func usageErrors() throws {
         let bad = try runTessera(["serve", "--bogus"])

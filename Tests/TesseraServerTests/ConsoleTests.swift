@@ -198,8 +198,8 @@ struct ConsoleTests {
         }
     }
 
-    @Test("a subscriber that never reads costs a bounded buffer: rows beyond it are counted, never queued, and publishing does not wait")
-    func slowSubscriberIsBounded() {
+    @Test("a console that never reads costs nothing per decision: it finds the newest rows and exact counts when it reads again")
+    func deadSubscriberIsFree() {
         let feed = DecisionFeed()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         // Decided before anyone watched: the latest are shown to a new subscriber, as rows only.
@@ -210,22 +210,29 @@ struct ConsoleTests {
         #expect(backlog.decisions.last?.tool == "tool-\(DecisionFeed.recentLimit + 9)")
         #expect(feed.drain(id) == .nothing)
 
-        let children = try! #require(feed.subscribe(workspace: "w", filter: .init(passportJTI: "parent", outcome: "PERMIT")))
-        let total = DecisionFeed.bufferLimit * 3
+        // Three logs' worth while neither subscriber reads (a dead browser, or one that stalled).
+        let filtered = try! #require(feed.subscribe(workspace: "w", filter: .init(passportJTI: "parent", outcome: "PERMIT")))
+        _ = feed.drain(filtered)
+        let total = DecisionFeed.logCapacity * 3
         for n in 0..<total {
             let outcome = n % 2 == 0 ? "PERMIT" : "DENY"
             feed.publish(workspace: "w", outcome: outcome, at: now, event: Self.event(n, outcome))
         }
         guard case .batch(let batch) = feed.drain(id) else { Issue.record("no batch"); return }
-        #expect(batch.decisions.count == DecisionFeed.batchLimit)
+        #expect(batch.decisions.map(\.tool) == (total - DecisionFeed.batchLimit..<total).map { "tool-\($0)" }, "the newest rows")
         #expect(batch.decisions.count + batch.dropped == total)
         #expect(batch.counts == ["PERMIT": total / 2, "DENY": total / 2], "counts cover every decision, shown or not")
-        #expect(batch.decisions.last?.tool == "tool-\(DecisionFeed.bufferLimit - 1)", "the newest of what was kept")
+        // The stream's bytes are the wire type, each decision encoded once for every stream.
+        let wire = try! JSONDecoder().decode(ConsoleWire.DecisionBatch.self, from: Data(batch.json()))
+        #expect(wire == ConsoleWire.DecisionBatch(decisions: batch.decisions, dropped: batch.dropped, counts: batch.counts))
         #expect(feed.drain(id) == .nothing)
-        // A filter on a passport also matches its children (their parent_jti), and on an outcome only that outcome.
-        guard case .batch(let filtered) = feed.drain(children) else { Issue.record("no batch"); return }
-        #expect(filtered.counts == ["PERMIT": total / 2])
-        #expect(filtered.decisions.allSatisfy { $0.decision == "PERMIT" })
+
+        // A filter on a passport also matches its children (their parent_jti), and on an outcome
+        // only that outcome; past the log's capacity the missed ones are counted as dropped.
+        guard case .batch(let matched) = feed.drain(filtered) else { Issue.record("no batch"); return }
+        #expect(matched.decisions.count == DecisionFeed.batchLimit && matched.decisions.allSatisfy { $0.decision == "PERMIT" })
+        #expect(matched.counts == ["PERMIT": DecisionFeed.logCapacity / 2])
+        #expect(matched.dropped == DecisionFeed.logCapacity / 2 - DecisionFeed.batchLimit + (total - DecisionFeed.logCapacity))
         #expect(feed.subscribe(workspace: "other", filter: .init()).map(feed.drain) == .nothing, "another workspace sees no backlog")
 
         while feed.subscriberCount < DecisionFeed.subscriberLimit { _ = feed.subscribe(workspace: "x", filter: .init()) }

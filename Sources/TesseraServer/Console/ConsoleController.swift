@@ -73,8 +73,6 @@ struct ConsoleController {
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let body = ResponseBody { writer in
             defer { feed.cancel(id) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             let clock = ContinuousClock()
             var nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
@@ -88,10 +86,10 @@ struct ConsoleController {
                     try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"server shutting down\"}\n\n"))
                     break stream
                 case .batch(let batch):
-                    var text = "event: decisions\ndata: "
-                    text += String(decoding: try encoder.encode(batch), as: UTF8.self)
-                    text += "\n\n"
-                    try await writer.write(ByteBuffer(string: text))
+                    var bytes = Array("event: decisions\ndata: ".utf8)
+                    bytes += batch.json()
+                    bytes += Array("\n\n".utf8)
+                    try await writer.write(ByteBuffer(bytes: bytes))
                 case .nothing:
                     break
                 }

@@ -5,12 +5,14 @@ import TesseraCore
 /// The live decision feed behind the console, and the per-workspace decision rates its overview
 /// charts.
 ///
-/// `/evaluate` publishes every decision here after its transaction commits. Publishing never
-/// waits: it takes one short lock, counts the decision, and appends it to the bounded buffer of
-/// each matching subscriber — a subscriber whose browser reads slowly (or not at all) loses rows
-/// (counted in `dropped`), never slows the evaluation. Subscribers drain their buffer on their
-/// own schedule and send it as one batch, so 1,000 decisions a second reach a page as a few
-/// batches a second instead of 1,000 messages.
+/// `/evaluate` publishes every decision here after its transaction commits. Publishing costs the
+/// same whatever the number of open consoles, fast or dead: one short lock, an append to the
+/// workspace's log (a ring of the latest ``logCapacity`` decisions) and its counters. Each
+/// console's stream reads the log on its own schedule, every 150 ms, from where it last read, and
+/// sends what it finds as one batch (at most ``batchLimit`` rows, the newest, with exact counts of
+/// everything that matched). A console that reads slowly or not at all only falls behind in the
+/// log; nothing is queued for it and nobody waits for it. So 1,000 decisions a second reach a page
+/// as a few batches a second, and a dead browser costs nothing.
 ///
 /// The feed is this node's: with several nodes on one PostgreSQL store, a console sees the
 /// decisions of the node it is connected to (see docs/console.md).
@@ -26,6 +28,8 @@ public final class DecisionFeed: Sendable {
             self.outcome = outcome
         }
 
+        var isEmpty: Bool { agentID == nil && passportJTI == nil && outcome == nil }
+
         func matches(_ event: ConsoleWire.DecisionEvent) -> Bool {
             (agentID == nil || agentID == event.agent_id)
                 && (passportJTI == nil || passportJTI == event.passport_jti || passportJTI == event.parent_jti)
@@ -33,102 +37,198 @@ public final class DecisionFeed: Sendable {
         }
     }
 
-    /// Rows a subscriber may have waiting; past it, new ones are counted as dropped.
-    public static let bufferLimit = 1_000
-    /// Rows sent in one batch at most (the page renders a batch in one go).
-    public static let batchLimit = 250
+    /// Decisions a workspace's log holds. A console more than this far behind (over 27,000
+    /// decisions a second, at a read every 150 ms) has missed some: counted in `dropped`, and an
+    /// unfiltered console's counts stay exact; a filtered one cannot know which of those matched.
+    public static let logCapacity = 4_096
+    /// Rows sent in one batch at most: with a batch every 150 ms, ~670 rows a second per console,
+    /// more than anyone reads (the page keeps 500); the counts cover the rest.
+    public static let batchLimit = 100
     /// Live feeds a node serves at once; one more is refused (503) rather than degrading the rest.
     public static let subscriberLimit = 64
-    /// Workspaces whose rates are kept; past it, the least recently active are forgotten.
-    static let rateWorkspaceLimit = 10_000
+    /// Workspaces whose logs and rates are kept; past it, the least recently active are forgotten.
+    static let workspaceLimit = 10_000
     /// Decisions a new subscriber sees at once (the workspace's latest, filtered): an operator
     /// opening the feed sees what was just decided, not an empty table.
     public static let recentLimit = 50
 
+    /// A decision as the feed holds it: shared by every subscriber's buffer, and encoded to JSON
+    /// once (by the first stream that sends it), so the cost of encoding grows with the decision
+    /// rate, not with the decision rate times the number of open consoles.
+    public final class Entry: Sendable {
+        public let event: ConsoleWire.DecisionEvent
+        private let encoded = Mutex<[UInt8]?>(nil)
+
+        init(_ event: ConsoleWire.DecisionEvent) { self.event = event }
+
+        func json() -> [UInt8] {
+            if let bytes = encoded.withLock({ $0 }) { return bytes }
+            let bytes = (try? Array(DecisionFeed.encoder().encode(event))) ?? Array("{}".utf8)
+            encoded.withLock { $0 = bytes }
+            return bytes
+        }
+    }
+
+    /// What one stream sends at once: the ``ConsoleWire/DecisionBatch`` wire shape.
+    public struct Batch: Sendable, Equatable {
+        public var entries: [Entry]
+        public var dropped: Int
+        public var counts: [String: Int]
+
+        public var decisions: [ConsoleWire.DecisionEvent] { entries.map(\.event) }
+
+        public static func == (a: Batch, b: Batch) -> Bool {
+            a.decisions == b.decisions && a.dropped == b.dropped && a.counts == b.counts
+        }
+
+        /// `{"counts":…,"decisions":[…],"dropped":n}` (sorted keys, as JSONEncoder would write the
+        /// wire type), with each decision's JSON encoded once and reused by every stream.
+        public func json() -> [UInt8] {
+            var out = Array(#"{"counts":"#.utf8)
+            out += (try? DecisionFeed.encoder().encode(counts)).map(Array.init) ?? Array("{}".utf8)
+            out += Array(#","decisions":["#.utf8)
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out += entry.json()
+            }
+            out += Array(#"],"dropped":\#(dropped)}"#.utf8)
+            return out
+        }
+    }
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// A workspace's decisions: the latest in a ring, every one in the counters and the rates.
+    struct Log {
+        var ring: [Entry] = []
+        /// Sequence number of the next decision (decisions so far).
+        var head: Int64 = 0
+        /// Decisions so far by outcome (``DecisionRates/outcomes`` order).
+        var totals: [Int64] = [0, 0, 0]
+        var rates = DecisionRates()
+
+        mutating func append(_ entry: Entry, outcome: Int?) {
+            if ring.count < DecisionFeed.logCapacity {
+                ring.append(entry)
+            } else {
+                ring[Int(head % Int64(DecisionFeed.logCapacity))] = entry
+            }
+            head += 1
+            if let outcome { totals[outcome] += 1 }
+        }
+
+        /// The entries from sequence `start` (clamped to what the ring still holds) to the head.
+        func entries(from start: Int64) -> ArraySlice<Entry> {
+            let first = max(start, head - Int64(ring.count))
+            guard first < head else { return [] }
+            if ring.count < DecisionFeed.logCapacity { return ring[Int(first)..<Int(head)] }
+            let capacity = Int64(DecisionFeed.logCapacity)
+            return ArraySlice((first..<head).map { ring[Int($0 % capacity)] })
+        }
+    }
+
     struct Subscriber {
         var workspace: String
         var filter: Filter
-        var buffer: [ConsoleWire.DecisionEvent] = []
-        var dropped = 0
-        var counts: [String: Int] = [:]
+        /// The next sequence number to read in the workspace's log.
+        var cursor: Int64
+        /// The workspace's totals when the cursor was last moved (an unfiltered feed's counts are
+        /// their difference, exact however far behind it is).
+        var totalsAtCursor: [Int64]
+        /// Rows shown on opening, not counted.
+        var backlog: [Entry]
     }
 
     struct State {
         var subscribers: [Int: Subscriber] = [:]
         var nextID = 0
-        var rates: [String: DecisionRates] = [:]
-        var recent: [String: [ConsoleWire.DecisionEvent]] = [:]
+        var logs: [String: Log] = [:]
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    /// Counts a decision, keeps it among the workspace's latest, and hands it to the subscribers
-    /// that want it.
+    /// Appends a decision to its workspace's log and counts it. O(1) whatever the subscribers.
     public func publish(workspace: String, outcome: String, at now: Date, event decision: ConsoleWire.DecisionEvent) {
+        let entry = Entry(decision)
+        let index = DecisionRates.outcomes.firstIndex(of: outcome)
+        let second = Int64(now.timeIntervalSince1970.rounded(.down))
         state.withLock { state in
-            let second = Int64(now.timeIntervalSince1970.rounded(.down))
-            state.rates[workspace, default: DecisionRates()].record(outcome, second: second)
-            state.recent[workspace, default: []].append(decision)
-            if state.recent[workspace]!.count > Self.recentLimit * 2 {
-                state.recent[workspace]!.removeFirst(state.recent[workspace]!.count - Self.recentLimit)
-            }
-            if state.rates.count > Self.rateWorkspaceLimit { state.forgetQuietest(now: second) }
-            for id in state.subscribers.keys {
-                guard state.subscribers[id]?.workspace == workspace, state.subscribers[id]?.filter.matches(decision) == true else {
-                    continue
-                }
-                state.subscribers[id]?.counts[outcome, default: 0] += 1
-                if state.subscribers[id]?.buffer.count ?? 0 < Self.bufferLimit {
-                    state.subscribers[id]?.buffer.append(decision)
-                } else {
-                    state.subscribers[id]?.dropped += 1
-                }
-            }
+            state.logs[workspace, default: Log()].append(entry, outcome: index)
+            state.logs[workspace]?.rates.record(index, second: second)
+            if state.logs.count > Self.workspaceLimit { state.forgetQuietest(now: second) }
         }
     }
 
-    /// Registers a subscriber, its buffer primed with the workspace's latest matching decisions;
-    /// nil when the node already serves ``subscriberLimit`` feeds.
+    /// Registers a subscriber, reading from now on, its first batch primed with the workspace's
+    /// latest matching decisions; nil when the node already serves ``subscriberLimit`` feeds.
     public func subscribe(workspace: String, filter: Filter) -> Int? {
         state.withLock { state in
             guard state.subscribers.count < Self.subscriberLimit else { return nil }
             state.nextID += 1
-            // The latest matching decisions first: rows, not counts (the page's totals are "since
-            // opened").
-            let backlog = (state.recent[workspace] ?? []).filter(filter.matches).suffix(Self.recentLimit)
-            state.subscribers[state.nextID] = Subscriber(workspace: workspace, filter: filter, buffer: Array(backlog))
+            let log = state.logs[workspace] ?? Log()
+            var backlog: [Entry] = []
+            for entry in log.entries(from: 0).reversed() where filter.matches(entry.event) {
+                backlog.append(entry)
+                if backlog.count == Self.recentLimit { break }
+            }
+            state.subscribers[state.nextID] = Subscriber(
+                workspace: workspace, filter: filter, cursor: log.head, totalsAtCursor: log.totals, backlog: backlog.reversed())
             return state.nextID
         }
     }
 
     public enum Drained: Sendable, Equatable {
         case nothing
-        case batch(ConsoleWire.DecisionBatch)
+        case batch(Batch)
         /// The subscriber is gone: end the stream.
         case closed
     }
 
-    /// What the subscriber has waiting: at most ``batchLimit`` rows (the newest; older ones are
-    /// counted as dropped: a live view wants the present).
+    /// What the subscriber has not seen yet: at most ``batchLimit`` rows (the newest: a live view
+    /// wants the present), the rest counted in `dropped`.
     public func drain(_ id: Int) -> Drained {
-        state.withLock { state in
-            guard var subscriber = state.subscribers[id] else { return .closed }
-            guard !subscriber.buffer.isEmpty || subscriber.dropped > 0 else { return .nothing }
-            var rows = subscriber.buffer
-            var dropped = subscriber.dropped
-            if rows.count > Self.batchLimit {
-                dropped += rows.count - Self.batchLimit
-                rows.removeFirst(rows.count - Self.batchLimit)
-            }
-            let batch = ConsoleWire.DecisionBatch(decisions: rows, dropped: dropped, counts: subscriber.counts)
-            subscriber.buffer.removeAll(keepingCapacity: true)
-            subscriber.dropped = 0
-            subscriber.counts = [:]
+        // Under the lock only what is O(batch) (unfiltered) or a copy of the unread references
+        // (filtered); the filtering runs outside it, in the subscriber's own task.
+        let taken: (subscriber: Subscriber, unread: ArraySlice<Entry>, missed: Int64, totals: [Int64])? = state.withLock { state in
+            guard var subscriber = state.subscribers[id] else { return nil }
+            let log = state.logs[subscriber.workspace] ?? Log()
+            let available = log.head - subscriber.cursor
+            let unread = log.entries(from: subscriber.filter.isEmpty ? max(subscriber.cursor, log.head - Int64(Self.batchLimit)) : subscriber.cursor)
+            let missed = subscriber.filter.isEmpty ? 0 : available - Int64(unread.count)
+            let before = subscriber
+            subscriber.cursor = log.head
+            subscriber.totalsAtCursor = log.totals
+            subscriber.backlog = []
             state.subscribers[id] = subscriber
-            return .batch(batch)
+            return (before, unread, missed, log.totals)
         }
+        guard let taken else { return .closed }
+        let subscriber = taken.subscriber
+        var rows: [Entry]
+        var counts: [String: Int] = [:]
+        var dropped: Int
+        if subscriber.filter.isEmpty {
+            rows = Array(taken.unread)
+            for (index, outcome) in DecisionRates.outcomes.enumerated() {
+                let count = taken.totals[index] - subscriber.totalsAtCursor[index]
+                if count > 0 { counts[outcome] = Int(count) }
+            }
+            dropped = counts.values.reduce(0, +) - rows.count
+        } else {
+            let matched = taken.unread.filter { subscriber.filter.matches($0.event) }
+            for entry in matched { counts[entry.event.decision, default: 0] += 1 }
+            rows = Array(matched.suffix(Self.batchLimit))
+            dropped = matched.count - rows.count + Int(taken.missed)
+        }
+        rows = subscriber.backlog + rows
+        guard !rows.isEmpty || dropped > 0 else { return .nothing }
+        return .batch(Batch(entries: rows, dropped: dropped, counts: counts))
     }
 
     public func cancel(_ id: Int) {
@@ -141,19 +241,21 @@ public final class DecisionFeed: Sendable {
     public func rates(workspace: String, now: Date) -> (lastHour: [String: Int], perSecond: [Int]) {
         let second = Int64(now.timeIntervalSince1970.rounded(.down))
         return state.withLock { state in
-            let rates = state.rates[workspace] ?? DecisionRates()
+            let rates = state.logs[workspace]?.rates ?? DecisionRates()
             return (rates.lastHour(now: second), rates.perSecond(now: second))
         }
     }
 }
 
 extension DecisionFeed.State {
+    /// Forgets workspaces quiet for an hour, then the quietest, to stay within the limit (a
+    /// subscriber of a forgotten workspace starts again from an empty log).
     mutating func forgetQuietest(now: Int64) {
-        rates = rates.filter { now - $0.value.lastSecond < 3_600 }
-        while rates.count > DecisionFeed.rateWorkspaceLimit, let quietest = rates.min(by: { $0.value.lastSecond < $1.value.lastSecond }) {
-            rates.removeValue(forKey: quietest.key)
+        let watched = Set(subscribers.values.map(\.workspace))
+        logs = logs.filter { now - $0.value.rates.lastSecond < 3_600 || watched.contains($0.key) }
+        while logs.count > DecisionFeed.workspaceLimit, let quietest = logs.min(by: { $0.value.rates.lastSecond < $1.value.rates.lastSecond }) {
+            logs.removeValue(forKey: quietest.key)
         }
-        recent = recent.filter { rates[$0.key] != nil }
     }
 }
 
@@ -170,8 +272,8 @@ struct DecisionRates {
     var minutes = [Slot](repeating: Slot(), count: 60)
     var lastSecond: Int64 = 0
 
-    mutating func record(_ outcome: String, second: Int64) {
-        guard let index = Self.outcomes.firstIndex(of: outcome) else { return }
+    mutating func record(_ index: Int?, second: Int64) {
+        guard let index else { return }
         lastSecond = max(lastSecond, second)
         Self.bump(&seconds, at: second, index)
         Self.bump(&minutes, at: second / 60, index)

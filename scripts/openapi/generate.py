@@ -541,8 +541,9 @@ paths = {
                     {"name": "outcome", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "description": "Only this outcome."}],
         operation_id="consoleDecisions",
-        description="Batches every 150 ms; at most 250 decisions per batch and 1,000 waiting per subscriber, the rest counted in "
-                    "`dropped` (`counts` covers every matching decision). A slow reader never slows /evaluate.")},
+        description="A batch every 150 ms with what matched since the last: at most 100 decisions (the newest), the rest counted in "
+                    "`dropped` (`counts` covers every matching decision); the first batch also holds the workspace's latest 50 "
+                    "matching decisions (not counted). A slow or dead reader never slows /evaluate.")},
     # MCP gateway (present when upstreams are configured)
     "/mcp/{name}": {m: op(f"MCP streamable HTTP, {m.upper()}, relayed to upstream `name` after governance", "mcp", {
         "200": {"description": "The upstream's answer (JSON-RPC, or an event stream).",

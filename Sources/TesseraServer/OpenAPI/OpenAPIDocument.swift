@@ -3458,7 +3458,7 @@ enum OpenAPIDocument {
     },
     "/api/v1/console/decisions": {
       "get": {
-        "description": "Batches every 150 ms; at most 250 decisions per batch and 1,000 waiting per subscriber, the rest counted in `dropped` (`counts` covers every matching decision). A slow reader never slows /evaluate.",
+        "description": "A batch every 150 ms with what matched since the last: at most 100 decisions (the newest), the rest counted in `dropped` (`counts` covers every matching decision); the first batch also holds the workspace's latest 50 matching decisions (not counted). A slow or dead reader never slows /evaluate.",
         "operationId": "consoleDecisions",
         "parameters": [
           {

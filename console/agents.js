@@ -1,6 +1,6 @@
 // Registered agents with their latest badge; register (public JWK), disable, revoke a badge.
 import { get, post } from './api.js';
-import { h, clear, table, confirmButton, badge, time, shortID } from './dom.js';
+import { h, clear, table, actionButton, badge, time, shortID } from './dom.js';
 
 export async function render(root, ctx) {
   const list = h('div', { id: 'agents-list' });
@@ -21,12 +21,12 @@ export async function render(root, ctx) {
         h('td', null, badge(a.status)),
         h('td', null, b ? [badge(`IAL-${b.ial}`, 'ial'), ' ', b.revoked ? badge('revoked') : expired ? badge('expired') : `expires ${time(b.expires)}`] : h('span', { class: 'muted' }, 'none issued')),
         h('td', { class: 'actions' },
-          canWrite && a.status === 'active' ? confirmButton('Disable', 'Click again to disable', async () => {
+          canWrite && a.status === 'active' ? actionButton('Disable', async () => {
             await post(`/v1/agents/${encodeURIComponent(a.id)}/disable`, { reason: 'disabled from the console' });
             ctx.notify(`Agent ${a.name} disabled.`);
             await refresh();
           }, { class: 'danger disable' }) : null,
-          canRevoke && b && !b.revoked && !expired ? confirmButton('Revoke badge', 'Click again to revoke', async () => {
+          canRevoke && b && !b.revoked && !expired ? actionButton('Revoke badge', async () => {
             await post(`/v1/badges/${encodeURIComponent(b.jti)}/revoke`, { reason: 'revoked from the console' });
             ctx.notify('Badge revoked.');
             await refresh();

@@ -52,21 +52,14 @@ export function table(headings, rows, attrs) {
   return h('table', attrs, h('thead', null, h('tr', null, headings.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', null, rows));
 }
 
-// A button that asks for a second click before it acts: no modal dialogs, no accidental revokes.
-export function confirmButton(label, confirmLabel, action, attrs = {}) {
-  let armed = null;
+// A button for an action that takes access away (revoke, disable): one click, because a kill
+// switch has to be fast and a mistaken one costs only a re-issue. Disabled while the call runs, so
+// a double click does not send it twice.
+export function actionButton(label, action, attrs = {}) {
   const button = h('button', { type: 'button', class: 'danger', ...attrs }, label);
   button.addEventListener('click', async () => {
-    if (!armed) {
-      button.textContent = confirmLabel;
-      button.classList.add('armed');
-      armed = setTimeout(() => { armed = null; button.textContent = label; button.classList.remove('armed'); }, 5000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = null;
     button.disabled = true;
-    try { await action(); } finally { button.disabled = false; button.textContent = label; button.classList.remove('armed'); }
+    try { await action(); } finally { button.disabled = false; }
   });
   return button;
 }

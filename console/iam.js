@@ -1,7 +1,7 @@
 // Users, workspaces and API keys through the IAM API (POST /api/v1/iam), with the signed-in
 // identity's own permissions: a part it may not read says so instead of failing the page.
 import { iam } from './api.js';
-import { h, clear, table, confirmButton, badge, time } from './dom.js';
+import { h, clear, table, actionButton, badge, time } from './dom.js';
 
 async function section(root, title, id, load) {
   const body = h('div', { id });
@@ -62,7 +62,7 @@ async function drawKeys(body, ctx) {
   body.append(form, secret, table(['Name', 'Prefix', 'Created', 'Expires', 'Last used', ''], (list || []).map((k) => h('tr', null,
     h('td', null, k.name), h('td', null, h('code', null, k.prefix)), h('td', null, time(k.created)), h('td', null, k.expires ? time(k.expires) : 'never'),
     h('td', null, k.last_used ? time(k.last_used) : 'never'),
-    h('td', null, confirmButton('Revoke', 'Click again to revoke', async () => {
+    h('td', null, actionButton('Revoke', async () => {
       await iam({ operation: 'revoke-api-key', key_id: k.id });
       ctx.notify(`API key ${k.name} revoked.`);
       await drawKeys(body, ctx);

@@ -1,7 +1,7 @@
 // Live sessions as a delegation tree: budget gauge (used, reserved for children, max), time
 // left, state; revoke a passport (its children die with it).
 import { get, post } from './api.js';
-import { h, clear, table, confirmButton, badge, ago, shortID } from './dom.js';
+import { h, clear, table, actionButton, badge, ago, shortID } from './dom.js';
 
 function gauge(s) {
   if (s.max_tool_calls == null) return h('span', { class: 'muted' }, `${s.calls_used} used · unlimited`);
@@ -40,17 +40,17 @@ function order(sessions) {
 }
 
 export async function render(root, ctx) {
-  const showEnded = h('input', { type: 'checkbox', id: 'sessions-show-all' });
+  const activeOnly = h('input', { type: 'checkbox', id: 'sessions-active-only' });
   const list = h('div', { id: 'sessions-list' });
   const canRevoke = ctx.can('passports:revoke');
-  root.append(h('p', { class: 'toolbar' }, h('label', { class: 'inline' }, showEnded, ' Show ended, revoked and expired sessions')), list);
+  root.append(h('p', { class: 'toolbar' }, h('label', { class: 'inline' }, activeOnly, ' Only active sessions')), list);
 
   async function refresh() {
     const { sessions } = await get('/api/v1/console/sessions');
     const now = Date.now();
-    const shown = showEnded.checked ? sessions : sessions.filter((s) => s.state === 'active' || sessions.some((c) => c.parent_jti === s.passport_jti && c.state === 'active'));
+    const shown = !activeOnly.checked ? sessions : sessions.filter((s) => s.state === 'active' || sessions.some((c) => c.parent_jti === s.passport_jti && c.state === 'active'));
     clear(list);
-    if (shown.length === 0) { list.append(h('p', { class: 'muted' }, showEnded.checked ? 'No sessions in this workspace.' : 'No active sessions.')); return; }
+    if (shown.length === 0) { list.append(h('p', { class: 'muted' }, activeOnly.checked ? 'No active sessions.' : 'No sessions in this workspace.')); return; }
     list.append(table(['Passport', 'Agent', 'Mission', 'State', 'Budget', 'Time left', 'Decisions', ''], order(shown).map(([s, depth]) => {
       const name = ctx.agentName(s.agent_id);
       const left = s.expires ? (new Date(s.expires).getTime() - now) / 1000 : null;
@@ -62,7 +62,7 @@ export async function render(root, ctx) {
         h('td', null, gauge(s)),
         h('td', null, s.state !== 'active' ? '—' : left == null ? 'no limit' : ago(left)),
         h('td', { class: 'small' }, `${s.permits} permit · ${s.denies} deny`, h('br'), h('a', { href: `#/receipts?jti=${encodeURIComponent(s.passport_jti)}` }, `${s.receipts} receipts`)),
-        h('td', { class: 'actions' }, canRevoke && s.state === 'active' ? confirmButton('Revoke', 'Click again to revoke', async () => {
+        h('td', { class: 'actions' }, canRevoke && s.state === 'active' ? actionButton('Revoke', async () => {
           await post('/revoke', { jti: s.passport_jti });
           ctx.notify(`Passport ${shortID(s.passport_jti, 13)} revoked (and every passport delegated from it).`);
           await refresh();
@@ -71,11 +71,8 @@ export async function render(root, ctx) {
     sizeGauges(list);
   }
 
-  showEnded.addEventListener('change', () => refresh().catch((e) => ctx.notify(String(e.message || e), 'error')));
+  activeOnly.addEventListener('change', () => refresh().catch((e) => ctx.notify(String(e.message || e), 'error')));
   await refresh();
-  const timer = setInterval(() => {
-    // Do not redraw under a half-confirmed revoke.
-    if (!list.querySelector('button.armed')) refresh().catch((e) => ctx.notify(String(e.message || e), 'error'));
-  }, 3000);
+  const timer = setInterval(() => refresh().catch((e) => ctx.notify(String(e.message || e), 'error')), 3000);
   return () => clearInterval(timer);
 }

@@ -55,6 +55,12 @@ public final class Authenticator: Sendable {
     /// RFC-003 §3.1's header for registry API keys.
     public static let registryKeyHeader = HTTPField.Name("X-Capiscio-Registry-Key")!
 
+    /// A request's credential: `Authorization: Bearer …`, or CapiscIO clients' registry key in
+    /// `X-Capiscio-Registry-Key` (RFC-003 §3.1), the same credential as a bearer API key.
+    public static func credential(_ headers: HTTPFields) -> String? {
+        bearer(headers[.authorization]) ?? headers[registryKeyHeader]
+    }
+
     /// Extracts the credential of an `Authorization: Bearer …` header value.
     public static func bearer(_ header: String?) -> String? {
         guard let header else { return nil }

@@ -11,10 +11,9 @@ public struct IAMAuthorizer: RequestAuthorizer {
     let authenticator: Authenticator
 
     public func authorize(_ request: Request, access: RouteAccess, context: TesseraRequestContext) async throws -> TesseraRequestContext {
-        // CapiscIO clients send their registry key in `X-Capiscio-Registry-Key` (RFC-003 §3.1);
-        // it is the same credential as a bearer API key.
-        let credential = Authenticator.bearer(request.headers[.authorization]) ?? request.headers[Authenticator.registryKeyHeader]
-        guard let identity = await authenticator.authenticate(bearer: credential) else { throw APIError.authFailed }
+        guard let identity = await authenticator.authenticate(bearer: Authenticator.credential(request.headers)) else {
+            throw APIError.authFailed
+        }
         var context = context
         context.identity = identity
         context.logger[metadataKey: "user"] = .string(identity.userID)

@@ -61,7 +61,8 @@ struct ConsoleController {
         let identity = try context.authenticatedIdentity()
         guard identity.may(Capability.receiptsRead, in: identity.workspace) else { throw APIError.accessDenied }
         let filter = try Self.filter(request.uri.queryParameters)
-        let bearer = Authenticator.bearer(request.headers[.authorization]) ?? ""
+        let credential = Authenticator.credential(request.headers)
+        let workspace = identity.workspace
         guard let id = feed.subscribe(workspace: identity.workspace, filter: filter) else {
             throw APIError.unavailable("too many live feeds on this node; try again later")
         }
@@ -95,7 +96,10 @@ struct ConsoleController {
                 }
                 if clock.now >= nextBeat {
                     nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
-                    guard await authenticator.authenticate(bearer: bearer) != nil else {
+                    // Still the same credential, still valid, still allowed to read decisions here.
+                    guard let current = await authenticator.authenticate(bearer: credential), current.workspace == workspace,
+                        current.may(Capability.receiptsRead, in: workspace)
+                    else {
                         try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"credential no longer valid\"}\n\n"))
                         break stream
                     }

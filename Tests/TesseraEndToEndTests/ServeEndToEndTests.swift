@@ -52,6 +52,43 @@ struct ServeEndToEndTests {
         #expect(server.stderr.text.contains("drain limit reached"))
     }
 
+    @Test("an open console feed does not hold a stop up: it is told the server is stopping and the drain completes")
+    func openFeedAtShutdown() async throws {
+        let server = try ServerProcess(stateDirectory: makeTemporaryDirectory() + "/state")
+        try await server.waitUntilListening()
+        let bootstrap = try runTessera(["iam", "bootstrap", "--server", server.baseURL])
+        let admin = bootstrap.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let request = "GET /api/v1/console/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin)\r\n\r\n"
+        _ = request.withCString { write(socket, $0, strlen($0)) }
+        var received = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !received.contains(": connected") {
+            let n = read(socket, &buffer, buffer.count)
+            guard n > 0 else { break }
+            received += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        #expect(received.contains("text/event-stream"), "\(received)")
+        #expect(try await server.stop(timeout: .seconds(20)) == 0)
+        // The feed ended itself: the drain finished without hitting its limit.
+        #expect(!server.stderr.text.contains("drain limit reached"), "\(server.stderr.text)")
+        while true {
+            let n = read(socket, &buffer, buffer.count)
+            guard n > 0 else { break }
+            received += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        #expect(received.contains("event: end"), "the browser is told why the stream ended")
+    }
+
     @Test("key rotate on a running server's store is published within the refresh period")
     func rotateWhileServing() async throws {
         let state = makeTemporaryDirectory() + "/state"

@@ -167,6 +167,38 @@ struct StoreContractTests {
         #expect(try await store.session(id: "s-leaf") == nil)
     }
 
+    @Test("console listings: a workspace's sessions newest first and bounded, each agent's latest badge, nothing of another workspace", arguments: Backend.available)
+    func consoleListings(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for (index, workspace) in ["a", "a", "b", "a"].enumerated() {
+            let claims = PassportClaims(
+                mission: Mission(agent_id: "agent-\(index)", mission: "m"), issuer: "t", workspace: workspace, issuedAt: 1,
+                ttl: 1_000_000_000, jti: "p-\(index)")
+            let handle = index % 2 == 0 ? store : second
+            try await handle.startSession(SessionState(id: "s-\(index)", passport: claims, startedAt: start.addingTimeInterval(Double(index))))
+        }
+        #expect(try await second.listSessions(workspace: "a", limit: 10).map(\.id) == ["s-3", "s-1", "s-0"])
+        #expect(try await store.listSessions(workspace: "a", limit: 2).map(\.id) == ["s-3", "s-1"])
+        #expect(try await store.listSessions(workspace: "b", limit: 10).map(\.passport.jti) == ["p-2"])
+        #expect(try await store.listSessions(workspace: "c", limit: 10).isEmpty)
+
+        let issued = Date(timeIntervalSince1970: 1_800_000_000)
+        let badges = [
+            BadgeRecord(jti: "b-old", agentID: "agt_1", workspace: "a", ial: "0", issuedAt: issued, expiresAt: issued.addingTimeInterval(300)),
+            BadgeRecord(jti: "b-new", agentID: "agt_1", workspace: "a", ial: "1", issuedAt: issued.addingTimeInterval(60), expiresAt: issued.addingTimeInterval(360)),
+            BadgeRecord(jti: "b-two", agentID: "agt_2", workspace: "a", ial: "0", issuedAt: issued, expiresAt: issued.addingTimeInterval(300)),
+            BadgeRecord(jti: "b-other", agentID: "agt_3", workspace: "b", ial: "0", issuedAt: issued, expiresAt: issued.addingTimeInterval(300)),
+        ]
+        for badge in badges { try await store.recordBadge(badge) }
+        try await second.revokeBadge(jti: "b-new", at: issued.addingTimeInterval(90))
+        let latest = try await second.latestBadges(workspace: "a").sorted { $0.agentID < $1.agentID }
+        #expect(latest.map(\.jti) == ["b-new", "b-two"])
+        #expect(latest.first?.ial == "1" && latest.first?.revokedAt == issued.addingTimeInterval(90))
+        #expect(try await store.latestBadges(workspace: "b").map(\.jti) == ["b-other"])
+    }
+
     @Test("first start: many nodes migrating one fresh PostgreSQL database at once all succeed, every time")
     func concurrentFirstStart() async throws {
         guard Backend.available.contains(.postgres) else { return }

@@ -232,6 +232,8 @@ try:
     if row:
         lag = int(row[0].get_attribute("data-lag"))
         print(f"  feed lag (decision → row on the page): {lag} ms", file=sys.stderr)
+        # Issue 17's acceptance criterion, not a performance figure: measured in the page (the row's
+        # creation time minus the decision's), so WebDriver's polling does not count; ~140 ms here.
         check("decision on screen within 1 s of being made", lag < 1000, f"({lag} ms)")
     evil = evaluate(session_id, XSS_NAME, {"to": "<script>alert(2)</script>"})
     check("DENY through the API", evil["decision"] == "DENY")
@@ -439,6 +441,7 @@ try:
     gaps = driver.execute_script("clearInterval(window.__probe); return window.__gaps")
     longest = max(gaps) if gaps else 0
     print(f"  page timer: longest gap {longest:.0f} ms over {len(gaps)} ticks (50 ms interval)", file=sys.stderr)
+    # "Does not freeze", made checkable: a 50 ms timer in the page never stalls for a second (~150 ms here).
     check("the page kept running (no freeze: longest timer gap under 1 s)", longest < 1000, f"({longest:.0f} ms)")
     check("the page keeps a bounded number of rows", len(driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr")) <= 500)
     print(f"  totals line: {css('#feed-totals').text}", file=sys.stderr)

@@ -35,17 +35,8 @@ struct ServeEndToEndTests {
     func silentConnectionAtShutdown() async throws {
         let server = try ServerProcess(stateDirectory: makeTemporaryDirectory() + "/state")
         try await server.waitUntilListening()
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(socket >= 0)
+        let socket = try #require(connectLoopback(server.port))
         defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
         try await Task.sleep(for: .milliseconds(200))
         // Before the drain limit this waited forever (until SIGKILL).
         #expect(try await server.stop(timeout: .seconds(20)) == 0)
@@ -58,16 +49,8 @@ struct ServeEndToEndTests {
         try await server.waitUntilListening()
         let bootstrap = try runTessera(["iam", "bootstrap", "--server", server.baseURL])
         let admin = bootstrap.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = try #require(connectLoopback(server.port))
         defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
         let request = "GET /api/v1/console/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin)\r\n\r\n"
         _ = request.withCString { write(socket, $0, strlen($0)) }
         var received = ""
@@ -189,4 +172,22 @@ struct KeyCommandEndToEndTests {
         let help = try runTessera(["--help"])
         for command in ["serve", "version", "key"] { #expect(help.stdout.contains(command)) }
     }
+}
+
+/// A TCP connection to the server on loopback (nil if it cannot connect).
+func connectLoopback(_ port: Int) -> Int32? {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(socket)
+        return nil
+    }
+    return socket
 }

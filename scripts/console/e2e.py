@@ -143,6 +143,11 @@ def texts(selector):
     return driver.execute_script("return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent)", selector)
 
 
+def text(selector):
+    """textContent of the first match ("" when none)."""
+    return (texts(selector) or [""])[0]
+
+
 def attribute(selector, name):
     return driver.execute_script("const e = document.querySelector(arguments[0]); return e && e.getAttribute(arguments[1])", selector, name)
 
@@ -161,7 +166,7 @@ def sign_in(username, password):
     css("#signin-username").send_keys(username)
     css("#signin-password").send_keys(password)
     css("#signin-submit").click()
-    return until(f"{username} signed in", lambda: driver.find_elements(By.ID, "overview-body") and (texts("#who") or [""])[0].startswith(username))
+    return until(f"{username} signed in", lambda: driver.find_elements(By.ID, "overview-body") and text("#who").startswith(username))
 
 
 def go(hash_):
@@ -185,7 +190,7 @@ try:
     css("#signin-username").send_keys("alice")
     css("#signin-password").send_keys("wrong password")
     css("#signin-submit").click()
-    until("a wrong password is refused on the page", lambda: "Sign-in failed" in (texts("#signin-error") or [""])[0])
+    until("a wrong password is refused on the page", lambda: "Sign-in failed" in text("#signin-error"))
     check("nothing stored in localStorage or sessionStorage",
           driver.execute_script("return localStorage.length + sessionStorage.length + document.cookie.length") == 0)
     check("signed in as alice", sign_in("alice", "correct horse battery 1") is not None)
@@ -211,14 +216,14 @@ try:
     go("#/overview")
     go("#/agents")
     mail_row = f"#agents-table tr[data-agent='{agents['mail-triage']}']"
-    until("the agent's latest badge is shown", lambda: "IAL-0" in (texts(mail_row) or [""])[0])
+    until("the agent's latest badge is shown", lambda: "IAL-0" in text(mail_row))
     shot("03-agents")
     css(f"{mail_row} button.revoke-badge").click()
-    until("the badge is shown revoked", lambda: "revoked" in (texts(f"{mail_row} td:nth-child(4)") or [""])[0])
+    until("the badge is shown revoked", lambda: "revoked" in text(f"{mail_row} td:nth-child(4)"))
     status, badge_status = http("GET", f"/v1/agents/{agents['mail-triage']}/status", token=None)
     xss_row = f"#agents-table tr[data-agent='{agents[XSS_NAME]}']"
     css(f"{xss_row} button.disable").click()
-    until("the XSS-named agent is shown disabled", lambda: "disabled" in (texts(f"{xss_row} td:nth-child(3)") or [""])[0])
+    until("the XSS-named agent is shown disabled", lambda: "disabled" in text(f"{xss_row} td:nth-child(3)"))
     status, registry = http("GET", f"/v1/agents/{agents[XSS_NAME]}")
     check("disabled in the registry too", registry and registry.get("status") == "disabled", str(registry))
 
@@ -267,7 +272,7 @@ try:
     go("#/approvals")
     card = f"article[data-approval='{asked.get('approval_id')}']"
     until("the pending approval is listed", lambda: driver.find_elements(By.CSS_SELECTOR, card))
-    shown = json.loads((texts(f"{card} pre.arguments") or ["{}"])[0])
+    shown = json.loads(text(f"{card} pre.arguments") or "{}")
     check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": "<b>mallory</b>"}, str(shown))
     check("no <b> element made from an argument", driver.find_elements(By.CSS_SELECTOR, f"{card} b") == [])
     shot("06-approvals")
@@ -281,7 +286,7 @@ try:
     until("the latest decisions are shown on opening",
           lambda: {"PERMIT", "DENY", "APPROVAL_REQUIRED"} <= set(driver.execute_script(
               "return Array.from(document.querySelectorAll('#feed-rows tr'), r => r.dataset.decision)")))
-    check("totals count from opening", "0 permit · 0 deny" in (texts("#feed-totals") or [""])[0])
+    check("totals count from opening", "0 permit · 0 deny" in text("#feed-totals"))
     shot("05-decision-feed")
 
     print("console-e2e: sessions and delegation", file=sys.stderr)
@@ -294,7 +299,7 @@ try:
     until("parent session listed", lambda: driver.find_elements(By.CSS_SELECTOR, f"#sessions-table tr[data-jti='{jti}']"))
     child_jti = child["child_claims"]["jti"]
     until("child session listed under it", lambda: driver.find_elements(By.CSS_SELECTOR, f"#sessions-table tr.depth-1[data-jti='{child_jti}']"))
-    gauge = (texts(f"#sessions-table tr[data-jti='{jti}'] .gauge-cell") or [""])[0]
+    gauge = text(f"#sessions-table tr[data-jti='{jti}'] .gauge-cell")
     check("budget gauge shows used / max and the reservation", "/ 10" in gauge and "+3 reserved" in gauge, gauge)
     shot("04-sessions")
 
@@ -362,10 +367,10 @@ try:
     check("bob signed in", sign_in("bob", "correct horse battery 2") is not None)
     go("#/agents")
     until("bob's agents view", lambda: driver.find_elements(By.ID, "agents-list"))
-    until("bob's agents listed", lambda: "No agents" in (texts("#agents-list") or [""])[0])
+    until("bob's agents listed", lambda: "No agents" in text("#agents-list"))
     check("bob sees none of default's agents", "mail-triage" not in css("#agents-list").text)
     go("#/sessions")
-    until("bob's sessions view", lambda: "No sessions" in (texts("#sessions-list") or [""])[0])
+    until("bob's sessions view", lambda: "No sessions" in text("#sessions-list"))
     go("#/feed")
     until("bob's feed connected", lambda: attribute("#view-feed", "data-feed") == "live")
     _, _, other = issue_and_start("default-agent", ADMIN)
@@ -385,7 +390,7 @@ try:
     until("signed out again", lambda: driver.find_elements(By.ID, "signin-key-form"))
     css("#signin-apikey").send_keys(key)
     css("#signin-key-submit").click()
-    until("alice signed in with her API key", lambda: (texts("#who") or [""])[0].startswith("alice"))
+    until("alice signed in with her API key", lambda: text("#who").startswith("alice"))
     go("#/feed")
     until("alice's feed connected", lambda: attribute("#view-feed", "data-feed") == "live")
     # A second feed that never reads: its buffer fills on the server, and nothing may slow down.
@@ -437,7 +442,7 @@ try:
     check("every evaluation answered 200 while a feed was not reading", not errors, str(errors[:5]))
     expected_total = total
     until("the page's totals count every decision, shown or sampled",
-          lambda: f"{expected_total} permit" in (texts("#feed-totals") or [""])[0], timeout=20)
+          lambda: f"{expected_total} permit" in text("#feed-totals"), timeout=20)
     gaps = driver.execute_script("clearInterval(window.__probe); return window.__gaps")
     longest = max(gaps) if gaps else 0
     print(f"  page timer: longest gap {longest:.0f} ms over {len(gaps)} ticks (50 ms interval)", file=sys.stderr)
@@ -455,7 +460,7 @@ try:
     check("alice revoked the key she signed in with", status == 200)
     # The server ends the open feed at its next credential check; the page's reconnect is refused
     # and the console drops its token and says why — with no click from the operator.
-    until("the console returns to sign-in by itself, saying why", lambda: "revoked" in (texts("#signin-error") or [""])[0])
+    until("the console returns to sign-in by itself, saying why", lambda: "revoked" in text("#signin-error"))
     go("#/sessions")
     check("and stays there (no view renders without a credential)",
           driver.find_elements(By.ID, "signin-form") and not driver.find_elements(By.ID, "sessions-list"))

@@ -43,7 +43,7 @@ public struct SessionState: Sendable, Equatable, Codable {
 
 /// PERMIT, DENY or APPROVAL_REQUIRED, with the rule that decided.
 public struct Decision: Sendable, Equatable {
-    public enum Verdict: String, Sendable, Codable {
+    public enum Verdict: String, Sendable, Codable, CaseIterable {
         case permit = "PERMIT", deny = "DENY", approvalRequired = "APPROVAL_REQUIRED"
     }
     public var verdict: Verdict

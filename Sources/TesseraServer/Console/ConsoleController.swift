@@ -59,11 +59,13 @@ struct ConsoleController {
     /// `session` (a passport jti: the session and its children), `outcome`.
     @Sendable func decisions(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         let identity = try context.authenticatedIdentity()
-        guard identity.may(Capability.receiptsRead, in: identity.workspace) else { throw APIError.accessDenied }
+        let workspace = identity.workspace
+        // Checked when the feed opens and again at every heartbeat.
+        let mayRead: @Sendable (Identity) -> Bool = { reader in reader.workspace == workspace && reader.may(Capability.receiptsRead, in: workspace) }
+        guard mayRead(identity) else { throw APIError.accessDenied }
         let filter = try Self.filter(request.uri.queryParameters)
         let credential = Authenticator.credential(request.headers)
-        let workspace = identity.workspace
-        guard let id = feed.subscribe(workspace: identity.workspace, filter: filter) else {
+        guard let id = feed.subscribe(workspace: workspace, filter: filter) else {
             throw APIError.unavailable("too many live feeds on this node; try again later")
         }
         let feed = self.feed
@@ -84,23 +86,18 @@ struct ConsoleController {
                 let drained = Task.isShuttingDownGracefully ? .closed : feed.drain(id)
                 switch drained {
                 case .closed:
-                    try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"server shutting down\"}\n\n"))
+                    try await writer.write(Self.end("server shutting down"))
                     break stream
                 case .batch(let batch):
-                    var bytes = Array("event: decisions\ndata: ".utf8)
-                    bytes += batch.json()
-                    bytes += Array("\n\n".utf8)
-                    try await writer.write(ByteBuffer(bytes: bytes))
+                    try await writer.write(Self.event("decisions", data: batch.json()))
                 case .nothing:
                     break
                 }
                 if clock.now >= nextBeat {
                     nextBeat = clock.now.advanced(by: Self.heartbeatInterval)
                     // Still the same credential, still valid, still allowed to read decisions here.
-                    guard let current = await authenticator.authenticate(bearer: credential), current.workspace == workspace,
-                        current.may(Capability.receiptsRead, in: workspace)
-                    else {
-                        try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"credential no longer valid\"}\n\n"))
+                    guard let current = await authenticator.authenticate(bearer: credential), mayRead(current) else {
+                        try await writer.write(Self.end("credential no longer valid"))
                         break stream
                     }
                     try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
@@ -111,6 +108,16 @@ struct ConsoleController {
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    /// One server-sent event: `event: NAME`, one `data:` line (JSON never holds a raw newline).
+    static func event(_ name: String, data: [UInt8]) -> ByteBuffer {
+        ByteBuffer(bytes: Array("event: \(name)\ndata: ".utf8) + data + Array("\n\n".utf8))
+    }
+
+    /// The last event of a stream, saying why it ends.
+    static func end(_ reason: String) -> ByteBuffer {
+        event("end", data: (try? Array(CompactJWS.encoder.encode(["reason": reason]))) ?? Array("{}".utf8))
+    }
+
     static func filter(_ query: Hummingbird.Parameters) throws -> DecisionFeed.Filter {
         func value(_ name: String) throws -> String? {
             guard let raw = query.get(name), !raw.isEmpty else { return nil }
@@ -118,7 +125,7 @@ struct ConsoleController {
             return raw
         }
         let outcome = try value("outcome")
-        if let outcome, !["PERMIT", "DENY", "APPROVAL_REQUIRED"].contains(outcome) {
+        if let outcome, Decision.Verdict(rawValue: outcome) == nil {
             throw APIError.badRequest("invalid query parameter outcome: PERMIT, DENY or APPROVAL_REQUIRED")
         }
         return DecisionFeed.Filter(agentID: try value("agent"), passportJTI: try value("session"), outcome: outcome)

@@ -63,7 +63,7 @@ public final class DecisionFeed: Sendable {
 
         func json() -> [UInt8] {
             if let bytes = encoded.withLock({ $0 }) { return bytes }
-            let bytes = (try? Array(DecisionFeed.encoder().encode(event))) ?? Array("{}".utf8)
+            let bytes = (try? Array(CompactJWS.encoder.encode(event))) ?? Array("{}".utf8)
             encoded.withLock { $0 = bytes }
             return bytes
         }
@@ -85,7 +85,7 @@ public final class DecisionFeed: Sendable {
         /// wire type), with each decision's JSON encoded once and reused by every stream.
         public func json() -> [UInt8] {
             var out = Array(#"{"counts":"#.utf8)
-            out += (try? DecisionFeed.encoder().encode(counts)).map(Array.init) ?? Array("{}".utf8)
+            out += (try? CompactJWS.encoder.encode(counts)).map(Array.init) ?? Array("{}".utf8)
             out += Array(#","decisions":["#.utf8)
             for (index, entry) in entries.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -94,12 +94,6 @@ public final class DecisionFeed: Sendable {
             out += Array(#"],"dropped":\#(dropped)}"#.utf8)
             return out
         }
-    }
-
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 
     /// A workspace's decisions: the latest in a ring, every one in the counters and the rates.
@@ -262,7 +256,7 @@ extension DecisionFeed.State {
 /// Decision counts in two rings: per second for the chart, per minute for the hour's totals.
 /// Memory is fixed per workspace whatever the rate.
 struct DecisionRates {
-    static let outcomes = ["PERMIT", "DENY", "APPROVAL_REQUIRED"]
+    static let outcomes = Decision.Verdict.allCases.map(\.rawValue)
     struct Slot {
         var at: Int64 = -1
         var counts = [0, 0, 0]

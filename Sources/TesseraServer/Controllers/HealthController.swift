@@ -58,14 +58,8 @@ struct JWKSController {
 
     func register(on routes: SecuredRouter) throws {
         try routes.on("/.well-known/jwks.json", method: .get, access: .anonymous) { _, _ in
-            let set = await keys.jwks()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
             // Short enough that a rotation reaches verifiers quickly.
-            headers[.cacheControl] = "public, max-age=60"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(set))))
+            JSONResponse(await keys.jwks(), headers: [.cacheControl: "public, max-age=60"])
         }
     }
 }

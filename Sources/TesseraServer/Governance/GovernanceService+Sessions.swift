@@ -8,12 +8,6 @@ extension GovernanceService {
 
     struct Revoked: Error {}
 
-    static let answerEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// The compiled evaluator of a session (one read the first time, then from memory).
     func evaluator(for sessionID: String) async throws -> Evaluator {
         let now = clock.now()
@@ -88,7 +82,7 @@ extension GovernanceService {
                 let record = try requestID.map { id in
                     EvaluationRecord(
                         sessionID: current.id, requestID: id, fingerprint: fingerprint ?? "",
-                        response: String(decoding: try Self.answerEncoder.encode(result), as: UTF8.self))
+                        response: String(decoding: try CompactJWS.encoder.encode(result), as: UTF8.self))
                 }
                 let index = decision.approvalID.flatMap { id in next.approvals?.first { $0.id == id } }.map {
                     ApprovalIndexRecord(id: $0.id, sessionID: current.id, workspace: current.passport.workspace, status: $0.status.rawValue, expiresAt: $0.expires_at)

@@ -75,6 +75,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // The MCP gateway's upstream calls.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The thread that runs costly constraint checks off the cooperative pool.
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

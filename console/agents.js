@@ -1,6 +1,6 @@
 // Registered agents with their latest badge; register (public JWK), disable, revoke a badge.
 import { get, post } from './api.js';
-import { h, clear, table, actionButton, badge, time, shortID } from './dom.js';
+import { h, clear, table, actionButton, badge, time, shortID, visible } from './dom.js';
 
 export async function render(root, ctx) {
   const list = h('div', { id: 'agents-list' });
@@ -69,7 +69,7 @@ function registerForm(ctx, refresh) {
       form.reset();
       await refresh();
     } catch (e) {
-      error.textContent = String(e.message || e);
+      error.textContent = visible(e.message || e);
     } finally {
       submit.disabled = false;
     }

@@ -2,7 +2,7 @@
 // render(root, context) and may return a function that stops whatever it started (timers,
 // the live feed's stream) when the operator leaves it.
 import * as api from './api.js';
-import { h, clear } from './dom.js';
+import { h, clear, visible } from './dom.js';
 import * as overview from './overview.js';
 import * as agents from './agents.js';
 import * as sessions from './sessions.js';
@@ -130,7 +130,7 @@ function renderSignIn(message) {
   const busy = async (button, work) => {
     button.disabled = true;
     error.textContent = '';
-    try { await work(); } catch (e) { error.textContent = e.status === 401 ? 'Sign-in failed: wrong credentials (or the account is disabled).' : String(e.message || e); } finally { button.disabled = false; }
+    try { await work(); } catch (e) { error.textContent = e.status === 401 ? 'Sign-in failed: wrong credentials (or the account is disabled).' : visible(e.message || e); } finally { button.disabled = false; }
   };
   const passwordButton = h('button', { type: 'submit', id: 'signin-submit' }, 'Sign in');
   const keyButton = h('button', { type: 'submit', id: 'signin-key-submit' }, 'Use API key');

@@ -1,13 +1,32 @@
 // Building DOM without HTML strings: every value becomes a text node or an attribute value, so
 // agent names, tool names, reasons and arguments (all attacker-controlled) are never parsed as
 // markup. Nothing in the console turns a string into HTML.
+//
+// Every text node and tooltip also goes through visible(): a character that is invisible or that
+// reorders the text after it (U+202E RIGHT-TO-LEFT OVERRIDE in an IBAN, a zero-width space, a
+// bidi isolate) is shown as its escape, `\u202E`, never applied — an approver must see exactly
+// what the agent sent. The same rule as the CLI's (TesseraCore `VisibleText`), except that a
+// newline is kept: the only newlines the console renders are its own (JSON.stringify escapes
+// those inside strings).
+
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/gu;
+
+export function visible(text) {
+  return String(text).replace(HIDDEN, (c) => {
+    if (c === '\n') return c;
+    const code = c.codePointAt(0);
+    const hex = code.toString(16).toUpperCase();
+    return code > 0xFFFF ? `\\u{${hex}}` : `\\u${hex.padStart(4, '0')}`;
+  });
+}
 
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') el.className = value;
-    else if (key === 'text') el.textContent = String(value);
+    else if (key === 'text') el.textContent = visible(value);
+    else if (key === 'title') el.setAttribute('title', visible(value));
     else if (key === 'dataset') Object.assign(el.dataset, value);
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else if (key === 'value') el.value = value;
@@ -20,7 +39,7 @@ export function h(tag, props, ...children) {
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    el.append(child instanceof Node ? child : document.createTextNode(visible(child)));
   }
   return el;
 }

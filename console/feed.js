@@ -2,7 +2,7 @@
 // the page renders at most one batch per animation frame, keeps a bounded number of rows, and
 // shows exact totals even when the server sampled the rows (counts cover every decision).
 import { stream } from './api.js';
-import { h, clear, badge, shortID } from './dom.js';
+import { h, clear, badge, shortID, visible } from './dom.js';
 
 const maxRows = 500;
 
@@ -105,14 +105,14 @@ export async function render(root, ctx) {
       if (!signal.aborted && !stopped) {
         // The server ended the stream (shutting down, or the credential stopped being valid):
         // reconnect; a credential that no longer works then signs the console out.
-        status.textContent = `reconnecting (${endedBecause || 'stream closed'})`;
+        status.textContent = visible(`reconnecting (${endedBecause || 'stream closed'})`);
         status.className = 'pill idle';
         endedBecause = '';
         retry = setTimeout(connect, 2000);
       }
     } catch (error) {
       if (signal.aborted || stopped) return;
-      status.textContent = `disconnected: ${error.message || error}`;
+      status.textContent = visible(`disconnected: ${error.message || error}`);
       status.className = 'pill deny';
       if (error.status !== 401 && error.status !== 403) retry = setTimeout(connect, 2000);
     }

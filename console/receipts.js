@@ -1,7 +1,7 @@
 // A session's receipt chain: decoded, verified here in the browser (chain.js), downloadable as
 // NDJSON; or any NDJSON file of receipts checked offline the same way.
 import { get } from './api.js';
-import { h, clear, table, badge } from './dom.js';
+import { h, clear, table, badge, visible } from './dom.js';
 import { parseNDJSON, decodeReceipt, verifyChain } from './chain.js';
 
 export async function render(root, ctx) {
@@ -59,16 +59,16 @@ export async function render(root, ctx) {
     const bad = report.results.filter((r) => !r.ok);
     result.dataset.state = report.ok ? 'valid' : 'invalid';
     result.className = `chain-result ${report.ok ? 'valid' : 'invalid'}`;
-    result.textContent = report.ok
+    result.textContent = visible(report.ok
       ? `Chain intact: ${report.count} receipts, every signature verified in this browser (WebCrypto Ed25519) against the published keys.`
-      : `Chain BROKEN: ${bad.length} of ${report.count} receipts fail (first at #${bad[0].index}: ${bad[0].problems.join('; ')}).`;
+      : `Chain BROKEN: ${bad.length} of ${report.count} receipts fail (first at #${bad[0].index}: ${bad[0].problems.join('; ')}).`);
   }
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     ctx.go(`#/receipts?jti=${encodeURIComponent(jti.value.trim())}`);
   });
-  verify.addEventListener('click', () => runVerify().catch((e) => { result.textContent = String(e.message || e); }));
+  verify.addEventListener('click', () => runVerify().catch((e) => { result.textContent = visible(e.message || e); }));
   download.addEventListener('click', () => {
     const url = URL.createObjectURL(new Blob([current.text], { type: 'application/x-ndjson' }));
     const a = h('a', { href: url, download: current.name || 'receipts.ndjson', hidden: true });
@@ -85,7 +85,7 @@ export async function render(root, ctx) {
       show(parseNDJSON(text), text, chosen.name);
       await runVerify();
     } catch (e) {
-      result.textContent = `${chosen.name}: ${e.message || e}`;
+      result.textContent = visible(`${chosen.name}: ${e.message || e}`);
       result.dataset.state = 'invalid';
     }
   });

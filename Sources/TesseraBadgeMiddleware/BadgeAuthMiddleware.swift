@@ -22,25 +22,44 @@ public struct BasicBadgeRequestContext: BadgeRequestContext {
 }
 
 /// Admits only requests bearing a valid badge, verified offline (RFC-002 §8.1) against the
-/// registry's cached keys, status lists and documents, with a minimum assurance.
+/// registry's cached keys, status lists and documents, with a minimum assurance. A badge whose
+/// `aud` names services is admitted only when the verifier's `audience` (this service) is one of
+/// them (RFC-002 §8.3): give the verifier this service's identity if badges are addressed to it.
 ///
 /// The badge comes from `X-Capiscio-Badge` or `Authorization: Bearer` (RFC-002 §9.1); a request
 /// carrying both is refused (the RFC's recommended default against token confusion). With
 /// `requireProof`, the request must also carry a DPoP proof (RFC 9449, header `DPoP`) signed by
 /// the badge's own key (`key`, which an IAL-1 badge's `cnf.kid` binds), for this method and URL,
-/// fresh and never seen before — so a stolen badge alone is useless. Every refusal is a 401 with
-/// the RFC-002 error code in the body (`{"error":"BADGE_EXPIRED",…}`) and `WWW-Authenticate`.
+/// fresh and never seen before — so a stolen badge alone is useless. The URL is `publicOrigin`
+/// (required with `requireProof`) plus the request's path, never built from the `Host` header:
+/// the caller chooses that header, so a proof made for service A would pass at service B with
+/// `Host: A`. Every refusal is a 401 with the RFC-002 error code in the body
+/// (`{"error":"BADGE_EXPIRED",…}`) and `WWW-Authenticate`.
 public struct BadgeAuthMiddleware<Context: BadgeRequestContext>: RouterMiddleware {
     let verifier: RegistryBadgeVerifier
     let requireProof: Bool
-    /// The URL this service is reached at (scheme and authority), for the proof's `htu`.
+    /// The URL this service is reached at (scheme and authority, no trailing `/`), for the proof's
+    /// `htu`.
     let publicOrigin: String?
     let replay: DPoPReplayCache
 
-    public init(verifier: RegistryBadgeVerifier, requireProof: Bool = false, publicOrigin: String? = nil) {
+    /// - Parameters:
+    ///   - requireProof: demand a DPoP proof by the badge's key on every request.
+    ///   - publicOrigin: the origin callers use to reach this service (`https://api.example.com`,
+    ///     `http://127.0.0.1:8080`); required with `requireProof`.
+    /// - Throws: ``BadgeMiddlewareConfigurationError`` when `requireProof` is on without a
+    ///   `publicOrigin`, or the origin is not an `http(s)` scheme and authority alone. Thrown here,
+    ///   at start-up, rather than failing every request later.
+    public init(verifier: RegistryBadgeVerifier, requireProof: Bool = false, publicOrigin: String? = nil) throws(BadgeMiddlewareConfigurationError) {
         self.verifier = verifier
         self.requireProof = requireProof
-        self.publicOrigin = publicOrigin
+        if let publicOrigin {
+            self.publicOrigin = try BadgeMiddlewareConfigurationError.origin(publicOrigin)
+        } else if requireProof {
+            throw .publicOriginRequired
+        } else {
+            self.publicOrigin = nil
+        }
         self.replay = DPoPReplayCache()
     }
 
@@ -74,7 +93,9 @@ public struct BadgeAuthMiddleware<Context: BadgeRequestContext>: RouterMiddlewar
         guard claims.ial == "1", let jwk = claims.key, let key = try? Ed25519PublicKey(jwk: jwk),
             let proof = request.headers[Self.dpopHeader], request.headers[values: Self.dpopHeader].count == 1
         else { throw .proofInvalid }
-        let url = (publicOrigin ?? "http://\(request.head.authority ?? "localhost")") + request.uri.path
+        // Never the Host header: without a configured origin there is no URL to check against.
+        guard let publicOrigin else { throw .proofInvalid }
+        let url = publicOrigin + request.uri.path
         let now = Date().unixSeconds
         let (jti, iat) = try DPoPProofClaims.verify(proof, method: request.method.rawValue, url: url, badge: badge, key: key, now: now)
         guard replay.insert(jti: jti, expires: iat + DPoPProofClaims.window, now: now) else { throw .proofInvalid }
@@ -97,6 +118,37 @@ public struct BadgeAuthMiddleware<Context: BadgeRequestContext>: RouterMiddlewar
         headers[.wwwAuthenticate] = error == .proofInvalid ? #"DPoP error="invalid_dpop_proof", algs="EdDSA""# : #"Bearer error="invalid_token""#
         let body = #"{"error":"\#(error.rawValue)","message":"badge refused"}"#
         return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// A ``BadgeAuthMiddleware`` that cannot be enforced as configured.
+public enum BadgeMiddlewareConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `requireProof` without `publicOrigin`.
+    case publicOriginRequired
+    /// `publicOrigin` is not an `http(s)://host[:port]` origin.
+    case invalidPublicOrigin(String)
+
+    public var description: String {
+        switch self {
+        case .publicOriginRequired:
+            "BadgeAuthMiddleware: requireProof needs publicOrigin, the origin callers use to reach this service "
+                + "(e.g. https://api.example.com): each DPoP proof's htu is checked against it, never against the Host header, "
+                + "which the caller chooses"
+        case .invalidPublicOrigin(let value):
+            "BadgeAuthMiddleware: publicOrigin \"\(value)\" must be an http or https scheme and authority only "
+                + "(e.g. https://api.example.com or http://127.0.0.1:8080; no user, path, query or fragment)"
+        }
+    }
+
+    /// `value` checked and without a trailing `/`.
+    static func origin(_ value: String) throws(BadgeMiddlewareConfigurationError) -> String {
+        let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
+        guard trimmed.utf8.count <= 2048, let components = URLComponents(string: trimmed), let scheme = components.scheme,
+            ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty, components.user == nil,
+            components.password == nil, components.path.isEmpty, components.query == nil, components.fragment == nil,
+            !trimmed.contains(where: { $0.isWhitespace })
+        else { throw .invalidPublicOrigin(value) }
+        return trimmed
     }
 }
 

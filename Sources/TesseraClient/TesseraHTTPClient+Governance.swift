@@ -8,7 +8,7 @@ extension TesseraHTTPClient {
     /// Issues a passport (needs `passports:issue`). `mission` is the JSON object `/issue` takes.
     public func issuePassport(mission: [String: JSONValue], ttl: Int? = nil, keyThumbprint: String? = nil) async throws(ClientError) -> GovernanceWire.IssueResponse {
         var body: [String: JSONValue] = ["mission": .object(mission)]
-        if let ttl { body["ttl_s"] = .number(Double(ttl)) }
+        if let ttl { body["ttl_s"] = .number(JSONNumber(ttl)) }
         if let keyThumbprint { body["cnf_jkt"] = .string(keyThumbprint) }
         return try await send(.POST, "/issue", body: body, as: GovernanceWire.IssueResponse.self)
     }
@@ -36,8 +36,38 @@ extension TesseraHTTPClient {
     }
 
     /// Delegates a narrower passport; `body` is `/delegate`'s request (see docs/governance.md).
-    public func delegate(_ body: [String: JSONValue]) async throws(ClientError) -> GovernanceWire.DelegationResult {
-        try await send(.POST, "/delegate", body: body, as: GovernanceWire.DelegationResult.self)
+    /// For a key-bound parent pass its holder's `key`: the SDK signs the proof, with the digest of
+    /// exactly this request (`request_digest`), so the proof cannot be replayed for another
+    /// child. A proof is single use: a retry (even with the same `delegation_request_id`) calls
+    /// this again and gets a fresh one.
+    public func delegate(
+        _ body: [String: JSONValue], key: Ed25519KeyPair? = nil, clock: any TesseraClock = SystemClock()
+    ) async throws(ClientError) -> GovernanceWire.DelegationResult {
+        var body = body
+        if let key { body["proof"] = .string(try Self.delegationProof(body, key: key, now: clock.now().unixSeconds)) }
+        return try await send(.POST, "/delegate", body: body, as: GovernanceWire.DelegationResult.self)
+    }
+
+    /// The proof a key-bound parent's holder sends with `body`: the request is parsed as the
+    /// server parses it (``DelegationRequest/parse(_:)``), so both compute the same digest.
+    public static func delegationProof(_ body: [String: JSONValue], key: Ed25519KeyPair, now: Int64) throws(ClientError) -> String {
+        var unsigned = body
+        unsigned["proof"] = nil
+        guard case .string(let parent)? = body["parent_token"], let claims = CompactJWS.unverifiedPayload(parent, as: PassportClaims.self) else {
+            throw .invalidRequest("parent_token must be a passport (compact JWS)")
+        }
+        let request: DelegationRequest
+        do {
+            request = try DelegationRequest.parse(unsigned)
+        } catch {
+            throw .invalidRequest("cannot sign a delegation proof: \(error)")
+        }
+        do {
+            return try PassportProofClaims.sign(
+                .delegation(passportJTI: claims.jti, parentJKT: claims.cnf?.jkt ?? key.kid, request: request, iat: now), key: key)
+        } catch {
+            throw .invalidRequest("cannot sign the proof: \(error)")
+        }
     }
 
     /// Ends the session and returns its signed attestation.

@@ -11,6 +11,8 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
     case server(status: Int, body: String)
     case invalidResponse(String)
     case tooLarge(limit: Int)
+    /// The request cannot be sent as given (checked before anything goes out); names the field.
+    case invalidRequest(String)
 
     /// `type: message` from either error shape, or the raw body.
     static func summary(of body: String) -> String {
@@ -33,6 +35,7 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
         case .server(let status, let body): "HTTP \(status): \(Self.summary(of: body))"
         case .invalidResponse(let why): "unexpected response: \(why)"
         case .tooLarge(let limit): "response larger than \(limit) bytes"
+        case .invalidRequest(let why): "invalid request: \(why)"
         }
     }
 }

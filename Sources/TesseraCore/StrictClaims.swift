@@ -28,8 +28,8 @@ extension Dictionary where Key == String, Value == JSONValue {
         switch self[name] {
         case nil, .null?: return nil
         case .number(let value)?:
-            guard let integer = Int64(exactly: value) else { throw .malformed("claims: \(name)") }
-            return integer
+            guard let integer = value.int else { throw .malformed("claims: \(name)") }
+            return Int64(integer)
         default: throw .malformed("claims: \(name)")
         }
     }
@@ -64,7 +64,7 @@ extension ReceiptClaims: StrictClaims {
     /// Receipts are verified by the million (`tessera receipts verify`, the console, auditors):
     /// read straight from the strict parser like badges.
     public init(strict object: [String: JSONValue]) throws(JWSError) {
-        guard case .number(let seqNumber)? = object["seq"], let seq = Int(exactly: seqNumber) else { throw .malformed("claims: seq") }
+        guard case .number(let seqNumber)? = object["seq"], let seq = seqNumber.int else { throw .malformed("claims: seq") }
         var violations: [ToolPolicy.Violation]?
         switch object["violations"] {
         case nil, .null?: violations = nil

@@ -299,7 +299,7 @@ public enum StrictJSON {
             throw fail("unterminated string")
         }
 
-        mutating func number() throws(Failure) -> Double {
+        mutating func number() throws(Failure) -> JSONNumber {
             let start = index
             if current == UInt8(ascii: "-") { index += 1 }
             guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { throw fail("invalid number") }
@@ -322,8 +322,9 @@ public enum StrictJSON {
             guard index - start <= 64 else { throw .syntax(offset: start, "number too long") }
             // Validation only: without an exponent, 64 digits cannot overflow a Double.
             if !build && !hasExponent { return 0 }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { throw .syntax(offset: start, "number out of range") }
+            guard let value = JSONNumber(literal: UnsafeBufferPointer(rebasing: bytes[start..<index])) else {
+                throw .syntax(offset: start, "number out of range")
+            }
             return value
         }
 

@@ -16,11 +16,14 @@ import TesseraCore
 ///   `data` = `{decision, reason, violations?, receipt_id}`; APPROVAL_REQUIRED → -32002 with the
 ///   `approval_id`; Tessera unreachable or the session not started → -32001, nothing forwarded.
 /// - `tools/list`: the upstream's answer is filtered to tools the passport can ever permit; the
-///   `nextCursor` is passed on untouched, so pagination keeps working.
+///   `nextCursor` is passed on untouched, so pagination keeps working. Any tool list from the
+///   upstream is filtered, whatever request it claims to answer.
+/// - Every message either way is Tessera's own one-line serialisation of what it parsed
+///   (``MCPGovernance/wire(_:)``); a client message with a control character is refused.
 /// - `notifications/cancelled` for a call still being evaluated: the call is dropped and the
 ///   cancellation is not forwarded (the upstream never saw the request).
 /// - everything else (other requests, notifications, progress, server→client requests such as
-///   sampling, elicitation and roots, and their answers) passes through unchanged, concurrently.
+///   sampling, elicitation and roots, and their answers) passes through, re-serialised, concurrently.
 public final class StdioGateway: Sendable {
     public struct Configuration: Sendable {
         public var server: String
@@ -56,7 +59,6 @@ public final class StdioGateway: Sendable {
         var cancelled: Set<String> = []
         /// Requests forwarded upstream and not yet answered: id → original id value.
         var forwarded: [String: JSONValue] = [:]
-        var toolsList: Set<String> = []
         var evaluations: [String: Task<Void, Never>] = [:]
     }
 
@@ -117,10 +119,7 @@ public final class StdioGateway: Sendable {
                     logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
                     // If it answered a request, the client gets a clear error instead of waiting forever.
                     if let id = Self.leadingID(prefix) {
-                        let known = state.withLockedValue { state -> Bool in
-                            state.toolsList.remove(Self.key(id))
-                            return state.forwarded.removeValue(forKey: Self.key(id)) != nil
-                        }
+                        let known = state.withLockedValue { $0.forwarded.removeValue(forKey: Self.key(id)) != nil }
                         if known { reply(error: Self.upstreamGoneCode, "the upstream's answer exceeded \(configuration.maximumLineBytes) bytes", id: id) }
                     }
                 case .end: return
@@ -199,10 +198,17 @@ public final class StdioGateway: Sendable {
             return .string(String(rest[..<end]))
         }
         let digits = rest.prefix(while: { $0.isNumber || $0 == "-" })
-        return Double(digits).map(JSONValue.number)
+        return JSONNumber(text: String(digits)).map(JSONValue.number)
     }
 
     func handleFromClient(_ bytes: [UInt8], upstream: LineWriter) {
+        // What is forwarded is always Tessera's own serialisation of the message it parsed and
+        // judged (`MCPGovernance.wire`), never these bytes: a reader that splits or decodes them
+        // differently cannot find a second message inside (round-three finding 1).
+        guard !MCPGovernance.hasControlCharacter(bytes) else {
+            reply(error: -32700, "parse error: a control character outside a JSON string (one message per line, no bare CR)", id: .null)
+            return
+        }
         guard case .object(let message)? = try? StrictJSON.parse(bytes) else {
             reply(error: -32700, "parse error: not a JSON object (or a duplicate member name)", id: .null)
             return
@@ -211,7 +217,7 @@ public final class StdioGateway: Sendable {
         let id = message["id"]
         guard case .string(let method)? = message["method"] else {
             // An answer to a server→client request (sampling, elicitation, roots): pass it on.
-            upstream.write(bytes)
+            upstream.write(MCPGovernance.wire(.object(message)))
             return
         }
         switch method {
@@ -222,7 +228,7 @@ public final class StdioGateway: Sendable {
             }
             let key = Self.key(id)
             state.withLockedValue { _ = $0.evaluating.insert(key) }
-            let task = Task { [self] in await evaluateAndForward(bytes, message: message, id: id, key: key, upstream: upstream) }
+            let task = Task { [self] in await evaluateAndForward(message: message, id: id, key: key, upstream: upstream) }
             state.withLockedValue { state in
                 if state.evaluating.contains(key) { state.evaluations[key] = task }
             }
@@ -237,20 +243,17 @@ public final class StdioGateway: Sendable {
                 // The upstream never saw that request: the cancellation stays here.
                 if dropped { return }
             }
-            upstream.write(bytes)
+            upstream.write(MCPGovernance.wire(.object(message)))
         default:
             if let id, id != .null {
                 let key = Self.key(id)
-                state.withLockedValue { state in
-                    state.forwarded[key] = id
-                    if method == "tools/list" { state.toolsList.insert(key) }
-                }
+                state.withLockedValue { $0.forwarded[key] = id }
             }
-            upstream.write(bytes)
+            upstream.write(MCPGovernance.wire(.object(message)))
         }
     }
 
-    func evaluateAndForward(_ bytes: [UInt8], message: [String: JSONValue], id: JSONValue, key: String, upstream: LineWriter) async {
+    func evaluateAndForward(message: [String: JSONValue], id: JSONValue, key: String, upstream: LineWriter) async {
         defer {
             state.withLockedValue { state in
                 state.evaluating.remove(key)
@@ -308,7 +311,8 @@ public final class StdioGateway: Sendable {
             return
         }
         state.withLockedValue { $0.forwarded[key] = id }
-        if !upstream.write(bytes) {
+        // Exactly the message evaluated: same tool, same arguments, one line.
+        if !upstream.write(MCPGovernance.wire(.object(message))) {
             state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
             reply(error: Self.upstreamGoneCode, "the upstream MCP server is not accepting input", id: id)
         }
@@ -323,7 +327,7 @@ public final class StdioGateway: Sendable {
     }
 
     func send(_ message: JSONValue) {
-        toClient.write(Array(CanonicalJSON.serialize(message).utf8))
+        toClient.write(MCPGovernance.wire(message))
     }
 
     // MARK: Upstream → client
@@ -335,16 +339,11 @@ public final class StdioGateway: Sendable {
         }
         if message["method"] == nil, let id = message["id"] {
             let key = Self.key(id)
-            let filter = state.withLockedValue { state -> Bool in
-                state.forwarded[key] = nil
-                return state.toolsList.remove(key) != nil
-            }
-            if filter, let filtered = MCPGovernance.filteringToolsList(message, visible: permitted) {
-                send(.object(filtered))
-                return
-            }
+            state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
         }
-        toClient.write(bytes)
+        // Re-serialised, and any tool list in it filtered whatever request it claims to answer:
+        // an answer the gateway cannot correlate must not carry an unfiltered list past it.
+        send(.object(MCPGovernance.filteringAnyToolList(message, visible: permitted)))
     }
 
     // MARK: The governance session

@@ -17,12 +17,15 @@ enum ErrorMapping {
         case .unknownSession: governance(.notFound, "unknown_session")
         case .notFound(let code): governance(.notFound, code)
         case .passportAlreadyUsed: governance(.conflict, "passport_already_used")
+        case .proofReplayed: governance(.conflict, "proof_replayed")
         case .replayCacheUnavailable: governance(.serviceUnavailable, "replay_cache_unavailable")
         case .sessionNotEnded: governance(.conflict, "session_not_ended")
         case .invalid(let message): governance(.badRequest, message)
         case .forbidden(let message): governance(.forbidden, message)
         case .conflict(let message): governance(.conflict, message)
         case .unavailable: APIError.unavailable()
+        case .tooManyDenials(let wait):
+            APIError(.tooManyRequests, type: "deny_rate_exceeded", message: "deny_rate_exceeded", shape: .flat, retryAfter: wait)
         }
     }
 

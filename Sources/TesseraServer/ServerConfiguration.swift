@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TesseraCore
 
 /// Everything `tessera serve` is configured with.
@@ -45,8 +46,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Seconds a verifier may cache a status list (the bound on how late a revocation reaches
     /// verifiers that refresh on time).
     public var statusListTTLSeconds: Int = 60
-    /// Per-connection time limits and the connection cap (`max_connections`).
+    /// Per-connection time limits (`header_timeout_seconds`, `idle_timeout_seconds`,
+    /// `request_timeout_seconds`, `websocket_idle_timeout_seconds`) and the connection cap
+    /// (`max_connections`).
     public var connectionLimits = ConnectionLimits()
+    /// Bounds of every connection deadline, in seconds: at least 1 (0 would close every
+    /// connection at once), at most an hour (a longer one is no deadline against slow clients).
+    public static let connectionTimeoutRange: ClosedRange<Int> = 1...3600
 
     public init() {}
 
@@ -80,6 +86,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var loginTTLSeconds: Int?
         public var badgeMinimumLifetimeSeconds: Int?
         public var maxConnections: Int?
+        public var headerTimeoutSeconds: Int?
+        public var idleTimeoutSeconds: Int?
+        public var requestTimeoutSeconds: Int?
+        public var webSocketIdleTimeoutSeconds: Int?
         public var mcpUpstreams: [String: String]?
         public var publicURL: String?
         public var statusListTTLSeconds: Int?
@@ -116,6 +126,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             case loginTTLSeconds = "login_ttl_seconds"
             case badgeMinimumLifetimeSeconds = "badge_min_ttl_seconds"
             case maxConnections = "max_connections"
+            case headerTimeoutSeconds = "header_timeout_seconds"
+            case idleTimeoutSeconds = "idle_timeout_seconds"
+            case requestTimeoutSeconds = "request_timeout_seconds"
+            case webSocketIdleTimeoutSeconds = "websocket_idle_timeout_seconds"
             case mcpUpstreams = "mcp_upstreams"
             case publicURL = "public_url"
             case statusListTTLSeconds = "status_list_ttl_seconds"
@@ -138,6 +152,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             layer.loginTTLSeconds = try int(env, "TESSERA_LOGIN_TTL_SECONDS")
             layer.badgeMinimumLifetimeSeconds = try int(env, "TESSERA_BADGE_MIN_TTL_SECONDS")
             layer.maxConnections = try int(env, "TESSERA_MAX_CONNECTIONS")
+            layer.headerTimeoutSeconds = try int(env, "TESSERA_HEADER_TIMEOUT_SECONDS")
+            layer.idleTimeoutSeconds = try int(env, "TESSERA_IDLE_TIMEOUT_SECONDS")
+            layer.requestTimeoutSeconds = try int(env, "TESSERA_REQUEST_TIMEOUT_SECONDS")
+            layer.webSocketIdleTimeoutSeconds = try int(env, "TESSERA_WEBSOCKET_IDLE_TIMEOUT_SECONDS")
             layer.publicURL = env["TESSERA_PUBLIC_URL"]
             layer.statusListTTLSeconds = try int(env, "TESSERA_STATUS_LIST_TTL_SECONDS")
             if let list = env["TESSERA_MCP_UPSTREAMS"] {
@@ -167,6 +185,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                         "host", "port", "state_dir", "log_level", "key_grace_seconds", "key_refresh_seconds",
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
                         "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url", "status_list_ttl_seconds",
+                        "header_timeout_seconds", "idle_timeout_seconds", "request_timeout_seconds", "websocket_idle_timeout_seconds",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -201,6 +220,13 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.loginTTLSeconds { config.loginTTLSeconds = v }
             if let v = layer.badgeMinimumLifetimeSeconds { config.badgeMinimumLifetimeSeconds = v }
             if let v = layer.maxConnections { config.connectionLimits.maximumConnections = v }
+            // Checked before they become TimeAmounts: `.seconds` of a huge value would overflow.
+            if let v = layer.headerTimeoutSeconds { config.connectionLimits.headerTimeout = try timeout(v, "header_timeout_seconds") }
+            if let v = layer.idleTimeoutSeconds { config.connectionLimits.idleTimeout = try timeout(v, "idle_timeout_seconds") }
+            if let v = layer.requestTimeoutSeconds { config.connectionLimits.requestTimeout = try timeout(v, "request_timeout_seconds") }
+            if let v = layer.webSocketIdleTimeoutSeconds {
+                config.connectionLimits.webSocketIdleTimeout = try timeout(v, "websocket_idle_timeout_seconds")
+            }
             if let v = layer.mcpUpstreams { config.mcpUpstreams = v }
             if let v = layer.publicURL { config.publicURL = v }
             if let v = layer.statusListTTLSeconds { config.statusListTTLSeconds = v }
@@ -208,6 +234,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         try config.validate()
         return config
     }
+
+    /// A connection deadline of `seconds`, refused outside ``connectionTimeoutRange`` with an error
+    /// naming the setting.
+    static func timeout(_ seconds: Int, _ name: String) throws(ConfigurationError) -> TimeAmount {
+        guard connectionTimeoutRange.contains(seconds) else { throw timeoutError(name, String(seconds)) }
+        return .seconds(Int64(seconds))
+    }
+
+    static func timeoutError(_ name: String, _ value: String) -> ConfigurationError {
+        .invalid(name: name, value: "\(value) (expected \(connectionTimeoutRange.lowerBound)-\(connectionTimeoutRange.upperBound) seconds)")
+    }
+
+    /// Whole seconds of a deadline, for the banner and for validation.
+    static func seconds(_ amount: TimeAmount) -> Int64 { amount.nanoseconds / 1_000_000_000 }
 
     /// `NAME=URL` entries (flags and the environment variable).
     public static func parseUpstreams(_ entries: [String], name: String) throws(ConfigurationError) -> [String: String] {
@@ -264,6 +304,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         guard (16...1_000_000).contains(connectionLimits.maximumConnections) else {
             throw .invalid(name: "max_connections", value: String(connectionLimits.maximumConnections))
         }
+        // Whole seconds within the range (also for a configuration built in code, not resolved).
+        let range = Int64(Self.connectionTimeoutRange.lowerBound)...Int64(Self.connectionTimeoutRange.upperBound)
+        for (name, amount) in [
+            ("header_timeout_seconds", connectionLimits.headerTimeout), ("idle_timeout_seconds", connectionLimits.idleTimeout),
+            ("request_timeout_seconds", connectionLimits.requestTimeout),
+            ("websocket_idle_timeout_seconds", connectionLimits.webSocketIdleTimeout),
+        ] where amount.nanoseconds % 1_000_000_000 != 0 || !range.contains(Self.seconds(amount)) {
+            throw Self.timeoutError(name, "\(Double(amount.nanoseconds) / 1e9)")
+        }
     }
 
     /// A database URL without its password.
@@ -284,6 +333,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("auth_cache_seconds", String(authCacheSeconds)), ("login_ttl_seconds", String(loginTTLSeconds)),
             ("badge_min_ttl_seconds", String(badgeMinimumLifetimeSeconds)),
             ("max_connections", String(connectionLimits.maximumConnections)),
+            ("header_timeout_seconds", String(Self.seconds(connectionLimits.headerTimeout))),
+            ("idle_timeout_seconds", String(Self.seconds(connectionLimits.idleTimeout))),
+            ("request_timeout_seconds", String(Self.seconds(connectionLimits.requestTimeout))),
+            ("websocket_idle_timeout_seconds", String(Self.seconds(connectionLimits.webSocketIdleTimeout))),
             ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(Self.redacted(mcpUpstreams[$0]!))" }.joined(separator: ",")),
         ]
     }

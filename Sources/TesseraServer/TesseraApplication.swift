@@ -94,8 +94,8 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
     try GovernanceController(governance: environment.governance, store: environment.store).register(on: governanceRoutes)
     try MCPGatewayController(
-        upstreams: environment.configuration.mcpUpstreams, publicURL: environment.configuration.publicURL,
-        governance: environment.governance, store: environment.store, logger: environment.logger
+        upstreams: environment.configuration.mcpUpstreams, origin: environment.origin,
+        governance: environment.governance, store: environment.store, clock: environment.clock, logger: environment.logger
     ).register(on: routes)
     try ConsoleController(
         console: ConsoleService(

@@ -109,6 +109,24 @@ public struct BadgeRecord: Sendable, Equatable {
     }
 }
 
+/// Everything one badge issuance writes, as one unit: the RFC-003 challenge it consumes (IAL-1),
+/// the badge's status-list entry and its record. See ``AgentStore/issueBadge(_:sign:)``.
+public struct BadgeIssuance: Sendable, Equatable {
+    /// The challenge to mark used (RFC-003 §5.2.2 step 24); nil for an IAL-0 badge.
+    public var challengeID: String?
+    /// When the challenge is marked used.
+    public var at: Date
+    public var status: StatusEntry
+    public var record: BadgeRecord
+
+    public init(challengeID: String?, at: Date, status: StatusEntry, record: BadgeRecord) {
+        self.challengeID = challengeID
+        self.at = at
+        self.status = status
+        self.record = record
+    }
+}
+
 /// The agent registry and badge bookkeeping.
 public protocol AgentStore: Sendable {
     /// `.conflict` when the workspace already has an agent with this DID.
@@ -121,8 +139,9 @@ public protocol AgentStore: Sendable {
     /// Agents registered under this DID (one per workspace at most).
     func agents(did: String) async throws(StoreError) -> [AgentRecord]
 
-    /// Stores a challenge; when the agent already has `limit` open ones the oldest are dropped,
-    /// so open challenges stay bounded and the newest request always gets one.
+    /// Stores a challenge; when its principal (`account`) already has `limit` open ones for the
+    /// agent the oldest of those are dropped, so open challenges stay bounded per principal, the
+    /// newest request always gets one, and no principal can displace another's.
     func createChallenge(_ challenge: ChallengeRecord, limit: Int, now: Date) async throws(StoreError)
     func challenge(id: String) async throws(StoreError) -> ChallengeRecord?
     /// Marks the challenge used, atomically (RFC-003 §5.2.2 step 24): false when it already was,
@@ -135,6 +154,15 @@ public protocol AgentStore: Sendable {
     func statusEntries(in range: ClosedRange<Int64>, now: Date) async throws(StoreError) -> StatusEntries
 
     func recordBadge(_ badge: BadgeRecord) async throws(StoreError)
+    /// Issues a badge in one transaction: marks `issuance.challengeID` used (if any), allocates
+    /// the status-list index, calls `sign` with it (pure and synchronous: it runs inside the
+    /// transaction) and records the badge. Either all of it is written or none of it: a failure
+    /// anywhere — the signer's too, as `.invalidState` — leaves the challenge unused, no index
+    /// taken and no record. nil, with nothing written, when the challenge was already used (of
+    /// two concurrent answers exactly one wins). Returns the index and the signed token.
+    func issueBadge(
+        _ issuance: BadgeIssuance, sign: @escaping @Sendable (_ statusIndex: Int64) throws -> String
+    ) async throws(StoreError) -> (statusIndex: Int64, token: String)?
     func badge(jti: String) async throws(StoreError) -> BadgeRecord?
     /// Each agent's most recently issued badge in a workspace (the console's Agents view).
     func latestBadges(workspace: String) async throws(StoreError) -> [BadgeRecord]

@@ -13,7 +13,20 @@ public struct SessionMutation<Output: Sendable>: Sendable {
     public var evaluation: EvaluationRecord?
     /// Approvals opened or changed by this change, for the listing index.
     public var approvals: [ApprovalIndexRecord]
+    /// Set when this change opens a new approval: the store counts the workspace's open approvals
+    /// in the same transaction (serialised per workspace) and writes `instead` when the workspace
+    /// is at ``SessionState/maximumOpenApprovalsPerWorkspace``. See ``openingApprovals(in:now:_:)``.
+    public var approvalCapacity: ApprovalCapacity?
     public var output: Output
+
+    /// The per-workspace approval cap, decided by the store where the count is exact.
+    public struct ApprovalCapacity: Sendable {
+        public var workspace: String
+        /// Approvals expiring at or before this instant are no longer open.
+        public var now: Date
+        /// The change to write when the workspace is full (a DENY `approval_capacity`).
+        public var instead: @Sendable () throws -> SessionMutation<Output>
+    }
 
     public init(
         session: SessionState?, receipts: [ReceiptRecord] = [], delegation: DelegationRecord? = nil,
@@ -39,9 +52,41 @@ extension SessionMutation {
     ) -> (SessionMutation<Output>, SessionState, ReceiptRecord)? {
         guard let mutation = try? plan(cached, nil), let updated = mutation.session, updated != cached,
             mutation.receipts.count == 1, let receipt = mutation.receipts.first, mutation.delegation == nil,
-            mutation.passports.isEmpty, mutation.approvals.isEmpty, mutation.evaluation == nil
+            mutation.passports.isEmpty, mutation.approvals.isEmpty, mutation.evaluation == nil, mutation.approvalCapacity == nil
         else { return nil }
         return (mutation, updated, receipt)
+    }
+
+    /// Plans a change that may open an approval: `plan(false)`, and when that opens one that
+    /// `current` does not have, `plan(true)` as the alternative the store writes if the
+    /// workspace is at its cap. The plan must be pure (both may run; only one is written).
+    public static func openingApprovals(
+        in current: SessionState, now: Date, _ plan: @escaping @Sendable (_ workspaceAtCapacity: Bool) throws -> SessionMutation<Output>
+    ) throws -> SessionMutation<Output> {
+        var mutation = try plan(false)
+        let known = Set((current.approvals ?? []).map(\.id))
+        if mutation.approvals.contains(where: { $0.status == ApprovalRecord.Status.pending.rawValue && !known.contains($0.id) }) {
+            mutation.approvalCapacity = ApprovalCapacity(workspace: current.passport.workspace, now: now) { try plan(true) }
+        }
+        return mutation
+    }
+
+    /// What the store writes, given the workspace's open approvals counted inside the
+    /// transaction (`count` runs only when this change opens an approval). The one place the
+    /// per-workspace cap is decided, for every backend.
+    func resolvingApprovalCapacity(openInWorkspace count: (String, Date) throws -> Int) throws -> SessionMutation<Output> {
+        guard let capacity = approvalCapacity else { return self }
+        guard try count(capacity.workspace, capacity.now) >= SessionState.maximumOpenApprovalsPerWorkspace else { return self }
+        var replacement = try capacity.instead()
+        replacement.approvalCapacity = nil
+        return replacement
+    }
+
+    /// ``resolvingApprovalCapacity(openInWorkspace:)`` with an asynchronous count (PostgreSQL).
+    func resolvingApprovalCapacity(countingWith count: (String, Date) async throws -> Int) async throws -> SessionMutation<Output> {
+        guard let capacity = approvalCapacity else { return self }
+        let open = try await count(capacity.workspace, capacity.now)
+        return try resolvingApprovalCapacity { _, _ in open }
     }
 }
 
@@ -139,8 +184,10 @@ public protocol GovernanceStore: Sendable {
     ) async throws -> Output
     /// Where an approval lives (its session), or nil.
     func approvalSession(id: String) async throws(StoreError) -> ApprovalIndexRecord?
-    /// Approvals still pending and not expired at `now`, oldest first (at most `limit`).
-    func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord]
+    /// Approvals still pending and not expired at `now`, soonest expiry first (at most `limit`),
+    /// in `workspaces` only — filtered in the query, so one workspace's queue can never crowd
+    /// another's out of the answer. nil means every workspace (a cross-workspace admin).
+    func openApprovals(workspaces: [String]?, now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord]
     /// The session's receipts in chain order.
     func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord]
     /// A workspace's sessions, newest start first, at most `limit` (the console's Sessions view).

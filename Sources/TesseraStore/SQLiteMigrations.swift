@@ -246,6 +246,19 @@ enum SQLiteMigrations {
             CREATE INDEX badges_by_agent ON badges(agent_id, issued_at);
             """
         ),
+        (
+            // Passport proofs of possession are single use on every process sharing the file:
+            // a used proof's key (a digest of holder key and `jti`) until it could no longer be
+            // accepted anyway; expired rows are pruned a few at a time by the writes themselves.
+            "v11-passport-proof-replay",
+            """
+            CREATE TABLE proof_replays (
+                proof_key TEXT PRIMARY KEY,
+                expires_at REAL NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX proof_replays_by_expiry ON proof_replays(expires_at);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

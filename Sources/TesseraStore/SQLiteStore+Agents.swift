@@ -61,15 +61,16 @@ extension SQLiteStore {
         try await write { db in
             // Kept a day after expiry for audit (RFC-003 §8.2), then collected.
             try db.execute(sql: "DELETE FROM badge_challenges WHERE expires_at < ?", arguments: [now.timeIntervalSince1970 - 86_400])
-            // At the limit, the oldest open challenges make room: a flood can never stop the
-            // holder from getting a fresh one.
+            // At the limit, the oldest open challenges *of the same principal* make room: a flood
+            // can never stop the holder from getting a fresh one, and one principal (a relying
+            // party holding the agent's badge) can never displace another's.
             try db.execute(
                 sql: """
                     DELETE FROM badge_challenges WHERE id IN (
-                        SELECT id FROM badge_challenges WHERE agent_id = ? AND used = 0 AND expires_at > ?
+                        SELECT id FROM badge_challenges WHERE agent_id = ? AND account = ? AND used = 0 AND expires_at > ?
                         ORDER BY expires_at DESC LIMIT -1 OFFSET ?)
                     """,
-                arguments: [challenge.agentID, now.timeIntervalSince1970, max(limit - 1, 0)])
+                arguments: [challenge.agentID, challenge.account, now.timeIntervalSince1970, max(limit - 1, 0)])
             try db.execute(
                 sql: """
                     INSERT INTO badge_challenges (id, agent_id, did, nonce, created_at, expires_at, badge_aud, badge_ttl, proof_aud, htu, account)
@@ -149,6 +150,38 @@ extension SQLiteStore {
                     badge.jti, badge.agentID, badge.workspace, badge.ial, badge.issuedAt.timeIntervalSince1970,
                     badge.expiresAt.timeIntervalSince1970,
                 ])
+        }
+    }
+
+    public func issueBadge(
+        _ issuance: BadgeIssuance, sign: @escaping @Sendable (_ statusIndex: Int64) throws -> String
+    ) async throws(StoreError) -> (statusIndex: Int64, token: String)? {
+        // One write transaction: GRDB rolls all of it back if anything below throws.
+        try await write { db in
+            if let challengeID = issuance.challengeID {
+                try db.execute(
+                    sql: "UPDATE badge_challenges SET used = 1, used_at = ?, issued_badge_jti = ? WHERE id = ? AND used = 0",
+                    arguments: [issuance.at.timeIntervalSince1970, issuance.record.jti, challengeID])
+                guard db.changesCount == 1 else { return nil }
+            }
+            let entry = issuance.status
+            try db.execute(
+                sql: "INSERT INTO status_entries (kind, jti, agent_id, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [entry.kind, entry.jti, entry.agentID, entry.expiresAt.timeIntervalSince1970])
+            let index = db.lastInsertedRowID
+            let token: String
+            do {
+                token = try sign(index)
+            } catch {
+                throw StoreError.invalidState("badge signing: \(error)")
+            }
+            let badge = issuance.record
+            try db.execute(
+                sql: "INSERT INTO badges (jti, agent_id, workspace, ial, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    badge.jti, badge.agentID, badge.workspace, badge.ial, badge.issuedAt.timeIntervalSince1970, badge.expiresAt.timeIntervalSince1970,
+                ])
+            return (index, token)
         }
     }
 

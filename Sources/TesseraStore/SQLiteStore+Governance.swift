@@ -179,7 +179,10 @@ extension SQLiteStore {
                     }
                 case nil: break
                 }
-                let mutation = try plan(current, existing)
+                // Under SQLite's one writer the workspace's count is exact across processes.
+                let mutation = try plan(current, existing).resolvingApprovalCapacity { workspace, now in
+                    try Self.openApprovalCount(db, workspace: workspace, now: now)
+                }
                 if let updated = mutation.session, updated != current {
                     try db.execute(
                         sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ?",
@@ -279,13 +282,30 @@ extension SQLiteStore {
         try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM gov_approvals WHERE id = ?", arguments: [id]).map(Self.approval) }
     }
 
-    public func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
-        try await read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM gov_approvals WHERE status IN ('pending', 'granted') AND expires_at > ? ORDER BY expires_at LIMIT ?",
-                arguments: [now.timeIntervalSince1970, limit]
+    public func openApprovals(workspaces: [String]?, now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
+        if let workspaces, workspaces.isEmpty { return [] }
+        return try await read { db in
+            var arguments: StatementArguments = [now.timeIntervalSince1970]
+            var inWorkspaces = ""
+            if let workspaces {
+                inWorkspaces = " AND workspace IN (" + Array(repeating: "?", count: workspaces.count).joined(separator: ", ") + ")"
+                arguments += StatementArguments(workspaces)
+            }
+            arguments += [max(0, limit)]
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM gov_approvals WHERE status IN ('pending', 'granted') AND expires_at > ?\(inWorkspaces) ORDER BY expires_at LIMIT ?",
+                arguments: arguments
             ).map(Self.approval)
         }
+    }
+
+    /// Approvals open in `workspace` at `now` (pending or granted, not expired): the count the
+    /// per-workspace cap is decided on, inside the writing transaction.
+    static func openApprovalCount(_ db: Database, workspace: String, now: Date) throws -> Int {
+        try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM gov_approvals WHERE workspace = ? AND status IN ('pending', 'granted') AND expires_at > ?",
+            arguments: [workspace, now.timeIntervalSince1970]) ?? 0
     }
 
     public func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord] {

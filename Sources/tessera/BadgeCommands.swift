@@ -75,7 +75,7 @@ struct BadgeCommand: AsyncParsableCommand {
         @Option(name: [.customLong("status-list"), .customLong("status")], help: "Status list token file (offline revocation).") var statusList: String?
         @Option(help: "Verify against this registry (fetch JWKS, status list, DID document).") var server: String?
         @Option(help: "Trusted issuer origin (repeatable; default: --server, or offline the badge's own issuer).") var issuer: [String] = []
-        @Option(help: "This verifier's identity: a badge with aud must list it.") var audience: String?
+        @Option(help: "This verifier's identity. A badge with aud must list it; without --audience, a badge that names any audience is refused (BADGE_AUDIENCE_MISMATCH).") var audience: String?
         @Option var minIal: Int = 0
         @Flag(help: "Fail (BADGE_REVOCATION_UNAVAILABLE) without a fresh status list.") var requireStatus = false
         @Flag(help: "Accept self-signed level-0 did:key badges (development).") var allowSelfSigned = false

@@ -50,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
             var pending = Data()
             for i in 0..<receipts {
                 let record = try state.appendReceipt(
-                    tool: "read", decision: .permit, arguments: .object(["i": .number(Double(i))]), issuer: "tessera", now: Date(), key: key)
+                    tool: "read", decision: .permit, arguments: .object(["i": .number(JSONNumber(i))]), issuer: "tessera", now: Date(), key: key)
                 pending.append(contentsOf: Array(#"{"jwt":""#.utf8) + Array(record.jwt.utf8) + Array("\"}\n".utf8))
                 if pending.count >= 1 << 20 {
                     handle.write(pending)

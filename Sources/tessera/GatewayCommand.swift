@@ -22,12 +22,14 @@ struct GatewayCommand: AsyncParsableCommand {
         @Option(help: "The Tessera server (default: TESSERA_SERVER).") var server: String?
         @Option(help: "The agent's private JWK, for a key-bound passport (default: TESSERA_AGENT_KEY).") var key: String?
         @Option(help: "Log level on stderr.") var logLevel: String = "notice"
-        @Argument(parsing: .captureForPassthrough, help: "The upstream server command, after --.") var upstream: [String] = []
+        /// Only what follows `--` (`.postTerminator`): `.captureForPassthrough` swallowed the
+        /// gateway's own `--help` as an upstream argument, so help failed with "--server required".
+        @Argument(parsing: .postTerminator, help: "The upstream server command, after --.") var upstream: [String] = []
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let command = upstream.first == "--" ? Array(upstream.dropFirst()) : upstream
-            guard !command.isEmpty else { throw ValidationError("name the upstream MCP server after --") }
+            guard !command.isEmpty else { throw ValidationError("name the upstream MCP server after -- (e.g. -- uvx mcp-server-git)") }
             guard let server = server ?? environment["TESSERA_SERVER"] else { throw ValidationError("--server or TESSERA_SERVER is required") }
             guard let passportSource = passport ?? environment["TESSERA_PASSPORT"] else {
                 throw ValidationError("--passport or TESSERA_PASSPORT is required")

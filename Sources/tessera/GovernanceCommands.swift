@@ -60,7 +60,7 @@ struct PassportCommand: AsyncParsableCommand {
 
         func run() async throws {
             var body: [String: JSONValue] = ["mission": .object(try parseJSONObject(try readArgument(mission), name: "--mission"))]
-            if let ttl { body["ttl_s"] = .number(Double(ttl)) }
+            if let ttl { body["ttl_s"] = .number(JSONNumber(ttl)) }
             if let cnfJkt { body["cnf_jkt"] = .string(cnfJkt) }
             if !audience.isEmpty { body["audience"] = .array(audience.map(JSONValue.string)) }
             let response = try await governanceCall(options, "/issue", body, requireToken: true)
@@ -188,8 +188,13 @@ struct ApprovalCommand: AsyncParsableCommand {
             guard !options.json else { return }
             guard case .array(let items)? = response["approvals"] else { return }
             for case .object(let a) in items {
-                func text(_ k: String) -> String { if case .string(let s)? = a[k] { s } else { "" } }
-                let arguments = a["arguments"].map(CanonicalJSON.serialize) ?? "{}"
+                // Every field is agent- or server-supplied text: bidi overrides and invisible
+                // characters are shown as escapes, never applied (an approver reads these).
+                func text(_ k: String) -> String {
+                    guard case .string(let s)? = a[k] else { return "" }
+                    return VisibleText.escape(s)
+                }
+                let arguments = VisibleText.escape(a["arguments"].map(CanonicalJSON.serialize) ?? "{}")
                 Output.result("\(text("approval_id"))\t\(text("agent_id"))\t\(text("tool"))\t\(arguments)\texpires \(text("expires_at"))")
             }
             if items.isEmpty { Output.context("no pending approvals") }
@@ -270,11 +275,11 @@ struct ReceiptsCommand: AsyncParsableCommand {
                     if chain.count % 100_000 == 0 { Output.context("receipts verify: \(chain.count) receipts verified…") }
                 }
             } catch {
-                if json { try Output.json(["valid": JSONValue.bool(false), "index": .number(Double(error.index)), "problem": .string(error.problem)]) }
+                if json { try Output.json(["valid": JSONValue.bool(false), "index": .number(JSONNumber(error.index)), "problem": .string(error.problem)]) }
                 throw CLIFailure("BROKEN at receipt \(error.index) (line \(error.index + 1)): \(error.problem)")
             }
             if json {
-                try Output.json(["valid": JSONValue.bool(true), "receipts": .number(Double(chain.count))])
+                try Output.json(["valid": JSONValue.bool(true), "receipts": .number(JSONNumber(chain.count))])
             } else {
                 Output.result("OK: \(chain.count) receipts, chain intact")
             }

@@ -16,8 +16,11 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Settings come from flags, then TESSERA_* environment variables (TESSERA_HOST, \
             TESSERA_PORT, TESSERA_STATE_DIR, TESSERA_LOG_LEVEL, TESSERA_KEY_GRACE_SECONDS, \
-            TESSERA_KEY_REFRESH_SECONDS, TESSERA_DURABLE_COMMITS), then the JSON config file \
-            (--config or TESSERA_CONFIG), then defaults. SIGTERM or SIGINT drains and stops.
+            TESSERA_KEY_REFRESH_SECONDS, TESSERA_DURABLE_COMMITS, TESSERA_MAX_CONNECTIONS, \
+            TESSERA_HEADER_TIMEOUT_SECONDS, TESSERA_IDLE_TIMEOUT_SECONDS, TESSERA_REQUEST_TIMEOUT_SECONDS, \
+            TESSERA_WEBSOCKET_IDLE_TIMEOUT_SECONDS, …), then the JSON config file (--config or \
+            TESSERA_CONFIG; snake_case keys such as header_timeout_seconds), then defaults. Connection \
+            deadlines are whole seconds from 1 to 3600. SIGTERM or SIGINT drains and stops.
             """
     )
 
@@ -35,6 +38,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
     var mcpUpstream: [String] = []
     @Option(help: "Externally visible base URL (MCP resource URIs). Default: each request's origin.") var publicURL: String?
+    @Option(help: "Seconds a client has to send a request's head (line and headers), 1-3600. Default 10.")
+    var headerTimeoutSeconds: Int?
+    @Option(help: "Seconds an idle keep-alive connection stays open, 1-3600. Default 30.") var idleTimeoutSeconds: Int?
+    @Option(help: "Seconds of silence allowed while a request body is read or answered, 1-3600. Default 30.")
+    var requestTimeoutSeconds: Int?
+    @Option(name: .customLong("websocket-idle-timeout-seconds"), help: "Seconds an idle WebSocket stays open, 1-3600. Default 300.")
+    var webSocketIdleTimeoutSeconds: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -52,6 +62,10 @@ struct Serve: AsyncParsableCommand {
                 bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL)
             if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
             flagLayer.publicURL = publicURL
+            flagLayer.headerTimeoutSeconds = headerTimeoutSeconds
+            flagLayer.idleTimeoutSeconds = idleTimeoutSeconds
+            flagLayer.requestTimeoutSeconds = requestTimeoutSeconds
+            flagLayer.webSocketIdleTimeoutSeconds = webSocketIdleTimeoutSeconds
             configuration = try ServerConfiguration.resolve(
                 flags: flagLayer,
                 environment: try .environment(environment),

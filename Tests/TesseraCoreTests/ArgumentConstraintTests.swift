@@ -135,7 +135,7 @@ struct ArgumentConstraintTests {
 
     @Test("a huge one_of (10^5 entries) is refused quickly with a clear message")
     func hugeOneOf() throws {
-        let values = (0..<100_000).map { JSONValue.number(Double($0)) }
+        let values = (0..<100_000).map { JSONValue.number(JSONNumber($0)) }
         #expect(throws: MissionError.self) { try ArgumentConstraint.parse(.object(["one_of": .array(values)]), path: "c") }
     }
 

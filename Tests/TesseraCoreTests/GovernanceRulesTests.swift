@@ -121,7 +121,7 @@ struct ReceiptChainTests {
         var session = SessionState(id: "s", passport: passport, startedAt: Date())
         return try (0..<count).map { i in
             try session.appendReceipt(
-                tool: "t", decision: i % 2 == 0 ? .permit : .deny("tool_not_allowed", "x"), arguments: .object(["i": .number(Double(i))]),
+                tool: "t", decision: i % 2 == 0 ? .permit : .deny("tool_not_allowed", "x"), arguments: .object(["i": .number(JSONNumber(i))]),
                 issuer: "t", now: Date(), key: key
             ).jwt
         }

@@ -175,8 +175,8 @@ struct TrustBadgeVerificationTests {
         #expect(!asked)
         #expect(code(try sign(claims()), at: now - 61) == .notYetValid)
         #expect(code(try sign(claims()), BadgeVerification(trustedIssuers: [issuer], audience: "https://elsewhere.example")) == .audienceMismatch)
-        #expect(code(try sign(claims()), BadgeVerification(trustedIssuers: [issuer], minimumIAL: 1)) == .ialInsufficient)
-        let fresh = BadgeVerification(trustedIssuers: [issuer], requireFreshStatus: true)
+        #expect(code(try sign(claims()), BadgeVerification(trustedIssuers: [issuer], audience: "https://api.example", minimumIAL: 1)) == .ialInsufficient)
+        let fresh = BadgeVerification(trustedIssuers: [issuer], audience: "https://api.example", requireFreshStatus: true)
         #expect(code(try sign(claims()), fresh) == .revocationUnavailable)
         #expect(code(try sign(claims()), fresh, list: .list(try StatusList(bits: 2, count: 8), fresh: false)) == .revocationUnavailable)
         // A list too short for the index fails closed.
@@ -196,7 +196,7 @@ struct TrustBadgeVerificationTests {
         c.sub = did
         c.cnf = .init(kid: did + "#key-1")
         let token = try sign(c)
-        let verification = BadgeVerification(trustedIssuers: [issuer])
+        let verification = BadgeVerification(trustedIssuers: [issuer], audience: "https://api.example")
         let document = DIDDocument.forKey(did: did, key: agent.publicKey)
         func run(_ doc: DIDDocument?) -> BadgeError? {
             do {

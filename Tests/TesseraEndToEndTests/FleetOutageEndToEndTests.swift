@@ -135,7 +135,7 @@ struct FleetOutageEndToEndTests {
         guard case .object(let summary)? = ended["summary"], case .number(let permitted)? = summary["permits"] else {
             throw ProcessFailure("no summary: \(ended)")
         }
-        #expect(Int(permitted) == chain.filter { $0.decision == "PERMIT" }.count, "the permit counter and the chain disagree")
+        #expect(permitted.int == chain.filter { $0.decision == "PERMIT" }.count, "the permit counter and the chain disagree")
         for node in nodes { #expect(try await node.stop() == 0) }
     }
 }

@@ -89,7 +89,7 @@ struct GovernanceEndToEndTests {
         }
         let granted = results.filter { $0.0 == 200 }.compactMap { result -> Int? in
             guard case .object(let claims)? = result.1["child_claims"], case .number(let n)? = claims["max_tool_calls"] else { return nil }
-            return Int(n)
+            return n.int
         }
         #expect(granted.reduce(0, +) == 5)
         #expect(results.filter { $0.0 != 200 }.allSatisfy { $0.0 == 403 })
@@ -138,7 +138,7 @@ struct GovernanceEndToEndTests {
         let session = try await startSession(cluster, token)
         let clients = cluster.clients
         let results = try await pool(200, workers: 32) { i in
-            try await post(clients[i % 2], "/evaluate", ["session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))])])
+            try await post(clients[i % 2], "/evaluate", ["session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))])])
         }
         #expect(results.allSatisfy { $0.0 == 200 })
         #expect(results.filter { $0.1["decision"] == .string("PERMIT") }.count == 50)
@@ -170,7 +170,7 @@ struct GovernanceEndToEndTests {
                 // Once the server is dead, stop: the HTTP client would wait out its deadline per call.
                 guard !killed.withLockedValue({ $0 }) else { return }
                 guard let (status, body) = try? await post(client, "/evaluate", [
-                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))]),
+                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
                 ]) else { return }
                 if status == 200, body["decision"] == .string("PERMIT"), case .string(let id)? = body["receipt_id"] {
                     answered.withLockedValue { $0.append(id) }
@@ -203,9 +203,9 @@ struct GovernanceEndToEndTests {
         guard case .object(let summary)? = ended["summary"], case .number(let permits)? = summary["permits"],
             case .number(let denies)? = summary["denies"], case .number(let count)? = ended["receipts_count"]
         else { throw ProcessFailure("no summary: \(ended)") }
-        #expect(Int(permits) == chain.filter { $0.decision == "PERMIT" }.count)
-        #expect(Int(permits + denies) == chain.count)
-        #expect(Int(count) == chain.count)
+        #expect(permits.int == chain.filter { $0.decision == "PERMIT" }.count)
+        #expect((permits.int ?? 0) + (denies.int ?? 0) == chain.count)
+        #expect(count.int == chain.count)
     }
 
     /// The commit batch sizes the server has recorded so far: (batches, decisions in them).
@@ -242,7 +242,7 @@ struct GovernanceEndToEndTests {
                 guard !killed.withLockedValue({ $0 }) else { return }
                 let session = allSessions[i % allSessions.count]
                 guard let (status, body) = try? await post(client, "/evaluate", [
-                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(Double(i))]),
+                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
                 ]) else { return }
                 if status == 200, case .string(let id)? = body["receipt_id"] {
                     answered.withLockedValue { $0[session, default: []].append(id) }

@@ -204,14 +204,14 @@ struct ConsoleTests {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         // Decided before anyone watched: the latest are shown to a new subscriber, as rows only.
         for n in 0..<(DecisionFeed.recentLimit + 10) { feed.publish(workspace: "w", outcome: "DENY", at: now, event: Self.event(n, "DENY")) }
-        let id = try! #require(feed.subscribe(workspace: "w", filter: .init()))
+        let id = try! #require(feed.subscribe(workspace: "w", user: "u", filter: .init()).id)
         guard case .batch(let backlog) = feed.drain(id) else { Issue.record("no backlog"); return }
         #expect(backlog.decisions.count == DecisionFeed.recentLimit && backlog.counts.isEmpty && backlog.dropped == 0)
         #expect(backlog.decisions.last?.tool == "tool-\(DecisionFeed.recentLimit + 9)")
         #expect(feed.drain(id) == .nothing)
 
         // Three logs' worth while neither subscriber reads (a dead browser, or one that stalled).
-        let filtered = try! #require(feed.subscribe(workspace: "w", filter: .init(passportJTI: "parent", outcome: "PERMIT")))
+        let filtered = try! #require(feed.subscribe(workspace: "w", user: "u", filter: .init(passportJTI: "parent", outcome: "PERMIT")).id)
         _ = feed.drain(filtered)
         let total = DecisionFeed.logCapacity * 3
         for n in 0..<total {
@@ -233,10 +233,14 @@ struct ConsoleTests {
         #expect(matched.decisions.count == DecisionFeed.batchLimit && matched.decisions.allSatisfy { $0.decision == "PERMIT" })
         #expect(matched.counts == ["PERMIT": DecisionFeed.logCapacity / 2])
         #expect(matched.dropped == DecisionFeed.logCapacity / 2 - DecisionFeed.batchLimit + (total - DecisionFeed.logCapacity))
-        #expect(feed.subscribe(workspace: "other", filter: .init()).map(feed.drain) == .nothing, "another workspace sees no backlog")
+        #expect(feed.subscribe(workspace: "other", user: "o", filter: .init()).id.map(feed.drain) == .nothing, "another workspace sees no backlog")
 
-        while feed.subscriberCount < DecisionFeed.subscriberLimit { _ = feed.subscribe(workspace: "x", filter: .init()) }
-        #expect(feed.subscribe(workspace: "x", filter: .init()) == nil, "the node's feed limit holds")
+        var n = 0
+        while feed.subscriberCount < DecisionFeed.subscriberLimit {
+            _ = feed.subscribe(workspace: "x\(n % 8)", user: "x\(n)", filter: .init())
+            n += 1
+        }
+        #expect(feed.subscribe(workspace: "y", user: "y", filter: .init()) == .refused(.node), "the node's feed limit holds")
         feed.cancel(id)
         #expect(feed.drain(id) == .closed)
         #expect(feed.subscriberCount == DecisionFeed.subscriberLimit - 1)

@@ -129,7 +129,7 @@ struct SDKTests {
         try await withRegistry { base, agent, keys, fixture in
             let verifier = try RegistryBadgeVerifier(server: base, minimumIAL: 1)
             let router = Router(context: BasicBadgeRequestContext.self)
-            router.add(middleware: BadgeAuthMiddleware(verifier: verifier))
+            router.add(middleware: try BadgeAuthMiddleware(verifier: verifier))
             router.get("/whoami") { _, context in context.badge?.agent_id ?? "-" }
             let identity = try await Tessera.connect(server: base, agentID: agent, keysDir: keys, apiKey: fixture.adminKey)
             defer { identity.close() }
@@ -169,7 +169,7 @@ struct SDKTests {
         try await withRegistry { base, agent, keys, fixture in
             let verifier = try RegistryBadgeVerifier(server: base, minimumIAL: 1)
             let router = Router(context: BasicBadgeRequestContext.self)
-            router.add(middleware: BadgeAuthMiddleware(verifier: verifier, requireProof: true, publicOrigin: "http://svc.test"))
+            router.add(middleware: try BadgeAuthMiddleware(verifier: verifier, requireProof: true, publicOrigin: "http://svc.test"))
             router.get("/whoami") { _, context in context.badge?.agent_id ?? "-" }
             let identity = try await Tessera.connect(server: base, agentID: agent, keysDir: keys, apiKey: fixture.adminKey)
             defer { identity.close() }

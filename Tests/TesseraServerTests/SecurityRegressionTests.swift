@@ -10,8 +10,13 @@ import TesseraStore
 /// the code before the fix. Numbers are the findings'.
 @Suite("Security regressions (issue 11)")
 struct SecurityRegressionTests {
-    func passportProof(_ key: Ed25519KeyPair, jti: String, purpose: PassportProofClaims.Purpose, childJKT: String? = nil) throws -> String {
-        try PassportProofClaims.sign(PassportProofClaims(passportJTI: jti, purpose: purpose, iat: Date().unixSeconds, childJKT: childJKT), key: key)
+    func passportProof(
+        _ key: Ed25519KeyPair, jti: String, purpose: PassportProofClaims.Purpose, childJKT: String? = nil, request: [String: Any]? = nil
+    ) throws -> String {
+        // A delegation proof carries the digest of the request it authorises (round 3, finding 8).
+        let digest = try request.map(delegationRequestDigest)
+        return try PassportProofClaims.sign(
+            PassportProofClaims(passportJTI: jti, purpose: purpose, iat: Date().unixSeconds, childJKT: childJKT, requestDigest: digest), key: key)
     }
 
     func claims(_ reply: IAMClient.Reply, _ member: String = "claims") -> [String: Any] {
@@ -64,9 +69,9 @@ struct SecurityRegressionTests {
             #expect(bare.body == #"{"error":"invalid_token"}"#)
             // A thief's proof, a session-start proof replayed, a proof for another child key: refused.
             for proof in [
-                try passportProof(Ed25519KeyPair(), jti: jti, purpose: .delegate, childJKT: holder.kid),
+                try passportProof(Ed25519KeyPair(), jti: jti, purpose: .delegate, childJKT: holder.kid, request: request),
                 try passportProof(holder, jti: jti, purpose: .sessionStart),
-                try passportProof(holder, jti: jti, purpose: .delegate, childJKT: childKey.kid),
+                try passportProof(holder, jti: jti, purpose: .delegate, childJKT: childKey.kid, request: request),
             ] {
                 var body = request
                 body["proof"] = proof
@@ -74,14 +79,14 @@ struct SecurityRegressionTests {
             }
             // The holder's proof: the child is bound to the parent's key when none is named…
             var own = request
-            own["proof"] = try passportProof(holder, jti: jti, purpose: .delegate, childJKT: holder.kid)
+            own["proof"] = try passportProof(holder, jti: jti, purpose: .delegate, childJKT: holder.kid, request: own)
             let ownChild = try await client.post("/delegate", json: own)
             #expect(ownChild.status == .ok, "\(ownChild.body)")
             #expect((claims(ownChild, "child_claims")["cnf"] as? [String: Any])?["jkt"] as? String == holder.kid)
             // …or to the key the request names (and proves the holder chose).
             var named = request
             named["child_cnf_jkt"] = childKey.kid
-            named["proof"] = try passportProof(holder, jti: jti, purpose: .delegate, childJKT: childKey.kid)
+            named["proof"] = try passportProof(holder, jti: jti, purpose: .delegate, childJKT: childKey.kid, request: named)
             let namedChild = try await client.post("/delegate", json: named)
             #expect(namedChild.status == .ok, "\(namedChild.body)")
             #expect((claims(namedChild, "child_claims")["cnf"] as? [String: Any])?["jkt"] as? String == childKey.kid)

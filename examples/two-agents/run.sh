@@ -18,7 +18,10 @@ for name in caller callee; do
   $BIN/tessera key gen --out-dir "$WORK/$name" >/dev/null 2>&1
   $BIN/tessera agent register --name "$name" --public-key "$WORK/$name/public.jwk" 2>/dev/null | tail -1 > "$WORK/$name.id"
 done
-$BIN/two-agents-example callee --server "$TESSERA_SERVER" 2>"$WORK/callee.log" & PIDS+=($!)
+# The callee must know the URL its callers use (each DPoP proof is checked against it, never
+# against the Host header): pick a free port first.
+CALLEE_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$BIN/two-agents-example callee --server "$TESSERA_SERVER" --public-url "http://127.0.0.1:$CALLEE_PORT" 2>"$WORK/callee.log" & PIDS+=($!)
 wait_port "$WORK/callee.log"; CALLEE="http://127.0.0.1:$P"
 echo "registry $TESSERA_SERVER, callee $CALLEE" >&2
 # The API key opens the caller's first PoP challenge (RFC-003: no anonymous challenges).

@@ -190,6 +190,10 @@ expect_code(pop_badge, "BADGE_ISSUER_UNTRUSTED", "issuer not allow-listed",
             rfc002.Verifier(["https://registry.other.example"]), ("--server", SERVER, "--issuer", "https://registry.other.example"))
 expect_code(pop_badge, "BADGE_AUDIENCE_MISMATCH", "verifier not in aud",
             rfc002.Verifier([SERVER], audience="https://elsewhere.example"), ("--server", SERVER, "--audience", "https://elsewhere.example"))
+# RFC-002 §8.3: a badge naming an audience is refused by a verifier that does not say it is one
+# of them (it used to pass wherever no --audience was given: service B accepted service A's badge).
+expect_code(pop_badge, "BADGE_AUDIENCE_MISMATCH", "aud named, verifier without an audience",
+            rfc002.Verifier([SERVER]), ("--server", SERVER))
 check(cli_code(ca_badge, "--server", SERVER, "--min-ial", "1") == "BADGE_IAL_INSUFFICIENT", "tessera badge verify --min-ial 1 refuses IAL-0")
 
 # -- Claim-structure variants (RFC-002 §16.2), signed by a registry key of our own ---------------
@@ -200,7 +204,7 @@ fake_jwks = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(registry_raw)
 jwks_path = os.path.join(work, "fake-jwks.json")
 with open(jwks_path, "w") as f:
     json.dump(fake_jwks, f)
-fake_verifier = rfc002.Verifier([FAKE], fetch_json=lambda url: fake_jwks, online_status=False)
+fake_verifier = rfc002.Verifier([FAKE], audience="https://api.example.com", fetch_json=lambda url: fake_jwks, online_status=False)
 
 
 def variant(edit=None, **changes):
@@ -214,7 +218,7 @@ def variant(edit=None, **changes):
     return jwt.encode(claims, registry_key, algorithm="EdDSA", headers={"typ": "JWT", "kid": "ca-1"})
 
 
-offline = ("--jwks", jwks_path, "--issuer", FAKE)
+offline = ("--jwks", jwks_path, "--issuer", FAKE, "--audience", "https://api.example.com")
 expect_code(variant(), "VALID", "a well-formed IAL-1 badge from a trusted registry", fake_verifier, offline)
 expect_code(variant(aud="https://api.example.com"), "BADGE_CLAIMS_INVALID", "TV-001 aud is a string", fake_verifier, offline)
 expect_code(variant(edit=lambda c: c["vc"]["credentialSubject"].update(level="0")), "BADGE_CLAIMS_INVALID", "TV-002 level 0 with ial 1",
@@ -242,7 +246,7 @@ expect_code(self_badge, "VALID", "a self-signed badge where that did:key is trus
 
 # -- Revocation through the status list, within its TTL ------------------------------------------
 pop_claims = json.loads(rfc002.b64url_decode(pop_badge.split(".")[1]))
-list_only = rfc002.Verifier([SERVER], online_status=False)
+list_only = rfc002.Verifier([SERVER], audience="https://api.example.com", online_status=False)
 status, body, _ = http("POST", f"/v1/badges/{pop_claims['jti']}/revoke", {"reason": "Key compromise suspected"},
                        {"X-Capiscio-Registry-Key": TOKEN})
 check(status == 200 and json.loads(body)["revoked"] is True and "revokedAt" in json.loads(body), "RFC-002 §12.3 revoke response")
@@ -255,14 +259,15 @@ try:
 except rfc002.BadgeError as error:
     python_code = error.code
 check(python_code == "BADGE_REVOKED", f"independent verifier (status list only), first try after the revoke: {python_code}")
-cli = cli_code(pop_badge, "--server", SERVER)
+cli = cli_code(pop_badge, "--server", SERVER, "--audience", "https://api.example.com")
 check(cli == "BADGE_REVOKED", f"tessera badge verify, first try after the revoke: {cli}")
 status, body, _ = http("GET", f"/v1/badges/{pop_claims['jti']}/status")
 check(json.loads(body)["revoked"] is True, "GET /v1/badges/{jti}/status says revoked")
 
 status, _, _ = http("POST", f"/v1/agents/{enc(bob)}/disable", {"reason": "Security incident"}, {"X-Capiscio-Registry-Key": TOKEN})
 check(status == 200, "agent disabled by DID")
-expect_code(ca_badge, "BADGE_AGENT_DISABLED", "a disabled agent's badge", rfc002.Verifier([SERVER], online_status=False), ("--server", SERVER))
+expect_code(ca_badge, "BADGE_AGENT_DISABLED", "a disabled agent's badge", rfc002.Verifier([SERVER], audience="https://api.example.com", online_status=False),
+            ("--server", SERVER, "--audience", "https://api.example.com"))
 status, body, _ = http("GET", f"/v1/agents/{enc(bob)}/status")
 check(json.loads(body)["status"] == "disabled", "GET /v1/agents/{did}/status says disabled")
 

@@ -169,7 +169,9 @@ class Verifier:
             raise BadgeError("BADGE_EXPIRED")
         if payload["iat"] > now + SKEW or payload.get("nbf", 0) > now + SKEW:
             raise BadgeError("BADGE_NOT_YET_VALID")
-        if "aud" in payload and self.audience is not None and self.audience not in payload["aud"]:
+        # RFC-002 §8.3: a badge that names audiences is for them only; a verifier that does not
+        # state its own identity cannot be one of them.
+        if "aud" in payload and (self.audience is None or self.audience not in payload["aud"]):
             raise BadgeError("BADGE_AUDIENCE_MISMATCH")
         # 7. IAL-1 key binding through the DID document.
         if ial == "1":

@@ -18,47 +18,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-TESSERA = os.environ["TESSERA_BIN"]
-SERVER = os.environ["TESSERA_SERVER"]
-ADMIN = os.environ["TESSERA_TOKEN"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-PY = sys.executable
-RESULTS = []
-
-
-def check(name, condition, detail=""):
-    RESULTS.append(bool(condition))
-    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f"  ({detail})"), file=sys.stderr, flush=True)
-
-
-def http(method, path, body=None, token=ADMIN, server=SERVER):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def issue(mission, server=SERVER, token=ADMIN):
-    status, body = http("POST", "/issue", {"mission": mission, "ttl_s": 3600}, token=token, server=server)
-    assert status == 200, body
-    reply = json.loads(body)
-    path = tempfile.mktemp(suffix=".passport")
-    with open(path, "w") as f:
-        f.write(reply["token"])
-    os.chmod(path, 0o600)
-    return path, reply["claims"]["jti"]
-
-
-def environment(**extra):
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env.update(extra)
-    return env
+from common import ADMIN, HERE, PY, RESULTS, SERVER, TESSERA, check, environment, free_port, http, issue, summary, wait_for
 
 
 def gateway_params(passport, upstream, server=SERVER, **env):
@@ -279,24 +239,6 @@ def faults():
     process.wait(timeout=20)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url, attempts=300):
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 async def http_gateway():
     """`tessera serve --mcp-upstream` in front of an MCPServer speaking streamable HTTP."""
     import httpx2
@@ -364,10 +306,7 @@ async def main():
     await concurrency()
     faults()
     await http_gateway()
-    passed = sum(RESULTS)
-    failed = len(RESULTS) - passed
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary()
 
 
 asyncio.run(main())

@@ -1,6 +1,6 @@
 """A small MCP server (the official SDK's MCPServer) for the gateway's fault tests.
 
-Tools: `echo` (returns its text), `count` (appends a line to COUNT_FILE, so a test can prove the
+Tools: `echo` (returns its text; appends a line to ECHO_FILE), `count` (appends a line to COUNT_FILE, so a test can prove the
 upstream was or was not reached), `crash` (the process dies mid-call), `slow` (sleeps).
 """
 import os
@@ -11,10 +11,13 @@ from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("tessera-fault-server")
 COUNT_FILE = os.environ.get("COUNT_FILE", "/dev/null")
+ECHO_FILE = os.environ.get("ECHO_FILE", "/dev/null")
 
 
 @server.tool(name="echo", description="Echo the text back")
 def echo(text: str) -> str:
+    with open(ECHO_FILE, "a") as f:
+        f.write("x\n")
     return text
 
 

@@ -536,7 +536,7 @@ paths = {
     "/api/v1/console/decisions": {"get": op("Live decision feed (server-sent events)", "console", {
         "200": {"description": "`text/event-stream`: `decisions` events (data: a DecisionBatch), comment heartbeats, and an "
                                "`end` event when the server shuts down or the credential stops being valid.",
-                "content": {"text/event-stream": {"schema": S}}}}, errors=[400, 401, 403, 503], security=PRINCIPAL,
+                "content": {"text/event-stream": {"schema": S}}}}, errors=[400, 401, 403, 429, 503], security=PRINCIPAL,
         parameters=[query_param("agent", "Only this agent id."), query_param("session", "Only this passport jti (and its children)."),
                     {"name": "outcome", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "description": "Only this outcome."}],

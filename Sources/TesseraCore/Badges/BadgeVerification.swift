@@ -26,7 +26,8 @@ public enum SelfSignedPolicy: Sendable, Equatable {
 /// 4. issuer allow-list *before* any key is looked up (a level-0 badge needs explicit trust) →
 ///    `BADGE_ISSUER_UNTRUSTED`;
 /// 5. signature → `BADGE_SIGNATURE_INVALID`;
-/// 6. `exp` / `iat` / `nbf` with 60 s skew → `BADGE_EXPIRED` / `BADGE_NOT_YET_VALID`; `aud` →
+/// 6. `exp` / `iat` / `nbf` with 60 s skew → `BADGE_EXPIRED` / `BADGE_NOT_YET_VALID`; `aud`
+///    present and not naming this verifier (or the verifier has no audience) →
 ///    `BADGE_AUDIENCE_MISMATCH`; minimum IAL → `BADGE_IAL_INSUFFICIENT`;
 /// 7. IAL-1 key binding: `cnf.kid` dereferenced in the subject's DID document, its key equal to
 ///    `key` → `BADGE_CLAIMS_INVALID`;
@@ -40,7 +41,9 @@ public struct BadgeVerification: Sendable {
     public let trustedIssuers: Set<String>
     /// `trustedIssuers` that are origins, decided once here rather than per badge.
     let origins: Set<String>
-    /// This verifier's identity; a badge with `aud` must list it.
+    /// This verifier's identity. A badge with `aud` must list it; a verifier without one accepts
+    /// only badges that name no audience (RFC-002 §8.3: a badge addressed to service A is not
+    /// for a verifier that cannot say it is A).
     public var audience: String?
     public var minimumIAL: Int
     /// Fail closed (`BADGE_REVOCATION_UNAVAILABLE`) when no fresh status list is at hand.
@@ -140,7 +143,11 @@ public struct BadgeVerification: Sendable {
         guard let exp, now < exp + Self.skew else { throw .expired }
         if let iat, iat > now + Self.skew { throw .notYetValid }
         if let nbf, nbf > now + Self.skew { throw .notYetValid }
-        if let audience, let aud, !aud.contains(audience) { throw .audienceMismatch }
+        // Fails closed: a badge that names audiences is refused unless this verifier states it is
+        // one of them (an empty `aud` names nobody, so it is refused too).
+        if let aud {
+            guard let audience, aud.contains(audience) else { throw .audienceMismatch }
+        }
         guard Int(ial) ?? 0 >= minimumIAL else { throw .ialInsufficient }
     }
 

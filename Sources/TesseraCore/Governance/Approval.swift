@@ -43,15 +43,25 @@ public struct ApprovalIndexRecord: Sendable, Equatable {
 }
 
 extension SessionState {
-    /// Open approvals a session may hold at once.
+    /// Open approvals a session may hold at once: one agent cannot fill its approvers' queue.
     public static let maximumOpenApprovals = 32
+    /// Open approvals a workspace may hold at once, across all its sessions: the store counts them
+    /// in the transaction that would open one more (see `SessionMutation.approvalCapacity`), so
+    /// the sessions of one workspace cannot grow the approvals index without bound. Each
+    /// workspace has its own cap, so one workspace's flood never touches another's queue.
+    public static let maximumOpenApprovalsPerWorkspace = 1_024
 
     /// Applies the approval rule to a call that passed every other rule and needs approval:
     /// a *granted* approval of this exact call is used (PERMIT, once); a *pending* one is
     /// answered again (APPROVAL_REQUIRED, same id); otherwise a new request is opened.
     /// Denied and expired approvals are final: they never turn into a PERMIT.
+    ///
+    /// A new request beyond a cap — ``maximumOpenApprovals`` in this session, or
+    /// `workspaceAtCapacity` (the store found ``maximumOpenApprovalsPerWorkspace`` open in the
+    /// workspace) — is DENY `approval_capacity`: never opened, never silently permitted.
     public mutating func resolveApproval(
-        tool: String, arguments: [String: JSONValue], requirement: ToolPolicy.Approval, now: Date, newID: () -> String
+        tool: String, arguments: [String: JSONValue], requirement: ToolPolicy.Approval, now: Date, workspaceAtCapacity: Bool = false,
+        newID: () -> String
     ) -> Decision {
         let digest = ReceiptClaims.digest(.object(arguments))
         var list = approvals ?? []
@@ -67,7 +77,10 @@ extension SessionState {
         list.removeAll { !$0.isOpen(at: now) && now.timeIntervalSince($0.expires_at) > 86_400 }
         if list.count > 256 { list.removeFirst(list.count - 256) }
         guard list.filter({ $0.isOpen(at: now) }).count < Self.maximumOpenApprovals else {
-            return .deny("approval_queue_full", "this session already has \(Self.maximumOpenApprovals) open approval requests")
+            return .deny("approval_capacity", "this session already has \(Self.maximumOpenApprovals) open approval requests")
+        }
+        guard !workspaceAtCapacity else {
+            return .deny("approval_capacity", "this workspace already has \(Self.maximumOpenApprovalsPerWorkspace) open approval requests")
         }
         let record = ApprovalRecord(
             id: newID(), tool: tool, arguments_digest: digest, arguments: .object(arguments), approvers: requirement.approvers,

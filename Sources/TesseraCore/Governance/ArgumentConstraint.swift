@@ -22,9 +22,11 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     case any([ArgumentConstraint])
     case not(ArgumentConstraint)
 
+    /// Bounds compared exactly as decimals (``JSONNumber``): `max 1000` refuses
+    /// `1000.00000000000001`, which a double would round to 1000.
     public struct NumberRange: Sendable, Equatable {
-        public var min: Double?
-        public var max: Double?
+        public var min: JSONNumber?
+        public var max: JSONNumber?
         public var exclusiveMin: Bool
         public var exclusiveMax: Bool
     }
@@ -71,8 +73,21 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     public static let maximumMembers = 64
     public static let maximumDepth = 8
     public static let maximumStringBytes = 1_024
-    /// Integers are exact in a double only up to 2^53: beyond that `range` cannot compare exactly.
-    public static let exactIntegerLimit = 9_007_199_254_740_992.0
+    /// Numbers in a constraint must survive a signed passport's round trip exactly (a
+    /// `Decimal` keeps 38 significant digits); a longer one is refused, never rounded.
+    public static let maximumSignificantDigits = 38
+    /// Strings a shell or regex constraint reads: what a call may make Tessera scan per argument.
+    public static let maximumCheckedStringScalars = 16_384
+
+    /// The first number in `value` with more significant digits than a constraint can keep.
+    static func inexactNumber(in value: JSONValue) -> JSONNumber? {
+        switch value {
+        case .number(let n): return n.significantDigits > maximumSignificantDigits ? n : nil
+        case .array(let items): return items.lazy.compactMap(inexactNumber(in:)).first
+        case .object(let members): return members.values.lazy.compactMap(inexactNumber(in:)).first
+        default: return nil
+        }
+    }
 
     // MARK: Parsing
 
@@ -88,6 +103,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             guard items.count <= maximumValues else { throw .invalid("\(at) has \(items.count) values; at most \(maximumValues)") }
             var out = Set<String>()
             for (i, item) in items.enumerated() {
+                if let n = inexactNumber(in: item) {
+                    throw .invalid("\(at)[\(i)] has the number \(n.canonical), with more than \(maximumSignificantDigits) significant digits: it cannot be compared exactly")
+                }
                 let canonical = CanonicalJSON.serialize(item)
                 guard canonical.utf8.count <= maximumStringBytes else { throw .invalid("\(at)[\(i)] is longer than \(maximumStringBytes) bytes") }
                 out.insert(canonical)
@@ -125,6 +143,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         switch kind {
         case "exact":
             guard CanonicalJSON.serialize(body).utf8.count <= maximumStringBytes * 4 else { throw .invalid("\(at) is too large") }
+            if let n = inexactNumber(in: body) {
+                throw .invalid("\(at) has the number \(n.canonical), with more than \(maximumSignificantDigits) significant digits: it cannot be compared exactly")
+            }
             return .exact(body)
         case "one_of": return .oneOf(try values(body))
         case "not_one_of": return .notOneOf(try values(body))
@@ -132,10 +153,10 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case "subset": return .subset(try values(body))
         case "range":
             let o = try fields(body, allowed: ["min", "max", "exclusive_min", "exclusive_max"])
-            func bound(_ name: String) throws(MissionError) -> Double? {
+            func bound(_ name: String) throws(MissionError) -> JSONNumber? {
                 guard let v = o[name], v != .null else { return nil }
-                guard case .number(let n) = v, n.isFinite, abs(n) <= exactIntegerLimit else {
-                    throw .invalid("\(at).\(name) must be a number of magnitude at most 2^53")
+                guard case .number(let n) = v, n.significantDigits <= maximumSignificantDigits else {
+                    throw .invalid("\(at).\(name) must be a number of at most \(maximumSignificantDigits) significant digits")
                 }
                 return n
             }
@@ -191,8 +212,8 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
                 guard case .array(let items) = v, !items.isEmpty, items.count <= maximumValues else { throw .invalid("\(at).ports must be a non-empty array of port numbers") }
                 var out = Set<Int>()
                 for (i, item) in items.enumerated() {
-                    guard case .number(let n) = item, n == n.rounded(), (1...65535).contains(n) else { throw .invalid("\(at).ports[\(i)] must be 1-65535") }
-                    out.insert(Int(n))
+                    guard case .number(let n) = item, let port = n.int, (1...65535).contains(port) else { throw .invalid("\(at).ports[\(i)] must be 1-65535") }
+                    out.insert(port)
                 }
                 ports = out
             }
@@ -232,82 +253,171 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
 
     // MARK: Checking
 
+    /// What a check concluded. `unknown` is a value the constraint cannot read (not a URL, not a
+    /// canonical address, the wrong type, too long): it is neither inside nor outside, so it
+    /// fails the constraint *and* fails `not` of it — a value the inner parser cannot read must
+    /// never be permitted by negation (`not cidr [127.0.0.0/8]` and `127.1`, `0x7f.0.0.1`, …).
+    /// `all`/`any` combine as Kleene's three-valued logic.
+    public enum Outcome: Sendable, Equatable {
+        case pass
+        case fail(String)
+        case unknown(String)
+
+        var failure: String? {
+            switch self {
+            case .pass: nil
+            case .fail(let why), .unknown(let why): why
+            }
+        }
+    }
+
     /// Why `value` fails this constraint, or nil when it passes.
     public func check(_ value: JSONValue) -> String? {
+        outcome(value).failure
+    }
+
+    /// The three-valued check (see ``Outcome``).
+    public func outcome(_ value: JSONValue) -> Outcome {
+        func verdict(_ why: String?) -> Outcome { why.map(Outcome.fail) ?? .pass }
         switch self {
         case .exact(let expected):
-            return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? nil : "not the exact value allowed"
+            return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? .pass : .fail("not the exact value allowed")
         case .oneOf(let allowed):
-            return allowed.contains(CanonicalJSON.serialize(value)) ? nil : "not one of the allowed values"
+            return allowed.contains(CanonicalJSON.serialize(value)) ? .pass : .fail("not one of the allowed values")
         case .notOneOf(let refused):
-            return refused.contains(CanonicalJSON.serialize(value)) ? "a refused value" : nil
+            return refused.contains(CanonicalJSON.serialize(value)) ? .fail("a refused value") : .pass
         case .range(let r):
-            guard case .number(let n) = value else { return "not a number" }
-            guard abs(n) < Self.exactIntegerLimit else { return "number too large to compare exactly" }
-            if let lo = r.min, r.exclusiveMin ? !(n > lo) : !(n >= lo) { return "\(CanonicalJSON.number(n)) is below the minimum \(CanonicalJSON.number(lo))" }
-            if let hi = r.max, r.exclusiveMax ? !(n < hi) : !(n <= hi) { return "\(CanonicalJSON.number(n)) is above the maximum \(CanonicalJSON.number(hi))" }
-            return nil
+            guard case .number(let n) = value else { return .unknown("not a number") }
+            if let lo = r.min, r.exclusiveMin ? !(lo < n) : n < lo { return .fail("\(n.canonical) is below the minimum \(lo.canonical)") }
+            if let hi = r.max, r.exclusiveMax ? !(n < hi) : hi < n { return .fail("\(n.canonical) is above the maximum \(hi.canonical)") }
+            return .pass
         case .pattern(let glob):
-            guard case .string(let s) = value else { return "not a string" }
+            guard case .string(let s) = value else { return .unknown("not a string") }
             if glob.pattern.hasPrefix("/") {
-                guard let normalized = ResourcePath.normalize(s) else { return "invalid path" }
-                return glob.matches(normalized) ? nil : "\(normalized) does not match \(glob.pattern)"
+                guard let normalized = ResourcePath.normalize(s) else { return .unknown("invalid path") }
+                return glob.matches(normalized) ? .pass : .fail("\(normalized) does not match \(glob.pattern)")
             }
-            return glob.matches(s) ? nil : "does not match \(glob.pattern)"
+            return glob.matches(s) ? .pass : .fail("does not match \(glob.pattern)")
         case .regex(let regex):
-            guard case .string(let s) = value else { return "not a string" }
-            guard s.unicodeScalars.count <= 65_536 else { return "string too long" }
-            return regex.matches(s) ? nil : "does not match the regex"
+            guard case .string(let s) = value else { return .unknown("not a string") }
+            guard s.unicodeScalars.count <= Self.maximumCheckedStringScalars else { return .unknown("string longer than \(Self.maximumCheckedStringScalars) characters") }
+            return regex.matches(s) ? .pass : .fail("does not match the regex")
         case .subpath(let root):
-            guard case .string(let s) = value else { return "not a string" }
+            guard case .string(let s) = value else { return .unknown("not a string") }
             guard let path = ResourcePath.normalize(s), path.hasPrefix("/") else {
-                return "not an absolute path, escapes the root, or is badly encoded"
+                return .unknown("not an absolute path, escapes the root, or is badly encoded")
             }
-            return Self.isUnder(path, root) ? nil : "\(path) is outside \(root)"
+            return Self.isUnder(path, root) ? .pass : .fail("\(path) is outside \(root)")
         case .url(let rule):
-            guard case .string(let s) = value else { return "not a string" }
-            guard let url = StrictURL(s) else { return "not a URL that can be read unambiguously" }
-            guard rule.schemes.contains(url.scheme) else { return "scheme \(url.scheme) not allowed" }
-            if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return "host \(url.host) not allowed" }
+            guard case .string(let s) = value else { return .unknown("not a string") }
+            guard let url = StrictURL(s) else { return .unknown("not a URL that can be read unambiguously") }
+            guard rule.schemes.contains(url.scheme) else { return .fail("scheme \(url.scheme) not allowed") }
+            if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return .fail("host \(url.host) not allowed") }
             if let ports = rule.ports {
-                guard ports.contains(url.port) else { return "port \(url.port) not allowed" }
+                guard ports.contains(url.port) else { return .fail("port \(url.port) not allowed") }
             } else if url.port != StrictURL.defaultPorts[url.scheme] {
-                return "port \(url.port) not allowed (only the scheme's default)"
+                return .fail("port \(url.port) not allowed (only the scheme's default)")
             }
-            if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return "path \(url.path) is outside \(prefix)" }
-            return nil
+            if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return .fail("path \(url.path) is outside \(prefix)") }
+            return .pass
         case .cidr(let networks):
-            guard case .string(let s) = value else { return "not a string" }
-            guard let address = IPAddress(s) else { return "not a canonical IP address" }
-            return networks.contains { $0.contains(address) } ? nil : "\(address.text) is outside the allowed networks"
+            guard case .string(let s) = value else { return .unknown("not a string") }
+            guard let address = IPAddress(s) else { return .unknown("not a canonical IP address") }
+            return networks.contains { $0.contains(address) } ? .pass : .fail("\(address.text) is outside the allowed networks")
         case .shell(let rule):
-            guard case .string(let s) = value else { return "not a string" }
+            guard case .string(let s) = value else { return .unknown("not a string") }
+            guard s.unicodeScalars.count <= Self.maximumCheckedStringScalars else { return .unknown("command longer than \(Self.maximumCheckedStringScalars) characters") }
             let words: [String]
             do {
                 words = try ShellWords.split(s)
             } catch {
-                return error.description
+                return .unknown(error.description)
             }
-            guard rule.programs.contains(words[0]) else { return "program \(words[0]) not allowed" }
+            guard rule.programs.contains(words[0]) else { return .fail("program \(words[0]) not allowed") }
             if let allowed = rule.allowArgs {
+                // Words are matched joined by single spaces: a word that itself holds a blank
+                // (`git 'log --oneline'`) would read as two words and match a pattern meant for
+                // two. Such a word cannot be judged against `allow_args`.
+                if words.dropFirst().contains(where: { $0.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) }) {
+                    return .unknown("an argument containing a blank cannot be matched against allow_args")
+                }
                 let args = words.dropFirst().joined(separator: " ")
-                guard allowed.contains(where: { Self.wildcard($0, args) }) else { return "arguments \"\(args)\" not allowed" }
+                guard allowed.contains(where: { Self.wildcard($0, args) }) else { return .fail("arguments \"\(args)\" not allowed") }
             }
-            return nil
+            return .pass
         case .contains(let required):
-            guard case .array(let items) = value else { return "not an array" }
+            guard case .array(let items) = value else { return .unknown("not an array") }
             let present = Set(items.map(CanonicalJSON.serialize))
-            return required.isSubset(of: present) ? nil : "does not contain every required value"
+            return required.isSubset(of: present) ? .pass : .fail("does not contain every required value")
         case .subset(let allowed):
-            guard case .array(let items) = value else { return "not an array" }
-            return items.allSatisfy({ allowed.contains(CanonicalJSON.serialize($0)) }) ? nil : "has a value outside the allowed set"
+            guard case .array(let items) = value else { return .unknown("not an array") }
+            return items.allSatisfy({ allowed.contains(CanonicalJSON.serialize($0)) }) ? .pass : .fail("has a value outside the allowed set")
         case .all(let members):
-            for member in members { if let failure = member.check(value) { return failure } }
-            return nil
+            var unknown: String?
+            for member in members {
+                switch member.outcome(value) {
+                case .pass: continue
+                case .fail(let why): return .fail(why)
+                case .unknown(let why): if unknown == nil { unknown = why }
+                }
+            }
+            return unknown.map(Outcome.unknown) ?? .pass
         case .any(let members):
-            return members.contains(where: { $0.check(value) == nil }) ? nil : "matches none of the alternatives"
+            var unknown: String?
+            for member in members {
+                switch member.outcome(value) {
+                case .pass: return .pass
+                case .fail: continue
+                case .unknown(let why): if unknown == nil { unknown = why }
+                }
+            }
+            return unknown.map(Outcome.unknown) ?? .fail("matches none of the alternatives")
         case .not(let inner):
-            return inner.check(value) == nil ? "matches a refused \(inner.kind) constraint" : nil
+            switch inner.outcome(value) {
+            case .pass: return .fail("matches a refused \(inner.kind) constraint")
+            case .fail: return .pass
+            case .unknown(let why): return .unknown("cannot be judged against a refused \(inner.kind) constraint (\(why))")
+            }
+        }
+    }
+
+    // MARK: Cost
+
+    /// An upper bound on the steps checking `value` against this constraint can take: the
+    /// regex simulation is O(program × text), glob and wildcard matching O(pattern × text),
+    /// the rest linear in the value. Evaluation refuses a call whose arguments cost more than
+    /// its budget *before* running any check, so no call can buy seconds of CPU with a long
+    /// argument against a legal but large regex.
+    public func cost(_ value: JSONValue) -> Int {
+        func length(_ value: JSONValue) -> Int {
+            switch value {
+            case .string(let s): s.utf8.count + 1
+            case .array(let items): items.reduce(1) { $0 + length($1) }
+            case .object(let members): members.reduce(1) { $0 + $1.key.utf8.count + length($1.value) }
+            default: 8
+            }
+        }
+        switch self {
+        case .regex(let regex): return (length(value) + 1) * max(1, regex.programSize)
+        case .pattern(let glob): return length(value) * max(1, glob.pattern.utf8.count)
+        case .shell(let rule): return length(value) * max(1, (rule.allowArgs ?? []).reduce(1) { $0 + $1.utf8.count })
+        case .all(let members), .any(let members): return members.reduce(0) { $0 + $1.cost(value) }
+        case .not(let inner): return inner.cost(value)
+        default: return length(value)
+        }
+    }
+
+    /// What this constraint weighs whatever the value (program and pattern sizes): bounded per
+    /// tool at `/issue` and `/delegate`, so that wrapping a large regex in `all` with the
+    /// parent's constraint — which passes attenuation — cannot multiply the work.
+    public var weight: Int {
+        switch self {
+        case .regex(let regex): return regex.programSize
+        case .pattern(let glob): return glob.pattern.utf8.count
+        case .shell(let rule): return (rule.allowArgs ?? []).reduce(1) { $0 + $1.utf8.count }
+        case .all(let members), .any(let members): return members.reduce(1) { $0 + $1.weight }
+        case .not(let inner): return 1 + inner.weight
+        default: return 1
         }
     }
 

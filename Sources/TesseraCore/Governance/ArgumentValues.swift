@@ -308,7 +308,11 @@ public enum ShellWords {
                 word.append(next)
             case ";", "|", "&", "$", "`", ">", "<", "(", ")", "\n", "\r", "*", "?", "[", "]", "{", "}", "!":
                 throw fail(c)
-            case "~", "#":
+            case "~":
+                // Unquoted, bash expands it at a word's start and after `=` or `:` (`a=~/x`):
+                // refused anywhere outside quotes.
+                throw fail(c)
+            case "#":
                 if !inWord { throw fail(c) }
                 word.append(c)
             default:

@@ -44,10 +44,10 @@ public struct DelegationRequest: Sendable, Equatable {
         }
         func integer(_ name: String, range: ClosedRange<Int>) throws(MissionError) -> Int? {
             guard let value = object[name], value != .null else { return nil }
-            guard case .number(let n) = value, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            guard case .number(let n) = value, let integer = n.int, range.contains(integer) else {
                 throw .invalid("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
             }
-            return Int(n)
+            return integer
         }
         let scope = try strings("child_resource_scope")
         if let scope { try Mission.validateScope(scope, field: "child_resource_scope") }
@@ -97,8 +97,8 @@ public struct DelegationRequest: Sendable, Equatable {
             "child_allowed_tools": .array(childAllowedTools.map(JSONValue.string)),
         ]
         if let childResourceScope { object["child_resource_scope"] = .array(childResourceScope.map(JSONValue.string)) }
-        if let childMaxToolCalls { object["child_max_tool_calls"] = .number(Double(childMaxToolCalls)) }
-        if let childTTL { object["child_ttl_s"] = .number(Double(childTTL)) }
+        if let childMaxToolCalls { object["child_max_tool_calls"] = .number(JSONNumber(childMaxToolCalls)) }
+        if let childTTL { object["child_ttl_s"] = .number(JSONNumber(childTTL)) }
         if let childCnfJKT { object["child_cnf_jkt"] = .string(childCnfJKT) }
         if let childTools { object["child_tools"] = .object(childTools) }
         return CanonicalJSON.serialize(.object(object))

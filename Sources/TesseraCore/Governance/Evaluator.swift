@@ -109,6 +109,20 @@ public struct Evaluator: Sendable {
 
     public static let maxToolNameBytes = 256
 
+    /// The work one call may make the constraint checks do (steps as counted by
+    /// ``ArgumentConstraint/cost(_:)``; about 30 ns each on a 2-core machine, so ~30 ms). A call
+    /// over it is denied `constraint_too_costly` before any check runs.
+    public static let stepBudget = 1_000_000
+    /// Calls cheaper than this are checked inline; costlier ones are moved off the request's
+    /// executor by the server (see `GovernanceService.evaluate`).
+    public static let inlineCost = 20_000
+
+    /// What the constraint checks of this call would cost at most (0 for a tool without
+    /// constraints).
+    public func cost(tool: String, arguments: [String: JSONValue]) -> Int {
+        policies[tool]?.cost(arguments) ?? 0
+    }
+
     public func evaluate(_ session: SessionState, tool: String, arguments: [String: JSONValue], now: Date) -> Decision {
         evaluate(session, call: decide(tool: tool, arguments: arguments), now: now)
     }
@@ -141,6 +155,10 @@ public struct Evaluator: Sendable {
             }
         }
         if let policy = policies[tool] {
+            let cost = policy.cost(arguments)
+            if cost > Self.stepBudget {
+                return .deny("constraint_too_costly", "checking these arguments could take \(cost) steps; at most \(Self.stepBudget) per call")
+            }
             let violations = policy.violations(arguments)
             if let first = violations.first {
                 let reason = ["unknown_argument", "missing_argument"].contains(first.constraint) ? first.constraint : "argument_violation"

@@ -9,6 +9,8 @@
 public struct LinearRegex: Sendable, Equatable {
     public let source: String
     let program: [Instruction]
+    /// States in the compiled program: the per-character cost of a match.
+    public var programSize: Int { program.count }
 
     public static func == (a: LinearRegex, b: LinearRegex) -> Bool { a.source == b.source }
 

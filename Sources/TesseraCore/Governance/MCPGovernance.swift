@@ -9,7 +9,7 @@ public enum MCPGovernance {
 
     /// A JSON-RPC error response.
     public static func errorResponse(code: Int, message: String, id: JSONValue, data: JSONValue? = nil) -> JSONValue {
-        var error: [String: JSONValue] = ["code": .number(Double(code)), "message": .string(message)]
+        var error: [String: JSONValue] = ["code": .number(JSONNumber(code)), "message": .string(message)]
         if let data { error["data"] = data }
         return .object(["jsonrpc": "2.0", "id": id, "error": .object(error)])
     }
@@ -43,9 +43,54 @@ public enum MCPGovernance {
             data: .object(["decision": "DENY", "reason": .string(reason)]))
     }
 
+    /// The bytes a gateway sends for `message`: compact JSON on one line, never the bytes it
+    /// received. A peer that splits lines differently (Python's universal newlines split at a
+    /// bare CR; `str.splitlines` also at U+0085, U+2028 and U+2029) must read exactly the one
+    /// message Tessera evaluated, so every such character inside a string is escaped too (JSON
+    /// allows `\uXXXX` for any character; outside strings the output has no whitespace at all).
+    public static func wire(_ message: JSONValue) -> [UInt8] {
+        let text = CanonicalJSON.serialize(message)
+        guard text.utf8.contains(where: { $0 >= 0xC2 }) else { return Array(text.utf8) }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x80...0x9F, 0x2028, 0x2029:
+                out.append(contentsOf: String(format: "\\u%04x", scalar.value).unicodeScalars)
+            default:
+                out.append(scalar)
+            }
+        }
+        return Array(String(out).utf8)
+    }
+
+    /// Whether a received message has a control character (U+0000–U+001F) anywhere. Inside a
+    /// JSON string one is invalid already; outside, JSON calls tab, CR and LF whitespace, but a
+    /// bare CR is a line break to other readers: a message carrying one could be one message to
+    /// Tessera and two to the server behind it (round-three finding 1). Refused, not repaired.
+    public static func hasControlCharacter(_ bytes: some Sequence<UInt8>) -> Bool {
+        bytes.contains { $0 < 0x20 }
+    }
+
     /// The tools a passport can ever permit: what `tools/list` may show.
     public static func visibleTools(_ claims: PassportClaims) -> Set<String> {
         claims.permittedTools.subtracting(claims.forbidden_tools)
+    }
+
+    /// What a gateway relays for a message from the upstream, filtered for the caller: any
+    /// result carrying a `tools` array (a `tools/list` answer, a `server/discover` answer —
+    /// whatever request it answers, correlated or not) keeps only `visible` tools. Fails closed:
+    /// a `tools` member that is not an array of named tools is replaced by an error.
+    public static func filteringAnyToolList(_ message: [String: JSONValue], visible: Set<String>) -> [String: JSONValue] {
+        guard case .object(let result)? = message["result"], let tools = result["tools"] else { return message }
+        guard case .array = tools, let filtered = filteringToolsList(message, visible: visible) else {
+            return errorObject(code: -32603, message: "Tessera could not read the upstream's tool list", id: message["id"] ?? .null)
+        }
+        return filtered
+    }
+
+    static func errorObject(code: Int, message: String, id: JSONValue) -> [String: JSONValue] {
+        guard case .object(let object) = errorResponse(code: code, message: message, id: id) else { return [:] }
+        return object
     }
 
     /// A `tools/list` answer with only `visible` tools (`nextCursor` and the rest untouched), or

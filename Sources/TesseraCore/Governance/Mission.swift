@@ -71,10 +71,10 @@ public struct Mission: Sendable, Equatable, Codable {
         }
         func integer(_ name: String, max: Int) throws(MissionError) -> Int? {
             guard let value = object[name], value != .null else { return nil }
-            guard case .number(let n) = value, n == n.rounded(), n >= 0, n <= Double(max) else {
+            guard case .number(let n) = value, let integer = n.int, (0...max).contains(integer) else {
                 throw .invalid("mission.\(name) must be an integer from 0 to \(max)")
             }
-            return Int(n)
+            return integer
         }
         var delegationAllowed = false
         if let value = object["delegation_allowed"] {

@@ -13,6 +13,18 @@ public enum ResourcePath {
         // The common case — an absolute ASCII path already in canonical form — is returned as
         // is after one byte scan, without any of the Foundation string work below.
         if isCanonicalAbsolute(raw) || isCanonicalURL(raw) { return raw }
+        // A URL's authority is read from the raw text, before any decoding: decoding first turned
+        // `https://api.example.com%2F@evil.com/x` into a path under api.example.com, while every
+        // HTTP client sends it to evil.com (round-three finding 2).
+        if !raw.hasPrefix("/") {
+            switch splitURL(raw) {
+            case .notURL: break
+            case .unreadable: return nil
+            case .url(let origin, let rest):
+                guard let path = rest.isEmpty ? "/" : normalize(rest), path.hasPrefix("/") else { return nil }
+                return origin + path
+            }
+        }
         // Decode percent-escapes until stable (bounded), so double encoding is caught too.
         var value = raw
         for _ in 0..<3 {
@@ -39,15 +51,10 @@ public enum ResourcePath {
             return nil
         }
         if hasBackslash { value = value.replacingOccurrences(of: "\\", with: "/") }
-        // Keep a URL's scheme and authority; normalise the path after them.
-        var prefix = ""
-        if !value.hasPrefix("/"), let range = value.range(of: "://") {
-            let afterScheme = value[range.upperBound...]
-            let authorityEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
-            prefix = String(value[..<authorityEnd]).lowercased()
-            value = String(value[authorityEnd...])
-            if value.isEmpty { return prefix + "/" }
-        }
+        // A value that only becomes a URL once decoded (`https%3A//…`) has no authority Tessera
+        // read before decoding: refused.
+        if !value.hasPrefix("/"), value.contains("://") { return nil }
+        let prefix = ""
         let absolute = value.hasPrefix("/")
         var segments: [Substring] = []
         for segment in value.split(separator: "/", omittingEmptySubsequences: true) {
@@ -61,6 +68,38 @@ public enum ResourcePath {
         }
         let path = segments.joined(separator: "/")
         return prefix + (absolute || !prefix.isEmpty ? "/" : "") + path
+    }
+
+    /// A URL cut at its authority, read from the raw text: `scheme://authority` (lower-cased) and
+    /// the raw rest (path, query); `.notURL` when `raw` is not `scheme://…`. The authority must be
+    /// only a host and port — letters, digits, `-`, `.`, `:` and IPv6 brackets — so userinfo
+    /// (`@`), any percent-encoding, backslashes (a path separator to WHATWG parsers, part of the
+    /// userinfo to curl), `?` and `#` make the whole URL `.unreadable`, for the caller to refuse.
+    enum URLParts {
+        case notURL
+        case unreadable
+        case url(origin: String, rest: String)
+    }
+
+    static func splitURL(_ raw: String) -> URLParts {
+        guard let separator = raw.range(of: "://") else { return .notURL }
+        let scheme = raw[..<separator.lowerBound]
+        guard let first = scheme.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20),
+            scheme.utf8.allSatisfy({ b in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                    || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+            })
+        else { return .unreadable }
+        let rest = raw[separator.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard !authority.isEmpty,
+            authority.utf8.allSatisfy({ b in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+                    || b == UInt8(ascii: ":") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
+            })
+        else { return .unreadable }
+        return .url(origin: String(raw[..<authorityEnd]).lowercased(), rest: String(rest[authorityEnd...]))
     }
 
     /// Whether `value` is an absolute path that normalisation would return unchanged: ASCII, no
@@ -119,7 +158,9 @@ public enum ResourcePath {
         }
         while index != utf8.endIndex, utf8[index] != UInt8(ascii: "/") {
             switch utf8[index] {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), 0x80...0xFF: return false
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), UInt8(ascii: "@"), UInt8(ascii: "?"),
+                UInt8(ascii: "#"), 0x80...0xFF:
+                return false
             default: index = utf8.index(after: index)
             }
         }

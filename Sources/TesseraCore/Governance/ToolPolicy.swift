@@ -97,13 +97,13 @@ public struct ToolPolicy: Sendable, Equatable {
         }
         var minimum = 1
         if let m = o["min_approvals"] {
-            guard case .number(let n) = m, n == n.rounded(), (1...16).contains(n) else { throw .invalid("\(path).min_approvals must be an integer from 1 to 16") }
-            minimum = Int(n)
+            guard case .number(let n) = m, let integer = n.int, (1...16).contains(integer) else { throw .invalid("\(path).min_approvals must be an integer from 1 to 16") }
+            minimum = integer
         }
         var ttl = 900
         if let t = o["ttl_s"] {
-            guard case .number(let n) = t, n == n.rounded(), (1...86_400).contains(n) else { throw .invalid("\(path).ttl_s must be an integer from 1 to 86400") }
-            ttl = Int(n)
+            guard case .number(let n) = t, let integer = n.int, (1...86_400).contains(integer) else { throw .invalid("\(path).ttl_s must be an integer from 1 to 86400") }
+            ttl = integer
         }
         return Approval(when: when, approvers: approvers, minApprovals: minimum, ttlSeconds: ttl)
     }
@@ -115,7 +115,11 @@ public struct ToolPolicy: Sendable, Equatable {
         var out: [String: ToolPolicy] = [:]
         for name in tools.keys.sorted() {
             guard !name.isEmpty, name.utf8.count <= Evaluator.maxToolNameBytes else { throw .invalid("\(path): tool names are 1-256 bytes") }
-            out[name] = try parse(tools[name]!, path: "\(path).\(name)")
+            let policy = try parse(tools[name]!, path: "\(path).\(name)")
+            guard policy.weight <= maximumWeight else {
+                throw .invalid("\(path).\(name): its constraints are too costly to evaluate (weight \(policy.weight); at most \(maximumWeight): regex states and pattern lengths, summed)")
+            }
+            out[name] = policy
         }
         return out
     }
@@ -131,6 +135,30 @@ public struct ToolPolicy: Sendable, Equatable {
             self.detail = detail
         }
     }
+
+    /// Steps at most that checking `arguments` against this entry can take (see
+    /// ``ArgumentConstraint/cost(_:)``), approval conditions included.
+    public func cost(_ arguments: [String: JSONValue]) -> Int {
+        var total = 0
+        for (name, rule) in orderedArguments {
+            if let value = arguments[name] { total += rule.constraint.cost(value) }
+        }
+        if let when = approval?.when {
+            for (name, constraint) in when {
+                if let value = arguments[name] { total += constraint.cost(value) }
+            }
+        }
+        return total
+    }
+
+    /// What this entry's constraints weigh whatever the call (see ``ArgumentConstraint/weight``).
+    public var weight: Int {
+        arguments.values.reduce(0) { $0 + $1.constraint.weight } + (approval?.when?.values.reduce(0) { $0 + $1.weight } ?? 0)
+    }
+
+    /// The most a tool entry may weigh: a few large regexes, not thousands of states wrapped in
+    /// `all`/`any` to multiply each call's work.
+    public static let maximumWeight = 12_000
 
     /// Every violation of this entry by `arguments` (empty = the arguments are acceptable).
     public func violations(_ arguments: [String: JSONValue]) -> [Violation] {

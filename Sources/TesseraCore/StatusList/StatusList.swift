@@ -148,7 +148,7 @@ public struct StatusClaim: Codable, Sendable, Equatable, Hashable {
     static func strict(_ object: [String: JSONValue]) throws(JWSError) -> StatusClaim? {
         guard let status = try object.optionalObject("status") else { return nil }
         guard let list = try status.optionalObject("status_list"), case .number(let idx)? = list["idx"],
-            let index = Int(exactly: idx), index >= 0, case .string(let uri)? = list["uri"], !uri.isEmpty
+            let index = idx.int, index >= 0, case .string(let uri)? = list["uri"], !uri.isEmpty
         else { throw .malformed("claims: status.status_list") }
         return StatusClaim(idx: index, uri: uri)
     }

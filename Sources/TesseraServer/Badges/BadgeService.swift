@@ -14,10 +14,15 @@ public struct BadgeSettings: Sendable {
     public var challengeMaximumLifetime: Int = 600
     /// Open challenges an agent may hold at once (the newest displaces the oldest).
     public var challengeLimit: Int = 16
-    /// RFC-003 §8.4 phase-1 limits, per minute.
+    /// RFC-003 §8.4 phase-1 limits, per minute: per client address, and per DID *for each
+    /// principal asking* (a user or API key, or one badge), so that a relying party holding the
+    /// agent's badge cannot use up the agent's own challenges.
     public var challengesPerRequesterPerMinute: Int = 50
     public var challengesPerDIDPerMinute: Int = 10
-    /// RFC-003 §8.4 phase-2 limits: issuances per DID per minute, failed proofs per DID per 15 min.
+    /// RFC-003 §8.4 phase-2 limits: issuances per DID per minute (only valid proofs count, so only
+    /// the key holder spends it); failed proofs per 15 min per DID and principal that asked for
+    /// the challenge. Past that limit a failing proof is answered 429, but every proof is still
+    /// checked: a valid proof is never refused because of anyone's failures.
     public var issuancesPerDIDPerMinute: Int = 10
     public var failedProofsPerDID: Int = 5
     /// How long verifiers may cache a status list.
@@ -202,34 +207,51 @@ public struct BadgeService: Sendable {
 
     /// Signs an RFC-002 badge for `agent` with the registry's key; `key` is always the agent's
     /// registered key (RFC-002 §7.2.1: no client-supplied key material).
+    ///
+    /// The challenge's consumption (IAL-1), the status-list index, the signature and the record
+    /// are one store transaction (``AgentStore/issueBadge(_:sign:)``): a failure anywhere leaves
+    /// nothing half-written — no challenge burnt without a badge, no index or signed token
+    /// without a record (which revocation needs). nil when the challenge was already used.
     func sign(
         _ agent: AgentRecord, ial: String, lifetime: Int, audience: [String]?, cnf: BadgeClaims.Confirmation?, challengeID: String?,
         jti: String = UUID().uuidString.lowercased()
-    ) async throws -> IssuedBadge {
+    ) async throws -> IssuedBadge? {
         guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
         let key = try Ed25519PublicKey(jwk: agent.publicJWK)
-        let now = clock.now().unixSeconds
+        let instant = clock.now()
+        let now = instant.unixSeconds
         let expires = Date(timeIntervalSince1970: TimeInterval(now + Int64(lifetime)))
-        let status = try await statusLists.allocate(kind: "badge", jti: jti, agentID: agent.id, expiresAt: expires)
-        let claims = BadgeClaims(
-            jti: jti, iss: origin.current, sub: agent.did, audience: audience, iat: now, exp: now + Int64(lifetime), ial: ial,
-            key: key.publicJWK, cnf: cnf, level: "1", domain: agent.domain, status: status, popChallengeID: challengeID,
-            workspace: agent.workspace, agentID: agent.id)
-        let token = try await keys.sign(claims, type: BadgeClaims.type)
-        try await store.recordBadge(
-            BadgeRecord(jti: jti, agentID: agent.id, workspace: agent.workspace, ial: ial,
-                        issuedAt: Date(timeIntervalSince1970: TimeInterval(now)), expiresAt: expires))
+        let signingKey = await keys.signer.keyPair
+        let statusLists = self.statusLists
+        let issuer = origin.current
+        let makeClaims: @Sendable (Int64) -> BadgeClaims = { index in
+            BadgeClaims(
+                jti: jti, iss: issuer, sub: agent.did, audience: audience, iat: now, exp: now + Int64(lifetime), ial: ial,
+                key: key.publicJWK, cnf: cnf, level: "1", domain: agent.domain, status: statusLists.claim(index: index),
+                popChallengeID: challengeID, workspace: agent.workspace, agentID: agent.id)
+        }
+        let issuance = BadgeIssuance(
+            challengeID: challengeID, at: instant,
+            status: StatusEntry(kind: "badge", jti: jti, agentID: agent.id, expiresAt: expires),
+            record: BadgeRecord(
+                jti: jti, agentID: agent.id, workspace: agent.workspace, ial: ial, issuedAt: Date(timeIntervalSince1970: TimeInterval(now)),
+                expiresAt: expires))
+        guard let (index, token) = try await store.issueBadge(issuance, sign: { index in
+            try CompactJWS.sign(makeClaims(index), type: BadgeClaims.type, key: signingKey)
+        }) else { return nil }
         logger.info("badge issued", metadata: ["agent": "\(agent.id)", "jti": "\(jti)", "ial": "\(ial)"])
-        return IssuedBadge(token: token, claims: claims)
+        return IssuedBadge(token: token, claims: makeClaims(index))
     }
 
     /// IAL-0 (RFC-002 §7.2): the registry vouches for the agent on a credential holding
     /// `badges:issue` in its workspace.
     public func issueCA(_ reference: String, lifetime requested: Int?, audience: [String]?, by identity: Identity) async throws -> IssuedBadge {
         let agent = try await agent(reference, Capability.badgesIssue, by: identity)
-        return try await sign(
+        guard let issued = try await sign(
             agent, ial: "0", lifetime: try lifetime(requested, field: "ttl"), audience: try Self.audience(audience, field: "badge_aud"), cnf: nil,
             challengeID: nil)
+        else { throw RegistryError.rfc(503, "unavailable", "badge not issued; retry") }
+        return issued
     }
 
     /// RFC-003 phase 1: an authenticated caller asks for a challenge for the agent `did`.
@@ -261,8 +283,9 @@ public struct BadgeService: Sendable {
             account = "badge:" + badge.jti
         }
         guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
-        if let wait = challengeDIDs.admit(agent.did, now: now) {
-            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests for this DID", retryAfter: wait)
+        if let wait = challengeDIDs.admit(Self.limitKey(did: agent.did, account: account), now: now) {
+            throw RegistryError.rfc(
+                status: 429, code: "rate_limit_exceeded", message: "too many challenge requests for this DID by this credential", retryAfter: wait)
         }
         let ttl = try lifetime(badgeTTL, field: "badge_ttl")
         let challengeLifetime = challengeTTL ?? settings.challengeDefaultLifetime
@@ -321,18 +344,31 @@ public struct BadgeService: Sendable {
         guard challenge.did == reference || challenge.agentID == reference else {
             throw fail(403, "subject_mismatch", "the challenge was issued for another DID")
         }
-        if let wait = failedProofs.peek(challenge.did, now: now) {
-            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many failed proofs for this DID; retry later", retryAfter: wait)
-        }
         guard !challenge.used else { throw fail(403, "challenge_used", "challenge has already been used") }
         guard challenge.expiresAt > now else { throw fail(403, "challenge_expired", "challenge has expired") }
+        // Failures count against the DID *and the principal that asked for this challenge* (only
+        // it learnt the challenge id), never against the DID alone. Over the limit the proof is
+        // still checked (a bounded parse and one signature check, after a live challenge of this
+        // DID was found): a valid proof is issued whatever anyone failed, a failing one is 429.
+        let failureKey = Self.limitKey(did: challenge.did, account: challenge.account)
+        let limited = failedProofs.peek(failureKey, now: now)
         do {
             return try await answer(challenge, proof: proof, now: now, nowSeconds: nowSeconds, fail: fail)
         } catch let error as RegistryError {
-            if case .rfc(let status, _, _, _) = error, status == 403 || status == 400 { _ = failedProofs.admit(challenge.did, now: now) }
+            guard case .rfc(let status, _, _, _) = error, status == 403 || status == 400 else { throw error }
+            _ = failedProofs.admit(failureKey, now: now)
+            if let wait = limited {
+                throw RegistryError.rfc(
+                    status: 429, code: "rate_limit_exceeded", message: "too many failed proofs for this DID by this credential; retry later",
+                    retryAfter: wait)
+            }
             throw error
         }
     }
+
+    /// The key of the per-DID RFC-003 §8.4 limits: the DID and the principal that asked (a user
+    /// id, or `badge:<jti>`), so one principal's challenges and failures are its own.
+    static func limitKey(did: String, account: String) -> String { did + " " + account }
 
     private func answer(
         _ challenge: ChallengeRecord, proof: String, now: Date, nowSeconds: Int64, fail: (Int, String, String) -> RegistryError
@@ -388,14 +424,12 @@ public struct BadgeService: Sendable {
             throw RegistryError.rfc(
                 status: 429, code: "rate_limit_exceeded", message: "Retry with X-Capiscio-Registry-Key for higher limits.", retryAfter: wait)
         }
-        // 24: consume atomically; of two concurrent answers one wins.
-        let jti = UUID().uuidString.lowercased()
-        guard try await store.markChallengeUsed(id: challenge.id, at: now, badgeJTI: jti) else {
-            throw fail(403, "challenge_used", "challenge has already been used")
-        }
-        return try await sign(
-            agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id,
-            jti: jti)
+        // 24: consume atomically, in the same transaction as the issuance; of two concurrent
+        // answers one wins.
+        guard let issued = try await sign(
+            agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id)
+        else { throw fail(403, "challenge_used", "challenge has already been used") }
+        return issued
     }
 
     public func revoke(jti: String, by identity: Identity) async throws -> BadgeRecord {

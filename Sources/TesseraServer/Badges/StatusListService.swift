@@ -53,7 +53,12 @@ public final class StatusListService: Sendable {
     /// Gives a token its place: the `status` claim it must carry.
     public func allocate(kind: String, jti: String, agentID: String?, expiresAt: Date) async throws -> StatusClaim {
         let index = try await store.allocateStatusIndex(StatusEntry(kind: kind, jti: jti, agentID: agentID, expiresAt: expiresAt))
-        return StatusClaim(idx: Int(index % Self.entriesPerList), uri: uri(list: index / Self.entriesPerList))
+        return claim(index: index)
+    }
+
+    /// The `status` claim of the token at store index `index` (its list and place in it).
+    public func claim(index: Int64) -> StatusClaim {
+        StatusClaim(idx: Int(index % Self.entriesPerList), uri: uri(list: index / Self.entriesPerList))
     }
 
     /// A local revocation or disable: the next request rebuilds the list.

@@ -65,8 +65,10 @@ struct ConsoleController {
         guard mayRead(identity) else { throw APIError.accessDenied }
         let filter = try Self.filter(request.uri.queryParameters)
         let credential = Authenticator.credential(request.headers)
-        guard let id = feed.subscribe(workspace: workspace, filter: filter) else {
-            throw APIError.unavailable("too many live feeds on this node; try again later")
+        let id: Int
+        switch feed.subscribe(workspace: workspace, user: identity.userID, filter: filter) {
+        case .subscribed(let subscriber): id = subscriber
+        case .refused(let cap): throw Self.refusal(cap)
         }
         let feed = self.feed
         let authenticator = self.authenticator
@@ -106,6 +108,27 @@ struct ConsoleController {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// A feed over a cap: the caller's own caps (user, workspace) are 429 — close a feed and
+    /// retry — and the node's is 503; each names the cap so the operator knows what to close.
+    static func refusal(_ cap: DecisionFeed.Refusal) -> APIError {
+        switch cap {
+        case .user:
+            APIError(
+                .tooManyRequests, type: "too-many-feeds",
+                message: "this user already has \(DecisionFeed.subscriberLimitPerUser) live decision feeds open on this node; close one (another tab) and retry",
+                retryAfter: 2)
+        case .workspace:
+            APIError(
+                .tooManyRequests, type: "too-many-feeds",
+                message: "this workspace already has \(DecisionFeed.subscriberLimitPerWorkspace) live decision feeds open on this node; close one and retry",
+                retryAfter: 2)
+        case .node:
+            APIError(
+                .serviceUnavailable, type: "unavailable",
+                message: "this node already serves \(DecisionFeed.subscriberLimit) live decision feeds; try again later", retryAfter: 2)
+        }
     }
 
     /// One server-sent event: `event: NAME`, one `data:` line (JSON never holds a raw newline).

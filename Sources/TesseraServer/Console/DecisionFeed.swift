@@ -46,6 +46,12 @@ public final class DecisionFeed: Sendable {
     public static let batchLimit = 100
     /// Live feeds a node serves at once; one more is refused (503) rather than degrading the rest.
     public static let subscriberLimit = 64
+    /// Live feeds one user may hold on a node (a few tabs, a reconnect racing its old stream):
+    /// one user cannot take the node's slots from everyone else.
+    public static let subscriberLimitPerUser = 8
+    /// Live feeds one workspace may hold on a node: half the node, so one workspace's users
+    /// together cannot lock another workspace's operators out of the feed.
+    public static let subscriberLimitPerWorkspace = 32
     /// Workspaces whose logs and rates are kept; past it, the least recently active are forgotten.
     static let workspaceLimit = 10_000
     /// Decisions a new subscriber sees at once (the workspace's latest, filtered): an operator
@@ -127,6 +133,8 @@ public final class DecisionFeed: Sendable {
 
     struct Subscriber {
         var workspace: String
+        /// The user whose credential opened it (its per-user cap).
+        var user: String
         var filter: Filter
         /// The next sequence number to read in the workspace's log.
         var cursor: Int64
@@ -159,11 +167,35 @@ public final class DecisionFeed: Sendable {
         }
     }
 
-    /// Registers a subscriber, reading from now on, its first batch primed with the workspace's
-    /// latest matching decisions; nil when the node already serves ``subscriberLimit`` feeds.
-    public func subscribe(workspace: String, filter: Filter) -> Int? {
+    /// Why a feed was not opened: which cap it met.
+    public enum Refusal: Sendable, Equatable {
+        /// The user already holds ``subscriberLimitPerUser`` feeds on this node.
+        case user
+        /// The workspace already holds ``subscriberLimitPerWorkspace`` feeds on this node.
+        case workspace
+        /// The node already serves ``subscriberLimit`` feeds.
+        case node
+    }
+
+    public enum Subscription: Sendable, Equatable {
+        case subscribed(Int)
+        case refused(Refusal)
+
+        /// The subscriber's id, if it was registered.
+        public var id: Int? { if case .subscribed(let id) = self { id } else { nil } }
+    }
+
+    /// Registers `user`'s subscriber to `workspace`, reading from now on, its first batch primed
+    /// with the workspace's latest matching decisions — unless the user, the workspace or the
+    /// node is at its cap (checked in that order, under the same lock as the registration).
+    public func subscribe(workspace: String, user: String, filter: Filter) -> Subscription {
         state.withLock { state in
-            guard state.subscribers.count < Self.subscriberLimit else { return nil }
+            // O(subscriberLimit) counts: at most 64 entries, under a lock taken once per opening.
+            guard state.subscribers.values.count(where: { $0.user == user }) < Self.subscriberLimitPerUser else { return .refused(.user) }
+            guard state.subscribers.values.count(where: { $0.workspace == workspace }) < Self.subscriberLimitPerWorkspace else {
+                return .refused(.workspace)
+            }
+            guard state.subscribers.count < Self.subscriberLimit else { return .refused(.node) }
             state.nextID += 1
             let log = state.logs[workspace] ?? Log()
             var backlog: [Entry] = []
@@ -172,8 +204,8 @@ public final class DecisionFeed: Sendable {
                 if backlog.count == Self.recentLimit { break }
             }
             state.subscribers[state.nextID] = Subscriber(
-                workspace: workspace, filter: filter, cursor: log.head, totalsAtCursor: log.totals, backlog: backlog.reversed())
-            return state.nextID
+                workspace: workspace, user: user, filter: filter, cursor: log.head, totalsAtCursor: log.totals, backlog: backlog.reversed())
+            return .subscribed(state.nextID)
         }
     }
 

@@ -193,10 +193,10 @@ struct GovernanceController {
 
     static func integer(_ body: [String: JSONValue], _ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let value = body[name], value != .null else { return nil }
-        guard case .number(let n) = value, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+        guard case .number(let n) = value, let integer = n.int, range.contains(integer) else {
             throw GovernanceError.invalid("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
-        return Int(n)
+        return integer
     }
 }
 

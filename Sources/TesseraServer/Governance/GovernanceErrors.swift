@@ -13,12 +13,18 @@ public enum GovernanceError: Error, Equatable, Sendable {
     /// A named thing that does not exist (or is out of the caller's scope): 404 with the code.
     case notFound(String)
     case passportAlreadyUsed
+    /// A passport proof of possession presented a second time (proofs are single use, on every
+    /// node): named, so an honest client that retried with the same proof knows to sign anew.
+    case proofReplayed
     case replayCacheUnavailable
     case sessionNotEnded
     /// Bad input: the message names the field.
     case invalid(String)
     case forbidden(String)
     case conflict(String)
+    /// The session was denied too often lately (round-three finding 12): retry after the
+    /// given seconds.
+    case tooManyDenials(retryAfter: Int)
     /// The store did not answer.
     case unavailable
 }

@@ -47,11 +47,23 @@ extension GovernanceService {
         public var approvals: [ApprovalView]
     }
 
+    /// Approvals listed at most per request.
+    static let approvalListLimit = 1_000
+
     /// Approvals waiting for a decision in the workspaces where `identity` may grant.
+    ///
+    /// The store filters by those workspaces in its query, so another workspace's queue — however
+    /// long or however soon it expires — can never push this caller's approvals out of the
+    /// first ``approvalListLimit``. A cross-workspace admin (`admin@*`) keeps the earlier
+    /// semantics: every workspace's open approvals, soonest expiry first, the first
+    /// ``approvalListLimit`` of them (each workspace holds at most
+    /// ``SessionState/maximumOpenApprovalsPerWorkspace``).
     public func pendingApprovals(for identity: Identity) async throws -> ApprovalList {
         let now = clock.now()
         var out: [ApprovalView] = []
-        for entry in try await store.openApprovals(now: now, limit: 1_000)
+        let workspaces = Self.approvalWorkspaces(identity)
+        if let workspaces, workspaces.isEmpty { return ApprovalList(approvals: []) }
+        for entry in try await store.openApprovals(workspaces: workspaces, now: now, limit: Self.approvalListLimit)
         where identity.may(Capability.approvalsGrant, in: entry.workspace) {
             guard let session = try await store.session(id: entry.sessionID),
                 let record = session.approvals?.first(where: { $0.id == entry.id }), record.status == .pending, record.isOpen(at: now)
@@ -59,6 +71,15 @@ extension GovernanceService {
             out.append(ApprovalView(record, session: session))
         }
         return ApprovalList(approvals: out)
+    }
+
+    /// The workspaces where `identity` may grant approvals, sorted; nil for a grant on every
+    /// workspace (`*`). Bounded by the identity's roles.
+    static func approvalWorkspaces(_ identity: Identity) -> [String]? {
+        guard identity.enabled else { return [] }
+        let granting = identity.grants.filter { RoleCatalog.capabilities(of: $0.role).contains(Capability.approvalsGrant) }
+        if granting.contains(where: { $0.workspace == "*" }) { return nil }
+        return Set(granting.map(\.workspace)).sorted()
     }
 
     /// Whether `identity` is one of the approvers an approval names.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import TesseraCore
 import TesseraStore
 
@@ -27,9 +28,17 @@ extension GovernanceService {
     /// committed (the retry returns its answer) or did not (the retry decides now).
     public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil) async throws -> EvaluationResult {
         let evaluator = try await evaluator(for: sessionID)
+        if let wait = denials.retryAfter(sessionID, now: clock.now()) { throw GovernanceError.tooManyDenials(retryAfter: wait) }
         // Passport-only rules (tool lists, path normalisation, glob matching) run here, outside
-        // the write lock; the transaction only applies the state rules and writes.
-        let call = evaluator.decide(tool: tool, arguments: arguments)
+        // the write lock; the transaction only applies the state rules and writes. A call whose
+        // constraint checks may cost more than a few microseconds runs on its own thread, never
+        // on the executor that serves `/health` and every other request.
+        let call: Decision
+        if evaluator.cost(tool: tool, arguments: arguments) > Evaluator.inlineCost {
+            call = try await Self.costlyChecks.runIfActive { evaluator.decide(tool: tool, arguments: arguments) }
+        } else {
+            call = evaluator.decide(tool: tool, arguments: arguments)
+        }
         let key = try await keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
@@ -38,7 +47,9 @@ extension GovernanceService {
         }
         let decided: Decided
         do {
-            decided = try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
+            // The plan, given whether the store found the workspace at its cap of open approvals
+            // (then a call that would open one more is DENY approval_capacity, see below).
+            let plan: @Sendable (SessionState, PriorAnswer?, Bool) throws -> SessionMutation<Decided> = { current, prior, approvalsFull in
                 if let previous = prior?.evaluation {
                     guard previous.fingerprint == fingerprint else {
                         throw GovernanceError.conflict("request_id \(previous.requestID) was already used for a different call")
@@ -55,7 +66,8 @@ extension GovernanceService {
                 // exact call once, or answer APPROVAL_REQUIRED (opening a request if none is open).
                 if decision.verdict == .permit, current.endedAt == nil, let requirement = call.approval {
                     decision = next.resolveApproval(
-                        tool: tool, arguments: arguments, requirement: requirement, now: now, newID: Self.newApprovalID)
+                        tool: tool, arguments: arguments, requirement: requirement, now: now, workspaceAtCapacity: approvalsFull,
+                        newID: Self.newApprovalID)
                 }
                 guard current.endedAt == nil else {
                     // An ended session's chain is sealed by its attestation: nothing is appended.
@@ -91,6 +103,9 @@ extension GovernanceService {
                     session: next, receipts: [receipt], evaluation: record, approvals: index.map { [$0] } ?? [],
                     output: Decided(result: result, passport: current.passport))
             }
+            decided = try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
+                try SessionMutation.openingApprovals(in: current, now: now) { approvalsFull in try plan(current, prior, approvalsFull) }
+            }
         } catch is Revoked {
             throw GovernanceError.passportRevoked
         } catch let error as StoreError {
@@ -101,6 +116,10 @@ extension GovernanceService {
         // it was made).
         if let passport = decided.passport {
             let result = decided.result
+            if result.decision == Decision.Verdict.deny.rawValue {
+                let costly = result.reason?.hasPrefix("constraint_too_costly") == true
+                denials.record(sessionID, weight: costly ? 10 : 1, now: now)
+            }
             feed.publish(
                 workspace: passport.workspace, outcome: result.decision, at: now,
                 event: ConsoleWire.DecisionEvent(
@@ -109,6 +128,14 @@ extension GovernanceService {
         }
         return decided.result
     }
+
+    /// One thread for the constraint checks that may take long (see ``Evaluator/inlineCost``): at
+    /// most one such check runs at a time, and never on the cooperative pool's two threads.
+    static let costlyChecks: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 
     /// An evaluation's answer and, for a decision made by this call, the passport it was made on.
     struct Decided: Sendable {
@@ -128,7 +155,11 @@ extension GovernanceService {
             throw GovernanceError.invalidToken
         }
         if let jkt = parentClaims.cnf?.jkt {
-            try checkProof(request.proof, jkt: jkt, passport: parentClaims, purpose: .delegate, childJKT: request.childCnfJKT ?? jkt)
+            // The proof must carry the digest of this very request: a captured proof cannot
+            // authorise a wider child (more tools, a bigger budget) than its holder asked for.
+            try await checkProof(
+                request.proof, jkt: jkt, passport: parentClaims, purpose: .delegate, childJKT: request.childCnfJKT ?? jkt,
+                requestDigest: request.proofDigest)
         }
         guard let parent = try await store.session(jti: parentClaims.jti) else {
             throw GovernanceError.forbidden("no started parent session for this passport: start the parent session first")
@@ -169,7 +200,7 @@ extension GovernanceService {
                     "child_agent_id": .string(request.childAgentID), "child_jti": .string(child.jti),
                 ]
                 if let id = request.requestID { arguments["delegation_request_id"] = .string(id) }
-                if let budget = child.max_tool_calls { arguments["child_max_tool_calls"] = .number(Double(budget)) }
+                if let budget = child.max_tool_calls { arguments["child_max_tool_calls"] = .number(JSONNumber(budget)) }
                 let receipt = try next.appendReceipt(
                     tool: "delegate_passport", decision: .permit, arguments: .object(arguments), issuer: issuer, now: now, key: key)
                 let record = request.requestID.map {

@@ -22,6 +22,8 @@ public struct GovernanceService: Sendable {
     public let feed = DecisionFeed()
     /// Passports get a status-list index, like badges.
     let statusLists: StatusListService
+    /// DENYs per session per minute; see ``DenialRate``.
+    let denials = DenialRate()
 
     public init(
         store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger
@@ -103,10 +105,13 @@ public struct GovernanceService: Sendable {
 
     /// Starts the one session a passport may have. Revocation is checked again inside the
     /// store's transaction, so a revocation racing this start is never missed.
-    public func start(token: String, proof: String?) async throws -> SessionState {
+    ///
+    /// `possessionProven`: the caller has already verified a proof by the passport's `cnf` key
+    /// for this very request (the MCP gateway's DPoP proof), so no passport proof is asked for.
+    public func start(token: String, proof: String?, possessionProven: Bool = false) async throws -> SessionState {
         let claims = try await verify(token)
-        if let jkt = claims.cnf?.jkt {
-            try checkProof(proof, jkt: jkt, passport: claims, purpose: .sessionStart, childJKT: nil)
+        if let jkt = claims.cnf?.jkt, !possessionProven {
+            try await checkProof(proof, jkt: jkt, passport: claims, purpose: .sessionStart, childJKT: nil)
         }
         let session = SessionState(id: Self.newSessionID(), passport: claims, startedAt: clock.now())
         do {
@@ -129,33 +134,37 @@ public struct GovernanceService: Sendable {
         return "ses_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
-    /// Checks a proof of possession for a key-bound passport (see ``PassportProofClaims``): the
-    /// header's `jwk` must hash to `cnf.jkt`, `typ` must be the proof type, the signature must
-    /// verify with that key, `passport_jti` must be this passport, `iat` within 60 s, and the
-    /// purpose (and for delegation the child's key) must be the operation's.
-    func checkProof(_ proof: String?, jkt: String, passport: PassportClaims, purpose: PassportProofClaims.Purpose, childJKT: String?) throws {
-        struct ProofHeader: Decodable { var jwk: JWK? }
-        guard let proof, let segment = proof.split(separator: ".").first, let bytes = Base64URL.decode(segment),
-            let header = try? StrictJSON.decode(ProofHeader.self, from: bytes), let jwk = header.jwk, jwk.d == nil,
-            let key = try? Ed25519PublicKey(jwk: jwk), key.thumbprint == jkt
-        else { throw GovernanceError.invalidToken }
-        let verifier = JWSVerifier(synchronousKeys: [jkt: key])
-        let now = clock.now().unixSeconds
-        let claims: PassportProofClaims
+    /// Checks a proof of possession for a key-bound passport (see ``PassportProofClaims/verify``:
+    /// key, `typ`, signature, passport, `jti`, a 60 s lifetime with 5 s of future skew, purpose,
+    /// and for delegation the child's key and `request_digest`), then spends it: its `jti` is
+    /// recorded in the store's fleet-wide replay cache, so a captured proof cannot be presented
+    /// again on any node (`proof_replayed`). Only a proof that verified is recorded, so nobody
+    /// without the holder's key can fill the cache. A cache that cannot be written fails closed.
+    func checkProof(
+        _ proof: String?, jkt: String, passport: PassportClaims, purpose: PassportProofClaims.Purpose, childJKT: String?,
+        requestDigest: String? = nil
+    ) async throws {
+        let now = clock.now()
+        let use: PassportProofClaims.Use
         do {
-            claims = try verifier.verifySync(
-                proof, as: PassportProofClaims.self, policy: JWSPolicy(type: PassportProofClaims.type, requireExpiry: false), now: now)
+            use = try PassportProofClaims.verify(
+                proof, jkt: jkt, passportJTI: passport.jti, purpose: purpose, childJKT: childJKT, requestDigest: requestDigest,
+                now: now.unixSeconds)
         } catch {
+            logger.debug("passport proof refused", metadata: ["reason": "\(error)", "passport_jti": "\(passport.jti)"])
             throw GovernanceError.invalidToken
         }
-        guard claims.passport_jti == passport.jti, let iat = claims.iat, abs(now - iat) <= PassportProofClaims.maximumAge else {
-            throw GovernanceError.invalidToken
+        let first: Bool
+        do {
+            first = try await store.recordProofUse(
+                key: use.replayKey, expiresAt: Date(timeIntervalSince1970: TimeInterval(use.expiresAt)), now: now)
+        } catch {
+            logger.error("proof replay cache unavailable", metadata: ["error": "\(error)"])
+            throw GovernanceError.replayCacheUnavailable
         }
-        switch purpose {
-        case .sessionStart:
-            guard claims.purpose == nil || claims.purpose == .sessionStart else { throw GovernanceError.invalidToken }
-        case .delegate:
-            guard claims.purpose == .delegate, claims.child_cnf_jkt == childJKT else { throw GovernanceError.invalidToken }
+        guard first else {
+            logger.notice("passport proof replayed", metadata: ["passport_jti": "\(passport.jti)", "purpose": "\(purpose.rawValue)"])
+            throw GovernanceError.proofReplayed
         }
     }
 }

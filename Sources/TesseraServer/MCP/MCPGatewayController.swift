@@ -19,22 +19,30 @@ import TesseraStore
 ///   session (`Mcp-Session-Id`) maps to one governance session.
 /// - `tools/call` is evaluated in-process (no extra hop) before the upstream sees it; a refusal is
 ///   a JSON-RPC error answered here (-32001 DENY, -32002 APPROVAL_REQUIRED).
-/// - `tools/list` answers (JSON or SSE) are filtered to what the passport can ever permit;
-///   everything else is relayed as it streams.
+/// - A key-bound passport (`cnf.jkt`) needs a DPoP proof by its key on every request.
+/// - Every message either way is Tessera's own serialisation of what it parsed (the evaluated
+///   request, and the upstream's answers through ``MCPResponseRelay``); any tool list in an
+///   answer — JSON or SSE, POST or the GET stream — is filtered to what the passport can ever
+///   permit.
 struct MCPGatewayController {
     let upstreams: [String: String]
-    let publicURL: String?
+    /// The server's public origin: the configured `public_url`, else the address it listens on.
+    /// Never the request's `Host`: a passport's audience and a DPoP proof's `htu` are compared
+    /// with this, and a client chooses its `Host` (round-three finding 9).
+    let origin: RegistryOrigin
     let governance: GovernanceService
     let store: any TesseraStore
+    let clock: any TesseraClock
     let logger: Logger
     /// Passport `jti` → its governance session: fixed once started, so a request after the first
     /// needs no store read to find it.
     let sessions = TTLCache<String, String>(ttl: TimeInterval(GovernanceService.maxTTL))
 
     static let maximumBody = 4 << 20
-    /// Headers passed upstream (never `Authorization`, never hop-by-hop ones).
-    static let forwardedRequestHeaders = ["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"]
-    static let forwardedResponseHeaders = ["content-type", "mcp-session-id", "cache-control"]
+    /// Headers passed upstream (never `Authorization` or `DPoP`, never hop-by-hop ones). The body
+    /// Tessera sends is its own JSON, so its content type is set, not copied.
+    static let forwardedRequestHeaders = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"]
+    static let forwardedResponseHeaders = ["mcp-session-id", "cache-control"]
 
     /// Declared anonymous: the passport is checked here, as the MCP resource server (a 401 must
     /// carry the resource metadata, which the IAM authorizer does not know about).
@@ -46,63 +54,81 @@ struct MCPGatewayController {
         }
     }
 
-    /// The canonical URI of an endpoint (RFC 8707): the configured public URL, else the request's
-    /// own origin.
-    func resource(_ name: String, _ request: Request) -> String {
-        let base = publicURL ?? "http://" + (request.head.authority ?? "127.0.0.1")
-        return (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/mcp/" + name
-    }
+    /// The canonical URI of an endpoint (RFC 8707).
+    func resource(_ name: String) -> String { origin.current + "/mcp/" + name }
 
-    func metadataURL(_ name: String, _ request: Request) -> String {
-        let resource = resource(name, request)
-        let origin = resource.range(of: "/mcp/").map { String(resource[..<$0.lowerBound]) } ?? resource
-        return origin + "/.well-known/oauth-protected-resource/mcp/" + name
-    }
+    func metadataURL(_ name: String) -> String { origin.current + "/.well-known/oauth-protected-resource/mcp/" + name }
 
     struct ResourceMetadata: Encodable {
         var resource: String
         var authorization_servers: [String]
         var bearer_methods_supported = ["header"]
+        var dpop_signing_alg_values_supported = ["EdDSA"]
         var resource_name: String
         var resource_documentation = "https://github.com/tessera/tessera/blob/main/docs/mcp.md"
     }
 
     @Sendable func metadata(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         guard let name = context.parameters.get("name"), upstreams[name] != nil else { throw APIError.notFound() }
-        let resource = resource(name, request)
-        let origin = resource.range(of: "/mcp/").map { String(resource[..<$0.lowerBound]) } ?? resource
         return try JSONResponse(ResourceMetadata(
-            resource: resource, authorization_servers: [origin], resource_name: "Tessera MCP gateway: \(name)"))
+            resource: resource(name), authorization_servers: [origin.current], resource_name: "Tessera MCP gateway: \(name)"))
             .response(from: request, context: context)
     }
 
-    func unauthorized(_ name: String, _ request: Request, error: String?) -> Response {
+    /// An RFC 7235 quoted-string: `\` and `"` escaped, line breaks dropped, so no value can end
+    /// the parameter early or add one (`Host: evil"; error="x` once could).
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars where scalar != "\r" && scalar != "\n" {
+            if scalar == "\\" || scalar == "\"" { out.append("\\") }
+            out.unicodeScalars.append(scalar)
+        }
+        return out + "\""
+    }
+
+    func unauthorized(_ name: String, scheme: String = "Bearer", error: String?, description: String? = nil) -> Response {
         var headers = HTTPFields()
-        var challenge = "Bearer resource_metadata=\"\(metadataURL(name, request))\""
-        if let error { challenge += ", error=\"\(error)\"" }
+        var challenge = "\(scheme) resource_metadata=\(Self.quoted(metadataURL(name)))"
+        if scheme == "DPoP" { challenge += ", algs=\"EdDSA\"" }
+        if let error { challenge += ", error=\(Self.quoted(error))" }
+        if let description { challenge += ", error_description=\(Self.quoted(description))" }
         headers[.wwwAuthenticate] = challenge
         headers[.contentType] = "application/json"
-        let body = #"{"error":"\#(error ?? "unauthorized")"}"#
+        let body = CanonicalJSON.serialize(.object(["error": .string(error ?? "unauthorized")]))
         return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The access token from `Authorization: Bearer …` or `Authorization: DPoP …` (RFC 9449 §7.1).
+    static func accessToken(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, ["bearer", "dpop"].contains(parts[0].lowercased()) else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
     }
 
     @Sendable func relay(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         guard let name = context.parameters.get("name"), let upstream = upstreams[name] else { throw APIError.notFound() }
-        guard let bearer = Authenticator.bearer(request.headers[.authorization]) else {
-            return unauthorized(name, request, error: nil)
+        guard let token = Self.accessToken(request.headers[.authorization]) else {
+            return unauthorized(name, error: nil)
         }
         let claims: PassportClaims
         do {
-            claims = try await governance.verify(bearer)
+            claims = try await governance.verify(token)
         } catch {
-            return unauthorized(name, request, error: "invalid_token")
+            return unauthorized(name, error: "invalid_token")
         }
-        guard claims.aud?.contains(resource(name, request)) == true else {
-            return unauthorized(name, request, error: "invalid_token")
+        guard claims.aud?.contains(resource(name)) == true else {
+            return unauthorized(name, error: "invalid_token", description: "the passport's audience is not this resource")
         }
-        var body = ByteBuffer()
+        // A key-bound passport is useless without its key: every request carries a DPoP proof by
+        // it (round-three finding 7).
+        if let jkt = claims.cnf?.jkt {
+            if let refusal = await checkDPoP(request, token: token, jkt: jkt, name: name) { return refusal }
+        }
         var message: [String: JSONValue]?
         if request.method == .post {
+            let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: Self.maximumBody)
             } catch {
@@ -114,22 +140,60 @@ struct MCPGatewayController {
             message = object
         }
         let method: String? = if case .string(let m)? = message?["method"] { m } else { nil }
-        let session = try await governanceSession(for: claims, token: bearer)
+        let session = try await governanceSession(for: claims, token: token)
         if method == "tools/call", let message {
             let id = message["id"] ?? .null
             guard case .object(let params)? = message["params"], case .string(let tool)? = params["name"] else {
                 return jsonRPC(error: -32602, "tools/call needs params.name", id: id)
             }
             var arguments: [String: JSONValue] = [:]
-            if case .object(let object)? = params["arguments"] { arguments = object }
+            switch params["arguments"] {
+            case nil, .null?: break
+            case .object(let object)?: arguments = object
+            default: return jsonRPC(error: -32602, "tools/call params.arguments must be an object", id: id)
+            }
             let result = try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
             if let refusal = MCPGovernance.refusal(result, id: id) { return jsonRPC(refusal) }
         }
         if request.method == .delete { _ = try? await governance.end(sessionID: session) }
-        return try await forward(request, body: body, to: upstream, filterTools: method == "tools/list" ? claims : nil)
+        // What goes upstream is the message evaluated, serialised by Tessera.
+        let outbound = message.map { MCPGovernance.wire(.object($0)) }
+        return try await forward(request, body: outbound, to: upstream, visible: MCPGovernance.visibleTools(claims))
+    }
+
+    /// Checks the request's DPoP proof (RFC 9449 §4.3, §7.1) for a passport bound to `jkt`: one
+    /// `DPoP` header, a proof by the bound key, `htm` the method, `htu` this endpoint's public
+    /// URI, `ath` the passport's hash, `iat` within 60 s, and a `jti` never seen before by any
+    /// node (the store's replay cache). Nil when it holds; otherwise the 401 to answer.
+    func checkDPoP(_ request: Request, token: String, jkt: String, name: String) async -> Response? {
+        let proofs = request.headers[values: HTTPField.Name("DPoP")!]
+        guard proofs.count == 1, let proof = proofs.first else {
+            return unauthorized(name, scheme: "DPoP", error: "invalid_token", description: "a key-bound passport needs exactly one DPoP proof")
+        }
+        let now = clock.now()
+        guard let presented = DPoPProofClaims.presentedKey(proof),
+            ConstantTime.equals(Array(presented.thumbprint.utf8), Array(jkt.utf8)),
+            let (jti, iat) = try? DPoPProofClaims.verify(
+                proof, method: request.method.rawValue, url: resource(name), badge: token, key: presented.key, now: now.unixSeconds)
+        else {
+            return unauthorized(name, scheme: "DPoP", error: "invalid_dpop_proof", description: "the DPoP proof does not hold for this passport and request")
+        }
+        do {
+            let first = try await store.recordProofUse(
+                key: CompactJWS.digest("dpop:\(jkt):\(jti)"),
+                expiresAt: Date(timeIntervalSince1970: TimeInterval(iat + DPoPProofClaims.window)), now: now)
+            guard first else {
+                return unauthorized(name, scheme: "DPoP", error: "invalid_dpop_proof", description: "the DPoP proof was already used")
+            }
+        } catch {
+            logger.error("DPoP replay cache unavailable", metadata: ["error": "\(error)"])
+            return unauthorized(name, scheme: "DPoP", error: "invalid_dpop_proof", description: "the proof cannot be checked for replay now")
+        }
+        return nil
     }
 
     /// The governance session of this passport: the one it started (on any node), or a new one.
+    /// The request has proven possession of a bound passport's key already (``checkDPoP``).
     func governanceSession(for claims: PassportClaims, token: String) async throws -> String {
         let now = Date()
         if let known = sessions.value(for: claims.jti, now: now) { return known }
@@ -138,7 +202,7 @@ struct MCPGatewayController {
             id = existing.id
         } else {
             do {
-                id = try await governance.start(token: token, proof: nil).id
+                id = try await governance.start(token: token, proof: nil, possessionProven: true).id
             } catch GovernanceError.passportAlreadyUsed {
                 // Another request of the same client started it a moment ago.
                 guard let existing = try await store.session(jti: claims.jti) else { throw GovernanceError.passportAlreadyUsed }
@@ -157,16 +221,19 @@ struct MCPGatewayController {
     func jsonRPC(_ message: JSONValue) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: CanonicalJSON.serialize(message))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: MCPGovernance.wire(message))))
     }
 
-    func forward(_ request: Request, body: ByteBuffer, to upstream: String, filterTools claims: PassportClaims?) async throws -> Response {
+    func forward(_ request: Request, body: [UInt8]?, to upstream: String, visible: Set<String>) async throws -> Response {
         var outbound = HTTPClientRequest(url: upstream)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
         for name in Self.forwardedRequestHeaders {
             if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }
         }
-        if request.method == .post { outbound.body = .bytes(body) }
+        if let body {
+            outbound.headers.add(name: "content-type", value: "application/json")
+            outbound.body = .bytes(ByteBuffer(bytes: body))
+        }
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(outbound, timeout: .seconds(300))
@@ -178,34 +245,6 @@ struct MCPGatewayController {
         for name in Self.forwardedResponseHeaders {
             if let value = response.headers.first(name: name), let field = HTTPField.Name(name) { headers[field] = value }
         }
-        let status = HTTPResponse.Status(code: Int(response.status.code))
-        guard let claims else {
-            // Relayed as it streams (SSE included).
-            return Response(status: status, headers: headers, body: ResponseBody(asyncSequence: response.body))
-        }
-        // tools/list: read the (bounded) answer and keep only what the passport can ever permit.
-        let whole = try await response.body.collect(upTo: Self.maximumBody)
-        let permitted = MCPGovernance.visibleTools(claims)
-        let text = String(buffer: whole)
-        let filtered: String
-        if (headers[.contentType] ?? "").hasPrefix("text/event-stream") {
-            // (A "\r\n" is one Character in Swift: split on any newline, answer with LF, which SSE allows.)
-            filtered = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { line -> String in
-                guard line.hasPrefix("data:") else { return String(line) }
-                let json = line.dropFirst(5).drop(while: { $0 == " " })
-                return "data: " + Self.filterTools(String(json), permitted)
-            }.joined(separator: "\n")
-        } else {
-            filtered = Self.filterTools(text, permitted)
-        }
-        headers[.contentLength] = nil
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: filtered)))
-    }
-
-    static func filterTools(_ json: String, _ permitted: Set<String>) -> String {
-        guard case .object(let message)? = try? StrictJSON.parse(Array(json.utf8)),
-            let filtered = MCPGovernance.filteringToolsList(message, visible: permitted)
-        else { return json }
-        return CanonicalJSON.serialize(.object(filtered))
+        return try await MCPResponseRelay(visible: visible, logger: logger).response(from: response, headers: headers)
     }
 }

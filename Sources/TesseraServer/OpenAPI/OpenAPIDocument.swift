@@ -3547,6 +3547,24 @@ enum OpenAPIDocument {
             },
             "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
           },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
           "503": {
             "content": {
               "application/json": {

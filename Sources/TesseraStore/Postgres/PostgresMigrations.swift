@@ -134,5 +134,13 @@ enum PostgresMigrations {
                 "CREATE INDEX badges_by_agent ON badges(agent_id, issued_at)",
             ]
         ),
+        (
+            // As on SQLite: the fleet-wide replay cache of passport proofs.
+            "v11-passport-proof-replay",
+            [
+                "CREATE TABLE proof_replays (proof_key TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
+                "CREATE INDEX proof_replays_by_expiry ON proof_replays(expires_at)",
+            ]
+        ),
     ]
 }

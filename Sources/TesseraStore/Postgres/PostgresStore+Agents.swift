@@ -63,12 +63,13 @@ extension PostgresStore {
             try await Self.drain(c.query("SELECT id FROM agents WHERE id = \(challenge.agentID) FOR UPDATE", logger: logger))
             // Kept a day after expiry for audit (RFC-003 §8.2), then collected.
             try await c.query("DELETE FROM badge_challenges WHERE expires_at < \(now.pg - 86_400)", logger: logger)
-            // At the limit, the oldest open challenges make room: a flood can never stop the
-            // holder from getting a fresh one.
+            // At the limit, the oldest open challenges *of the same principal* make room: a flood
+            // can never stop the holder from getting a fresh one, and one principal (a relying
+            // party holding the agent's badge) can never displace another's.
             try await c.query(
                 """
                 DELETE FROM badge_challenges WHERE id IN (
-                    SELECT id FROM badge_challenges WHERE agent_id = \(challenge.agentID) AND NOT used AND expires_at > \(now.pg)
+                    SELECT id FROM badge_challenges WHERE agent_id = \(challenge.agentID) AND account = \(challenge.account) AND NOT used AND expires_at > \(now.pg)
                     ORDER BY expires_at DESC OFFSET \(max(limit - 1, 0)))
                 """, logger: logger)
             try await c.query(
@@ -136,6 +137,41 @@ extension PostgresStore {
         try await run { [self] in
             try await client.query(
                 "INSERT INTO badges (jti, agent_id, workspace, ial, issued_at, expires_at) VALUES (\(badge.jti), \(badge.agentID), \(badge.workspace), \(badge.ial), \(badge.issuedAt.pg), \(badge.expiresAt.pg))")
+        }
+    }
+
+    public func issueBadge(
+        _ issuance: BadgeIssuance, sign: @escaping @Sendable (_ statusIndex: Int64) throws -> String
+    ) async throws(StoreError) -> (statusIndex: Int64, token: String)? {
+        let badge = issuance.record
+        let entry = issuance.status
+        return try await transaction { [self] c -> (statusIndex: Int64, token: String)? in
+            if let challengeID = issuance.challengeID {
+                // The row lock this UPDATE takes makes a concurrent answer on another node wait
+                // for this transaction, then find the challenge used.
+                let rows = try await c.query(
+                    "UPDATE badge_challenges SET used = TRUE, used_at = \(issuance.at.pg), issued_badge_jti = \(badge.jti) WHERE id = \(challengeID) AND NOT used RETURNING id",
+                    logger: logger)
+                var won = false
+                for try await _ in rows.decode(String.self) { won = true }
+                guard won else { return nil }
+            }
+            var allocated: Int64?
+            for try await idx in try await c.query(
+                "INSERT INTO status_entries (kind, jti, agent_id, expires_at) VALUES (\(entry.kind), \(entry.jti), \(entry.agentID), \(entry.expiresAt.pg)) RETURNING idx",
+                logger: logger
+            ).decode(Int64.self) { allocated = idx }
+            guard let index = allocated else { throw StoreError.invalidState("status index") }
+            let token: String
+            do {
+                token = try sign(index)
+            } catch {
+                throw StoreError.invalidState("badge signing: \(error)")
+            }
+            try await c.query(
+                "INSERT INTO badges (jti, agent_id, workspace, ial, issued_at, expires_at) VALUES (\(badge.jti), \(badge.agentID), \(badge.workspace), \(badge.ial), \(badge.issuedAt.pg), \(badge.expiresAt.pg))",
+                logger: logger)
+            return (index, token)
         }
     }
 

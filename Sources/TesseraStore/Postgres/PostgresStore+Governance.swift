@@ -201,7 +201,9 @@ extension PostgresStore {
                     }
                 case nil: break
                 }
-                let mutation = try plan(current, existing)
+                let mutation = try await plan(current, existing).resolvingApprovalCapacity { workspace, now in
+                    try await openApprovalCount(workspace: workspace, now: now, on: c)
+                }
                 if let updated = mutation.session, updated != current {
                     try await Self.drain(c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger))
                     seen = (updated, version + 1)
@@ -316,11 +318,34 @@ extension PostgresStore {
         }
     }
 
-    public func openApprovals(now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
-        try await run { [self] in
-            try await Self.approvals(try await client.query(
+    public func openApprovals(workspaces: [String]?, now: Date, limit: Int) async throws(StoreError) -> [ApprovalIndexRecord] {
+        if let workspaces, workspaces.isEmpty { return [] }
+        let limit = max(0, limit)
+        return try await run { [self] in
+            if let workspaces {
+                return try await Self.approvals(try await client.query(
+                    """
+                    SELECT id, session_id, workspace, status, expires_at FROM gov_approvals
+                    WHERE status IN ('pending', 'granted') AND expires_at > \(now.pg) AND workspace = ANY(\(workspaces))
+                    ORDER BY expires_at LIMIT \(limit)
+                    """))
+            }
+            return try await Self.approvals(try await client.query(
                 "SELECT id, session_id, workspace, status, expires_at FROM gov_approvals WHERE status IN ('pending', 'granted') AND expires_at > \(now.pg) ORDER BY expires_at LIMIT \(limit)"))
         }
+    }
+
+    /// Approvals open in `workspace` at `now`, counted inside the writing transaction after
+    /// taking the workspace's approval lock (transaction-scoped), so two nodes opening approvals
+    /// in one workspace at once cannot both see room for the last one. Only transactions that
+    /// open an approval take it, each after its session's row lock: no lock cycle.
+    func openApprovalCount(workspace: String, now: Date, on c: PostgresConnection) async throws -> Int {
+        try await Self.drain(c.query("SELECT pg_advisory_xact_lock(hashtextextended(\("tessera.approvals:" + workspace), 0))", logger: logger))
+        let rows = try await c.query(
+            "SELECT COUNT(*) FROM gov_approvals WHERE workspace = \(workspace) AND status IN ('pending', 'granted') AND expires_at > \(now.pg)",
+            logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     public func receipts(sessionID: String) async throws(StoreError) -> [ReceiptRecord] {

@@ -1,7 +1,7 @@
 // Two agents: the caller connects with the SDK (PoP badge kept fresh) and calls the callee's
 // HTTP endpoint with its badge; the callee admits it through BadgeAuthMiddleware.
 //
-//   two-agents-example callee --server URL [--port P]
+//   two-agents-example callee --server URL --public-url http://127.0.0.1:PORT
 //   two-agents-example caller --server URL --agent ID --keys-dir DIR --target URL
 import AsyncHTTPClient
 import Foundation
@@ -24,13 +24,20 @@ guard arguments.count > 1, let server = option("--server") else {
 switch arguments[1] {
 case "callee":
     // Trusts the registry at --server as the issuer; demands IAL-1 and a DPoP proof per request.
-    let verifier = try RegistryBadgeVerifier(server: server, minimumIAL: 1, requireFreshStatus: true)
+    // The proof names the URL the caller used: it is checked against --public-url (what callers
+    // use to reach this service), never against the Host header, which the caller chooses; a
+    // service that demands proofs cannot start without it. The verifier's audience is this same
+    // URL: a badge addressed to other services (its `aud`) is refused here.
+    guard let publicURL = option("--public-url"), let listen = URLComponents(string: publicURL), let port = listen.port else {
+        FileHandle.standardError.write(Data("callee: --public-url http://127.0.0.1:PORT is required (the URL callers use)\n".utf8))
+        exit(2)
+    }
+    let verifier = try RegistryBadgeVerifier(server: server, audience: publicURL, minimumIAL: 1, requireFreshStatus: true)
     let router = Router(context: BasicBadgeRequestContext.self)
-    router.add(middleware: BadgeAuthMiddleware(verifier: verifier, requireProof: true))
+    router.add(middleware: try BadgeAuthMiddleware(verifier: verifier, requireProof: true, publicOrigin: publicURL))
     router.get("/hello") { _, context in
         "hello \(context.badge?.sub ?? "?") (IAL-\(context.badge?.ial ?? "?"), agent \(context.badge?.agent_id ?? "?"))\n"
     }
-    let port = Int(option("--port") ?? "0") ?? 0
     let app = Application(
         router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
         onServerRunning: { channel in

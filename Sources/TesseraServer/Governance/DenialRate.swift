@@ -1,0 +1,53 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// DENYs cost a session nothing from its budget, so without a limit an agent could repeat a
+/// refused — possibly expensive — call forever (round-three finding 12). Each session may be
+/// denied `limit` weight per fixed `window`; past it, its calls are answered 429 without being
+/// evaluated until the window turns. A `constraint_too_costly` DENY weighs more than an
+/// ordinary one.
+///
+/// Per node and in memory: a fleet multiplies the allowance by its node count, which still
+/// bounds the work, and a restart forgets it. One lock, a dictionary look-up and no allocation
+/// on the path every evaluation takes (``retryAfter(_:now:)``).
+final class DenialRate: Sendable {
+    struct Window {
+        var start: Date
+        var weight: Int
+    }
+
+    let limit: Int
+    let window: TimeInterval
+    private let windows = NIOLockedValueBox<[String: Window]>([:])
+    static let capacity = 100_000
+
+    init(limit: Int = 120, window: TimeInterval = 60) {
+        self.limit = limit
+        self.window = window
+    }
+
+    /// Seconds until `session` may be evaluated again, or nil when it may now.
+    func retryAfter(_ session: String, now: Date) -> Int? {
+        windows.withLockedValue { windows in
+            guard let current = windows[session], current.weight >= limit else { return nil }
+            let elapsed = now.timeIntervalSince(current.start)
+            guard elapsed < window else { return nil }
+            return max(1, Int((window - elapsed).rounded(.up)))
+        }
+    }
+
+    /// Counts a DENY of `weight` against `session`.
+    func record(_ session: String, weight: Int, now: Date) {
+        windows.withLockedValue { windows in
+            if windows.count >= Self.capacity {
+                windows = windows.filter { now.timeIntervalSince($0.value.start) < window }
+            }
+            if var current = windows[session], now.timeIntervalSince(current.start) < window {
+                current.weight += weight
+                windows[session] = current
+            } else {
+                windows[session] = Window(start: now, weight: weight)
+            }
+        }
+    }
+}

@@ -68,7 +68,7 @@ struct SecurityRound3BindingCoreTests {
                 #"{"parent_token":"p.p.p","child_agent_id":"reader","child_mission":"read","child_allowed_tools":["read_file"]}"#.utf8))),
             try request(#","child_ttl_s":86400"#),
             try request(#","child_resource_scope":["/**"]"#),
-            try request(#","child_tools":{"read_file":{"path":{"glob":"/**"}}}"#),
+            try request(#","child_tools":{"read_file":{"arguments":{"path":{"pattern":"/data/*"}}}}"#),
             try DelegationRequest.parse(try StrictJSON.object(Array(
                 #"{"parent_token":"p.p.p","child_agent_id":"other","child_mission":"read","child_allowed_tools":["read_file"],"child_max_tool_calls":1}"#.utf8))),
         ]

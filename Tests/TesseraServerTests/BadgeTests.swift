@@ -251,17 +251,19 @@ struct BadgeTests {
             try await expectCode("subject_mismatch") { c, a in try proof(c, a) { $0.sub = Ed25519KeyPair().publicKey.did } }
             try await expectCode("kid_not_found") { c, a in try proof(c, a, kid: a.did + "#key-9") }
             try await expectCode("proof_verification_failed") { c, a in try proof(c, a, signer: Ed25519KeyPair()) }
-            // Five failed proofs for one DID: the sixth answer is throttled, even a good one.
+            // Five failed proofs for one DID by one principal: its sixth failure is throttled; a
+            // valid proof is still issued (issue 23, finding 14: failures never refuse the key holder).
             let victim = Agent(key: key, did: did)
             for _ in 0..<5 {
                 let c = try await challenge(client, fixture.adminKey, did)
                 #expect(code(try await answer(client, did, c.challenge_id, try proof(c, victim, signer: Ed25519KeyPair()))) == "proof_verification_failed")
             }
             let c = try await challenge(client, fixture.adminKey, did)
-            let throttled = try await answer(client, did, c.challenge_id, try proof(c, victim))
+            let throttled = try await answer(client, did, c.challenge_id, try proof(c, victim, signer: Ed25519KeyPair()))
             #expect(throttled.status == .tooManyRequests)
             #expect(code(throttled) == "rate_limit_exceeded")
             #expect(throttled.headers[.retryAfter] != nil)
+            #expect(try await answer(client, did, c.challenge_id, try proof(c, victim)).status == .ok)
         }
     }
 

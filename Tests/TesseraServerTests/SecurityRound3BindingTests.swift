@@ -199,14 +199,14 @@ struct SecurityRound3BindingTests {
                 _ = try await client.delegate(signed)
                 Issue.record("a replayed proof was accepted")
             } catch {
-                #expect(error.governanceCode == "proof_replayed")
+                #expect((error as? ClientError)?.governanceCode == "proof_replayed")
             }
             // Without the key, a bound parent cannot delegate; a malformed request is named before sending.
             do {
                 _ = try await client.delegate(body)
                 Issue.record("a bound parent delegated without a proof")
             } catch {
-                #expect(error.governanceCode == "invalid_token")
+                #expect((error as? ClientError)?.governanceCode == "invalid_token")
             }
             var broken = body
             broken["child_allowed_tools"] = .string("read_file")
@@ -214,7 +214,7 @@ struct SecurityRound3BindingTests {
                 _ = try await client.delegate(broken, key: holder)
                 Issue.record("an invalid request was signed")
             } catch {
-                #expect(error.description.contains("child_allowed_tools"))
+                #expect("\(error)".contains("child_allowed_tools"), "\(error)")
             }
         }
     }

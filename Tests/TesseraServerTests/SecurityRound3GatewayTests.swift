@@ -161,6 +161,7 @@ struct SecurityRound3GatewayTests {
                 "tools": ["search": ["arguments": ["q": ["pattern": "*"]]]],
             ]
             let parent = try await client.issue(fixture.adminKey, mission)
+            _ = try await client.start(parent)
             let costly = String(repeating: "(a|b|c|d)?", count: 30) + "[a-z]{1,100}x"
             let delegated = try await client.post("/delegate", json: [
                 "parent_token": parent, "child_agent_id": "child", "child_mission": "search", "child_allowed_tools": ["search"],

@@ -51,6 +51,6 @@ struct SecurityRound3BindingStoreTests {
         #expect(try await store.recordProofUse(key: "new-1", expiresAt: now + 200, now: now + 60))
         #expect(try await rows() == 100 - ProofReplay.pruneBatch + 1)
         #expect(try await store.recordProofUse(key: "new-2", expiresAt: now + 200, now: now + 60))
-        #expect(try await rows() == 3)
+        #expect(try await rows() == 2)
     }
 }

@@ -266,19 +266,23 @@ try:
     status, issued = http("POST", "/issue", {"mission": pay, "ttl_s": 3600})
     check("a passport whose large payments need alice", status == 200, str(issued))
     status, pay_session = http("POST", "/session/start", {"token": issued["token"]}, token=None)
-    asked = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": "<b>mallory</b>"})
+    # The payee hides a RIGHT-TO-LEFT OVERRIDE (issue 23, finding 6): shown as an escape, never applied.
+    payee = "<b>mallory</b>\u202eNABI"
+    asked = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee})
     check("a large payment needs approval", asked["decision"] == "APPROVAL_REQUIRED" and asked.get("approval_id"), str(asked))
     until("APPROVAL_REQUIRED in the feed", lambda: driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr[data-decision=APPROVAL_REQUIRED]"))
     go("#/approvals")
     card = f"article[data-approval='{asked.get('approval_id')}']"
     until("the pending approval is listed", lambda: driver.find_elements(By.CSS_SELECTOR, card))
-    shown = json.loads(text(f"{card} pre.arguments") or "{}")
-    check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": "<b>mallory</b>"}, str(shown))
+    shown_text = text(f"{card} pre.arguments") or "{}"
+    check("the bidi override is shown as \\u202E, not applied", "\u202e" not in shown_text and "\\u202E" in shown_text, repr(shown_text))
+    shown = json.loads(shown_text)
+    check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": payee}, str(shown))
     check("no <b> element made from an argument", driver.find_elements(By.CSS_SELECTOR, f"{card} b") == [])
     shot("06-approvals")
     css(f"{card} button.grant").click()
     until("granted approvals leave the list", lambda: not driver.find_elements(By.CSS_SELECTOR, card))
-    again = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": "<b>mallory</b>"})
+    again = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee})
     check("after the grant the same call is permitted", again["decision"] == "PERMIT", str(again))
     go("#/feed")
     until("feed reconnected after approvals", lambda: attribute("#view-feed", "data-feed") == "live")

@@ -33,6 +33,11 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
 
     public struct URLRule: Sendable, Equatable {
         public var schemes: Set<String>
+        /// Whether `schemes` was written (else it is the default, http and https).
+        public var schemesGiven = true
+        /// Under `not`, only what the rule names restricts: any port unless `ports` is given, any
+        /// scheme unless `schemes` is. `not url{hosts:[evil]}` refuses `https://evil:8443/`.
+        public var negated = false
         /// Exact hosts, and `*.suffix` entries stored as `.suffix`.
         public var hosts: Set<String>?
         public var ports: Set<Int>?
@@ -225,7 +230,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
                 }
                 prefix = normalized
             }
-            return .url(URLRule(schemes: Set(schemes), hosts: hosts, ports: ports, pathPrefix: prefix))
+            return .url(URLRule(schemes: Set(schemes), schemesGiven: o["schemes"] != nil, hosts: hosts, ports: ports, pathPrefix: prefix))
         case "cidr":
             guard let list = try strings(body, at) else { throw .invalid("\(at) must be an array of networks") }
             var networks: [IPNetwork] = []
@@ -311,11 +316,13 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .url(let rule):
             guard case .string(let s) = value else { return .unknown("not a string") }
             guard let url = StrictURL(s) else { return .unknown("not a URL that can be read unambiguously") }
-            guard rule.schemes.contains(url.scheme) else { return .fail("scheme \(url.scheme) not allowed") }
+            if !rule.negated || rule.schemesGiven {
+                guard rule.schemes.contains(url.scheme) else { return .fail("scheme \(url.scheme) not allowed") }
+            }
             if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return .fail("host \(url.host) not allowed") }
             if let ports = rule.ports {
                 guard ports.contains(url.port) else { return .fail("port \(url.port) not allowed") }
-            } else if url.port != StrictURL.defaultPorts[url.scheme] {
+            } else if !rule.negated, url.port != StrictURL.defaultPorts[url.scheme] {
                 return .fail("port \(url.port) not allowed (only the scheme's default)")
             }
             if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return .fail("path \(url.path) is outside \(prefix)") }
@@ -373,11 +380,24 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             }
             return unknown.map(Outcome.unknown) ?? .fail("matches none of the alternatives")
         case .not(let inner):
-            switch inner.outcome(value) {
+            switch inner.negatable.outcome(value) {
             case .pass: return .fail("matches a refused \(inner.kind) constraint")
             case .fail: return .pass
             case .unknown(let why): return .unknown("cannot be judged against a refused \(inner.kind) constraint (\(why))")
             }
+        }
+    }
+
+    /// This constraint as the inside of a `not`: a `url` rule restricts only by what it names
+    /// (see ``URLRule/negated``), through `all` and `any`; a nested `not` is positive again.
+    var negatable: ArgumentConstraint {
+        switch self {
+        case .url(var rule):
+            rule.negated = true
+            return .url(rule)
+        case .all(let members): return .all(members.map(\.negatable))
+        case .any(let members): return .any(members.map(\.negatable))
+        default: return self
         }
     }
 
@@ -489,6 +509,8 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case (.subpath(let c), .pattern(let p)): return p.pattern.hasPrefix("/") && p.covers(Glob(c)) && p.covers(Glob(c == "/" ? "/**" : c + "/**"))
         case (.pattern(let c), .pattern(let p)): return p.covers(c)
         case (.url(let c), .url(let p)):
+            // Negated rules restrict only by what they name: proved only when identical.
+            if c.negated || p.negated { return c == p }
             guard c.schemes.isSubset(of: p.schemes) else { return false }
             if let ph = p.hosts {
                 guard let ch = c.hosts else { return false }
@@ -513,7 +535,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             return ca.allSatisfy { a in pa.contains(a) || pa.contains("*") || (!a.contains("*") && pa.contains { Self.wildcard($0, a) }) }
         case (.contains(let c), .contains(let p)): return p.isSubset(of: c)
         case (.subset(let c), .subset(let p)): return c.isSubset(of: p)
-        case (.not(let c), .not(let p)): return p.implies(c)
+        case (.not(let c), .not(let p)): return p.negatable.implies(c.negatable)
         default: return false
         }
     }

@@ -34,7 +34,11 @@ struct ConstraintsAndApprovalsTests {
         try await fixture.withClient { client in
             let session = try await client.start(try await client.issue(fixture.adminKey, Self.mission))
             #expect(try await client.evaluate(session, "fetch", ["url": "https://api.example.com/v1/x"]).json["decision"] as? String == "PERMIT")
-            let denied = try await client.evaluate(session, "fetch", ["url": "https://api.example.com@evil.example/"])
+            // Userinfo in a resource argument is refused before any constraint (round three, finding 2).
+            let userinfo = try await client.evaluate(session, "fetch", ["url": "https://api.example.com@evil.example/"])
+            #expect(userinfo.json["decision"] as? String == "DENY")
+            #expect((userinfo.json["reason"] as? String)?.hasPrefix("resource_invalid") == true, "\(userinfo.body)")
+            let denied = try await client.evaluate(session, "fetch", ["url": "https://evil.example/v1/x"])
             #expect(denied.json["decision"] as? String == "DENY")
             #expect(denied.json["reason"] as? String == "argument_violation")
             let violation = try #require((denied.json["violations"] as? [[String: Any]])?.first)
@@ -49,7 +53,8 @@ struct ConstraintsAndApprovalsTests {
             // The receipt of the DENY carries the violation.
             let receipts = try await client.get("/receipts?session_id=\(session)", token: fixture.adminKey)
             let lines = receipts.body.split(separator: "\n")
-            let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
+            // lines[1] is the userinfo DENY (resource_invalid); lines[2] the argument violation.
+            let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as? [String: Any])
             let jwt = try #require(second["jwt"] as? String)
             let claims = try #require(CompactJWS.unverifiedPayload(jwt, as: ReceiptClaims.self))
             #expect(claims.violations?.first?.argument == "url")

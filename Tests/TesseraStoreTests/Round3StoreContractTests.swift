@@ -61,6 +61,39 @@ struct Round3StoreContractTests {
         #expect(try await store.openApprovals(workspaces: ["other"], now: now.addingTimeInterval(61), limit: 10).isEmpty)
     }
 
+    @Test("round3 13: racing to open the workspace's last approval, across handles (processes, nodes), exactly one wins", arguments: Backend.available)
+    func approvalCapRace(backend: Backend) async throws {
+        let (store, another) = try await backend.make()
+        let second = try await another()
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
+        let base = Self.session("s-base", workspace: "w")
+        try await store.startSession(base)
+        let index = (0..<(SessionState.maximumOpenApprovalsPerWorkspace - 1)).map {
+            ApprovalIndexRecord(id: "apr_\($0)", sessionID: base.id, workspace: "w", status: "pending", expiresAt: now.addingTimeInterval(60))
+        }
+        try await store.mutateSession(id: base.id, request: nil) { _, _ in SessionMutation(session: nil, approvals: index, output: ()) }
+        let racers = (0..<6).map { Self.session("s-\($0)", workspace: "w") }
+        for racer in racers { try await store.startSession(racer) }
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+            for (n, racer) in racers.enumerated() {
+                let handle = n % 2 == 0 ? store : second
+                group.addTask {
+                    try await handle.mutateSession(id: racer.id, request: nil) { _, _ in
+                        var mutation = SessionMutation(
+                            session: nil,
+                            approvals: [ApprovalIndexRecord(id: "apr_r\(n)", sessionID: racer.id, workspace: "w", status: "pending", expiresAt: now.addingTimeInterval(60))],
+                            output: "opened")
+                        mutation.approvalCapacity = .init(workspace: "w", now: now) { SessionMutation(session: nil, output: "full") }
+                        return mutation
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == "opened" }.count == 1, "\(outcomes)")
+        #expect(try await store.openApprovals(workspaces: ["w"], now: now, limit: 2_000).count == SessionState.maximumOpenApprovalsPerWorkspace)
+    }
+
     @Test("round3 17: badge issuance is all or nothing; a used challenge issues nothing", arguments: Backend.available)
     func issuance(backend: Backend) async throws {
         let (store, another) = try await backend.make()

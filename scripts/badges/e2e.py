@@ -194,7 +194,8 @@ expect_code(pop_badge, "BADGE_AUDIENCE_MISMATCH", "verifier not in aud",
 # of them (it used to pass wherever no --audience was given: service B accepted service A's badge).
 expect_code(pop_badge, "BADGE_AUDIENCE_MISMATCH", "aud named, verifier without an audience",
             rfc002.Verifier([SERVER]), ("--server", SERVER))
-check(cli_code(ca_badge, "--server", SERVER, "--min-ial", "1") == "BADGE_IAL_INSUFFICIENT", "tessera badge verify --min-ial 1 refuses IAL-0")
+check(cli_code(ca_badge, "--server", SERVER, "--audience", "https://api.example.com", "--min-ial", "1") == "BADGE_IAL_INSUFFICIENT",
+      "tessera badge verify --min-ial 1 refuses IAL-0")
 
 # -- Claim-structure variants (RFC-002 §16.2), signed by a registry key of our own ---------------
 registry_key = Ed25519PrivateKey.generate()

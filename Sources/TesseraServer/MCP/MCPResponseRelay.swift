@@ -16,7 +16,7 @@ import TesseraCore
 ///   error event. This applies to every stream — a POST's answer and the GET stream alike — so
 ///   a tool list cannot pass unfiltered by arriving where the gateway did not expect it.
 /// - anything else: a 2xx with a body Tessera cannot read is a 502; an error status keeps its
-///   status without the body; 202/204 pass as they are (no body).
+///   status without the body; an empty answer (202 to a notification, 200 to DELETE) passes.
 struct MCPResponseRelay {
     let visible: Set<String>
     let logger: Logger
@@ -68,7 +68,11 @@ struct MCPResponseRelay {
                     try await writer.finish(nil)
                 })
         case .other:
-            if status == .accepted || status == .noContent || !success {
+            // No body (a 202 to a notification, a 200 to DELETE) passes with its status; an error
+            // status keeps its status without the body; a success with a body Tessera cannot
+            // read is refused.
+            let whole = try await upstream.body.collect(upTo: Self.maximumMessageBytes)
+            if whole.readableBytes == 0 || !success {
                 return Response(status: status, headers: headers)
             }
             logger.warning("the MCP upstream answered with a content type Tessera cannot read; refused")

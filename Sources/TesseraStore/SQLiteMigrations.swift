@@ -259,6 +259,12 @@ enum SQLiteMigrations {
             CREATE INDEX proof_replays_by_expiry ON proof_replays(expires_at);
             """
         ),
+        (
+            // Round three, finding 13: `GET /approvals` and the per-workspace cap read one
+            // workspace's open approvals; without this index both scanned every workspace's.
+            "v12-approvals-by-workspace",
+            "CREATE INDEX gov_approvals_by_workspace ON gov_approvals(workspace, status, expires_at);"
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -132,7 +132,7 @@ struct KeeperEndToEndTests {
         let back = try ServerProcess(stateDirectory: s.state, extraArguments: ["--port", String(port)], environment: ["TESSERA_BADGE_MIN_TTL_SECONDS": "1"])
         try await back.waitUntilListening()
         #expect(try await keeper.waitFor({ keeper.renewals > before }, timeout: .seconds(15)), "\(keeper.stderr.text)")
-        #expect(claims(out)?.ial == "1")
+        #expect(claims(out)?.ial == "1", "\(keeper.stderr.text)")
         kill(keeper.process.processIdentifier, SIGTERM)
         _ = try await back.stop()
     }

@@ -261,14 +261,15 @@ try:
 
     print("console-e2e: approvals", file=sys.stderr)
     pay = {"agent_id": agents["mail-triage"], "mission": "pay invoices", "tools": {"pay": {
-        "arguments": {"amount": {"one_of": ["10", "5000"]}, "payee": {"not_one_of": ["nobody"]}},
+        "arguments": {"amount": {"one_of": ["10", "5000"]}, "payee": {"not_one_of": ["nobody"]}, "account": {"optional": {"not_one_of": [0]}}},
         "requires_approval": {"when": {"amount": {"one_of": ["5000"]}}, "approvers": ["user:alice"], "ttl_s": 600}}}}
     status, issued = http("POST", "/issue", {"mission": pay, "ttl_s": 3600})
     check("a passport whose large payments need alice", status == 200, str(issued))
     status, pay_session = http("POST", "/session/start", {"token": issued["token"]}, token=None)
     # The payee hides a RIGHT-TO-LEFT OVERRIDE (issue 23, finding 6): shown as an escape, never applied.
     payee = "<b>mallory</b>\u202eNABI"
-    asked = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee})
+    # The account is an integer past 2^53 (finding 3): the approver must see its exact digits.
+    asked = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee, "account": 1234567890123456789})
     check("a large payment needs approval", asked["decision"] == "APPROVAL_REQUIRED" and asked.get("approval_id"), str(asked))
     until("APPROVAL_REQUIRED in the feed", lambda: driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr[data-decision=APPROVAL_REQUIRED]"))
     go("#/approvals")
@@ -277,12 +278,15 @@ try:
     shown_text = text(f"{card} pre.arguments") or "{}"
     check("the bidi override is shown as \\u202E, not applied", "\u202e" not in shown_text and "\\u202E" in shown_text, repr(shown_text))
     shown = json.loads(shown_text)
-    check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": payee}, str(shown))
+    check("with the exact arguments, markup as text", shown == {"amount": "5000", "payee": payee, "account": 1234567890123456789}, str(shown))
+    check("an integer past 2^53 is shown with its exact digits", "1234567890123456789" in shown_text, repr(shown_text))
     check("no <b> element made from an argument", driver.find_elements(By.CSS_SELECTOR, f"{card} b") == [])
     shot("06-approvals")
     css(f"{card} button.grant").click()
     until("granted approvals leave the list", lambda: not driver.find_elements(By.CSS_SELECTOR, card))
-    again = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee})
+    other = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee, "account": 1234567890123456790})
+    check("an approval for account …789 does not cover account …790", other["decision"] == "APPROVAL_REQUIRED", str(other))
+    again = evaluate(pay_session["session_id"], "pay", {"amount": "5000", "payee": payee, "account": 1234567890123456789})
     check("after the grant the same call is permitted", again["decision"] == "PERMIT", str(again))
     go("#/feed")
     until("feed reconnected after approvals", lambda: attribute("#view-feed", "data-feed") == "live")

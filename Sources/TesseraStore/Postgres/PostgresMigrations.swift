@@ -142,5 +142,11 @@ enum PostgresMigrations {
                 "CREATE INDEX proof_replays_by_expiry ON proof_replays(expires_at)",
             ]
         ),
+        (
+            // As on SQLite: a workspace's open approvals (its listing and its cap) read without
+            // scanning other workspaces' rows.
+            "v12-approvals-by-workspace",
+            ["CREATE INDEX gov_approvals_by_workspace ON gov_approvals(workspace, status, expires_at)"]
+        ),
     ]
 }

@@ -180,7 +180,7 @@ struct SecurityRound3GatewayTests {
             #expect(ContinuousClock.now - started < .seconds(2))
             #expect(denied.status == .ok && (denied.json["reason"] as? String ?? "").hasPrefix("constraint_too_costly"), "\(denied.body)")
             var limited: IAMClient.Reply?
-            for _ in 0..<20 {
+            for _ in 0..<25 {
                 let reply = try await client.evaluate(session, "search", ["q": long])
                 if reply.status == .tooManyRequests {
                     limited = reply

@@ -88,8 +88,10 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def error_response(code):
-    response = {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {"schema": ref("Error")}}}
+def error_response(code, note=None):
+    """`note`: what this status means on one route, after the shared description."""
+    description = ERROR_DESCRIPTIONS[code] + (" " + note if note else "")
+    response = {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
     if code in (401,):
         response["headers"] = {"WWW-Authenticate": {"schema": S, "description": "Present on flat-shape 401s and badge refusals."}}
     if code in (429, 503):
@@ -114,12 +116,16 @@ def body(schema, required=True, example=None):
 ALWAYS = [400, 413, 503]
 
 
-def op(summary, tag, responses, errors=(), request=None, security=None, parameters=None, operation_id=None, description=None):
+def op(summary, tag, responses, errors=(), request=None, security=None, parameters=None, operation_id=None, description=None,
+       notes=None):
+    """`notes`: per status code, what it means on this route (see error_response)."""
+    notes = notes or {}
+    assert set(notes) <= set(errors), "a note for a status the route does not list"
     out = {"summary": summary, "tags": [tag], "operationId": operation_id, "responses": dict(responses)}
     if description:
         out["description"] = description
     for code in sorted(set(errors)):
-        out["responses"][str(code)] = error_response(code)
+        out["responses"][str(code)] = error_response(code, notes.get(code))
     if request:
         out["requestBody"] = request
     if security is not None:
@@ -252,7 +258,7 @@ schemas = {
     "IssueResponse": obj({"token": S, "claims": ref("PassportClaims")}, ["token", "claims"]),
     "TokenRequest": obj({"token": TOKEN}, ["token"], "The passport in the body is the credential."),
     "VerifyResponse": obj({"valid": B, "claims": ref("PassportClaims")}, ["valid", "claims"]),
-    "StartRequest": req({"token": TOKEN, "proof": {"type": "string", "description": "Proof of possession, for a key-bound passport."}}, ["token"]),
+    "StartRequest": req({"token": TOKEN, "proof": {"type": "string", "description": "Proof of possession, for a key-bound passport. Single use."}}, ["token"]),
     "StartResponse": obj({"session_id": S, "claims": ref("PassportClaims"), "started_at": TIME,
                           "calls_remaining": {"type": ["integer", "null"]}}, ["session_id", "claims", "started_at"]),
     "EvaluateRequest": req({"session_id": SESSION, "tool_name": {"type": "string", "minLength": 1, "maxLength": 4096}, "arguments": ANY_OBJECT,
@@ -265,7 +271,10 @@ schemas = {
     "DelegateRequest": req({"parent_token": TOKEN, "child_agent_id": NONEMPTY, "child_allowed_tools": NONEMPTY_STRINGS, "child_mission": NONEMPTY,
                             "child_resource_scope": SCOPE, "child_max_tool_calls": {"type": "integer", "minimum": 0, "maximum": 1000000000},
                             "child_ttl_s": {"type": "integer", "minimum": 1, "maximum": 31622400}, "child_tools": {"type": "object", "maxProperties": 0},
-                            "child_cnf_jkt": S, "delegation_request_id": {"type": "string", "minLength": 1, "maxLength": 64}, "proof": S},
+                            "child_cnf_jkt": S, "delegation_request_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "proof": {"type": "string", "description": "Proof of possession, for a key-bound parent: purpose `delegate`, "
+                                      "`child_cnf_jkt`, and `request_digest` (base64url SHA-256 of the RFC 8785 form of the fields "
+                                      "governing the child). Single use."}},
                            ["parent_token", "child_agent_id", "child_allowed_tools"]),
     "DelegationResult": obj({"child_token": S, "child_claims": ref("PassportClaims"), "parent_jti": S,
                              "parent_calls_remaining_at_delegation": {"type": ["integer", "null"]}},
@@ -383,6 +392,11 @@ AGENT = path_param("id", "The agent's id (`agt_…`) or its URL-encoded DID (`di
                    "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|" + DID_PATTERN + ")$")
 DID = path_param("did", "The agent's URL-encoded DID (or its id, `agt_…`).",
                  "^(agt_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|" + DID_PATTERN + ")$")
+PROOF_REPLAYED = ("`{\"error\":\"proof_replayed\"}`: this passport proof was already used (on any node); a proof is single use, "
+                  "so send a fresh one.")
+PROOF_NOTES = {409: PROOF_REPLAYED + " Also `passport_already_used`: the passport's one session was started already."}
+DENY_RATE_NOTES = {429: "`{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs weighed 120 within the current minute (a "
+                        "`constraint_too_costly` DENY weighs 10, any other 1); its calls are not evaluated until the window turns."}
 paths = {
     "/health": {"get": op("Liveness and store health", "operations", {
         "200": json_response("The server and its store answer.", ref("Health")),
@@ -475,19 +489,20 @@ paths = {
     "/session/start": {"post": op("Start the passport's session", "governance", {
         "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
         request=body(ref("StartRequest")), security=ANON, operation_id="startSession",
-        description="The passport in the body (`token`) is the credential.")},
+        description="The passport in the body (`token`) is the credential.", notes=PROOF_NOTES)},
     "/sessions": {"post": op("Start the passport's session (seed alias)", "governance", {
         "200": json_response("The session.", ref("StartResponse"))}, errors=[400, 401, 403, 409, 413, 503],
         request=body(ref("StartRequest")), security=ANON, operation_id="startSessionAlias",
-        description="The passport in the body (`token`) is the credential.")},
+        description="The passport in the body (`token`) is the credential.", notes=PROOF_NOTES)},
     "/evaluate": {"post": op("Evaluate one tool call (PERMIT / DENY / APPROVAL_REQUIRED)", "governance", {
-        "200": json_response("The decision, with its receipt.", ref("EvaluationResult"))}, errors=[400, 403, 404, 409, 413, 503],
+        "200": json_response("The decision, with its receipt.", ref("EvaluationResult"))}, errors=[400, 403, 404, 409, 413, 429, 503],
         request=body(ref("EvaluateRequest")), security=ANON, operation_id="evaluate",
-        description="The session id in the body is the credential.")},
+        description="The session id in the body is the credential.", notes=DENY_RATE_NOTES)},
     "/delegate": {"post": op("Delegate a narrower child passport, reserving its budget", "governance", {
         "200": json_response("The child passport.", ref("DelegationResult"))}, errors=[400, 401, 403, 404, 409, 413, 503],
         request=body(ref("DelegateRequest")), security=ANON, operation_id="delegate",
-        description="The parent passport in the body (`parent_token`, with `proof` for a key-bound one) is the credential.")},
+        description="The parent passport in the body (`parent_token`, with `proof` for a key-bound one) is the credential.",
+        notes={409: PROOF_REPLAYED + " Also a `delegation_request_id` already used for a different request."})},
     "/session/end": {"post": op("End a session: the signed attestation", "governance", {
         "200": json_response("The attestation.", ref("EndResult"))}, errors=[400, 404, 409, 413, 503],
         request=body(ref("EndRequest")), security=ANON, operation_id="endSession",

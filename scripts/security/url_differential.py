@@ -80,13 +80,15 @@ def under(path, prefix):
 
 def main():
     scopes = {"https://api.example.com/**": "/", "https://api.example.com/v1/**": "/v1/"}
-    sessions = {scope: session(scope) for scope in scopes}
     urls = list(dict.fromkeys(hostile_urls()))
     wrong = []
     permitted = 0
     for scope, prefix in scopes.items():
-        for url in urls:
-            status, result = post("/evaluate", {"session_id": sessions[scope], "tool_name": "fetch", "arguments": {"url": url}}, token=None)
+        for index, url in enumerate(urls):
+            # A session is denied at most 120 times a minute (finding 12): a new one every 100.
+            if index % 100 == 0:
+                current = session(scope)
+            status, result = post("/evaluate", {"session_id": current, "tool_name": "fetch", "arguments": {"url": url}}, token=None)
             if status != 200:
                 wrong.append((url, scope, f"status {status}"))
                 continue
@@ -102,7 +104,7 @@ def main():
     check("the plain URLs inside the scopes are still permitted", permitted >= 2, permitted)
     for url in ["https://api.example.com%2F@evil.com/v1/x", "https://api.example.com%2Fv1%2F@evil.com/steal", "https://api.example.com%5C@evil.com/v1/x",
                 "https://api.example.com\\@evil.com/v1/x", "https://api.example.com%252F@evil.com/v1/x", "https://api.example.com%2f%2e%2e@evil.com/v1/x"]:
-        status, result = post("/evaluate", {"session_id": sessions["https://api.example.com/v1/**"], "tool_name": "fetch", "arguments": {"url": url}}, token=None)
+        status, result = post("/evaluate", {"session_id": session("https://api.example.com/v1/**"), "tool_name": "fetch", "arguments": {"url": url}}, token=None)
         check(f"the reported escape {url} is denied", status == 200 and result.get("decision") == "DENY", result)
     passed = sum(RESULTS)
     print(f"{passed} passed, {len(RESULTS) - passed} failed")

@@ -1,11 +1,15 @@
 import Foundation
 import NIOConcurrencyHelpers
+import TesseraCore
 
 /// DENYs cost a session nothing from its budget, so without a limit an agent could repeat a
-/// refused — possibly expensive — call forever (round-three finding 12). Each session may be
-/// denied `limit` weight per fixed `window`; past it, its calls are answered 429 without being
-/// evaluated until the window turns. A `constraint_too_costly` DENY weighs more than an
-/// ordinary one.
+/// refused — possibly expensive — call forever (round-three finding 12). A DENY weighs the
+/// constraint work its call could cost (``Evaluator/cost(tool:arguments:)``, in steps), and a
+/// `constraint_too_costly` DENY the whole per-call budget; each session may be denied `limit`
+/// weight per fixed `window` (by default 20 calls' worth of the full budget a minute, about half
+/// a second of CPU); past it, its calls are answered 429 without being evaluated until the
+/// window turns. Cheap DENYs (a tool not allowed, an exhausted budget) weigh next to nothing, so
+/// a burst of them — a budget race, say — is answered as DENYs, never as 429s.
 ///
 /// Per node and in memory: a fleet multiplies the allowance by its node count, which still
 /// bounds the work, and a restart forgets it. One lock, a dictionary look-up and no allocation
@@ -21,7 +25,7 @@ final class DenialRate: Sendable {
     private let windows = NIOLockedValueBox<[String: Window]>([:])
     static let capacity = 100_000
 
-    init(limit: Int = 120, window: TimeInterval = 60) {
+    init(limit: Int = 20 * Evaluator.stepBudget, window: TimeInterval = 60) {
         self.limit = limit
         self.window = window
     }

@@ -34,7 +34,8 @@ extension GovernanceService {
         // constraint checks may cost more than a few microseconds runs on its own thread, never
         // on the executor that serves `/health` and every other request.
         let call: Decision
-        if evaluator.cost(tool: tool, arguments: arguments) > Evaluator.inlineCost {
+        let cost = evaluator.cost(tool: tool, arguments: arguments)
+        if cost > Evaluator.inlineCost {
             call = try await Self.costlyChecks.runIfActive { evaluator.decide(tool: tool, arguments: arguments) }
         } else {
             call = evaluator.decide(tool: tool, arguments: arguments)
@@ -118,7 +119,7 @@ extension GovernanceService {
             let result = decided.result
             if result.decision == Decision.Verdict.deny.rawValue {
                 let costly = result.reason?.hasPrefix("constraint_too_costly") == true
-                denials.record(sessionID, weight: costly ? 10 : 1, now: now)
+                denials.record(sessionID, weight: costly ? Evaluator.stepBudget : max(1, cost), now: now)
             }
             feed.publish(
                 workspace: passport.workspace, outcome: result.decision, at: now,

@@ -723,6 +723,7 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "proof": {
+            "description": "Proof of possession, for a key-bound parent: purpose `delegate`, `child_cnf_jkt`, and `request_digest` (base64url SHA-256 of the RFC 8785 form of the fields governing the child). Single use.",
             "type": [
               "string",
               "null"
@@ -2654,7 +2655,7 @@ enum OpenAPIDocument {
       "StartRequest": {
         "properties": {
           "proof": {
-            "description": "Proof of possession, for a key-bound passport.",
+            "description": "Proof of possession, for a key-bound passport. Single use.",
             "type": [
               "string",
               "null"
@@ -4483,7 +4484,7 @@ enum OpenAPIDocument {
                 }
               }
             },
-            "description": "Conflict with the current state."
+            "description": "Conflict with the current state. `{\"error\":\"proof_replayed\"}`: this passport proof was already used (on any node); a proof is single use, so send a fresh one. Also a `delegation_request_id` already used for a different request."
           },
           "413": {
             "content": {
@@ -4686,6 +4687,24 @@ enum OpenAPIDocument {
               }
             },
             "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry. `{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs weighed 120 within the current minute (a `constraint_too_costly` DENY weighs 10, any other 1); its calls are not evaluated until the window turns.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
           },
           "503": {
             "content": {
@@ -5779,7 +5798,7 @@ enum OpenAPIDocument {
                 }
               }
             },
-            "description": "Conflict with the current state."
+            "description": "Conflict with the current state. `{\"error\":\"proof_replayed\"}`: this passport proof was already used (on any node); a proof is single use, so send a fresh one. Also `passport_already_used`: the passport's one session was started already."
           },
           "413": {
             "content": {
@@ -5888,7 +5907,7 @@ enum OpenAPIDocument {
                 }
               }
             },
-            "description": "Conflict with the current state."
+            "description": "Conflict with the current state. `{\"error\":\"proof_replayed\"}`: this passport proof was already used (on any node); a proof is single use, so send a fresh one. Also `passport_already_used`: the passport's one session was started already."
           },
           "413": {
             "content": {

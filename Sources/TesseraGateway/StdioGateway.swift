@@ -59,6 +59,8 @@ public final class StdioGateway: Sendable {
         var cancelled: Set<String> = []
         /// Requests forwarded upstream and not yet answered: id → original id value.
         var forwarded: [String: JSONValue] = [:]
+        /// Receipts of forwarded `tools/call`s by request id, named in their answers' `_meta`.
+        var receipts: [String: String] = [:]
         var evaluations: [String: Task<Void, Never>] = [:]
     }
 
@@ -70,6 +72,8 @@ public final class StdioGateway: Sendable {
     let client: TesseraHTTPClient
     let logger: Logger
     let permitted: Set<String>
+    /// When the passport expires: a filtered tool list may not be cached past it.
+    let passportExpiry: Int64?
     let state = NIOLockedValueBox(State())
     let toClient: LineWriter
     let clientInput: LineReader
@@ -82,6 +86,7 @@ public final class StdioGateway: Sendable {
             throw GatewayFailure(reason: "the passport is not a readable JWS")
         }
         self.permitted = MCPGovernance.visibleTools(claims)
+        self.passportExpiry = claims.exp
         self.toClient = LineWriter(fd: STDOUT_FILENO)
         self.clientInput = LineReader(fd: STDIN_FILENO, maximumLineBytes: configuration.maximumLineBytes)
     }
@@ -119,7 +124,10 @@ public final class StdioGateway: Sendable {
                     logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
                     // If it answered a request, the client gets a clear error instead of waiting forever.
                     if let id = Self.leadingID(prefix) {
-                        let known = state.withLockedValue { $0.forwarded.removeValue(forKey: Self.key(id)) != nil }
+                        let known = state.withLockedValue { state -> Bool in
+                            state.receipts.removeValue(forKey: Self.key(id))
+                            return state.forwarded.removeValue(forKey: Self.key(id)) != nil
+                        }
                         if known { reply(error: Self.upstreamGoneCode, "the upstream's answer exceeded \(configuration.maximumLineBytes) bytes", id: id) }
                     }
                 case .end: return
@@ -310,10 +318,16 @@ public final class StdioGateway: Sendable {
             send(refusal)
             return
         }
-        state.withLockedValue { $0.forwarded[key] = id }
+        state.withLockedValue { state in
+            state.forwarded[key] = id
+            if let receipt = decision.receipt_id { state.receipts[key] = receipt }
+        }
         // Exactly the message evaluated: same tool, same arguments, one line.
         if !upstream.write(MCPGovernance.wire(.object(message))) {
-            state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
+            state.withLockedValue { state in
+                state.forwarded.removeValue(forKey: key)
+                state.receipts.removeValue(forKey: key)
+            }
             reply(error: Self.upstreamGoneCode, "the upstream MCP server is not accepting input", id: id)
         }
     }
@@ -337,13 +351,21 @@ public final class StdioGateway: Sendable {
             logger.warning("dropped a message from the upstream that is not a JSON object", metadata: ["bytes": "\(bytes.count)"])
             return
         }
+        var receipt: (id: JSONValue, receiptID: String)?
         if message["method"] == nil, let id = message["id"] {
             let key = Self.key(id)
-            state.withLockedValue { _ = $0.forwarded.removeValue(forKey: key) }
+            let known = state.withLockedValue { state -> String? in
+                state.forwarded.removeValue(forKey: key)
+                return state.receipts.removeValue(forKey: key)
+            }
+            receipt = known.map { (id, $0) }
         }
         // Re-serialised, and any tool list in it filtered whatever request it claims to answer:
         // an answer the gateway cannot correlate must not carry an unfiltered list past it.
-        send(.object(MCPGovernance.filteringAnyToolList(message, visible: permitted)))
+        let ttlMs = passportExpiry.map { Int(max(0, $0 - Date().unixSeconds)) * 1000 }
+        var out = MCPGovernance.filteringAnyToolList(message, visible: permitted, ttlMs: ttlMs)
+        if let receipt { out = MCPGovernance.annotatingReceipt(out, id: receipt.id, receipt: receipt.receiptID) }
+        send(.object(out))
     }
 
     // MARK: The governance session

@@ -12,7 +12,7 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             return try finish(APIError.payloadTooLarge.response(from: request, context: context), context)
         }
         do {
-            return finish(try await next(request, context), context)
+            return finish(try await next(request, context), context, request)
         } catch let error as HTTPError {
             let mapped: APIError
             switch error.status {
@@ -41,9 +41,13 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    func finish(_ response: Response, _ context: Context) -> Response {
+    func finish(_ response: Response, _ context: Context, _ request: Request? = nil) -> Response {
         var response = response
-        response.headers[.init("X-Request-Id")!] = context.id
+        let field = HTTPField.Name("X-Request-Id")!
+        // A route may answer with the caller's own id (the AuthZEN routes must echo a PEP's
+        // X-Request-ID); only that exact echo is kept, anything else is replaced by ours.
+        if let echoed = response.headers[field], echoed == request?.headers[field] { return response }
+        response.headers[field] = context.id
         return response
     }
 }

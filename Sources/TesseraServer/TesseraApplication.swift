@@ -93,6 +93,11 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     // The governance surface answers errors in its own flat shape.
     let governanceRoutes = SecuredRouter(router: router.group().add(middleware: FlatErrorMiddleware()), authorizer: authorizer)
     try GovernanceController(governance: environment.governance, store: environment.store).register(on: governanceRoutes)
+    // The OpenID AuthZEN API answers errors in its own shape and echoes the PEP's X-Request-ID.
+    let authZENRoutes = SecuredRouter(router: router.group().add(middleware: AuthZENErrorMiddleware()), authorizer: authorizer)
+    try AuthZENController(
+        authZEN: AuthZENService(governance: environment.governance, store: environment.store), origin: environment.origin
+    ).register(on: authZENRoutes)
     try MCPGatewayController(
         upstreams: environment.configuration.mcpUpstreams, origin: environment.origin,
         governance: environment.governance, store: environment.store, clock: environment.clock, logger: environment.logger
@@ -103,7 +108,7 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
             clock: environment.clock),
         feed: environment.governance.feed, authenticator: environment.authenticator, logger: environment.logger
     ).register(on: routes)
-    let declarations = routes.declarations + governanceRoutes.declarations
+    let declarations = routes.declarations + governanceRoutes.declarations + authZENRoutes.declarations
     table.install(declarations)
     return (router, declarations)
 }

@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
     @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
     var mcpUpstream: [String] = []
-    @Option(help: "Externally visible base URL (MCP resource URIs). Default: each request's origin.") var publicURL: String?
+    @Option(help: "Externally visible base URL (MCP resource URIs). Default: the address the server listens on (never a request's Host).") var publicURL: String?
     @Option(help: "Seconds a client has to send a request's head (line and headers), 1-3600. Default 10.")
     var headerTimeoutSeconds: Int?
     @Option(help: "Seconds an idle keep-alive connection stays open, 1-3600. Default 30.") var idleTimeoutSeconds: Int?

@@ -21,6 +21,18 @@ from mcp.shared.exceptions import MCPError
 from common import ADMIN, HERE, PY, RESULTS, SERVER, TESSERA, check, environment, free_port, http, issue, summary, wait_for
 
 
+def message_of(body):
+    """The JSON-RPC message of an HTTP answer, JSON or a one-event SSE stream."""
+    text = (body or b"").decode("utf-8", "replace")
+    for line in text.splitlines():
+        if line.startswith("data:") and line[5:].strip():
+            return json.loads(line[5:].strip())
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def gateway_params(passport, upstream, server=SERVER, **env):
     return StdioServerParameters(
         command=TESSERA, args=["gateway", "stdio", "--passport", passport, "--server", server, "--", *upstream], env=environment(**env))
@@ -290,6 +302,60 @@ async def http_gateway():
                     check("http: a permitted call reaches the upstream", not echoed.is_error and "over http" in str(echoed.content), echoed)
                     crash = await error_of(session.call_tool("crash", {}))
                     check("http: a call outside the passport is refused with -32001", crash is not None and crash.code == -32001, crash)
+        # Revision 2026-07-28 (no initialize: server/discover; mirrored routing headers), as the SDK speaks it by default.
+        # A new passport: the 2025-11-25 client above ended its session (DELETE) and with it the passport's.
+        status, body = http("POST", "/issue", {"mission": mission, "audience": endpoint}, token=token, server=base)
+        good = json.loads(body)["token"]
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer " + good}, timeout=30) as client:
+            async with streamable_http_client(endpoint, http_client=client) as streams:
+                read, write = streams[0], streams[1]
+                async with ClientSession(read, write) as session:
+                    discovered = await session.discover()
+                    check("2026-07-28: server/discover passes through the gateway", discovered is not None, discovered)
+                    listed = await session.list_tools()
+                    names = sorted(t.name for t in listed.tools)
+                    scope = listed.cache_scope if hasattr(listed, "cache_scope") else (listed.model_extra or {}).get("cacheScope")
+                    ttl = listed.ttl_ms if hasattr(listed, "ttl_ms") else (listed.model_extra or {}).get("ttlMs")
+                    check("2026-07-28: tools/list filtered, cacheScope private, ttlMs within the passport's life",
+                          names == ["count", "echo"] and scope == "private" and ttl is not None and 0 <= ttl <= 3600 * 1000, f"{names} {scope} {ttl}")
+                    echoed = await session.call_tool("echo", {"text": "modern"})
+                    receipt = (echoed.meta or {}).get("io.tessera/receipt") if hasattr(echoed, "meta") else None
+                    check("2026-07-28: a permitted call reaches the upstream, its answer names the receipt in _meta",
+                          not echoed.is_error and "modern" in str(echoed.content) and receipt, f"{echoed} {receipt}")
+                    crash = await error_of(session.call_tool("crash", {}))
+                    check("2026-07-28: a call outside the passport is refused with -32001", crash is not None and crash.code == -32001, crash)
+
+        def modern(body, **headers):
+            body = dict(body)
+            params = dict(body.get("params") or {})
+            params["_meta"] = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+            body["params"] = params
+            base_headers = {"MCP-Protocol-Version": "2026-07-28", "Accept": "application/json, text/event-stream"}
+            base_headers.update(headers)
+            return http("POST", "/mcp/fault", body, token=good, server=base, headers=base_headers)
+
+        call = {"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}}
+        for label, headers in [
+            ("Mcp-Method differs", {"Mcp-Method": "tools/list", "Mcp-Name": "echo"}),
+            ("Mcp-Name in another case", {"Mcp-Method": "tools/call", "Mcp-Name": "ECHO"}),
+            ("Mcp-Name missing", {"Mcp-Method": "tools/call"}),
+            ("Mcp-Name names another tool (header smuggling)", {"Mcp-Method": "tools/call", "Mcp-Name": "crash"}),
+            ("MCP-Protocol-Version differs from the body", {"MCP-Protocol-Version": "2026-08-01", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}),
+            ("Mcp-Name base64 of another name", {"Mcp-Method": "tools/call", "Mcp-Name": "=?base64?Y3Jhc2g=?="}),
+        ]:
+            status, body = modern(call, **headers)
+            code = (json.loads(body or b"{}").get("error") or {}).get("code")
+            check(f"2026-07-28: {label} → 400 -32020 before evaluation", status == 400 and code == -32020, f"{status} {body[:200]}")
+        nfc, nfd = "caf\u00e9", "cafe\u0301"
+        status, body = modern({"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {"name": nfc, "arguments": {}}},
+                              **{"Mcp-Method": "tools/call", "Mcp-Name": "=?base64?" + __import__("base64").b64encode(nfd.encode()).decode() + "?="})
+        check("2026-07-28: a name in another Unicode normalisation form is a mismatch", status == 400, f"{status} {body[:200]}")
+        status, body = modern(call, **{"Mcp-Method": "tools/call", "Mcp-Name": "echo"})
+        check("2026-07-28: matching headers → evaluated and forwarded", status == 200 and b"hi" in body, f"{status} {body[:200]}")
+        status, body = modern({"jsonrpc": "2.0", "id": 43, "method": "tools/list", "params": {}}, **{"Mcp-Method": "tools/list"})
+        listed = (message_of(body) or {}).get("result") or {}
+        check("2026-07-28: a raw tools/list is filtered and marked private", status == 200 and sorted(t["name"] for t in listed.get("tools", [])) == ["count", "echo"]
+              and listed.get("cacheScope") == "private", f"{status} {body[:300]}")
         seen = open(headers_file).read().split() if os.path.exists(headers_file) else []
         check("http: the upstream never receives the client's Authorization header",
               seen and all(h == "-" for h in seen), seen[:3])

@@ -395,8 +395,9 @@ DID = path_param("did", "The agent's URL-encoded DID (or its id, `agt_…`).",
 PROOF_REPLAYED = ("`{\"error\":\"proof_replayed\"}`: this passport proof was already used (on any node); a proof is single use, "
                   "so send a fresh one.")
 PROOF_NOTES = {409: PROOF_REPLAYED + " Also `passport_already_used`: the passport's one session was started already."}
-DENY_RATE_NOTES = {429: "`{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs weighed 120 within the current minute (a "
-                        "`constraint_too_costly` DENY weighs 10, any other 1); its calls are not evaluated until the window turns."}
+DENY_RATE_NOTES = {429: "`{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs this minute weigh 20,000,000 steps (a DENY "
+                        "weighs the constraint work its call could cost, a `constraint_too_costly` one 1,000,000); its calls are not "
+                        "evaluated until the window turns."}
 paths = {
     "/health": {"get": op("Liveness and store health", "operations", {
         "200": json_response("The server and its store answer.", ref("Health")),

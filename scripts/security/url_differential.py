@@ -85,7 +85,7 @@ def main():
     permitted = 0
     for scope, prefix in scopes.items():
         for index, url in enumerate(urls):
-            # A session is denied at most 120 times a minute (finding 12): a new one every 100.
+            # Keep sessions short (a fresh one every 100 URLs): each is one agent's run.
             if index % 100 == 0:
                 current = session(scope)
             status, result = post("/evaluate", {"session_id": current, "tool_name": "fetch", "arguments": {"url": url}}, token=None)

@@ -80,12 +80,42 @@ public enum MCPGovernance {
     /// result carrying a `tools` array (a `tools/list` answer, a `server/discover` answer —
     /// whatever request it answers, correlated or not) keeps only `visible` tools. Fails closed:
     /// a `tools` member that is not an array of named tools is replaced by an error.
-    public static func filteringAnyToolList(_ message: [String: JSONValue], visible: Set<String>) -> [String: JSONValue] {
+    ///
+    /// A filtered list is for this caller only: it is marked `cacheScope: "private"` and its
+    /// `ttlMs` is at most `ttlMs` (the passport's remaining life), so no cache — the client's or a
+    /// shared gateway's — serves it to another authorization context or past the passport
+    /// (MCP 2026-07-28, server/utilities/caching).
+    public static func filteringAnyToolList(_ message: [String: JSONValue], visible: Set<String>, ttlMs: Int? = nil) -> [String: JSONValue] {
         guard case .object(let result)? = message["result"], let tools = result["tools"] else { return message }
-        guard case .array = tools, let filtered = filteringToolsList(message, visible: visible) else {
+        guard case .array = tools, var filtered = filteringToolsList(message, visible: visible),
+            case .object(var filteredResult)? = filtered["result"]
+        else {
             return errorObject(code: -32603, message: "Tessera could not read the upstream's tool list", id: message["id"] ?? .null)
         }
+        filteredResult["cacheScope"] = "private"
+        if let ttlMs {
+            var ttl = max(0, ttlMs)
+            if case .number(let given)? = filteredResult["ttlMs"], let upstream = given.int, upstream >= 0 { ttl = min(ttl, upstream) }
+            filteredResult["ttlMs"] = .number(JSONNumber(ttl))
+        }
+        filtered["result"] = .object(filteredResult)
         return filtered
+    }
+
+    /// The `_meta` key naming the receipt that covers a call, on the call's answer.
+    public static let receiptMetaKey = "io.tessera/receipt"
+
+    /// `message` with `result._meta["io.tessera/receipt"] = receipt` when it is the answer (a
+    /// result) to the request `id`; otherwise unchanged.
+    public static func annotatingReceipt(_ message: [String: JSONValue], id: JSONValue, receipt: String) -> [String: JSONValue] {
+        guard message["method"] == nil, message["id"] == id, case .object(var result)? = message["result"] else { return message }
+        var meta: [String: JSONValue] = [:]
+        if case .object(let existing)? = result["_meta"] { meta = existing }
+        meta[receiptMetaKey] = .string(receipt)
+        result["_meta"] = .object(meta)
+        var out = message
+        out["result"] = .object(result)
+        return out
     }
 
     static func errorObject(code: Int, message: String, id: JSONValue) -> [String: JSONValue] {

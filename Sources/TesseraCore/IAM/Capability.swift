@@ -21,11 +21,15 @@ public enum Capability {
     public static let auditRead = "audit:read"
     /// Grant or deny human approvals of tool calls in a workspace.
     public static let approvalsGrant = "approvals:grant"
+    /// Ask for decisions on a workspace's sessions as an AuthZEN policy enforcement point
+    /// (`/access/v1/evaluation(s)`): each one spends the session's budget and writes a receipt,
+    /// like `/evaluate` with the session id, so it is granted on its own, not with reading.
+    public static let decisionsEvaluate = "decisions:evaluate"
 
     public static let all: Set<String> = [
         usersRead, usersWrite, usersAdmin, keysSelf, keysAdmin, workspacesAdmin, iamAdmin, metricsRead,
         agentsRead, agentsWrite, badgesIssue, badgesRevoke, passportsIssue, passportsRevoke, sessionsRead,
-        receiptsRead, auditRead, approvalsGrant,
+        receiptsRead, auditRead, approvalsGrant, decisionsEvaluate,
     ]
 }
 
@@ -66,7 +70,11 @@ public enum RoleCatalog {
     /// Approvers read like readers and may grant or deny approvals.
     static let approver: Set<String> = reader.union([Capability.approvalsGrant])
 
-    public static let roles: Set<String> = ["reader", "writer", "approver", "admin"]
+    /// A policy enforcement point's service account (an AuthZEN client such as a gateway or a
+    /// mesh): it may ask for decisions in its workspace and manage its own API keys, nothing else.
+    static let evaluator: Set<String> = [Capability.keysSelf, Capability.decisionsEvaluate]
+
+    public static let roles: Set<String> = ["reader", "writer", "approver", "evaluator", "admin"]
 
     /// Capabilities a role grants.
     public static func capabilities(of role: String) -> Set<String> {
@@ -74,6 +82,7 @@ public enum RoleCatalog {
         case "reader": reader
         case "writer": writer
         case "approver": approver
+        case "evaluator": evaluator
         case "admin": Capability.all
         default: []
         }

@@ -42,6 +42,13 @@ struct MCPGatewayController {
     /// Headers passed upstream (never `Authorization` or `DPoP`, never hop-by-hop ones). The body
     /// Tessera sends is its own JSON, so its content type is set, not copied.
     static let forwardedRequestHeaders = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"]
+    /// On 2026-07-28 the routing headers sent upstream are derived from the evaluated body
+    /// (``MCPRoutingHeaders/derived(message:version:)``); `Mcp-Param-*` headers, which mirror
+    /// tool arguments a server declared with `x-mcp-header`, are forwarded as the spec requires of
+    /// an intermediary that does not interpret them — bounded — and the upstream validates each
+    /// against the body Tessera sends it, which is the body Tessera evaluated.
+    static let modernForwardedRequestHeaders = ["accept", "last-event-id"]
+    static let maximumParamHeaders = 64
     static let forwardedResponseHeaders = ["mcp-session-id", "cache-control"]
 
     /// Declared anonymous: the passport is checked here, as the MCP resource server (a 401 must
@@ -140,7 +147,21 @@ struct MCPGatewayController {
             message = object
         }
         let method: String? = if case .string(let m)? = message?["method"] { m } else { nil }
+        // Revision 2026-07-28: the routing headers must say what the body says, checked before
+        // anything is evaluated (-32020 HeaderMismatch, HTTP 400).
+        var modern: String?
+        if let message {
+            modern = MCPRoutingHeaders.modernVersion(header: request.headers[Self.protocolVersionHeader], message: message)
+            if modern != nil,
+                let why = MCPRoutingHeaders.mismatch(
+                    message: message, version: request.headers[values: Self.protocolVersionHeader],
+                    method: request.headers[values: Self.methodHeader], name: request.headers[values: Self.nameHeader])
+            {
+                return headerMismatch(why, id: message["id"] ?? .null)
+            }
+        }
         let session = try await governanceSession(for: claims, token: token)
+        var receipt: (id: JSONValue, receiptID: String)?
         if method == "tools/call", let message {
             let id = message["id"] ?? .null
             guard case .object(let params)? = message["params"], case .string(let tool)? = params["name"] else {
@@ -154,11 +175,29 @@ struct MCPGatewayController {
             }
             let result = try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
             if let refusal = MCPGovernance.refusal(result, id: id) { return jsonRPC(refusal) }
+            receipt = result.receipt_id.map { (id, $0) }
         }
         if request.method == .delete { _ = try? await governance.end(sessionID: session) }
         // What goes upstream is the message evaluated, serialised by Tessera.
         let outbound = message.map { MCPGovernance.wire(.object($0)) }
-        return try await forward(request, body: outbound, to: upstream, visible: MCPGovernance.visibleTools(claims))
+        var relay = MCPResponseRelay(visible: MCPGovernance.visibleTools(claims), logger: logger)
+        relay.receipt = receipt
+        if let exp = claims.exp { relay.ttlMs = Int(max(0, exp - clock.now().unixSeconds)) * 1000 }
+        var derived: [(name: String, value: String)]?
+        if let modern, let message { derived = MCPRoutingHeaders.derived(message: message, version: modern) }
+        return try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
+    }
+
+    static let protocolVersionHeader = HTTPField.Name("MCP-Protocol-Version")!
+    static let methodHeader = HTTPField.Name("Mcp-Method")!
+    static let nameHeader = HTTPField.Name("Mcp-Name")!
+
+    /// -32020 `HeaderMismatch` in an HTTP 400, as MCP 2026-07-28 requires.
+    func headerMismatch(_ why: String, id: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = MCPGovernance.wire(MCPGovernance.errorResponse(code: MCPRoutingHeaders.headerMismatchCode, message: "HeaderMismatch: \(why)", id: id))
+        return Response(status: .badRequest, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// Checks the request's DPoP proof (RFC 9449 §4.3, §7.1) for a passport bound to `jkt`: one
@@ -224,11 +263,22 @@ struct MCPGatewayController {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: MCPGovernance.wire(message))))
     }
 
-    func forward(_ request: Request, body: [UInt8]?, to upstream: String, visible: Set<String>) async throws -> Response {
+    func forward(
+        _ request: Request, body: [UInt8]?, to upstream: String, derivedHeaders: [(name: String, value: String)]?, relay: MCPResponseRelay
+    ) async throws -> Response {
         var outbound = HTTPClientRequest(url: upstream)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        for name in Self.forwardedRequestHeaders {
-            if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }
+        if let derivedHeaders {
+            for name in Self.modernForwardedRequestHeaders {
+                if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }
+            }
+            for (name, value) in derivedHeaders { outbound.headers.add(name: name, value: value) }
+            let params = request.headers.filter { $0.name.canonicalName.hasPrefix("mcp-param-") && $0.value.utf8.count <= 8_192 }
+            for field in params.prefix(Self.maximumParamHeaders) { outbound.headers.add(name: field.name.canonicalName, value: field.value) }
+        } else {
+            for name in Self.forwardedRequestHeaders {
+                if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }
+            }
         }
         if let body {
             outbound.headers.add(name: "content-type", value: "application/json")
@@ -245,6 +295,6 @@ struct MCPGatewayController {
         for name in Self.forwardedResponseHeaders {
             if let value = response.headers.first(name: name), let field = HTTPField.Name(name) { headers[field] = value }
         }
-        return try await MCPResponseRelay(visible: visible, logger: logger).response(from: response, headers: headers)
+        return try await relay.response(from: response, headers: headers)
     }
 }

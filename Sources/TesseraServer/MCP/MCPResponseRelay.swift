@@ -19,6 +19,11 @@ import TesseraCore
 ///   status without the body; an empty answer (202 to a notification, 200 to DELETE) passes.
 struct MCPResponseRelay {
     let visible: Set<String>
+    /// The passport's remaining life: the longest a filtered tool list may be cached.
+    var ttlMs: Int?
+    /// The evaluated `tools/call` this answers (its id) and the receipt of its decision, named
+    /// in the answer's `_meta` (`io.tessera/receipt`).
+    var receipt: (id: JSONValue, receiptID: String)?
     let logger: Logger
 
     static let maximumMessageBytes = 4 << 20
@@ -39,7 +44,9 @@ struct MCPResponseRelay {
 
     /// A message as the client will see it: filtered, one line of Tessera's JSON.
     func judged(_ message: [String: JSONValue]) -> [UInt8] {
-        MCPGovernance.wire(.object(MCPGovernance.filteringAnyToolList(message, visible: visible)))
+        var out = MCPGovernance.filteringAnyToolList(message, visible: visible, ttlMs: ttlMs)
+        if let receipt { out = MCPGovernance.annotatingReceipt(out, id: receipt.id, receipt: receipt.receiptID) }
+        return MCPGovernance.wire(.object(out))
     }
 
     func response(from upstream: HTTPClientResponse, headers upstreamHeaders: HTTPFields) async throws -> Response {

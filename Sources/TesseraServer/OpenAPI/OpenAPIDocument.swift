@@ -4696,7 +4696,7 @@ enum OpenAPIDocument {
                 }
               }
             },
-            "description": "Rate limited: `Retry-After` says when to retry. `{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs weighed 120 within the current minute (a `constraint_too_costly` DENY weighs 10, any other 1); its calls are not evaluated until the window turns.",
+            "description": "Rate limited: `Retry-After` says when to retry. `{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs this minute weigh 20,000,000 steps (a DENY weighs the constraint work its call could cost, a `constraint_too_costly` one 1,000,000); its calls are not evaluated until the window turns.",
             "headers": {
               "Retry-After": {
                 "description": "Seconds to wait.",

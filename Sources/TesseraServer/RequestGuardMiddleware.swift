@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// First middleware on every request: refuses a declared body over the limit before reading it

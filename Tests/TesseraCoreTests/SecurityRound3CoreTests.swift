@@ -34,7 +34,7 @@ struct SecurityRound3CoreTests {
         let answer = try value(#"{"jsonrpc":"2.0","id":"x","result":{"tools":[{"name":"echo"},{"name":"secret"}],"nextCursor":"c"}}"#)
         guard case .object(let message) = answer else { return }
         let filtered = MCPGovernance.filteringAnyToolList(message, visible: ["echo"])
-        #expect(CanonicalJSON.serialize(.object(filtered)) == #"{"id":"x","jsonrpc":"2.0","result":{"nextCursor":"c","tools":[{"name":"echo"}]}}"#)
+        #expect(CanonicalJSON.serialize(.object(filtered)) == #"{"id":"x","jsonrpc":"2.0","result":{"cacheScope":"private","nextCursor":"c","tools":[{"name":"echo"}]}}"#)
         let malformed = try value(#"{"jsonrpc":"2.0","id":1,"result":{"tools":{"secret":{}}}}"#)
         guard case .object(let bad) = malformed else { return }
         let refused = MCPGovernance.filteringAnyToolList(bad, visible: ["echo"])

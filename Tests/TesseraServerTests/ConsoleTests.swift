@@ -282,17 +282,5 @@ func openFeed(port: Int, token: String, query: String) throws -> Int32 {
 
 /// Reads until `marker` has arrived (returns everything read) or `limitSeconds` of silence pass.
 func readUntil(_ fd: Int32, contains marker: String, limitSeconds: Int) -> String {
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    var text = ""
-    var waited = 0
-    while waited < limitSeconds, !text.contains(marker) {
-        let n = read(fd, &buffer, buffer.count)
-        if n == 0 { break }
-        if n < 0 {
-            if errno == EAGAIN || errno == EWOULDBLOCK { waited += 1; continue }
-            break
-        }
-        text += String(decoding: buffer[0..<n], as: UTF8.self)
-    }
-    return text
+    readUntilAny(fd, [marker], limitSeconds: limitSeconds)
 }

@@ -132,7 +132,11 @@ struct FoundationRoutesTests {
             // error shape); status, status lists and DID documents are public (RFC-002 §7.5, §6.3).
             "/v1/agents/:id/badge", "/v1/agents/:id/badge/challenge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
             "/v1/badges/:jti/status", "/v1/agents/:id/status", "/v1/status-lists/:list", "/agents/:slug/did.json",
+            // The AuthZEN PDP metadata: a discovery document, like the JWKS.
+            "/.well-known/authzen-configuration",
         ])
+        #expect(routes.first { $0.path == "/access/v1/evaluation" }?.access == .capability("decisions:evaluate"))
+        #expect(routes.first { $0.path == "/access/v1/evaluations" }?.access == .capability("decisions:evaluate"))
         #expect(routes.first { $0.path == "/issue" }?.access == .capability("passports:issue"))
         #expect(routes.first { $0.path == "/revoke" }?.access == .capability("passports:revoke"))
         #expect(routes.first { $0.path == "/receipts" }?.access == .capability("receipts:read"))

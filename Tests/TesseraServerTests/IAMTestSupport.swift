@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import TesseraClient
 import TesseraCore
 import TesseraStore
 
@@ -137,5 +138,21 @@ extension IAMClient {
         let reply = try await post("/v1/agents", token: admin, json: body)
         #expect(reply.status == .created, "\(reply.body)")
         return try #require(reply.json["id"] as? String)
+    }
+}
+
+/// A live registry with one registered agent whose keys are in a folder: the body gets the
+/// registry's URL, the agent id, the keys folder (`private.jwk`) and the fixture.
+func withAgentRegistry(named name: String, _ body: @Sendable (String, String, String, IAMFixture) async throws -> Void) async throws {
+    let fixture = try await IAMFixture.make { $0.badgeMinimumLifetimeSeconds = 1 }
+    try await buildApplication(fixture.environment).test(.live) { raw in
+        let base = "http://127.0.0.1:\(try #require(raw.port))"
+        let keys = makeStateDirectory() + "/agent"
+        let pair = Ed25519KeyPair()
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        try JSONEncoder().encode(pair.privateJWK).write(to: URL(fileURLWithPath: keys + "/private.jwk"))
+        let agent = try await TesseraHTTPClient(baseURL: base, token: fixture.adminKey).registerAgent(
+            name: name, publicJWK: pair.publicKey.jwk, domain: nil, workspace: nil)
+        try await body(base, agent.id, keys, fixture)
     }
 }

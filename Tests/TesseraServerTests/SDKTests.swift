@@ -13,19 +13,8 @@ import TesseraCore
 
 @Suite("Agent SDK and badge middleware")
 struct SDKTests {
-    /// A live registry with one registered agent whose keys are in a folder.
     func withRegistry(_ body: @Sendable (String, String, String, IAMFixture) async throws -> Void) async throws {
-        let fixture = try await IAMFixture.make { $0.badgeMinimumLifetimeSeconds = 1 }
-        try await buildApplication(fixture.environment).test(.live) { raw in
-            let base = "http://127.0.0.1:\(try #require(raw.port))"
-            let keys = makeStateDirectory() + "/agent"
-            let pair = Ed25519KeyPair()
-            try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
-            try JSONEncoder().encode(pair.privateJWK).write(to: URL(fileURLWithPath: keys + "/private.jwk"))
-            let agent = try await TesseraHTTPClient(baseURL: base, token: fixture.adminKey).registerAgent(
-                name: "sdk", publicJWK: pair.publicKey.jwk, domain: nil, workspace: nil)
-            try await body(base, agent.id, keys, fixture)
-        }
+        try await withAgentRegistry(named: "sdk", body)
     }
 
     @Test("connect gets a PoP badge and keeps renewing it in the background as PoP")

@@ -221,20 +221,8 @@ struct SecurityRound3BindingTests {
 
     // MARK: Findings 10 and 11 (badges)
 
-    /// A live registry with one agent (key in `keys`); the body gets its URL, the agent id, the
-    /// keys folder and the fixture.
     func withRegistry(_ body: @Sendable (String, String, String, IAMFixture) async throws -> Void) async throws {
-        let fixture = try await IAMFixture.make { $0.badgeMinimumLifetimeSeconds = 1 }
-        try await buildApplication(fixture.environment).test(.live) { raw in
-            let base = "http://127.0.0.1:\(try #require(raw.port))"
-            let keys = makeStateDirectory() + "/agent"
-            let pair = Ed25519KeyPair()
-            try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
-            try JSONEncoder().encode(pair.privateJWK).write(to: URL(fileURLWithPath: keys + "/private.jwk"))
-            let agent = try await TesseraHTTPClient(baseURL: base, token: fixture.adminKey).registerAgent(
-                name: "round3", publicJWK: pair.publicKey.jwk, domain: nil, workspace: nil)
-            try await body(base, agent.id, keys, fixture)
-        }
+        try await withAgentRegistry(named: "round3", body)
     }
 
     @Test("round3 10: requireProof without a configured origin is a configuration error; a proof for service A is refused at service B")

@@ -71,6 +71,7 @@ ED25519_JWK = obj({"kty": {"type": "string", "const": "OKP"}, "crv": {"type": "s
                   "An Ed25519 public JWK (RFC 8037). `kid`, if given, must be the key's RFC 7638 thumbprint; a private "
                   "member (`d`, `k`) is refused with 400.")
 ANY_OBJECT = {"type": "object"}
+AUTHZEN_ID = {"type": "string", "minLength": 1, "maxLength": 16384}
 
 ERROR_DESCRIPTIONS = {
     400: "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON.",
@@ -293,6 +294,36 @@ schemas = {
                      "arguments_digest": S, "approvers": STRINGS, "min_approvals": I, "granted_by": STRINGS, "status": S,
                      "created_at": TIME, "expires_at": TIME}, ["approval_id", "session_id", "tool", "status"]),
     "ApprovalList": obj({"approvals": {"type": "array", "items": ref("Approval")}}, ["approvals"]),
+    # OpenID AuthZEN Authorization API 1.0 (docs/authzen.md). Unknown members are ignored, as the spec requires.
+    "AuthZENSubject": req({"type": {"type": "string", "enum": ["session", "passport"]}, "id": AUTHZEN_ID, "properties": ANY_OBJECT},
+                          ["type", "id"], "`session`: `id` is a session id; `passport`: `id` is a passport's `jti` (its running session)."),
+    "AuthZENAction": req({"name": AUTHZEN_ID, "properties": ANY_OBJECT}, ["name"], "`name`: the tool (must equal `resource.id`)."),
+    "AuthZENResource": req({"type": {"type": "string", "const": "tool_call"}, "id": AUTHZEN_ID,
+                            "properties": req({"arguments": ANY_OBJECT})}, ["type", "id"], "`id`: the tool; `properties.arguments`: its arguments."),
+    "AuthZENContext": req({"request_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                                          "description": "Idempotency, exactly like /evaluate's `request_id`."}}),
+    "AuthZENEvaluationRequest": req({"subject": ref("AuthZENSubject"), "action": ref("AuthZENAction"), "resource": ref("AuthZENResource"),
+                                     "context": ref("AuthZENContext")}, ["subject", "action", "resource"]),
+    "AuthZENEvaluationItem": req({"subject": ref("AuthZENSubject"), "action": ref("AuthZENAction"), "resource": ref("AuthZENResource"),
+                                  "context": ref("AuthZENContext")},
+                                 description="Members left out take the request's top-level value (an item's `context` replaces the default whole)."),
+    "AuthZENEvaluationsRequest": req({
+        "subject": ref("AuthZENSubject"), "action": ref("AuthZENAction"), "resource": ref("AuthZENResource"),
+        "context": ref("AuthZENContext"),
+        "evaluations": {"type": "array", "items": ref("AuthZENEvaluationItem"), "maxItems": 1000},
+        "options": req({"evaluations_semantic": {"type": "string", "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]}})},
+        description="Top-level `subject`, `action`, `resource`, `context` are defaults for the items (`context.request_id` is "
+                    "refused as a default: give each item its own). No items: one Access Evaluation, answered as one Decision."),
+    "AuthZENItemError": obj({"status": I, "code": S, "message": S, "retry_after": I}, ["status", "code", "message"]),
+    "AuthZENDecisionContext": obj({"decision": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "reason": S,
+                                   "violations": {"type": "array", "items": ref("Violation")}, "receipt_id": S, "approval_id": S,
+                                   "calls_remaining": I, "error": ref("AuthZENItemError")}),
+    "AuthZENDecision": obj({"decision": B, "context": ref("AuthZENDecisionContext")}, ["decision"],
+                           "`decision` is true only for PERMIT; `context.decision` is Tessera's verdict."),
+    "AuthZENEvaluationsResponse": obj({"evaluations": {"type": "array", "items": ref("AuthZENDecision")}}, ["evaluations"],
+                                      "One Decision per item evaluated, in request order (a short-circuit ends the list)."),
+    "AuthZENMetadata": obj({"policy_decision_point": S, "access_evaluation_endpoint": S, "access_evaluations_endpoint": S},
+                           ["policy_decision_point", "access_evaluation_endpoint", "access_evaluations_endpoint"]),
 }
 
 # The IAM endpoint's bodies: one schema per operation, a oneOf discriminated on `operation`.
@@ -300,8 +331,8 @@ JSON_OBJECT_TEXT = {"type": "string", "pattern": "^(\\{\\})?$", "description": "
 ID = {"type": "string", "minLength": 1, "maxLength": 256}
 EXPIRES = {"type": "string", "pattern": "^(|20[3-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)$",
            "description": "An RFC 3339 UTC time in the future (the pattern shows the plain form; empty = never expires)."}
-ROLES = {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^(reader|writer|approver|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$"},
-         "description": "`role` or `role@workspace`: reader, writer, approver, admin."}
+ROLES = {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^(reader|writer|approver|evaluator|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$"},
+         "description": "`role` or `role@workspace`: reader, writer, approver, evaluator, admin."}
 USERNAME = {"type": "string", "pattern": "^[^\\u0000-\\u0020@\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,128}$"}
 WORKSPACE_ID = {"type": "string", "pattern": "^[a-z0-9.-][a-z0-9._-]{0,63}$"}
 IAM_OPERATIONS = {
@@ -398,6 +429,15 @@ PROOF_NOTES = {409: PROOF_REPLAYED + " Also `passport_already_used`: the passpor
 DENY_RATE_NOTES = {429: "`{\"error\":\"deny_rate_exceeded\"}`: this session's DENYs this minute weigh 20,000,000 steps (a DENY "
                         "weighs the constraint work its call could cost, a `constraint_too_costly` one 1,000,000); its calls are not "
                         "evaluated until the window turns."}
+AUTHZEN_SECURITY = [{"apiKey": []}, {"loginJWT": []}]
+AUTHZEN_REQUEST_ID = {"name": "X-Request-ID", "in": "header", "required": False,
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+                      "description": "The PEP's request id, echoed in the answer (AuthZEN \"Request Identification\")."}
+AUTHZEN_ID_HEADER = {"X-Request-Id": {"schema": S, "description": "The PEP's X-Request-ID when it sent one, else the server's."}}
+AUTHZEN_NOTES = {404: "`unknown_subject`: no such session or passport session, or one outside the workspaces where the caller holds "
+                      "decisions:evaluate (the same answer).",
+                 409: "`conflict`: this `context.request_id` was already used for a different call on this session.",
+                 429: "`deny_rate_exceeded`: as /evaluate."}
 paths = {
     "/health": {"get": op("Liveness and store health", "operations", {
         "200": json_response("The server and its store answer.", ref("Health")),
@@ -560,6 +600,24 @@ paths = {
         description="A batch every 150 ms with what matched since the last: at most 100 decisions (the newest), the rest counted in "
                     "`dropped` (`counts` covers every matching decision); the first batch also holds the workspace's latest 50 "
                     "matching decisions (not counted). A slow or dead reader never slows /evaluate.")},
+    # OpenID AuthZEN Authorization API 1.0
+    "/.well-known/authzen-configuration": {"get": op("AuthZEN Policy Decision Point metadata", "authzen", {
+        "200": json_response("The PDP's identifier (the server's public origin) and its two evaluation endpoints.", ref("AuthZENMetadata"))},
+        security=ANON, operation_id="authzenConfiguration")},
+    "/access/v1/evaluation": {"post": op("AuthZEN Access Evaluation: one tool call, decided as /evaluate decides it", "authzen", {
+        "200": json_response("The Decision (`true` only for PERMIT), with the receipt and budget in `context`.", ref("AuthZENDecision"),
+                             headers=AUTHZEN_ID_HEADER)},
+        errors=[400, 401, 403, 404, 409, 413, 429, 503], request=body(ref("AuthZENEvaluationRequest")), security=AUTHZEN_SECURITY,
+        parameters=[AUTHZEN_REQUEST_ID], operation_id="authzenEvaluation", notes=AUTHZEN_NOTES,
+        description="Needs `decisions:evaluate` in the subject's workspace. Errors are `{\"error\":\"code\",\"message\"}`.")},
+    "/access/v1/evaluations": {"post": op("AuthZEN Access Evaluations: up to 1,000 tool calls in order, with a semantic", "authzen", {
+        "200": json_response("One Decision per evaluated item (or one Decision when the request has no items); an item that could "
+                             "not be evaluated is `false` with `context.error`.",
+                             {"anyOf": [ref("AuthZENEvaluationsResponse"), ref("AuthZENDecision")]}, headers=AUTHZEN_ID_HEADER)},
+        errors=[400, 401, 403, 404, 409, 413, 429, 503], request=body(ref("AuthZENEvaluationsRequest")), security=AUTHZEN_SECURITY,
+        parameters=[AUTHZEN_REQUEST_ID], operation_id="authzenEvaluations", notes=AUTHZEN_NOTES,
+        description="Needs `decisions:evaluate`. Every item is checked before any is evaluated. 404/409/429 only without items "
+                    "(a single evaluation); with items they are per-item errors.")},
     # MCP gateway (present when upstreams are configured)
     "/mcp/{name}": {m: op(f"MCP streamable HTTP, {m.upper()}, relayed to upstream `name` after governance", "mcp", {
         "200": {"description": "The upstream's answer (JSON-RPC, or an event stream).",
@@ -585,7 +643,7 @@ document = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "http://127.0.0.1:8787", "description": "`tessera serve` defaults"}],
-    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "mcp", "console")],
+    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "authzen", "mcp", "console")],
     "paths": paths,
     "components": {
         "schemas": schemas,

@@ -49,7 +49,7 @@ enum AuthZENErrors {
             code = mapped.type; message = mapped.message
         default:
             // A message (a 400 naming its field, a conflict naming the request_id): the code is the status's.
-            code = code(for: mapped.status); message = mapped.message
+            code = Self.code(for: mapped.status); message = mapped.message
         }
         return APIError(mapped.status, type: code, message: message, shape: .coded, retryAfter: mapped.retryAfter)
     }

@@ -162,6 +162,356 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "AuthZENAction": {
+        "description": "`name`: the tool (must equal `resource.id`).",
+        "properties": {
+          "name": {
+            "maxLength": 16384,
+            "minLength": 1,
+            "type": "string"
+          },
+          "properties": {
+            "type": [
+              "object",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "name"
+        ],
+        "type": "object"
+      },
+      "AuthZENContext": {
+        "properties": {
+          "request_id": {
+            "description": "Idempotency, exactly like /evaluate's `request_id`.",
+            "maxLength": 256,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        },
+        "type": "object"
+      },
+      "AuthZENDecision": {
+        "description": "`decision` is true only for PERMIT; `context.decision` is Tessera's verdict.",
+        "properties": {
+          "context": {
+            "$ref": "#/components/schemas/AuthZENDecisionContext"
+          },
+          "decision": {
+            "type": "boolean"
+          }
+        },
+        "required": [
+          "decision"
+        ],
+        "type": "object"
+      },
+      "AuthZENDecisionContext": {
+        "properties": {
+          "approval_id": {
+            "type": "string"
+          },
+          "calls_remaining": {
+            "type": "integer"
+          },
+          "decision": {
+            "enum": [
+              "PERMIT",
+              "DENY",
+              "APPROVAL_REQUIRED"
+            ],
+            "type": "string"
+          },
+          "error": {
+            "$ref": "#/components/schemas/AuthZENItemError"
+          },
+          "reason": {
+            "type": "string"
+          },
+          "receipt_id": {
+            "type": "string"
+          },
+          "violations": {
+            "items": {
+              "$ref": "#/components/schemas/Violation"
+            },
+            "type": "array"
+          }
+        },
+        "type": "object"
+      },
+      "AuthZENEvaluationItem": {
+        "description": "Members left out take the request's top-level value (an item's `context` replaces the default whole).",
+        "properties": {
+          "action": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENAction"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "context": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENContext"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "resource": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENResource"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "subject": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENSubject"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        "type": "object"
+      },
+      "AuthZENEvaluationRequest": {
+        "properties": {
+          "action": {
+            "$ref": "#/components/schemas/AuthZENAction"
+          },
+          "context": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENContext"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "resource": {
+            "$ref": "#/components/schemas/AuthZENResource"
+          },
+          "subject": {
+            "$ref": "#/components/schemas/AuthZENSubject"
+          }
+        },
+        "required": [
+          "subject",
+          "action",
+          "resource"
+        ],
+        "type": "object"
+      },
+      "AuthZENEvaluationsRequest": {
+        "description": "Top-level `subject`, `action`, `resource`, `context` are defaults for the items (`context.request_id` is refused as a default: give each item its own). No items: one Access Evaluation, answered as one Decision.",
+        "properties": {
+          "action": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENAction"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "context": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENContext"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "evaluations": {
+            "items": {
+              "$ref": "#/components/schemas/AuthZENEvaluationItem"
+            },
+            "maxItems": 1000,
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "options": {
+            "properties": {
+              "evaluations_semantic": {
+                "enum": [
+                  "execute_all",
+                  "deny_on_first_deny",
+                  "permit_on_first_permit"
+                ],
+                "type": [
+                  "string",
+                  "null"
+                ]
+              }
+            },
+            "type": [
+              "object",
+              "null"
+            ]
+          },
+          "resource": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENResource"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "subject": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AuthZENSubject"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        "type": "object"
+      },
+      "AuthZENEvaluationsResponse": {
+        "description": "One Decision per item evaluated, in request order (a short-circuit ends the list).",
+        "properties": {
+          "evaluations": {
+            "items": {
+              "$ref": "#/components/schemas/AuthZENDecision"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "evaluations"
+        ],
+        "type": "object"
+      },
+      "AuthZENItemError": {
+        "properties": {
+          "code": {
+            "type": "string"
+          },
+          "message": {
+            "type": "string"
+          },
+          "retry_after": {
+            "type": "integer"
+          },
+          "status": {
+            "type": "integer"
+          }
+        },
+        "required": [
+          "status",
+          "code",
+          "message"
+        ],
+        "type": "object"
+      },
+      "AuthZENMetadata": {
+        "properties": {
+          "access_evaluation_endpoint": {
+            "type": "string"
+          },
+          "access_evaluations_endpoint": {
+            "type": "string"
+          },
+          "policy_decision_point": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "policy_decision_point",
+          "access_evaluation_endpoint",
+          "access_evaluations_endpoint"
+        ],
+        "type": "object"
+      },
+      "AuthZENResource": {
+        "description": "`id`: the tool; `properties.arguments`: its arguments.",
+        "properties": {
+          "id": {
+            "maxLength": 16384,
+            "minLength": 1,
+            "type": "string"
+          },
+          "properties": {
+            "properties": {
+              "arguments": {
+                "type": [
+                  "object",
+                  "null"
+                ]
+              }
+            },
+            "type": [
+              "object",
+              "null"
+            ]
+          },
+          "type": {
+            "const": "tool_call",
+            "type": "string"
+          }
+        },
+        "required": [
+          "type",
+          "id"
+        ],
+        "type": "object"
+      },
+      "AuthZENSubject": {
+        "description": "`session`: `id` is a session id; `passport`: `id` is a passport's `jti` (its running session).",
+        "properties": {
+          "id": {
+            "maxLength": 16384,
+            "minLength": 1,
+            "type": "string"
+          },
+          "properties": {
+            "type": [
+              "object",
+              "null"
+            ]
+          },
+          "type": {
+            "enum": [
+              "session",
+              "passport"
+            ],
+            "type": "string"
+          }
+        },
+        "required": [
+          "type",
+          "id"
+        ],
+        "type": "object"
+      },
       "BadgeStatus": {
         "properties": {
           "expires_at": {
@@ -1461,9 +1811,9 @@ enum OpenAPIDocument {
                 ]
               },
               "roles": {
-                "description": "`role` or `role@workspace`: reader, writer, approver, admin.",
+                "description": "`role` or `role@workspace`: reader, writer, approver, evaluator, admin.",
                 "items": {
-                  "pattern": "^(reader|writer|approver|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$",
+                  "pattern": "^(reader|writer|approver|evaluator|admin)(@([a-z0-9.-][a-z0-9._-]{0,63}|\\*))?$",
                   "type": "string"
                 },
                 "maxItems": 32,
@@ -2849,6 +3199,28 @@ enum OpenAPIDocument {
   },
   "openapi": "3.1.0",
   "paths": {
+    "/.well-known/authzen-configuration": {
+      "get": {
+        "operationId": "authzenConfiguration",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AuthZENMetadata"
+                }
+              }
+            },
+            "description": "The PDP's identifier (the server's public origin) and its two evaluation endpoints."
+          }
+        },
+        "security": [],
+        "summary": "AuthZEN Policy Decision Point metadata",
+        "tags": [
+          "authzen"
+        ]
+      }
+    },
     "/.well-known/jwks.json": {
       "get": {
         "operationId": "jwks",
@@ -2912,6 +3284,343 @@ enum OpenAPIDocument {
         "summary": "RFC 9728 protected-resource metadata of an MCP endpoint",
         "tags": [
           "mcp"
+        ]
+      }
+    },
+    "/access/v1/evaluation": {
+      "post": {
+        "description": "Needs `decisions:evaluate` in the subject's workspace. Errors are `{\"error\":\"code\",\"message\"}`.",
+        "operationId": "authzenEvaluation",
+        "parameters": [
+          {
+            "description": "The PEP's request id, echoed in the answer (AuthZEN \"Request Identification\").",
+            "in": "header",
+            "name": "X-Request-ID",
+            "required": false,
+            "schema": {
+              "maxLength": 256,
+              "minLength": 1,
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AuthZENEvaluationRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AuthZENDecision"
+                }
+              }
+            },
+            "description": "The Decision (`true` only for PERMIT), with the receipt and budget in `context`.",
+            "headers": {
+              "X-Request-Id": {
+                "description": "The PEP's X-Request-ID when it sent one, else the server's.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same). `unknown_subject`: no such session or passport session, or one outside the workspaces where the caller holds decisions:evaluate (the same answer)."
+          },
+          "409": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Conflict with the current state. `conflict`: this `context.request_id` was already used for a different call on this session."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry. `deny_rate_exceeded`: as /evaluate.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          }
+        ],
+        "summary": "AuthZEN Access Evaluation: one tool call, decided as /evaluate decides it",
+        "tags": [
+          "authzen"
+        ]
+      }
+    },
+    "/access/v1/evaluations": {
+      "post": {
+        "description": "Needs `decisions:evaluate`. Every item is checked before any is evaluated. 404/409/429 only without items (a single evaluation); with items they are per-item errors.",
+        "operationId": "authzenEvaluations",
+        "parameters": [
+          {
+            "description": "The PEP's request id, echoed in the answer (AuthZEN \"Request Identification\").",
+            "in": "header",
+            "name": "X-Request-ID",
+            "required": false,
+            "schema": {
+              "maxLength": 256,
+              "minLength": 1,
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AuthZENEvaluationsRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "anyOf": [
+                    {
+                      "$ref": "#/components/schemas/AuthZENEvaluationsResponse"
+                    },
+                    {
+                      "$ref": "#/components/schemas/AuthZENDecision"
+                    }
+                  ]
+                }
+              }
+            },
+            "description": "One Decision per evaluated item (or one Decision when the request has no items); an item that could not be evaluated is `false` with `context.error`.",
+            "headers": {
+              "X-Request-Id": {
+                "description": "The PEP's X-Request-ID when it sent one, else the server's.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same). `unknown_subject`: no such session or passport session, or one outside the workspaces where the caller holds decisions:evaluate (the same answer)."
+          },
+          "409": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Conflict with the current state. `conflict`: this `context.request_id` was already used for a different call on this session."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Rate limited: `Retry-After` says when to retry. `deny_rate_exceeded`: as /evaluate.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          }
+        ],
+        "summary": "AuthZEN Access Evaluations: up to 1,000 tool calls in order, with a semantic",
+        "tags": [
+          "authzen"
         ]
       }
     },
@@ -7481,6 +8190,9 @@ enum OpenAPIDocument {
     },
     {
       "name": "governance"
+    },
+    {
+      "name": "authzen"
     },
     {
       "name": "mcp"

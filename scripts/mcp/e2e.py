@@ -76,6 +76,8 @@ async def git_server():
             check("git: tools/list shows only what the passport permits", names == ["git_log", "git_status"], names)
             status = await session.call_tool("git_status", {"repo_path": repo})
             check("git: git_status is permitted and answered by the real server", not status.is_error and "Repository status" in str(status.content), status)
+            receipt = (status.meta or {}).get("io.tessera/receipt") if hasattr(status, "meta") else None
+            check("git: the answer names the decision's receipt in _meta (io.tessera/receipt)", receipt, status)
             commit = await error_of(session.call_tool("git_commit", {"repo_path": repo, "message": "evil"}))
             check("git: git_commit is refused with -32001", commit is not None and commit.code == -32001, commit)
             log = subprocess.run(["git", "log", "--oneline"], cwd=repo, capture_output=True, text=True).stdout.strip().splitlines()

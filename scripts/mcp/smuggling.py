@@ -157,6 +157,12 @@ def http_gateway():
                 text = error.read().decode("utf-8", "replace")
             check(f"http: a hostile tools/list answer ({variant}) reaches the client without a forbidden tool",
                   not any(name in text for name in ["secret_tool"]), text[:200])
+        # 2026-07-28's server/discover: an upstream that puts a tool list in its answer leaks nothing.
+        discover = {"jsonrpc": "2.0", "id": 2, "method": "server/discover",
+                    "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}
+        status, body = http("POST", "/mcp/hostile", discover, token=passport, server=base,
+                            headers={"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover", "Accept": "application/json, text/event-stream"})
+        check("http: a server/discover answer carrying a tool list is filtered", "secret_tool" not in body.decode("utf-8", "replace"), body[:200])
         # The GET stream: server-initiated messages, filtered too.
         request = urllib.request.Request(endpoint, method="GET")
         request.add_header("Authorization", "Bearer " + passport)

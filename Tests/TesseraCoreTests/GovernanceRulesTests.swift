@@ -13,7 +13,9 @@ struct GovernanceRulesTests {
             ("/data/%252e%252e/etc", "/etc"), ("https://API.example.com/v1/../v2", "https://api.example.com/v2"),
             ("/data\\..\\etc", "/etc"),
             // URLs: canonical ones come back unchanged (a fast path); anything else is normalised.
-            ("https://api.example.com/v1/rates?x=1", "https://api.example.com/v1/rates?x=1"),
+            // A scope governs the resource: the query and fragment are cut off (round three).
+            ("https://api.example.com/v1/rates", "https://api.example.com/v1/rates"),
+            ("https://api.example.com/v1/rates?x=1", "https://api.example.com/v1/rates"),
             ("https://api.example.com", "https://api.example.com/"), ("https://api.example.com/v1/", "https://api.example.com/v1"),
             ("https://Api.example.com/v1", "https://api.example.com/v1"), ("https://api.example.com/a/%2e%2e/x", "https://api.example.com/x"),
             ("https://api.example.com//v1/./x", "https://api.example.com/v1/x"), ("git+ssh://host/repo", "git+ssh://host/repo"),

@@ -56,4 +56,20 @@ struct MCPRoutingHeadersTests {
         #expect(meta["io.tessera/receipt"] == "rcpt-1")
         #expect(MCPGovernance.annotatingReceipt(called, id: 8, receipt: "x") == called)
     }
+
+    @Test("Mcp-Param-* headers come from the evaluated arguments and the tool's x-mcp-header declarations, never from the client")
+    func paramHeaders() throws {
+        let list = try StrictJSON.object(Array(#"""
+            {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"deploy","inputSchema":{"type":"object","properties":{
+              "region":{"type":"string","x-mcp-header":"Region"},"dry":{"type":"boolean","x-mcp-header":"Dry-Run"},
+              "target":{"type":"object","properties":{"zone":{"type":"string","x-mcp-header":"Zone"}}},
+              "bad":{"type":"string","x-mcp-header":"a b"}}}}]}}
+            """#.utf8))
+        let declarations = MCPParamHeaders.declarations(in: list)
+        #expect(declarations["deploy"]?.map(\.name).sorted() == ["Dry-Run", "Region", "Zone"])
+        let headers = MCPParamHeaders.headers(for: ["region": "eu", "dry": true, "target": ["zone": "caf\u{E9}"]], declarations["deploy"]!)
+        let byName = Dictionary(uniqueKeysWithValues: headers.map { ($0.name, $0.value) })
+        #expect(byName == ["Mcp-Param-Region": "eu", "Mcp-Param-Dry-Run": "true", "Mcp-Param-Zone": "=?base64?Y2Fmw6k=?="])
+        #expect(MCPParamHeaders.headers(for: [:], declarations["deploy"]!).isEmpty)
+    }
 }

@@ -74,6 +74,18 @@ struct SecurityRound3CoreTests {
         #expect(allowed.verdict == .permit, "\(allowed.reason ?? "")")
     }
 
+    @Test("round3 2: tabs and line breaks in a URL path, and .. reaching across a query or fragment, cannot escape a scope", arguments: [
+        "https://api.example.com/public/.\t./.\t./admin", "https://api.example.com/public/.\n./admin", "https://api.example.com/public/x\r/../../admin",
+        "https://api.example.com/admin/delete?/../../public/x", "https://api.example.com/secret#/../public/x",
+        "https://api.example.com/public/secret.txt?.csv",
+    ])
+    func urlScopeReview(url: String) {
+        let mission = Mission(agent_id: "a", mission: "m", allowed_tools: ["fetch"], resource_scope: ["https://api.example.com/public/*.csv", "https://api.example.com/public/x/**"])
+        let claims = PassportClaims(mission: mission, issuer: "t", workspace: "w", issuedAt: 1_800_000_000, ttl: 300)
+        #expect(Evaluator(passport: claims).decide(tool: "fetch", arguments: ["url": .string(url)]).verdict == .deny, "\(url) was permitted")
+        #expect(Evaluator(passport: claims).decide(tool: "fetch", arguments: ["url": "https://api.example.com/public/report.csv?x=1"]).verdict == .permit)
+    }
+
     // MARK: 3 — numbers compared exactly
 
     @Test("round3 3: integers past 2^53 and long decimals compare exactly in constraints and digests")
@@ -97,6 +109,11 @@ struct SecurityRound3CoreTests {
         #expect(CanonicalJSON.serialize(try value("1234567890123456789")) != CanonicalJSON.serialize(try value("1234567890123456790")))
         // A number a signed passport could not carry exactly is refused, not rounded.
         #expect(throws: MissionError.self) { try constraint(#"{"one_of":[123456789012345678901234567890123456789012]}"#) }
+        // A number a double-reading tool would round onto a refused value is refused.
+        #expect(try !passes(try constraint(#"{"range":{"min":0,"exclusive_min":true}}"#), "1e-400"))
+        #expect(try !passes(try constraint(#"{"range":{"max":1000,"exclusive_max":true}}"#), "999.99999999999999999"))
+        #expect(try !passes(try constraint(#"{"not_one_of":[9007199254740992]}"#), "9007199254740993"))
+        #expect(throws: MissionError.self) { try constraint(#"{"one_of":[1.00000000000000000001e200]}"#) }
         // Through a signed passport's Codable round trip the digits survive.
         let decoded = try JSONDecoder().decode(JSONValue.self, from: Data("[1234567890123456789,1000.00000000000001]".utf8))
         #expect(CanonicalJSON.serialize(decoded) == "[1234567890123456789,1000.00000000000001]")
@@ -174,5 +191,13 @@ struct SecurityRound3CoreTests {
         let heavy = String(repeating: "[a-z]{1,100}", count: 4)
         let many: JSONValue = .object(["t": .object(["arguments": .object(["s": .object(["all": .array(Array(repeating: .object(["regex": .string(heavy)]), count: 64))])])])])
         #expect(throws: MissionError.self) { _ = try ToolPolicy.parseAll(many, path: "tools") }
+        // Thousands of cheap leaves over a large array: the cost is computed without walking the
+        // array once per leaf, and the call is refused as too costly at once.
+        let leaves: JSONValue = .object(["t": .object(["arguments": .object(["x": .object(["all": .array(Array(repeating: .object(["exact": 0]), count: 60))])])])])
+        let wide = try ToolPolicy.parseAll(leaves, path: "tools")
+        let big: [String: JSONValue] = ["x": .array(Array(repeating: 0, count: 200_000))]
+        let before = clock.now
+        #expect(wide["t"]!.cost(big) > Evaluator.stepBudget)
+        #expect(clock.now - before < .seconds(1))
     }
 }

@@ -87,7 +87,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     /// The first number in `value` with more significant digits than a constraint can keep.
     static func inexactNumber(in value: JSONValue) -> JSONNumber? {
         switch value {
-        case .number(let n): return n.significantDigits > maximumSignificantDigits ? n : nil
+        case .number(let n): return n.significantDigits > maximumSignificantDigits || !n.survivesDecimal ? n : nil
         case .array(let items): return items.lazy.compactMap(inexactNumber(in:)).first
         case .object(let members): return members.values.lazy.compactMap(inexactNumber(in:)).first
         default: return nil
@@ -160,7 +160,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             let o = try fields(body, allowed: ["min", "max", "exclusive_min", "exclusive_max"])
             func bound(_ name: String) throws(MissionError) -> JSONNumber? {
                 guard let v = o[name], v != .null else { return nil }
-                guard case .number(let n) = v, n.significantDigits <= maximumSignificantDigits else {
+                guard case .number(let n) = v, n.significantDigits <= maximumSignificantDigits, n.survivesDecimal else {
                     throw .invalid("\(at).\(name) must be a number of at most \(maximumSignificantDigits) significant digits")
                 }
                 return n
@@ -277,8 +277,53 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     }
 
     /// Why `value` fails this constraint, or nil when it passes.
+    ///
+    /// A number whose digits a double cannot hold (`9007199254740993`, `1e-400`,
+    /// `999.99999999999999999`) is read exactly by some tools and as the nearest double by most
+    /// (Python, JavaScript, Go's float64): the value passes only if it passes both ways, so no
+    /// tool can act on a number the constraint refused.
     public func check(_ value: JSONValue) -> String? {
-        outcome(value).failure
+        if let failure = outcome(value).failure { return failure }
+        if let rounded = value.roundedToDoubles, let failure = roundedToDoubles.outcome(rounded).failure {
+            return failure + " (as a reader of double-precision numbers sees it)"
+        }
+        return nil
+    }
+
+    /// This constraint as a reader of doubles sees it: every number in it rounded to its nearest
+    /// double (`exact 9007199254740993` is `exact 9007199254740992` there). Built only for a
+    /// value that holds such a number, which is rare.
+    var roundedToDoubles: ArgumentConstraint {
+        func rounded(_ set: Set<String>) -> Set<String> {
+            Set(set.map { text in
+                guard let value = try? StrictJSON.parse(Array(text.utf8)), let r = value.roundedToDoubles else { return text }
+                return CanonicalJSON.serialize(r)
+            })
+        }
+        func rounded(_ n: JSONNumber?) -> JSONNumber? { n.map { JSONNumber($0.double) } }
+        switch self {
+        case .exact(let v): return .exact(v.roundedToDoubles ?? v)
+        case .oneOf(let set): return .oneOf(rounded(set))
+        case .notOneOf(let set): return .notOneOf(rounded(set))
+        case .contains(let set): return .contains(rounded(set))
+        case .subset(let set): return .subset(rounded(set))
+        case .range(var r):
+            r.min = rounded(r.min)
+            r.max = rounded(r.max)
+            return .range(r)
+        case .all(let members): return .all(members.map(\.roundedToDoubles))
+        case .any(let members): return .any(members.map(\.roundedToDoubles))
+        case .not(let inner): return .not(inner.roundedToDoubles)
+        default: return self
+        }
+    }
+
+    /// Whether `value` satisfies this constraint in either reading (exact, or rounded to
+    /// doubles): what an approval condition asks, so that no reading escapes an approval.
+    public func matchesInAnyReading(_ value: JSONValue) -> Bool {
+        if outcome(value) == .pass { return true }
+        if let rounded = value.roundedToDoubles { return roundedToDoubles.outcome(rounded) == .pass }
+        return false
     }
 
     /// The three-valued check (see ``Outcome``).
@@ -409,22 +454,40 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     /// its budget *before* running any check, so no call can buy seconds of CPU with a long
     /// argument against a legal but large regex.
     public func cost(_ value: JSONValue) -> Int {
-        func length(_ value: JSONValue) -> Int {
-            switch value {
-            case .string(let s): s.utf8.count + 1
-            case .array(let items): items.reduce(1) { $0 + length($1) }
-            case .object(let members): members.reduce(1) { $0 + $1.key.utf8.count + length($1.value) }
-            default: 8
-            }
+        cost(length: Self.length(value))
+    }
+
+    /// The value's size, walked once per argument (a constraint tree must not walk it again per
+    /// leaf: `all` of thousands of cheap leaves over a large array would cost leaves × size).
+    static func length(_ value: JSONValue) -> Int {
+        switch value {
+        case .string(let s): s.utf8.count + 1
+        case .array(let items): items.reduce(1) { $0 + length($1) }
+        case .object(let members): members.reduce(1) { $0 + $1.key.utf8.count + length($1.value) }
+        default: 8
         }
+    }
+
+    /// The cost for a value of `length`: O(this constraint's tree), never O(the value).
+    func cost(length: Int) -> Int {
         switch self {
-        case .regex(let regex): return (length(value) + 1) * max(1, regex.programSize)
-        case .pattern(let glob): return length(value) * max(1, glob.pattern.utf8.count)
-        case .shell(let rule): return length(value) * max(1, (rule.allowArgs ?? []).reduce(1) { $0 + $1.utf8.count })
-        case .all(let members), .any(let members): return members.reduce(0) { $0 + $1.cost(value) }
-        case .not(let inner): return inner.cost(value)
-        default: return length(value)
+        case .regex(let regex): return Self.saturating(length + 1, max(1, regex.programSize))
+        case .pattern(let glob): return Self.saturating(length, max(1, glob.pattern.utf8.count))
+        case .shell(let rule): return Self.saturating(length, max(1, (rule.allowArgs ?? []).reduce(1) { $0 + $1.utf8.count }))
+        case .all(let members), .any(let members): return members.reduce(0) { Self.saturating(sum: $0, $1.cost(length: length)) }
+        case .not(let inner): return inner.cost(length: length)
+        default: return length
         }
+    }
+
+    static func saturating(_ a: Int, _ b: Int) -> Int {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : product
+    }
+
+    static func saturating(sum a: Int, _ b: Int) -> Int {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : total
     }
 
     /// What this constraint weighs whatever the value (program and pattern sizes): bounded per

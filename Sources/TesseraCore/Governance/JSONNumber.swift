@@ -105,6 +105,35 @@ public struct JSONNumber: Sendable, Hashable, Comparable, CustomStringConvertibl
     public var description: String { canonical }
 }
 
+extension JSONValue {
+    /// This value with every number a double cannot hold replaced by its nearest double, or nil
+    /// when there is none (the common case: nothing is copied).
+    public var roundedToDoubles: JSONValue? {
+        switch self {
+        case .number(let n): return n.isExactDouble ? nil : .number(JSONNumber(n.double))
+        case .array(let items):
+            guard items.contains(where: { $0.roundedToDoubles != nil }) else { return nil }
+            return .array(items.map { $0.roundedToDoubles ?? $0 })
+        case .object(let members):
+            guard members.values.contains(where: { $0.roundedToDoubles != nil }) else { return nil }
+            return .object(members.mapValues { $0.roundedToDoubles ?? $0 })
+        default: return nil
+        }
+    }
+}
+
+extension JSONNumber {
+    /// Whether a `Decimal` holds this number exactly (38 digits, exponent −128…127): what a
+    /// number in a signed passport must be, since passports are read back through `Decimal`.
+    public var survivesDecimal: Bool {
+        guard let exact else { return true }
+        guard let decimal = Decimal(string: exact.plain ?? exact.text, locale: Locale(identifier: "en_US_POSIX")),
+            let back = ExactDecimal(decimal.description)
+        else { return false }
+        return back == exact
+    }
+}
+
 extension JSONNumber: Codable {
     /// `JSONDecoder` hands over a double; the exact digits come from decoding the same number as
     /// a `Decimal` (38 significant digits — Tessera refuses constraint numbers with more, so

@@ -21,7 +21,11 @@ public enum ResourcePath {
             case .notURL: break
             case .unreadable: return nil
             case .url(let origin, let rest):
-                guard let path = rest.isEmpty ? "/" : normalize(rest), path.hasPrefix("/") else { return nil }
+                // The scope governs the resource, which is the path: the query and the fragment
+                // (never sent) are cut off before normalising, so `..` cannot reach across them
+                // (`/admin/delete?/../../public/x` is `/admin/delete` to every client).
+                let pathOnly = rest.prefix { $0 != "?" && $0 != "#" }
+                guard let path = pathOnly.isEmpty ? "/" : normalize(String(pathOnly)), path.hasPrefix("/") else { return nil }
                 return origin + path
             }
         }
@@ -38,7 +42,9 @@ public enum ResourcePath {
         var hasBackslash = false
         var nonASCII = false
         for byte in value.utf8 {
-            if byte == 0 { return nil }
+            // Control characters: a WHATWG URL parser deletes TAB, LF and CR before it reads the
+            // path (`/public/.\t./admin` is `/public/../admin` to it), and no file name needs one.
+            if byte < 0x20 || byte == 0x7F { return nil }
             // Still encoded after the decoding limit: what a tool would finally open is unknown.
             if byte == UInt8(ascii: "%") { return nil }
             if byte == UInt8(ascii: "\\") { hasBackslash = true }
@@ -93,13 +99,36 @@ public enum ResourcePath {
         let rest = raw[separator.upperBound...]
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<authorityEnd]
-        guard !authority.isEmpty,
-            authority.utf8.allSatisfy({ b in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
-                    || b == UInt8(ascii: ":") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
-            })
-        else { return .unreadable }
+        guard isHostAndPort(authority) else { return .unreadable }
         return .url(origin: String(raw[..<authorityEnd]).lowercased(), rest: String(rest[authorityEnd...]))
+    }
+
+    /// `host[:port]` exactly: a host of letters, digits, `-` and `.` (or a bracketed IPv6
+    /// literal of hex digits, `:` and `.`), then optionally `:` and 1-5 digits. Nothing else —
+    /// `evil.com:.example.com` is not a host and port.
+    static func isHostAndPort(_ authority: Substring) -> Bool {
+        let bytes = Array(authority.utf8)
+        guard !bytes.isEmpty else { return false }
+        var index = 0
+        func isDigit(_ b: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+        if bytes[0] == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1,
+                bytes[1..<close].allSatisfy({ isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0 | 0x20) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return false }
+            index = close + 1
+        } else {
+            while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
+                let b = bytes[index]
+                guard (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) || isDigit(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") else {
+                    return false
+                }
+                index += 1
+            }
+            guard index > 0 else { return false }
+        }
+        guard index < bytes.count else { return true }
+        let port = bytes[(index + 1)...]
+        return bytes[index] == UInt8(ascii: ":") && (1...5).contains(port.count) && port.allSatisfy(isDigit)
     }
 
     /// Whether `value` is an absolute path that normalisation would return unchanged: ASCII, no
@@ -118,7 +147,7 @@ public enum ResourcePath {
                 if segmentLength == 0 || segmentDots == segmentLength && segmentLength <= 2 { return false }
                 segmentLength = 0
                 segmentDots = 0
-            case 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), 0x80...0xFF:
+            case 0x00...0x1F, 0x7F, UInt8(ascii: "%"), UInt8(ascii: "\\"), 0x80...0xFF:
                 return false
             case UInt8(ascii: "."):
                 segmentLength += 1
@@ -157,16 +186,21 @@ public enum ResourcePath {
             index = utf8.index(after: index)
         }
         while index != utf8.endIndex, utf8[index] != UInt8(ascii: "/") {
+            // Only lower-case letters, digits, `-` and `.` stay on the fast path; a port, an IPv6
+            // literal or anything else is read strictly by `splitURL`.
             switch utf8[index] {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), 0, UInt8(ascii: "%"), UInt8(ascii: "\\"), UInt8(ascii: "@"), UInt8(ascii: "?"),
-                UInt8(ascii: "#"), 0x80...0xFF:
-                return false
-            default: index = utf8.index(after: index)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                index = utf8.index(after: index)
+            default: return false
             }
         }
         // A URL without a path normalises to one ending in "/": not unchanged.
         guard index != utf8.endIndex else { return false }
-        return isCanonicalAbsolute(value[index...])
+        // A query or fragment is cut off by the general path (a scope governs the resource, not
+        // its query): `…/secret.txt?.csv` must not match `…/*.csv`.
+        let path = value[index...]
+        guard !path.utf8.contains(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return false }
+        return isCanonicalAbsolute(path)
     }
 
     /// How many separators, dots and percent signs a string has: what NFKC must not change.

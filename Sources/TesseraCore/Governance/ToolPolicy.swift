@@ -141,11 +141,11 @@ public struct ToolPolicy: Sendable, Equatable {
     public func cost(_ arguments: [String: JSONValue]) -> Int {
         var total = 0
         for (name, rule) in orderedArguments {
-            if let value = arguments[name] { total += rule.constraint.cost(value) }
+            if let value = arguments[name] { total = ArgumentConstraint.saturating(sum: total, rule.constraint.cost(value)) }
         }
         if let when = approval?.when {
             for (name, constraint) in when {
-                if let value = arguments[name] { total += constraint.cost(value) }
+                if let value = arguments[name] { total = ArgumentConstraint.saturating(sum: total, constraint.cost(value)) }
             }
         }
         return total
@@ -184,7 +184,7 @@ public struct ToolPolicy: Sendable, Equatable {
     public func needsApproval(_ arguments: [String: JSONValue]) -> Bool {
         guard let approval else { return false }
         guard let when = approval.when else { return true }
-        return when.allSatisfy { name, constraint in arguments[name].map { constraint.check($0) == nil } ?? false }
+        return when.allSatisfy { name, constraint in arguments[name].map { constraint.matchesInAnyReading($0) } ?? false }
     }
 
     /// Why `child` is wider than this entry, naming the argument; nil when it is provably no wider.

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import TesseraCore
@@ -43,12 +44,13 @@ struct MCPGatewayController {
     /// Tessera sends is its own JSON, so its content type is set, not copied.
     static let forwardedRequestHeaders = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"]
     /// On 2026-07-28 the routing headers sent upstream are derived from the evaluated body
-    /// (``MCPRoutingHeaders/derived(message:version:)``); `Mcp-Param-*` headers, which mirror
-    /// tool arguments a server declared with `x-mcp-header`, are forwarded as the spec requires of
-    /// an intermediary that does not interpret them — bounded — and the upstream validates each
-    /// against the body Tessera sends it, which is the body Tessera evaluated.
+    /// (``MCPRoutingHeaders/derived(message:version:)``), and so are `Mcp-Param-*` headers: from
+    /// the tools' `x-mcp-header` declarations learnt from relayed tool lists
+    /// (``MCPParamHeaders``). A client's own `Mcp-Param-*` copies are never forwarded.
     static let modernForwardedRequestHeaders = ["accept", "last-event-id"]
-    static let maximumParamHeaders = 64
+    /// Upstream name → tool name → `x-mcp-header` declarations (bounded per upstream).
+    let paramDeclarations = NIOLockedValueBox<[String: [String: [MCPParamHeaders.Declaration]]]>([:])
+    static let maximumDeclaredTools = 4_096
     static let forwardedResponseHeaders = ["mcp-session-id", "cache-control"]
 
     /// Declared anonymous: the passport is checked here, as the MCP resource server (a 401 must
@@ -181,10 +183,26 @@ struct MCPGatewayController {
         // What goes upstream is the message evaluated, serialised by Tessera.
         let outbound = message.map { MCPGovernance.wire(.object($0)) }
         var relay = MCPResponseRelay(visible: MCPGovernance.visibleTools(claims), logger: logger)
+        let declarations = paramDeclarations
+        relay.learn = { (learnt: [String: [MCPParamHeaders.Declaration]]) -> Void in
+            declarations.withLockedValue { (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> Void in
+                var known = all[name] ?? [:]
+                for (tool, list) in learnt where known.count < Self.maximumDeclaredTools || known[tool] != nil { known[tool] = list }
+                all[name] = known
+            }
+        }
         relay.receipt = receipt
         if let exp = claims.exp { relay.ttlMs = Int(max(0, exp - clock.now().unixSeconds)) * 1000 }
         var derived: [(name: String, value: String)]?
-        if let modern, let message { derived = MCPRoutingHeaders.derived(message: message, version: modern) }
+        if let modern, let message {
+            derived = MCPRoutingHeaders.derived(message: message, version: modern)
+            if method == "tools/call", case .object(let params)? = message["params"], case .string(let tool)? = params["name"],
+                let declared = paramDeclarations.withLockedValue({ (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> [MCPParamHeaders.Declaration]? in all[name]?[tool] })
+            {
+                let arguments: [String: JSONValue] = if case .object(let a)? = params["arguments"] { a } else { [:] }
+                derived?.append(contentsOf: MCPParamHeaders.headers(for: arguments, declared))
+            }
+        }
         return try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
     }
 
@@ -273,8 +291,6 @@ struct MCPGatewayController {
                 if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }
             }
             for (name, value) in derivedHeaders { outbound.headers.add(name: name, value: value) }
-            let params = request.headers.filter { $0.name.canonicalName.hasPrefix("mcp-param-") && $0.value.utf8.count <= 8_192 }
-            for field in params.prefix(Self.maximumParamHeaders) { outbound.headers.add(name: field.name.canonicalName, value: field.value) }
         } else {
             for name in Self.forwardedRequestHeaders {
                 if let field = HTTPField.Name(name), let value = request.headers[field] { outbound.headers.add(name: name, value: value) }

@@ -24,6 +24,9 @@ struct MCPResponseRelay {
     /// The evaluated `tools/call` this answers (its id) and the receipt of its decision, named
     /// in the answer's `_meta` (`io.tessera/receipt`).
     var receipt: (id: JSONValue, receiptID: String)?
+    /// Told of every tool list relayed: the tools' `x-mcp-header` declarations, from which the
+    /// gateway derives `Mcp-Param-*` headers (``MCPParamHeaders``).
+    var learn: (@Sendable ([String: [MCPParamHeaders.Declaration]]) -> Void)?
     let logger: Logger
 
     static let maximumMessageBytes = 4 << 20
@@ -45,6 +48,10 @@ struct MCPResponseRelay {
     /// A message as the client will see it: filtered, one line of Tessera's JSON.
     func judged(_ message: [String: JSONValue]) -> [UInt8] {
         var out = MCPGovernance.filteringAnyToolList(message, visible: visible, ttlMs: ttlMs)
+        if let learn {
+            let declarations = MCPParamHeaders.declarations(in: out)
+            if !declarations.isEmpty { learn(declarations) }
+        }
         if let receipt { out = MCPGovernance.annotatingReceipt(out, id: receipt.id, receipt: receipt.receiptID) }
         return MCPGovernance.wire(.object(out))
     }

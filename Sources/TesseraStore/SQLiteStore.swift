@@ -46,7 +46,7 @@ public final class SQLiteStore: TesseraStore {
         }
         do {
             try PrivateFiles.ensureFile(path)
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try Self.openPool(path: path, configuration: configuration, logger: logger)
             groupCommit = GroupCommit(pool: pool)
             try Self.migrate(pool, logger: logger)
             for suffix in ["-wal", "-shm"] { try PrivateFiles.restrict(path + suffix) }
@@ -54,6 +54,23 @@ public final class SQLiteStore: TesseraStore {
             throw .invalidState(error.description)
         } catch {
             throw .unavailable(String(describing: error))
+        }
+    }
+
+    /// Opens the pool, retrying a few times while another process holds the lock that switching
+    /// a fresh file to WAL needs: SQLite answers `PRAGMA journal_mode = WAL` with SQLITE_BUSY at
+    /// once instead of waiting out the busy timeout, so processes opening a new file together
+    /// (the race test, a fleet starting at once) could fail to start.
+    static func openPool(path: String, configuration: Configuration, logger: Logger) throws -> DatabasePool {
+        var attempt = 0
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 10 {
+                attempt += 1
+                logger.debug("the database file is being opened by another process; retrying", metadata: ["attempt": "\(attempt)"])
+                Thread.sleep(forTimeInterval: 0.02 * Double(attempt))
+            }
         }
     }
 

@@ -83,6 +83,7 @@ extension ReceiptClaims: StrictClaims {
             tool: try object.required("tool"), decision: try object.required("decision"), reason: try object.required("reason"),
             argumentsDigest: try object.required("arguments_digest"), prev: try object.required("prev"), violations: violations,
             approvalID: try object.optionalString("approval_id"))
+        self.evidence_proof_ref = object["evidence_proof_ref"]
     }
 
     init(

@@ -24,6 +24,9 @@ enum ErrorMapping {
         case .forbidden(let message): governance(.forbidden, message)
         case .conflict(let message): governance(.conflict, message)
         case .unavailable: APIError.unavailable()
+        case .aatInvalid(let failure): governance(failure.credential ? .unauthorized : .forbidden, "aat_invalid: \(failure)")
+        case .aatProofRequired(let why): governance(.forbidden, "aat_pop_required: \(why)")
+        case .missionRefused(let refusal): governance(.forbidden, "\(refusal.code): \(refusal.detail)")
         case .tooManyDenials(let wait):
             APIError(.tooManyRequests, type: "deny_rate_exceeded", message: "deny_rate_exceeded", shape: .flat, retryAfter: wait)
         }

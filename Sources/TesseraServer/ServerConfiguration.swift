@@ -50,6 +50,17 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `request_timeout_seconds`, `websocket_idle_timeout_seconds`) and the connection cap
     /// (`max_connections`).
     public var connectionLimits = ConnectionLimits()
+    /// AAT roots Tessera accepts: issuer (the root's `iss`) → a public JWK or JWKS file.
+    public var aatTrustAnchors: [String: String] = [:]
+    /// Mission-declaration issuers: issuer (the declaration's `iss`) → a public JWK or JWKS file.
+    public var mdIssuers: [String: String] = [:]
+    /// Origins mission declarations and their status lists may be fetched from (`https://host[:port]`,
+    /// or `http://` for a loopback address only).
+    public var mdOrigins: [String] = []
+    /// Whether a client may start a session from a key-bound AAT without proof of possession
+    /// (`require_pop:false`, Ardur's bearer mode). Off by default: the token is then a bearer
+    /// credential, which is what `cnf` exists to prevent.
+    public var aatPopOptOut: Bool = false
     /// Bounds of every connection deadline, in seconds: at least 1 (0 would close every
     /// connection at once), at most an hour (a longer one is no deadline against slow clients).
     public static let connectionTimeoutRange: ClosedRange<Int> = 1...3600
@@ -93,6 +104,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var mcpUpstreams: [String: String]?
         public var publicURL: String?
         public var statusListTTLSeconds: Int?
+        public var aatTrustAnchors: [String: String]?
+        public var mdIssuers: [String: String]?
+        public var mdOrigins: [String]?
+        public var aatPopOptOut: Bool?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -133,6 +148,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             case mcpUpstreams = "mcp_upstreams"
             case publicURL = "public_url"
             case statusListTTLSeconds = "status_list_ttl_seconds"
+            case aatTrustAnchors = "aat_trust_anchors"
+            case mdIssuers = "md_issuers"
+            case mdOrigins = "md_origins"
+            case aatPopOptOut = "aat_pop_opt_out"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -161,6 +180,20 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let list = env["TESSERA_MCP_UPSTREAMS"] {
                 layer.mcpUpstreams = try ServerConfiguration.parseUpstreams(list.split(separator: ",").map(String.init), name: "TESSERA_MCP_UPSTREAMS")
             }
+            if let list = env["TESSERA_AAT_TRUST_ANCHORS"] {
+                layer.aatTrustAnchors = try ServerConfiguration.parseIssuerKeys(list.split(separator: ",").map(String.init), name: "TESSERA_AAT_TRUST_ANCHORS")
+            }
+            if let list = env["TESSERA_MD_ISSUERS"] {
+                layer.mdIssuers = try ServerConfiguration.parseIssuerKeys(list.split(separator: ",").map(String.init), name: "TESSERA_MD_ISSUERS")
+            }
+            if let list = env["TESSERA_MD_ORIGINS"] { layer.mdOrigins = list.split(separator: ",").map(String.init) }
+            if let value = env["TESSERA_AAT_POP_OPT_OUT"] {
+                switch value.lowercased() {
+                case "1", "true", "yes": layer.aatPopOptOut = true
+                case "0", "false", "no": layer.aatPopOptOut = false
+                default: throw .invalid(name: "TESSERA_AAT_POP_OPT_OUT", value: value)
+                }
+            }
             if let value = env["TESSERA_DURABLE_COMMITS"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.durableCommits = true
@@ -186,6 +219,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
                         "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url", "status_list_ttl_seconds",
                         "header_timeout_seconds", "idle_timeout_seconds", "request_timeout_seconds", "websocket_idle_timeout_seconds",
+                        "aat_trust_anchors", "md_issuers", "md_origins", "aat_pop_opt_out",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -230,6 +264,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.mcpUpstreams { config.mcpUpstreams = v }
             if let v = layer.publicURL { config.publicURL = v }
             if let v = layer.statusListTTLSeconds { config.statusListTTLSeconds = v }
+            if let v = layer.aatTrustAnchors { config.aatTrustAnchors = v }
+            if let v = layer.mdIssuers { config.mdIssuers = v }
+            if let v = layer.mdOrigins { config.mdOrigins = v }
+            if let v = layer.aatPopOptOut { config.aatPopOptOut = v }
         }
         try config.validate()
         return config
@@ -256,6 +294,18 @@ public struct ServerConfiguration: Sendable, Equatable {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw .invalid(name: name, value: "\(entry) (expected NAME=URL)") }
             out[parts[0]] = parts[1]
+        }
+        return out
+    }
+
+    /// `ISSUER=PATH` entries; the issuer may itself hold `=`-free URIs (split at the last `=`).
+    public static func parseIssuerKeys(_ entries: [String], name: String) throws(ConfigurationError) -> [String: String] {
+        var out: [String: String] = [:]
+        for entry in entries where !entry.isEmpty {
+            guard let equals = entry.lastIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
+                throw .invalid(name: name, value: "\(entry) (expected ISSUER=PATH)")
+            }
+            out[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
         return out
     }
@@ -301,6 +351,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let publicURL, URL(string: publicURL)?.host == nil || !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
             throw .invalid(name: "public_url", value: publicURL)
         }
+        for origin in mdOrigins where MissionFetcher.Origin(origin) == nil {
+            throw .invalid(name: "md_origins", value: "\(origin) (expected https://host[:port], or http:// with a loopback address)")
+        }
         guard (16...1_000_000).contains(connectionLimits.maximumConnections) else {
             throw .invalid(name: "max_connections", value: String(connectionLimits.maximumConnections))
         }
@@ -337,6 +390,10 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("idle_timeout_seconds", String(Self.seconds(connectionLimits.idleTimeout))),
             ("request_timeout_seconds", String(Self.seconds(connectionLimits.requestTimeout))),
             ("websocket_idle_timeout_seconds", String(Self.seconds(connectionLimits.webSocketIdleTimeout))),
+            ("aat_trust_anchors", aatTrustAnchors.isEmpty ? "(none)" : aatTrustAnchors.keys.sorted().map { "\($0)=\(aatTrustAnchors[$0]!)" }.joined(separator: ",")),
+            ("md_issuers", mdIssuers.isEmpty ? "(none)" : mdIssuers.keys.sorted().map { "\($0)=\(mdIssuers[$0]!)" }.joined(separator: ",")),
+            ("md_origins", mdOrigins.isEmpty ? "(none)" : mdOrigins.joined(separator: ",")),
+            ("aat_pop_opt_out", String(aatPopOptOut)),
             ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(Self.redacted(mcpUpstreams[$0]!))" }.joined(separator: ",")),
         ]
     }

@@ -48,7 +48,8 @@ public struct ServerEnvironment: Sendable {
         badgeSettings.statusTTL = configuration.statusListTTLSeconds
         self.statusLists = StatusListService(store: store, keys: keys, clock: clock, origin: origin, ttl: badgeSettings.statusTTL)
         self.governance = GovernanceService(
-            store: store, keys: keys, clock: clock, issuer: configuration.issuer, statusLists: statusLists, logger: logger)
+            store: store, keys: keys, clock: clock, issuer: configuration.issuer, statusLists: statusLists, logger: logger,
+            aat: try AATPolicy(configuration: configuration, origin: origin), statusTTL: configuration.statusListTTLSeconds)
         self.badges = BadgeService(
             store: store, keys: keys, clock: clock, origin: origin, statusLists: statusLists, settings: badgeSettings, logger: logger)
     }

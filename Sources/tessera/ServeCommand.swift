@@ -35,6 +35,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
     var bootstrapToken: String?
     @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
+    @Option(name: .customLong("aat-trust-anchor"), help: "Accept AATs whose root is issued by ISSUER and signed by a key in PATH (a public JWK or JWKS file): ISSUER=PATH; repeatable.")
+    var aatTrustAnchor: [String] = []
+    @Option(name: .customLong("md-issuer"), help: "Accept mission declarations issued by ISSUER and signed by a key in PATH (JWK or JWKS): ISSUER=PATH; repeatable.")
+    var mdIssuer: [String] = []
+    @Option(name: .customLong("md-origin"), help: "An origin mission declarations and their status lists may be fetched from (https://host[:port], or http:// on loopback); repeatable.")
+    var mdOrigin: [String] = []
+    @Flag(name: .customLong("aat-pop-opt-out"), help: "Let clients start sessions from key-bound AATs without proof of possession (require_pop:false). Off by default.")
+    var aatPopOptOut = false
     @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
     var mcpUpstream: [String] = []
     @Option(help: "Externally visible base URL (MCP resource URIs). Default: the address the server listens on (never a request's Host).") var publicURL: String?
@@ -60,6 +68,10 @@ struct Serve: AsyncParsableCommand {
             var flagLayer = ServerConfiguration.Layer(
                 host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
                 bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL)
+            if !aatTrustAnchor.isEmpty { flagLayer.aatTrustAnchors = try ServerConfiguration.parseIssuerKeys(aatTrustAnchor, name: "--aat-trust-anchor") }
+            if !mdIssuer.isEmpty { flagLayer.mdIssuers = try ServerConfiguration.parseIssuerKeys(mdIssuer, name: "--md-issuer") }
+            if !mdOrigin.isEmpty { flagLayer.mdOrigins = mdOrigin }
+            if aatPopOptOut { flagLayer.aatPopOptOut = true }
             if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
             flagLayer.publicURL = publicURL
             flagLayer.headerTimeoutSeconds = headerTimeoutSeconds

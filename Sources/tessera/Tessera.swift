@@ -14,7 +14,7 @@ struct Tessera: AsyncParsableCommand {
         version: TesseraVersion.current,
         subcommands: [
             Serve.self, VersionCommand.self, KeyCommand.self, IAMCommand.self, PassportCommand.self, SessionCommand.self,
-            ReceiptsCommand.self, ApprovalCommand.self, GatewayCommand.self, AgentCommand.self, BadgeCommand.self, BenchCommand.self,
+            ReceiptsCommand.self, ApprovalCommand.self, GatewayCommand.self, AgentCommand.self, BadgeCommand.self, BenchCommand.self, AATCommand.self,
         ]
     )
 

@@ -21,6 +21,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     case all([ArgumentConstraint])
     case any([ArgumentConstraint])
     case not(ArgumentConstraint)
+    /// Any value, but the argument must be present: AAT's `wildcard` (draft-01 §3.4), and the
+    /// way a closed-world tool entry names an argument it does not restrict.
+    case wildcard
 
     /// Bounds compared exactly as decimals (``JSONNumber``): `max 1000` refuses
     /// `1000.00000000000001`, which a double would round to 1000.
@@ -69,6 +72,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .all: "all"
         case .any: "any"
         case .not: "not"
+        case .wildcard: "wildcard"
         }
     }
 
@@ -248,6 +252,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
                 throw .invalid("\(at).programs[\(i)] must be one plain word")
             }
             return .shell(ShellRule(programs: Set(programs), allowArgs: try strings(o["allow_args"], "\(at).allow_args")))
+        case "wildcard":
+            guard case .object(let o) = body, o.isEmpty else { throw .invalid("\(at) must be an empty object") }
+            return .wildcard
         case "all": return .all(try members(body))
         case "any": return .any(try members(body))
         case "not": return .not(try parse(body, path: at, depth: depth + 1))
@@ -330,6 +337,8 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     public func outcome(_ value: JSONValue) -> Outcome {
         func verdict(_ why: String?) -> Outcome { why.map(Outcome.fail) ?? .pass }
         switch self {
+        case .wildcard:
+            return .pass
         case .exact(let expected):
             return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? .pass : .fail("not the exact value allowed")
         case .oneOf(let allowed):
@@ -548,6 +557,7 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
     public func implies(_ parent: ArgumentConstraint) -> Bool {
         if self == parent { return true }
         switch (self, parent) {
+        case (_, .wildcard): return true
         case (_, .all(let ps)): return ps.allSatisfy { implies($0) }
         case (.any(let cs), _): return cs.allSatisfy { $0.implies(parent) }
         case (.all(let cs), _): return cs.contains { $0.implies(parent) }

@@ -89,7 +89,11 @@ public struct Evaluator: Sendable {
     /// every call is refused rather than evaluated without its constraints.
     let policiesInvalid: Bool
 
+    /// The passport of an AAT session whose every call needs the holder's proof (nil otherwise).
+    public let holderBoundAAT: PassportClaims?
+
     public init(passport: PassportClaims) {
+        self.holderBoundAAT = passport.aat?.holder_jwk != nil ? passport : nil
         self.scope = passport.resource_scope.map(Glob.init)
         self.allowed = passport.permittedTools
         self.forbidden = Set(passport.forbidden_tools)

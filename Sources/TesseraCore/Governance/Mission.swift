@@ -149,6 +149,9 @@ public struct PassportClaims: JWSClaims, Equatable {
     public var aud: Audience?
     /// Where the passport's revocation status is published (IETF Token Status List).
     public var status: StatusClaim?
+    /// Set on the passport of a session started from an AAT: where the grant came from and the
+    /// mission it is bound to (receipts carry it as `evidence_proof_ref`).
+    public var aat: AATBinding?
 
     public init(mission: Mission, issuer: String, workspace: String, issuedAt: Int64, ttl: Int64, jti: String = UUID().uuidString.lowercased(), depth: Int = 0, parentJTI: String? = nil, jkt: String? = nil) {
         self.iss = issuer

@@ -22,9 +22,12 @@ public struct ReceiptClaims: JWSClaims, Equatable {
     public var violations: [ToolPolicy.Violation]?
     /// For APPROVAL_REQUIRED, an approval's grant or denial, and the PERMIT that used it.
     public var approval_id: String?
+    /// On a session started from an AAT bound to a mission declaration: `{type:
+    /// "mission_binding", mission_ref, mission_digest}` (Ardur's receipt evidence).
+    public var evidence_proof_ref: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case iss, iat, jti, grant_id, session_id, seq, tool, decision, reason, arguments_digest, prev, violations, approval_id
+        case iss, iat, jti, grant_id, session_id, seq, tool, decision, reason, arguments_digest, prev, violations, approval_id, evidence_proof_ref
     }
 
     public init(
@@ -71,6 +74,7 @@ extension SessionState {
             prev: lastReceiptHash)
         claims.violations = decision.violations.isEmpty ? nil : decision.violations
         claims.approval_id = decision.approvalID
+        claims.evidence_proof_ref = passport.aat?.evidence
         let record = ReceiptRecord(
             sessionID: id, seq: receiptCount, jwt: try CompactJWS.sign(claims, type: ReceiptClaims.type, key: key), jti: claims.jti)
         receiptCount += 1

@@ -25,11 +25,19 @@ struct GovernanceController {
         for path in ["/session/start", "/sessions"] {
             try routes.on(path, method: .post, access: .anonymous) { request, context in
                 let body = try await Self.object(request, context)
+                if let type = body["token_type"], type != .null {
+                    guard case .string(let name) = type else { throw GovernanceError.invalid("token_type must be a string") }
+                    switch name.lowercased() {
+                    case "aat": return try JSONResponse(try await startAAT(body)).response(from: request, context: context)
+                    case "passport": break
+                    default: throw GovernanceError.invalid("unsupported token_type: \(name) (expected passport or aat)")
+                    }
+                }
                 let proof: String? = if case .string(let p)? = body["proof"] { p } else { nil }
                 let session = try await governance.start(token: try Self.token(body, "token"), proof: proof)
-                return JSONResponse(StartResult(
+                return try JSONResponse(StartResult(
                     session_id: session.id, claims: session.passport, started_at: WireTime.format(session.startedAt),
-                    calls_remaining: session.callsRemaining))
+                    calls_remaining: session.callsRemaining)).response(from: request, context: context)
             }
         }
 
@@ -51,7 +59,8 @@ struct GovernanceController {
                 }
                 requestID = id
             }
-            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID))
+            let proof = try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)
+            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof))
         }
 
         try routes.on("/delegate", method: .post, access: .anonymous) { request, context in
@@ -65,7 +74,13 @@ struct GovernanceController {
                 }
                 throw GovernanceError.invalid(String(describing: error))
             }
-            return JSONResponse(try await governance.delegate(delegation))
+            // An AAT session's holder signs the request it makes: `hta` is the body without the
+            // token and the proof themselves.
+            let pop = try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)
+            var signed = body
+            signed["parent_token"] = nil
+            signed["pop"] = nil
+            return JSONResponse(try await governance.delegate(delegation, aatProof: pop, aatProofArguments: signed))
         }
 
         try routes.on("/session/end", method: .post, access: .anonymous) { request, context in
@@ -176,6 +191,46 @@ struct GovernanceController {
             throw GovernanceError.invalid("audience entries must be absolute URIs (RFC 8707)")
         }
         return GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: jkt, audience: audience)
+    }
+
+    /// `/session/start` with `token_type` `aat` (see ``GovernanceService/startAAT(_:)``).
+    func startAAT(_ body: [String: JSONValue]) async throws -> AATStartResponse {
+        // Ardur's edge bound, before any verification.
+        if case .string(let kb)? = body["kb_jwt"], kb.utf8.count > GovernanceService.maximumKeyBindingBytes {
+            throw GovernanceError.invalid("kb_jwt exceeds MAX_KB_JWT_BYTES=\(GovernanceService.maximumKeyBindingBytes); well-formed key-binding JWTs are small")
+        }
+        if body["kb_jwt"] != nil {
+            throw GovernanceError.invalid("kb_jwt is not accepted: prove possession with pop, a draft-01 PoP JWT (aat_tool \(GovernanceService.sessionStartTool))")
+        }
+        let token = try Self.token(body, "token")
+        var chain: [String] = []
+        switch body["chain"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            guard items.count <= AATVerifier.maximumDelegationDepth else { throw GovernanceError.invalid("chain has more than \(AATVerifier.maximumDelegationDepth) tokens") }
+            for item in items {
+                guard case .string(let t) = item, !t.isEmpty else { throw GovernanceError.invalid("chain must be an array of compact JWTs, root first") }
+                chain.append(t)
+            }
+        default: throw GovernanceError.invalid("chain must be an array of compact JWTs, root first")
+        }
+        var requirePop: Bool?
+        switch body["require_pop"] {
+        case nil, .null?: break
+        case .bool(let b)?: requirePop = b
+        default: throw GovernanceError.invalid("require_pop must be a boolean when token_type=aat")
+        }
+        let proof = try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)
+        let session = try await governance.startAAT(.init(token: token, chain: chain, requirePop: requirePop, proof: proof))
+        return AATStartResponse(session: session, startedAt: WireTime.format(session.startedAt))
+    }
+
+    static func optionalString(_ body: [String: JSONValue], _ name: String, maximum: Int) throws -> String? {
+        switch body[name] {
+        case nil, .null?: return nil
+        case .string(let s)? where !s.isEmpty && s.utf8.count <= maximum: return s
+        default: throw GovernanceError.invalid("\(name) must be a compact JWS of at most \(maximum) bytes")
+        }
     }
 
     static func string(_ body: [String: JSONValue], _ name: String) throws -> String {

@@ -27,6 +27,13 @@ public enum GovernanceError: Error, Equatable, Sendable {
     case tooManyDenials(retryAfter: Int)
     /// The store did not answer.
     case unavailable
+    /// An AAT chain, call or proof that failed draft-01 §7: the link and step are named (an AAT
+    /// is not a secret of ours, and a precise reason is what its holder needs to fix it).
+    case aatInvalid(AATFailure)
+    /// A key-bound AAT (or a call on its session) presented without proof of possession.
+    case aatProofRequired(String)
+    /// A mission declaration that could not be resolved, verified or honoured.
+    case missionRefused(MissionDeclaration.Refusal)
 }
 
 /// Puts every error of the governance routes into the flat shape.

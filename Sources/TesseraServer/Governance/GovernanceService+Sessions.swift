@@ -26,8 +26,11 @@ extension GovernanceService {
     /// and a retry with the same id and the same call — on any process or node — gets that answer
     /// again and spends nothing. This is what makes a 503 safe to retry: the first attempt either
     /// committed (the retry returns its answer) or did not (the retry decides now).
-    public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil) async throws -> EvaluationResult {
+    public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil, proof: String? = nil) async throws -> EvaluationResult {
         let evaluator = try await evaluator(for: sessionID)
+        if let passport = evaluator.holderBoundAAT {
+            try await checkAATProof(proof, passport: passport, tool: tool, arguments: arguments)
+        }
         if let wait = denials.retryAfter(sessionID, now: clock.now()) { throw GovernanceError.tooManyDenials(retryAfter: wait) }
         // Passport-only rules (tool lists, path normalisation, glob matching) run here, outside
         // the write lock; the transaction only applies the state rules and writes. A call whose
@@ -148,14 +151,21 @@ extension GovernanceService {
 
     /// Issues a narrower child passport and reserves its budget from the parent, atomically.
     /// A key-bound parent delegates only with its holder's proof, and its child is bound too.
-    public func delegate(_ request: DelegationRequest) async throws -> DelegationResult {
+    public func delegate(_ request: DelegationRequest, aatProof: String? = nil, aatProofArguments: [String: JSONValue] = [:]) async throws -> DelegationResult {
         let parentClaims: PassportClaims
-        do {
-            parentClaims = try await keys.verify(request.parentToken, as: PassportClaims.self, policy: passportPolicy)
-        } catch {
-            throw GovernanceError.invalidToken
+        if let aatClaims = try await aatParent(request.parentToken) {
+            // The AAT a session was started with: its chain was verified then.
+            if try await isRevoked(aatClaims) { throw GovernanceError.passportRevoked }
+            try await checkAATProof(aatProof, passport: aatClaims, tool: Self.delegateTool, arguments: aatProofArguments)
+            parentClaims = aatClaims
+        } else {
+            do {
+                parentClaims = try await keys.verify(request.parentToken, as: PassportClaims.self, policy: passportPolicy)
+            } catch {
+                throw GovernanceError.invalidToken
+            }
         }
-        if let jkt = parentClaims.cnf?.jkt {
+        if parentClaims.aat == nil, let jkt = parentClaims.cnf?.jkt {
             // The proof must carry the digest of this very request: a captured proof cannot
             // authorise a wider child (more tools, a bigger budget) than its holder asked for.
             try await checkProof(

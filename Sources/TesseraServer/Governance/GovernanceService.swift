@@ -24,10 +24,18 @@ public struct GovernanceService: Sendable {
     let statusLists: StatusListService
     /// DENYs per session per minute; see ``DenialRate``.
     let denials = DenialRate()
+    /// What AAT sessions may start from (trust anchors, mission issuers and origins).
+    let aat: AATPolicy
+    /// Mission declarations and their status, fetched and cached.
+    let missions: MissionResolver
 
     public init(
-        store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger
+        store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger,
+        aat: AATPolicy? = nil, statusTTL: Int = 60
     ) {
+        let aat = aat ?? AATPolicy(origin: RegistryOrigin(issuer))
+        self.aat = aat
+        self.missions = MissionResolver(policy: aat, statusTTL: statusTTL)
         self.store = store
         self.statusLists = statusLists
         self.keys = keys

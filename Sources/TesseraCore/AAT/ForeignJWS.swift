@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+
+/// A compact JWS that Tessera did not sign (AATs, their proofs, mission declarations, status
+/// lists from other issuers): split, size-checked and decoded once, verified against a key the
+/// caller chose. Unlike ``JWSVerifier`` (our own tokens: EdDSA, our `kid`s, our `typ`s) it takes
+/// EdDSA or ES256 and no `kid`/`typ` rules — those belong to each profile.
+///
+/// The payload is parsed only after the signature verified (draft-01 §7 3b/4b/7b); before that
+/// only ``unverifiedJTI`` may look inside (§7 2c, the cycle check).
+public struct ForeignJWS: Sendable {
+    public let token: String
+    public let header: [String: JSONValue]
+    public let algorithm: String
+    /// `BASE64URL(header) "." BASE64URL(payload)`: what was signed, and what `par_hash` hashes.
+    public let signingInput: Substring
+    let payloadBytes: [UInt8]
+    let signature: [UInt8]
+
+    public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        case malformed(String)
+        case tooLarge(Int)
+        case algorithm(String)
+        case signature
+        public var description: String {
+            switch self {
+            case .malformed(let what): "malformed JWS: \(what)"
+            case .tooLarge(let limit): "token larger than \(limit) bytes"
+            case .algorithm(let alg): "algorithm \(alg) is not accepted"
+            case .signature: "signature does not verify"
+            }
+        }
+    }
+
+    public static let acceptedAlgorithms: Set<String> = ["EdDSA", "ES256"]
+
+    public init(_ token: String, maximumBytes: Int) throws(Failure) {
+        guard token.utf8.count <= maximumBytes else { throw .tooLarge(maximumBytes) }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else { throw .malformed("not three non-empty segments") }
+        guard let headerBytes = Base64URL.decode(parts[0]), let header = try? StrictJSON.object(headerBytes, maximumDepth: 4) else {
+            throw .malformed("header is not a base64url JSON object")
+        }
+        guard case .string(let alg)? = header["alg"] else { throw .malformed("header has no alg") }
+        guard Self.acceptedAlgorithms.contains(alg) else { throw .algorithm(alg) }
+        // No extension this verifier does not understand may be marked critical (RFC 7515 §4.1.11).
+        guard header["crit"] == nil else { throw .malformed("crit header is not supported") }
+        guard let payload = Base64URL.decode(parts[1]) else { throw .malformed("payload is not base64url") }
+        guard let signature = Base64URL.decode(parts[2]), signature.count == 64 else { throw .malformed("signature is not 64 bytes of base64url") }
+        self.token = token
+        self.header = header
+        self.algorithm = alg
+        self.signingInput = token[..<parts[2].startIndex].dropLast()
+        self.payloadBytes = payload
+        self.signature = signature
+    }
+
+    /// Checks the signature with `key`, whose type must be the one `alg` names.
+    public func verify(with key: ForeignPublicKey) throws(Failure) {
+        guard key.algorithm == algorithm else { throw .algorithm(algorithm) }
+        guard key.isValidSignature(signature, for: Array(signingInput.utf8)) else { throw .signature }
+    }
+
+    /// The payload as a JSON object (strict parser: duplicate keys refused). Call after ``verify(with:)``.
+    public func claims(maximumDepth: Int = 40) throws(Failure) -> [String: JSONValue] {
+        guard let object = try? StrictJSON.object(payloadBytes, maximumDepth: maximumDepth) else {
+            throw .malformed("payload is not a JSON object (or repeats a member)")
+        }
+        return object
+    }
+
+    /// The raw payload bytes (e.g. to check a producer's canonical form).
+    public var payload: [UInt8] { payloadBytes }
+
+    /// `jti` read before any signature check, for cycle detection only (draft-01 §7 step 2c).
+    public var unverifiedJTI: String? {
+        guard let object = try? StrictJSON.object(payloadBytes, maximumDepth: 40), case .string(let jti)? = object["jti"] else { return nil }
+        return jti
+    }
+
+    /// base64url(SHA-256(ASCII signing input)), unpadded: the child's `par_hash` (draft-01 §4.6).
+    public var signingInputHash: String { Base64URL.encode(SHA256.hash(data: Array(signingInput.utf8))) }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import TesseraCore
+
+/// What this server trusts for AAT sessions, read once at start-up from the configuration:
+/// AAT roots, mission-declaration issuers, the origins declarations may be fetched from, and
+/// whether a client may opt out of proof of possession.
+public struct AATPolicy: Sendable {
+    public var anchors: [AATTrustAnchor] = []
+    public var missionIssuers: [String: [ForeignPublicKey]] = [:]
+    public var fetcher: MissionFetcher
+    public var popOptOut = false
+    /// `aat_aud` every proof must name: this server's public origin (never the request's `Host`;
+    /// read per proof, since a server started on port 0 learns its port after start).
+    public var origin: RegistryOrigin
+    public var audience: String { origin.current }
+    /// The workspace AAT sessions are governed in (approvals, console, revocation rights).
+    public var workspace = IAMService.defaultWorkspace
+
+    public init(anchors: [AATTrustAnchor] = [], missionIssuers: [String: [ForeignPublicKey]] = [:], fetcher: MissionFetcher = MissionFetcher(origins: []), popOptOut: Bool = false, origin: RegistryOrigin) {
+        self.anchors = anchors
+        self.missionIssuers = missionIssuers
+        self.fetcher = fetcher
+        self.popOptOut = popOptOut
+        self.origin = origin
+    }
+
+    public init(configuration: ServerConfiguration, origin: RegistryOrigin) throws {
+        self.init(origin: origin)
+        for issuer in configuration.aatTrustAnchors.keys.sorted() {
+            for key in try Self.keys(file: configuration.aatTrustAnchors[issuer]!, setting: "aat_trust_anchors") {
+                anchors.append(AATTrustAnchor(issuer: issuer, key: key))
+            }
+        }
+        for issuer in configuration.mdIssuers.keys.sorted() {
+            missionIssuers[issuer] = try Self.keys(file: configuration.mdIssuers[issuer]!, setting: "md_issuers")
+        }
+        fetcher = MissionFetcher(origins: configuration.mdOrigins.compactMap(MissionFetcher.Origin.init))
+        popOptOut = configuration.aatPopOptOut
+    }
+
+    /// The public keys in a JWK or JWKS file; an error names the setting and the file.
+    public static func keys(file path: String, setting: String) throws -> [ForeignPublicKey] {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
+            throw ConfigurationError.unreadable(path: path, reason: "\(setting): cannot read the key file")
+        }
+        do {
+            let object = try StrictJSON.object(Array(data))
+            if object["keys"] != nil {
+                return try StrictJSON.decode(JWKSet.self, from: data).keys.map { try ForeignPublicKey(jwk: $0) }
+            }
+            return [try ForeignPublicKey(jwk: try StrictJSON.decode(JWK.self, from: data))]
+        } catch {
+            throw ConfigurationError.unreadable(path: path, reason: "\(setting): not a public Ed25519 or P-256 JWK / JWKS (\(error))")
+        }
+    }
+}

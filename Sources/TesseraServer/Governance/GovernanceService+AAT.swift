@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import TesseraCore
+import TesseraStore
+
+/// Sessions started from Attenuating Agent Tokens (draft-01) bound to Ardur mission
+/// declarations. The chain is verified once at start; the session is then governed by a
+/// passport built from the leaf's grant (``AATSessionGrant``), so every later decision,
+/// budget, approval, delegation, revocation and receipt is the passport machinery's.
+extension GovernanceService {
+    /// `aat_tool` of the proof that starts a key-bound session (the session's first use of the
+    /// key: a fresh, audience-bound, single-use signature by the holder over the token's id).
+    public static let sessionStartTool = "tessera:session/start"
+    /// `aat_tool` of the proof that delegates from an AAT session.
+    public static let delegateTool = "delegate_passport"
+    /// Ardur's bound on a key-binding JWT (`kb_jwt`), checked before anything else.
+    public static let maximumKeyBindingBytes = 8_192
+
+    public struct AATStart: Sendable {
+        public var token: String
+        /// Ancestors, root first (empty: the token is its own root).
+        public var chain: [String]
+        /// nil: not said (then proof of possession is required).
+        public var requirePop: Bool?
+        public var proof: String?
+
+        public init(token: String, chain: [String] = [], requirePop: Bool? = nil, proof: String? = nil) {
+            self.token = token
+            self.chain = chain
+            self.requirePop = requirePop
+            self.proof = proof
+        }
+    }
+
+    /// Verifies the chain, the holder's proof (unless the opt-out is asked for and allowed), the
+    /// mission declaration, then starts the one session the AAT may have: its id is the AAT's
+    /// `jti`. Nothing is written unless every check passed.
+    public func startAAT(_ request: AATStart) async throws -> SessionState {
+        let now = clock.now()
+        let holderBound: Bool
+        switch request.requirePop {
+        case false?:
+            guard aat.popOptOut else {
+                throw GovernanceError.aatProofRequired("this server does not accept require_pop:false (PoP opt-out); present a proof of possession")
+            }
+            holderBound = false
+        default:
+            holderBound = true
+        }
+        let verifier = AATVerifier(anchors: aat.anchors, requireHolderKey: holderBound)
+        let chain: AATChain
+        do {
+            chain = try verifier.verify(request.chain + [request.token], now: now.unixSeconds)
+        } catch {
+            throw GovernanceError.aatInvalid(error)
+        }
+        if holderBound {
+            guard let proof = request.proof else {
+                throw GovernanceError.aatProofRequired("this AAT is bound to a key (cnf): send pop, a PoP JWT signed by it (aat_tool \(Self.sessionStartTool)), or require_pop:false where the server allows it")
+            }
+            let accepted: AATProof.Accepted
+            do {
+                accepted = try AATProof.verify(proof, chain: chain, tool: Self.sessionStartTool, arguments: [:], audience: aat.audience, now: now.unixSeconds)
+            } catch {
+                throw GovernanceError.aatInvalid(error)
+            }
+            try await spendAATProof(accepted, key: chain.leaf.holderKey!, now: now)
+        }
+        var declaration: MissionDeclaration?
+        if let reference = chain.leaf.claims["mission_ref"] {
+            do {
+                declaration = try await missions.resolve(reference, now: now)
+            } catch {
+                logger.notice("AAT mission refused", metadata: ["jti": "\(chain.leaf.jti)", "reason": "\(error.code)"])
+                throw GovernanceError.missionRefused(error)
+            }
+        }
+        let passport: PassportClaims
+        do {
+            passport = try AATSessionGrant.passport(
+                chain: chain, token: request.token, mission: declaration, holderBound: holderBound, workspace: aat.workspace, now: now.unixSeconds)
+        } catch {
+            throw GovernanceError.missionRefused(error)
+        }
+        let session = SessionState(id: passport.jti, passport: passport, startedAt: now)
+        do {
+            try await store.startSession(session)
+        } catch {
+            switch error {
+            case .conflict: throw GovernanceError.passportAlreadyUsed
+            case .revoked: throw GovernanceError.passportRevoked
+            default: throw GovernanceError.replayCacheUnavailable
+            }
+        }
+        // Known to revocation by jti (and as the parent of children delegated from it).
+        try? await store.recordPassport(PassportRecord(passport))
+        logger.info("AAT session started", metadata: ["jti": "\(passport.jti)", "root_iss": "\(chain.root.iss)", "holder_bound": "\(holderBound)"])
+        return session
+    }
+
+    /// The per-call proof of a key-bound AAT session (draft-01 §5.2): signed by the leaf's key,
+    /// naming this tool, these arguments and this server; single use across the fleet.
+    func checkAATProof(_ proof: String?, passport: PassportClaims, tool: String, arguments: [String: JSONValue]) async throws {
+        guard let binding = passport.aat, let jwk = binding.holder_jwk else { return }
+        guard let proof else {
+            throw GovernanceError.aatProofRequired("this session is bound to the AAT holder's key: every call needs pop, a PoP JWT for this tool and these arguments")
+        }
+        let key: ForeignPublicKey
+        do {
+            key = try ForeignPublicKey(jwk: jwk)
+        } catch {
+            throw GovernanceError.unavailable
+        }
+        let now = clock.now()
+        let accepted: AATProof.Accepted
+        do {
+            accepted = try AATProof.verify(
+                proof, leafJTI: passport.jti, key: key, link: nil, tool: tool, arguments: arguments, audience: aat.audience, now: now.unixSeconds)
+        } catch {
+            throw GovernanceError.aatInvalid(error)
+        }
+        try await spendAATProof(accepted, key: key, now: now)
+    }
+
+    func spendAATProof(_ accepted: AATProof.Accepted, key: ForeignPublicKey, now: Date) async throws {
+        // Hashed: the replay key has a bounded length whatever the jti.
+        let replayKey = "aat:" + CompactJWS.hex(SHA256.hash(data: Array((key.thumbprint + "\u{0}" + accepted.jti).utf8)))
+        let first: Bool
+        do {
+            first = try await store.recordProofUse(key: replayKey, expiresAt: Date(timeIntervalSince1970: TimeInterval(accepted.rememberUntil)), now: now)
+        } catch {
+            logger.error("proof replay cache unavailable", metadata: ["error": "\(error)"])
+            throw GovernanceError.replayCacheUnavailable
+        }
+        guard first else { throw GovernanceError.proofReplayed }
+    }
+
+    /// The passport of the AAT session `token` started, when `token` is exactly that AAT (its
+    /// chain was verified then; the bytes match, so it still is the same grant).
+    func aatParent(_ token: String) async throws -> PassportClaims? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]), let object = try? StrictJSON.object(payload, maximumDepth: 40),
+            case .string(let jti)? = object["jti"], let session = try await store.session(id: jti), let binding = session.passport.aat
+        else { return nil }
+        let digest = CompactJWS.hex(SHA256.hash(data: Array(token.utf8)))
+        guard digest.utf8.elementsEqual(binding.token_sha256.utf8) else { return nil }
+        if let exp = session.passport.exp, exp <= clock.now().unixSeconds { return nil }
+        return session.passport
+    }
+}

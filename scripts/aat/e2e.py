@@ -1,0 +1,862 @@
+#!/usr/bin/env python3
+"""AAT sessions bound to Ardur mission declarations, end to end, against real `tessera serve`
+processes (embedded store, temporary state directories) and the `tessera aat verify` CLI.
+
+Everything Tessera is given here is made by this script from the texts (PyJWT + cryptography,
+plus scripts/aat/verify_chain.py's JCS and thumbprint helpers): the keys, the AAT chains, the
+draft-01 PoP proofs, the mission declarations and their IETF status lists, which a loopback HTTP
+server in this process serves. Two servers run:
+
+  optout  flags, --aat-pop-opt-out: the seed scenario of Ardur's test_http.py (TestHTTPAATInterop,
+          a bearer-mode AAT with require_pop:false) and the two TestHTTPAATPoP HTTP checks;
+  strict  a JSON config file (aat_trust_anchors, md_issuers, md_origins), no opt-out: a real
+          Ed25519 holder-bound chain with per-call proofs, hostile mission declarations and
+          hostile chains.
+
+Sections: (a) seed scenario, (b) PoP rules, (c) holder-bound chain, (g) the same chain through the
+independent verifier and the CLI, (d) hostile mission declarations, (e) hostile chains,
+(f) `tessera aat verify` on the Ardur draft-01 fixture.
+
+Environment: TESSERA_BIN (default .build/debug/tessera); AAT_E2E_KEEP=1 keeps the temporary
+directory (logs, state, keys). Prints one line per check and "N passed, N failed"; exits 1 on any
+failure.
+"""
+import base64
+import copy
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+import zlib
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import verify_chain as vc  # noqa: E402  (the independent draft-01 verifier: JCS, thumbprints, §7)
+
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+FIXTURE = os.path.join(REPO, "Tests", "Fixtures", "aat", "ardur-draft01-v0.2.json")
+BIN = os.path.abspath(os.environ.get("TESSERA_BIN") or os.path.join(REPO, ".build", "debug", "tessera"))
+TOKEN = "tsk_" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+TENUO_ISS = "https://tenuo.example/issuer"          # the seed's AAT root issuer (ES256)
+MD_ISS = "vibap-governance-proxy"                    # the seed's mission-declaration issuer
+ROOT_ISS = "https://aat-root.e2e.example"            # the Ed25519 root of sections c, d, e
+TOOL = "https://tools.example/read_file"
+START_TOOL = "tessera:session/start"
+DELEGATE_TOOL = "delegate_passport"
+A_TXT, B_TXT, C_TXT = "/data/a.txt", "/data/b.txt", "/data/c.txt"
+
+PASSED, FAILED = 0, 0
+FAILURES = []
+STARTED = []  # every server and HTTP host this run started, stopped on the way out
+
+
+def check(name, condition, detail=""):
+    global PASSED, FAILED
+    if condition:
+        PASSED += 1
+        print(f"ok   {name}", flush=True)
+    else:
+        FAILED += 1
+        FAILURES.append(name)
+        text = detail if isinstance(detail, str) else repr(detail)
+        print(f"FAIL {name} {text[:800]}", flush=True)
+
+
+def section(title):
+    print(f"-- {title}", flush=True)
+
+
+# -- Encoding helpers ---------------------------------------------------------------------------
+
+def b64(data):
+    return vc.b64url(data)
+
+
+def compact_json(value):
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def payload_of(token):
+    return json.loads(vc.b64url_decode(token.split(".")[1]))
+
+
+def new_jti():
+    return str(uuid.uuid4())
+
+
+def now():
+    return int(time.time())
+
+
+class Ed25519Key:
+    alg = "EdDSA"
+
+    def __init__(self):
+        self.private = ed25519.Ed25519PrivateKey.generate()
+        raw = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
+
+    def sign(self, data):
+        return self.private.sign(data)
+
+
+class P256Key:
+    alg = "ES256"
+
+    def __init__(self):
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        numbers = self.private.public_key().public_numbers()
+        self.jwk = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+
+    def sign(self, data):
+        r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS form (RFC 7518 §3.4), not DER
+
+
+def sign_jws(key, claims=None, header=None, raw=None):
+    """A compact JWS; the payload is `raw` bytes as given, else the claims as compact JSON."""
+    h = b64(compact_json(header or {"alg": key.alg}))
+    p = b64(raw if raw is not None else compact_json(claims))
+    return f"{h}.{p}." + b64(key.sign(f"{h}.{p}".encode()))
+
+
+def par_hash(parent_token):
+    """draft-01 §4.6: base64url(SHA-256(ASCII parent JWS Signing Input))."""
+    return b64(hashlib.sha256(parent_token.rsplit(".", 1)[0].encode("ascii")).digest())
+
+
+def pop(key, aat_id, tool, args, aud, iat=None, jti=None, canonical=True, **extra):
+    """A draft-01 §5.2 PoP JWT: header {"alg":…}, JCS payload, signed by the leaf holder."""
+    claims = {"aat_id": aat_id, "aat_tool": tool, "hta": args, "iat": now() if iat is None else iat, "jti": jti or new_jti()}
+    if aud is not None:
+        claims["aat_aud"] = aud
+    claims.update(extra)
+    raw = vc.jcs(claims).encode() if canonical else json.dumps(claims, indent=1).encode()
+    return sign_jws(key, raw=raw)
+
+
+def md_digest(claims):
+    """mission_digest: "sha-256:" + hex(SHA-256(JCS(the declaration's payload)))."""
+    return "sha-256:" + hashlib.sha256(vc.jcs(claims).encode()).hexdigest()
+
+
+def status_list_bytes(revoked, size=16):
+    """An IETF Token Status List (1 bit): index i is bit i % 8 (LSB first) of byte i // 8."""
+    out = bytearray(size)
+    for i in revoked:
+        out[i // 8] |= 1 << (i % 8)
+    return bytes(out)
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+def call(method, url, body=None, token=None):
+    """(status, parsed JSON or text) for one exchange; HTTP errors are answers too."""
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    text = raw.decode(errors="replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def error_of(body):
+    if isinstance(body, dict):
+        e = body.get("error")
+        if isinstance(e, str):
+            return e
+        if isinstance(e, dict):
+            return str(e.get("message") or e.get("type") or e)
+    return str(body)
+
+
+def step_named(error, step):
+    """The error names the draft-01 §7 step as a word (e.g. "step 4q")."""
+    return re.search(r"(?<![0-9a-z])" + re.escape(step) + r"(?![0-9a-z])", error) is not None
+
+
+class MissionHost:
+    """A loopback HTTP server for mission declarations and status lists; it records each GET."""
+
+    def __init__(self):
+        self.routes = {}
+        self.hits = []
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                host.hits.append(self.path)
+                found = host.routes.get(self.path)
+                body = (found or "not found").encode()
+                self.send_response(200 if found is not None else 404)
+                self.send_header("Content-Type", "application/jwt" if found is not None else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        STARTED.append(self)
+
+    def put(self, path, body):
+        self.routes[path] = body
+        return self.origin + path
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Tessera:
+    """One `tessera serve` on a free loopback port (--port 0; the port is read from its log)."""
+
+    def __init__(self, work, name, args):
+        self.name = name
+        self.log_path = os.path.join(work, f"{name}.log")
+        self.log = open(self.log_path, "wb")
+        command = [BIN, "serve", "--state-dir", os.path.join(work, f"{name}-state"), "--port", "0",
+                   "--bootstrap-mode", "token", "--bootstrap-token", TOKEN, *args]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        STARTED.append(self)
+        deadline = time.time() + 60
+        self.origin = None
+        while time.time() < deadline:
+            with open(self.log_path, "rb") as f:
+                found = re.search(rb"listening on (http://127\.0\.0\.1:[0-9]+)", f.read())
+            if found:
+                self.origin = found.group(1).decode()
+                break
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.origin is None:
+            sys.stderr.write(f"aat-e2e: tessera serve ({name}) did not start:\n{self.tail(80)}\n")
+            raise SystemExit(1)
+
+    def tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def post(self, path, body, token=None):
+        return call("POST", self.origin + path, body, token=token)
+
+    def receipts(self, jti):
+        """(status, [receipt JWTs]) from GET /receipts?jti= (admin)."""
+        status, body = call("GET", f"{self.origin}/receipts?jti={jti}", token=TOKEN)
+        if status != 200:
+            return status, []
+        text = body if isinstance(body, str) else json.dumps(body)
+        return status, [json.loads(line)["jwt"] for line in text.splitlines() if line.strip()]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+# -- Tokens -------------------------------------------------------------------------------------
+
+def seed_md_claims(mission_id, status_url, idx=0, ttl=300, **overrides):
+    """md-spec §1.6: vibap's `issue_passport(MissionPassport(...), extra_claims=v01_required_md_extras(...))`."""
+    t = now()
+    claims = {
+        "iss": MD_ISS, "sub": "md-authority", "aud": "vibap-proxy", "iat": t, "nbf": t, "exp": t + ttl, "jti": new_jti(),
+        "mission_id": mission_id, "mission": "authoritative AAT HTTP mission", "allowed_tools": ["read"],
+        "forbidden_tools": [], "resource_scope": [], "max_tool_calls": 3, "max_duration_s": 300,
+        "delegation_allowed": True, "max_delegation_depth": 2,
+        "receipt_policy": {"level": "minimal"}, "conformance_profile": "Delegation-Core",
+        "tool_manifest_digest": "sha-256:" + "a" * 64, "revocation_ref": f"{status_url}#idx={idx}",
+        "governed_memory_stores": [], "probing_rate_limit": 10,
+    }
+    claims.update(overrides)
+    return claims
+
+
+def es256_jwt(key, claims):
+    """PyJWT, as vibap signs (header {"alg":"ES256","typ":"JWT"})."""
+    return jwt.encode(claims, key.private, algorithm="ES256")
+
+
+def status_list_token(key, revoked=(), lst=None):
+    t = now()
+    if lst is None:
+        lst = b64(zlib.compress(status_list_bytes(revoked)))
+    return es256_jwt(key, {"iss": "test-status-authority", "sub": "v01-default-status-list", "iat": t, "exp": t + 3600,
+                           "status_list": {"bits": 1, "lst": lst}})
+
+
+def v01_default_status_path(mission_id):
+    return "/status/v01-default-" + hashlib.sha256(mission_id.encode()).hexdigest()[:16] + ".jwt"
+
+
+def seed_aat(key, mission_ref, tools, jti, cnf=None):
+    """Ardur's `_issue_aat_http_token`, verbatim (draft-00 shaped: aat_type, a kid-only cnf)."""
+    t = now()
+    return jwt.encode({
+        "iss": TENUO_ISS, "sub": "aat-http-agent", "iat": t, "exp": t + 300, "jti": jti, "aat_type": "delegation",
+        "del_depth": 0, "del_max_depth": 2, "mission_ref": mission_ref,
+        "authorization_details": [{"type": "attenuating_agent_token", "tools": {tool: {} for tool in tools}, "max_tool_calls": 2}],
+        "cnf": cnf or {"jwk": {"kid": "holder-key"}},
+    }, key.private, algorithm="ES256")
+
+
+def root_aat(signer, holder, tools, mission_ref=None, iss=ROOT_ISS, jti=None, iat=None, exp=None, del_max_depth=2, header=None, **extra):
+    t = now() - 5 if iat is None else iat
+    claims = {"iss": iss, "jti": jti or new_jti(), "iat": t, "exp": t + 600 if exp is None else exp, "del_depth": 0,
+              "del_max_depth": del_max_depth, "cnf": {"jwk": holder.jwk},
+              "authorization_details": [{"type": vc.AAT_TYPE, "tools": tools}]}
+    if mission_ref is not None:
+        claims["mission_ref"] = mission_ref
+    claims.update(extra)
+    return sign_jws(signer, claims, header=header), claims
+
+
+def derived_aat(parent_token, parent_claims, signer, holder, tools, header=None, raw=None, **overrides):
+    """A draft-01 §6 derivation: signed by the parent's holder, iss its thumbprint URI, par_hash."""
+    claims = {"iss": vc.thumbprint_uri(parent_claims["cnf"]["jwk"]), "jti": new_jti(), "iat": parent_claims["iat"],
+              "exp": parent_claims["exp"], "del_depth": parent_claims["del_depth"] + 1,
+              "del_max_depth": parent_claims["del_max_depth"], "par_hash": par_hash(parent_token),
+              "cnf": {"jwk": holder.jwk}, "authorization_details": [{"type": vc.AAT_TYPE, "tools": tools}]}
+    if "mission_ref" in parent_claims:
+        claims["mission_ref"] = parent_claims["mission_ref"]
+    claims.update(overrides)
+    if header is not None and header.get("alg") == "none":
+        # Not signable; a 64-byte filler keeps it a well-formed JWS, so only the alg refuses it.
+        h = b64(compact_json(header))
+        return f"{h}.{b64(compact_json(claims))}.{b64(bytes(64))}", claims
+    return sign_jws(signer, claims, header=header, raw=raw), claims
+
+
+def one_of(*values):
+    return {"constraint_type": "one_of", "values": list(values)}
+
+
+def exact(value):
+    return {"constraint_type": "exact", "value": value}
+
+
+def independent(chain, anchor_jwk, tool, args, proof, aud):
+    """verify_chain.verify in process: "permit" or "deny: <step>: <reason>"."""
+    try:
+        vc.verify(chain, [anchor_jwk], tool, args, proof, time.time(), aud)
+        return "permit"
+    except vc.Deny as e:
+        return f"deny: {e}"
+
+
+def receipt_chain_problem(server, jwts):
+    """What is wrong with a session's receipt chain (None: nothing), as the seed's verify_chain
+    checks it: every signature under the server's JWKS, `seq` 0, 1, …, and each `prev` the
+    SHA-256 (hex) of the previous receipt's JWS ("" for the first)."""
+    if not jwts:
+        return "no receipts"
+    status, jwks = call("GET", server.origin + "/.well-known/jwks.json")
+    keys = jwks.get("keys") if status == 200 and isinstance(jwks, dict) else None
+    if not keys:
+        return f"no JWKS ({status})"
+    previous = ""
+    for index, token in enumerate(jwts):
+        kid = jwt.get_unverified_header(token).get("kid")
+        verified = False
+        for k in [k for k in keys if k.get("kid") == kid] or keys:
+            try:
+                pk = jwt.PyJWK(k)
+                jwt.api_jws.PyJWS().decode_complete(token, key=pk.key, algorithms=[pk.algorithm_name])
+                verified = True
+                break
+            except Exception:  # noqa: BLE001 - try the next key
+                continue
+        if not verified:
+            return f"receipt {index}: signature does not verify under the JWKS"
+        claims = payload_of(token)
+        if claims.get("seq") != index:
+            return f"receipt {index}: seq {claims.get('seq')}"
+        if claims.get("prev") != previous:
+            return f"receipt {index}: prev does not match the previous receipt"
+        previous = hashlib.sha256(token.encode()).hexdigest()
+    return None
+
+
+def run(*args, timeout=60):
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    return result.returncode, result.stdout.strip(), result.stderr.strip()
+
+
+# -- The scenario -------------------------------------------------------------------------------
+
+class World:
+    pass
+
+
+def setup(work):
+    w = World()
+    w.work = work
+    w.md = MissionHost()       # allow-listed with --md-origin / md_origins
+    w.rogue = MissionHost()    # serves valid declarations too, but is not allow-listed
+    w.es = P256Key()           # the seed's one key: AAT root, MD issuer, status authority
+    w.root = Ed25519Key()      # the Ed25519 trust anchor of sections c, d, e
+    keys = os.path.join(work, "keys")
+    os.makedirs(keys)
+
+    def write(name, value):
+        path = os.path.join(keys, name)
+        with open(path, "w") as f:
+            json.dump(value, f)
+        return path
+
+    w.tenuo_file = write("tenuo-root.jwk", w.es.jwk)
+    w.md_issuer_file = write("md-issuer.jwks", {"keys": [w.es.jwk]})
+    w.root_file = write("ed25519-root.jwk", w.root.jwk)
+    w.optout = Tessera(work, "optout", [
+        "--aat-trust-anchor", f"{TENUO_ISS}={w.tenuo_file}", "--md-issuer", f"{MD_ISS}={w.md_issuer_file}",
+        "--md-origin", w.md.origin, "--aat-pop-opt-out"])
+    config = write("strict-config.json", {
+        "aat_trust_anchors": {TENUO_ISS: w.tenuo_file, ROOT_ISS: w.root_file},
+        "md_issuers": {MD_ISS: w.md_issuer_file},
+        "md_origins": [w.md.origin],
+    })
+    w.strict = Tessera(work, "strict", ["--config", config])
+    print(f"aat-e2e: optout {w.optout.origin}, strict {w.strict.origin}, declarations {w.md.origin}", flush=True)
+
+    # The strict server's declarations: one status list (index 3 set), a good declaration.
+    w.list_url = w.md.put("/status/e2e-list.jwt", status_list_token(w.es, revoked=[3]))
+    w.good_claims = seed_md_claims("urn:e2e:mission:strict", w.list_url, idx=0, ttl=1800,
+                                   mission="strict e2e mission", allowed_tools=["read", TOOL], max_tool_calls=10)
+    w.good_url = w.md.put("/md/good.jwt", es256_jwt(w.es, w.good_claims))
+    w.good_ref = {"uri": w.good_url, "mission_id": w.good_claims["mission_id"], "mission_digest": md_digest(w.good_claims)}
+    return w
+
+
+def section_a(w):
+    section("(a) the seed: TestHTTPAATInterop on the opt-out server")
+    s = w.optout
+    mission_id = "urn:ardur:mission:aat:http"
+    check("a: status list of the seed is vibap's (lst eJxjAAAAAQAB)", b64(zlib.compress(b"\x00")) == "eJxjAAAAAQAB")
+    status_url = w.md.put(v01_default_status_path(mission_id), status_list_token(w.es, lst="eJxjAAAAAQAB"))
+    md_claims = seed_md_claims(mission_id, status_url)
+    md_url = w.md.put("/md/aat-http.jwt", es256_jwt(w.es, md_claims))
+    digest = md_digest(md_claims)
+    mission_ref = {"uri": md_url, "mission_id": mission_id, "mission_digest": digest}
+    jti = new_jti()
+    aat = seed_aat(w.es, mission_ref, ["read"], jti)
+
+    status, start = s.post("/session/start", {"token_type": "aat", "token": aat, "require_pop": False})
+    check("a: /session/start require_pop:false → 200", status == 200, (status, start))
+    start = start if isinstance(start, dict) else {}
+    check("a: session_id is the AAT jti", start.get("session_id") == jti, start)
+    check("a: credential_format aat-compatible-jwt", start.get("credential_format") == "aat-compatible-jwt", start)
+    check("a: allowed_tools [read], agent_id the AAT sub", start.get("allowed_tools") == ["read"] and start.get("agent_id") == "aat-http-agent", start)
+    aat_claims = (start.get("claims") or {}).get("aat") or {}
+    check("a: claims.aat.mission_digest is the declaration's digest", aat_claims.get("mission_digest") == digest, aat_claims)
+    check("a: top-level mission_digest, when present, is the digest", start.get("mission_digest") in (None, digest), start.get("mission_digest"))
+    check("a: budget is the AAT's 2 (narrower than the declaration's 3)", start.get("calls_remaining") == 2, start.get("calls_remaining"))
+
+    status, body = s.post("/evaluate", {"session_id": jti, "tool_name": "read", "arguments": {}})
+    check("a: /evaluate read → PERMIT", status == 200 and isinstance(body, dict) and body.get("decision") == "PERMIT", (status, body))
+    check("a: the status list was fetched (revocation checked)", v01_default_status_path(mission_id) in w.md.hits, w.md.hits)
+
+    status, delegated = s.post("/delegate", {
+        "parent_token": aat, "child_agent_id": "aat-child", "child_mission": "subtask", "child_allowed_tools": ["read"],
+        "child_max_tool_calls": 1, "delegation_request_id": "aat-http-child"})
+    delegated = delegated if isinstance(delegated, dict) else {"raw": delegated}
+    check("a: /delegate with the AAT as parent_token → 200", status == 200, (status, delegated))
+    check("a: parent_jti is the AAT jti", delegated.get("parent_jti") == jti, delegated)
+    check("a: child max_tool_calls 1", (delegated.get("child_claims") or {}).get("max_tool_calls") == 1, delegated.get("child_claims"))
+    check("a: parent_calls_remaining_at_delegation 1", delegated.get("parent_calls_remaining_at_delegation") == 1, delegated)
+
+    status, jwts = s.receipts(jti)
+    claims = [payload_of(t) for t in jwts]
+    check("a: GET /receipts?jti=<AAT jti> → 200", status == 200, status)
+    check("a: receipt tools [read, delegate_passport]", [c.get("tool") for c in claims] == ["read", "delegate_passport"], [c.get("tool") for c in claims])
+    check("a: every receipt's grant_id is the AAT jti", bool(claims) and {c.get("grant_id") for c in claims} == {jti}, [c.get("grant_id") for c in claims])
+    evidence = (claims[0].get("evidence_proof_ref") if claims else None) or {}
+    check("a: first receipt evidence_proof_ref.mission_digest is the digest", evidence.get("mission_digest") == digest, evidence)
+    check("a: evidence_proof_ref is mission_binding with the AAT's mission_ref", evidence.get("type") == "mission_binding"
+          and evidence.get("mission_ref") == mission_ref, evidence)
+    problem = receipt_chain_problem(s, jwts)
+    check("a: the receipt chain verifies (server JWKS signatures, seq from 0, prev = SHA-256 of the previous JWS)", problem is None, problem)
+    status, body = s.post("/session/start", {"token_type": "aat", "token": aat, "require_pop": False})
+    check("a: the same AAT again → 409 passport_already_used", status == 409 and error_of(body) == "passport_already_used", (status, body))
+
+    child = delegated.get("child_token")
+    status, body = s.post("/verify", {"token": child})
+    check("a: the delegated child passport verifies before revocation", status == 200, (status, body))
+    status, body = s.post("/revoke", {"jti": jti}, token=TOKEN)
+    check("a: POST /revoke {jti: AAT jti} (admin) → 200", status == 200, (status, body))
+    status, body = s.post("/evaluate", {"session_id": jti, "tool_name": "read", "arguments": {}})
+    check("a: /evaluate after revocation → 403 passport_revoked", status == 403 and error_of(body) == "passport_revoked", (status, body))
+    status, body = s.post("/verify", {"token": child})
+    check("a: the delegated child is revoked with it", status == 403 and error_of(body) == "passport_revoked", (status, body))
+
+
+def section_b(w):
+    section("(b) PoP rules (TestHTTPAATPoP, and the server's opt-out policy)")
+    s = w.optout
+    mission_id = "urn:ardur:mission:aat:http-pop-default"
+    status_url = w.md.put(v01_default_status_path(mission_id), status_list_token(w.es, lst="eJxjAAAAAQAB"))
+    md_claims = seed_md_claims(mission_id, status_url)
+    md_url = w.md.put("/md/aat-http-pop-default.jwt", es256_jwt(w.es, md_claims))
+    ref = {"uri": md_url, "mission_id": mission_id, "mission_digest": md_digest(md_claims)}
+    jti = new_jti()
+    aat = seed_aat(w.es, ref, ["read"], jti)
+    status, body = s.post("/session/start", {"token_type": "aat", "token": aat})
+    check("b: cnf-bearing AAT without require_pop and without a proof → 403 naming PoP",
+          status == 403 and "PoP" in error_of(body), (status, body))
+    status, body = s.post("/session/start", {"token_type": "aat", "token": aat, "kb_jwt": "A" * 16384})
+    check("b: kb_jwt of 16384 bytes → 400 MAX_KB_JWT_BYTES", status == 400 and "MAX_KB_JWT_BYTES" in error_of(body), (status, body))
+    status, receipts = s.receipts(jti)
+    check("b: the refused starts left no session (GET /receipts?jti= → 404)", status == 404, status)
+    status, body = s.post("/session/start", {"token_type": "aat", "token": aat, "require_pop": False})
+    check("b: the same AAT then starts with require_pop:false (nothing was spent)", status == 200, (status, body))
+
+    # The strict server: require_pop:false is not this client's choice to make.
+    holder = Ed25519Key()
+    jti = new_jti()
+    aat = seed_aat(w.es, w.good_ref, ["read"], jti, cnf={"jwk": holder.jwk})
+    status, body = w.strict.post("/session/start", {"token_type": "aat", "token": aat, "require_pop": False})
+    check("b: require_pop:false without --aat-pop-opt-out → 403 aat_pop_required",
+          status == 403 and error_of(body).startswith("aat_pop_required"), (status, body))
+    status, body = w.strict.post("/session/start", {"token_type": "aat", "token": aat})
+    check("b: no proof on the strict server → 403 aat_pop_required naming PoP",
+          status == 403 and error_of(body).startswith("aat_pop_required") and "PoP" in error_of(body), (status, body))
+    status, body = w.strict.post("/session/start", {"token_type": "aat", "token": aat, "kb_jwt": "A" * 16384})
+    check("b: oversized kb_jwt on the strict server → 400 MAX_KB_JWT_BYTES", status == 400 and "MAX_KB_JWT_BYTES" in error_of(body), (status, body))
+    proof = pop(holder, jti, START_TOOL, {}, w.strict.origin)
+    status, body = w.strict.post("/session/start", {"token_type": "aat", "token": aat, "pop": proof})
+    check("b: the same ES256-rooted AAT with a start proof → 200", status == 200 and isinstance(body, dict)
+          and body.get("session_id") == jti, (status, body))
+
+
+def section_c(w):
+    section("(c) a holder-bound Ed25519 chain: root → narrower child, start proof, per-call proofs")
+    s = w.strict
+    aud = s.origin
+    a, b = Ed25519Key(), Ed25519Key()   # the root's holder (delegator), the child's holder (leaf)
+    root, root_claims = root_aat(w.root, a, {TOOL: {"path": one_of(A_TXT, B_TXT)}}, mission_ref=w.good_ref)
+    leaf, leaf_claims = derived_aat(root, root_claims, a, b, {TOOL: {"path": exact(A_TXT)}})
+    jti = leaf_claims["jti"]
+    w.c_chain, w.c_leaf_key, w.c_jti = [root, leaf], b, jti
+    args_a, args_b = {"path": A_TXT}, {"path": B_TXT}
+    check("c: the child's iss is the thumbprint URI of the root's holder key", leaf_claims["iss"] == vc.thumbprint_uri(a.jwk))
+    check("c: the chain verifies independently (verify_chain.py, in process)",
+          independent([root, leaf], w.root.jwk, TOOL, args_a, pop(b, jti, TOOL, args_a, aud), aud) == "permit")
+
+    start_body = {"token_type": "aat", "token": leaf, "chain": [root]}
+    status, body = s.post("/session/start", dict(start_body, pop=pop(b, jti, START_TOOL, {}, "https://elsewhere.example")))
+    check("c: start proof for another audience → 401/403 aat_invalid 7d",
+          status in (401, 403) and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7d"), (status, body))
+    status, body = s.post("/session/start", dict(start_body, pop=pop(a, jti, START_TOOL, {}, aud)))
+    check("c: start proof signed by the parent's key, not the leaf's → 401 aat_invalid 7b",
+          status == 401 and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7b"), (status, body))
+    status, body = s.post("/session/start", dict(start_body, pop=pop(b, jti, TOOL, {}, aud)))
+    check("c: start proof for another aat_tool → 401/403 aat_invalid 7e",
+          status in (401, 403) and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7e"), (status, body))
+    status, body = s.post("/session/start", start_body)
+    check("c: start without a proof → 403 aat_pop_required", status == 403 and error_of(body).startswith("aat_pop_required"), (status, body))
+    start_proof = pop(b, jti, START_TOOL, {}, aud)
+    status, start = s.post("/session/start", dict(start_body, pop=start_proof))
+    check("c: start with chain + start proof → 200", status == 200, (status, start))
+    start = start if isinstance(start, dict) else {}
+    check("c: session_id is the leaf jti, credential_format aat-compatible-jwt",
+          start.get("session_id") == jti and start.get("credential_format") == "aat-compatible-jwt", start)
+    check("c: allowed_tools is the leaf's one tool", start.get("allowed_tools") == [TOOL], start.get("allowed_tools"))
+    check("c: budget is the declaration's 10", start.get("calls_remaining") == 10, start.get("calls_remaining"))
+    status, body = s.post("/session/start", dict(start_body, pop=pop(b, jti, START_TOOL, {}, aud)))
+    check("c: the same chain again (fresh proof) → 409 passport_already_used", status == 409 and error_of(body) == "passport_already_used", (status, body))
+
+    def evaluate(args, proof="__none__"):
+        body = {"session_id": jti, "tool_name": TOOL, "arguments": args}
+        if proof != "__none__":
+            body["pop"] = proof
+        return s.post("/evaluate", body)
+
+    first = pop(b, jti, TOOL, args_a, aud)
+    status, body = evaluate(args_a, first)
+    check("c: evaluate a.txt with its proof → PERMIT", status == 200 and body.get("decision") == "PERMIT", (status, body))
+    status, body = evaluate(args_a, first)
+    check("c: the same proof replayed → 409 proof_replayed", status == 409 and error_of(body) == "proof_replayed", (status, body))
+    status, body = evaluate(args_b, pop(b, jti, TOOL, args_b, aud))
+    check("c: b.txt (outside the child's exact constraint) with a valid proof → DENY",
+          status == 200 and isinstance(body, dict) and body.get("decision") == "DENY", (status, body))
+    status, body = evaluate(args_a)
+    check("c: no proof → 403 aat_pop_required", status == 403 and error_of(body).startswith("aat_pop_required"), (status, body))
+    refusals = [
+        ("a proof for another tool", pop(b, jti, "https://tools.example/write_file", args_a, aud), "7e"),
+        ("a proof for other arguments (hta b.txt)", pop(b, jti, TOOL, args_b, aud), "7f"),
+        ("a proof for another audience", pop(b, jti, TOOL, args_a, "https://elsewhere.example"), "7d"),
+        ("a proof without aat_aud", pop(b, jti, TOOL, args_a, None), "7d"),
+        ("a proof for another token (aat_id = root jti)", pop(b, root_claims["jti"], TOOL, args_a, aud), "7c"),
+        ("a proof signed by the parent's key", pop(a, jti, TOOL, args_a, aud), "7b"),
+        ("a proof whose payload is not JCS", pop(b, jti, TOOL, args_a, aud, canonical=False), "7b"),
+        ("a proof 120 s old", pop(b, jti, TOOL, args_a, aud, iat=now() - 120), "7g"),
+    ]
+    for what, proof, step in refusals:
+        status, body = evaluate(args_a, proof)
+        check(f"c: {what} → 401/403 aat_invalid {step}", status in (401, 403) and error_of(body).startswith("aat_invalid")
+              and step_named(error_of(body), step), (status, body))
+    status, body = evaluate(args_a, pop(b, jti, TOOL, args_a, aud))
+    check("c: a fresh valid proof still → PERMIT", status == 200 and body.get("decision") == "PERMIT", (status, body))
+
+    request = {"child_agent_id": "aat-e2e-child", "child_mission": "read a.txt once", "child_allowed_tools": [TOOL],
+               "child_max_tool_calls": 1, "delegation_request_id": "aat-e2e-child-1"}
+    status, body = s.post("/delegate", dict(request, parent_token=leaf))
+    check("c: /delegate without a proof → 403 aat_pop_required", status == 403 and error_of(body).startswith("aat_pop_required"), (status, body))
+    wider = pop(b, jti, DELEGATE_TOOL, dict(request, child_max_tool_calls=5), aud)
+    status, body = s.post("/delegate", dict(request, parent_token=leaf, pop=wider))
+    check("c: /delegate with a proof for another request (hta differs) → 401/403 aat_invalid 7f",
+          status in (401, 403) and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7f"), (status, body))
+    status, delegated = s.post("/delegate", dict(request, parent_token=leaf, pop=pop(b, jti, DELEGATE_TOOL, request, aud)))
+    delegated = delegated if isinstance(delegated, dict) else {"raw": delegated}
+    check("c: /delegate with its proof → 200, parent_jti the leaf jti", status == 200 and delegated.get("parent_jti") == jti, (status, delegated))
+    check("c: child max_tool_calls 1", (delegated.get("child_claims") or {}).get("max_tool_calls") == 1, delegated.get("child_claims"))
+
+    status, jwts = s.receipts(jti)
+    claims = [payload_of(t) for t in jwts]
+    check("c: receipts are the decisions only (PERMIT, DENY, PERMIT, delegate): refused proofs wrote none",
+          [c.get("tool") for c in claims] == [TOOL, TOOL, TOOL, DELEGATE_TOOL]
+          and [str(c.get("decision")).upper() for c in claims[:3]] == ["PERMIT", "DENY", "PERMIT"],
+          [(c.get("tool"), c.get("decision")) for c in claims])
+    check("c: every receipt's grant_id is the leaf jti", bool(claims) and {c.get("grant_id") for c in claims} == {jti}, [c.get("grant_id") for c in claims])
+    problem = receipt_chain_problem(s, jwts)
+    check("c: the receipt chain verifies", problem is None, problem)
+    evidence = (claims[0].get("evidence_proof_ref") if claims else None) or {}
+    check("c: evidence_proof_ref binds the declaration", evidence.get("type") == "mission_binding"
+          and evidence.get("mission_digest") == w.good_ref["mission_digest"] and evidence.get("mission_ref") == w.good_ref, evidence)
+
+    status, body = s.post("/revoke", {"jti": jti}, token=TOKEN)
+    check("c: revoke the leaf jti → 200", status == 200, (status, body))
+    status, body = evaluate(args_a, pop(b, jti, TOOL, args_a, aud))
+    check("c: evaluate (valid proof) after revocation → 403 passport_revoked", status == 403 and error_of(body) == "passport_revoked", (status, body))
+    status, body = s.post("/verify", {"token": delegated.get("child_token", "")})
+    check("c: its delegated child is revoked too", status == 403 and error_of(body) == "passport_revoked", (status, body))
+
+
+def section_g(w):
+    section("(g) the chain of (c) through the independent verifier (subprocess) and the CLI")
+    if not getattr(w, "c_chain", None):
+        check("g: section c produced a chain", False)
+        return
+    chain_file = os.path.join(w.work, "c-chain.json")
+    with open(chain_file, "w") as f:
+        json.dump(w.c_chain, f)
+    args_a, args_b = {"path": A_TXT}, {"path": B_TXT}
+    aud = w.strict.origin
+    script = os.path.join(HERE, "verify_chain.py")
+    proof = pop(w.c_leaf_key, w.c_jti, TOOL, args_a, aud)
+    rc, out, err = run(sys.executable, script, "--chain", chain_file, "--trust-anchor", w.root_file, "--aud", aud,
+                       "--tool", TOOL, "--arguments", json.dumps(args_a), "--pop", proof)
+    check("g: verify_chain.py: permit", rc == 0 and out == "permit", (rc, out, err))
+    proof_b = pop(w.c_leaf_key, w.c_jti, TOOL, args_b, aud)
+    rc, out, err = run(sys.executable, script, "--chain", chain_file, "--trust-anchor", w.root_file, "--aud", aud,
+                       "--tool", TOOL, "--arguments", json.dumps(args_b), "--pop", proof_b)
+    check("g: verify_chain.py: b.txt → deny 6b (as the server's DENY)", rc == 1 and out.startswith("deny: 6b"), (rc, out, err))
+    rc, out, err = run(BIN, "aat", "verify", "--chain", chain_file, "--trust-anchor", w.root_file, "--aud", aud,
+                       "--tool", TOOL, "--arguments", json.dumps(args_a), "--pop", pop(w.c_leaf_key, w.c_jti, TOOL, args_a, aud))
+    check("g: tessera aat verify on the same chain: permit", rc == 0 and out == "permit", (rc, out, err))
+
+
+def section_d(w):
+    section("(d) hostile mission declarations: each refused by name, nothing written")
+    s = w.strict
+    holder = Ed25519Key()
+    good = w.good_claims
+
+    def declaration(path, claims, key=None, host=None):
+        token = es256_jwt(key or w.es, claims)
+        url = (host or w.md).put(path, token)
+        return {"uri": url, "mission_id": claims["mission_id"], "mission_digest": md_digest(claims)}
+
+    def variant(**changes):
+        c = copy.deepcopy(good)
+        c.update(jti=new_jti(), **changes)
+        return c
+
+    foreign = P256Key()
+    unsigned_claims = variant()
+    unsigned = b64(compact_json({"alg": "none"})) + "." + b64(compact_json(unsigned_claims)) + "."
+    unsigned_ref = {"uri": w.md.put("/md/unsigned.jwt", unsigned), "mission_id": good["mission_id"], "mission_digest": md_digest(unsigned_claims)}
+    foreign_list_url = w.md.put("/status/foreign-list.jwt", status_list_token(foreign))
+    revoked_ref = declaration("/md/revoked.jwt", variant(revocation_ref=f"{w.list_url}#idx=3"))
+    # Index 4 of the same list is clear in the IETF bit order (LSB first) and set in MSB-first.
+    not_revoked_ref = declaration("/md/not-revoked.jwt", variant(revocation_ref=f"{w.list_url}#idx=4"))
+    rogue_ref = declaration("/md/good.jwt", variant(), host=w.rogue)
+    cases = [
+        ("digest mismatch", dict(w.good_ref, mission_digest="sha-256:" + "0" * 64), {"read": {}}, "mission_digest_mismatch", None),
+        ("mission_id mismatch", dict(w.good_ref, mission_id="urn:e2e:mission:other"), {"read": {}}, "mission_id_mismatch", None),
+        ("revoked declaration (status bit 3 set)", revoked_ref, {"read": {}}, "mission_revoked", not_revoked_ref),
+        ("declaration from a non-allow-listed origin", rogue_ref, {"read": {}}, "mission_origin_not_allowed", None),
+        ("declaration signed by a foreign key", declaration("/md/foreign.jwt", variant(), key=foreign), {"read": {}}, "mission_signature_invalid", None),
+        ("unsigned declaration (alg none)", unsigned_ref, {"read": {}}, "mission_signature_invalid", None),
+        ("declaration by an unconfigured issuer", declaration("/md/other-issuer.jwt", variant(iss="evil-issuer")), {"read": {}}, "mission_signature_invalid", None),
+        ("declaration that is not there (404)", dict(w.good_ref, uri=w.md.origin + "/md/missing.jwt"), {"read": {}}, "mission_fetch_failed", None),
+        ("declaration with an unknown claim", declaration("/md/unknown-claim.jwt", variant(evil_claim=True)), {"read": {}}, "mission_schema_invalid", None),
+        ("declaration needing MIC-State evidence", declaration("/md/mic-state.jwt", variant(conformance_profile="MIC-State")), {"read": {}}, "mission_unsupported", None),
+        ("status list signed by a foreign key", declaration("/md/foreign-status.jwt", variant(revocation_ref=f"{foreign_list_url}#idx=0")), {"read": {}}, "mission_status_unavailable", None),
+        ("AAT granting a tool the mission does not allow", w.good_ref, {"write_file": {}}, "aat_widens_mission", None),
+    ]
+    for what, ref, tools, code, corrected_ref in cases:
+        jti = new_jti()
+        token, _ = root_aat(w.root, holder, tools, mission_ref=ref, jti=jti)
+        status, body = s.post("/session/start", {"token_type": "aat", "token": token, "pop": pop(holder, jti, START_TOOL, {}, s.origin)})
+        check(f"d: {what} → 403 {code}", status == 403 and error_of(body).startswith(code), (status, body))
+        rstatus, _ = s.receipts(jti)
+        fixed, _ = root_aat(w.root, holder, {"read": {}}, mission_ref=corrected_ref or w.good_ref, jti=jti)
+        fstatus, fbody = s.post("/session/start", {"token_type": "aat", "token": fixed, "pop": pop(holder, jti, START_TOOL, {}, s.origin)})
+        check(f"d: {what}: nothing written (no receipts: 404; the jti then starts a corrected token: 200)",
+              rstatus == 404 and fstatus == 200, (rstatus, fstatus, fbody))
+    jti = new_jti()
+    token, _ = root_aat(w.root, holder, {"read": {}}, mission_ref=w.good_ref, jti=jti, authorization_details=[
+        {"type": vc.AAT_TYPE, "tools": {"read": {}}, "max_tool_calls": 11}])
+    status, body = s.post("/session/start", {"token_type": "aat", "token": token, "pop": pop(holder, jti, START_TOOL, {}, s.origin)})
+    check("d: AAT budget 11 over the mission's 10 → 403 aat_widens_mission", status == 403 and error_of(body).startswith("aat_widens_mission"), (status, body))
+    check("d: the non-allow-listed origin was never contacted", w.rogue.hits == [], w.rogue.hits)
+
+
+def section_e(w):
+    section("(e) hostile chains at /session/start: 401/403 aat_invalid naming the §7 step")
+    s = w.strict
+    aud = s.origin
+    a, b = Ed25519Key(), Ed25519Key()
+    parent_tools = {TOOL: {"path": one_of(A_TXT, B_TXT)}}
+    narrow = {TOOL: {"path": exact(A_TXT)}}
+    root, rc = root_aat(w.root, a, parent_tools, mission_ref=w.good_ref, iat=now() - 120)
+    foreign = Ed25519Key()
+    foreign_root, frc = root_aat(foreign, a, parent_tools, mission_ref=w.good_ref)
+    stranger_root, src = root_aat(w.root, a, parent_tools, mission_ref=w.good_ref, iss="https://unknown-root.e2e.example")
+    t = now()
+    cases = [
+        ("wrong par_hash (re-signed)", [root], derived_aat(root, rc, a, b, narrow, par_hash="A" * 43), 403, "4q"),
+        ("widened constraint (one_of adds c.txt)", [root], derived_aat(root, rc, a, b, {TOOL: {"path": one_of(A_TXT, C_TXT)}}), 403, "4p4"),
+        ("wildcard under one_of", [root], derived_aat(root, rc, a, b, {TOOL: {"path": {"constraint_type": "wildcard"}}}), 403, "4p4"),
+        ("a tool the parent does not grant", [root], derived_aat(root, rc, a, b, dict(narrow, **{"https://tools.example/write_file": {}})), 403, "4p1"),
+        ("depth skip (del_depth 2 under a root)", [root], derived_aat(root, rc, a, b, narrow, del_depth=2), 403, "4d"),
+        ("iss not the parent holder's thumbprint", [root], derived_aat(root, rc, a, b, narrow, iss=vc.thumbprint_uri(b.jwk)), 403, "4c"),
+        ("expired child", [root], derived_aat(root, rc, a, b, narrow, iat=t - 60, exp=t - 5), 401, "4i"),
+        ("child alg none", [root], derived_aat(root, rc, a, b, narrow, header={"alg": "none"}), 401, "4a"),
+        ("root signed by a key that is no trust anchor", [foreign_root], derived_aat(foreign_root, frc, a, b, narrow), 401, "3b"),
+        ("root from an issuer that is not configured", [stranger_root], derived_aat(stranger_root, src, a, b, narrow), 401, "3a"),
+    ]
+    for what, ancestors, (leaf, lc), want_status, step in cases:
+        jti = lc["jti"]
+        status, body = s.post("/session/start", {"token_type": "aat", "token": leaf, "chain": ancestors,
+                                                  "pop": pop(b, jti, START_TOOL, {}, aud)})
+        error = error_of(body)
+        rstatus, _ = s.receipts(jti)
+        check(f"e: {what} → {want_status} aat_invalid step {step}, nothing written",
+              status == want_status and error.startswith("aat_invalid") and step_named(error, step) and rstatus == 404,
+              (status, body, rstatus))
+        if step != "3a":  # the issuer binding of trust anchors is Tessera's; the draft's verifier has none
+            anchor = w.root.jwk
+            verdict = independent(ancestors + [leaf], anchor, TOOL, {"path": A_TXT}, pop(b, jti, TOOL, {"path": A_TXT}, aud), aud)
+            check(f"e: {what}: verify_chain.py denies at {step} too", verdict.startswith(f"deny: {step}"), verdict)
+
+
+def section_f(w):
+    section("(f) tessera aat verify on the Ardur draft-01 fixture")
+    with open(FIXTURE) as f:
+        fx = json.load(f)
+    anchor = os.path.join(w.work, "keys", "ardur-root.jwk")
+    with open(anchor, "w") as f:
+        json.dump(fx["public_keys"]["root_trust_anchor"], f)  # verbatim: use, kty, crv, alg, x
+    base = [BIN, "aat", "verify", "--chain", FIXTURE, "--trust-anchor", anchor, "--tool", fx["tool"]]
+    aud = ["--aud", fx["audience"]]
+    at = ["--at", "2030-01-01T00:00:00Z"]
+    rc, out, err = run(*base, *aud, "--arguments", json.dumps(fx["arguments"]), "--pop", fx["pop_jwt"], *at)
+    check("f: the fixture at 2030-01-01T00:00:00Z → exit 0, permit", rc == 0 and out == "permit", (rc, out, err))
+    rc, out, err = run(*base, *aud, "--arguments", json.dumps(fx["arguments"]), "--pop", fx["pop_jwt"], *at, "--json")
+    try:
+        parsed = json.loads(out)
+    except ValueError:
+        parsed = None
+    check("f: --json → exit 0 and a JSON document saying permit", rc == 0 and parsed is not None and "permit" in out, (rc, out, err))
+    rc, out, err = run(*base, *aud, "--arguments", json.dumps({"path": B_TXT}), "--pop", fx["pop_jwt"], *at)
+    check("f: arguments /data/b.txt → exit 1, deny at 6b (the leaf is exact a.txt)",
+          rc == 1 and out.startswith("deny") and step_named(out, "6b"), (rc, out, err))
+    rc, out, err = run(*base, *aud, "--arguments", json.dumps(fx["arguments"]), "--pop", fx["pop_jwt"])
+    check("f: the fixture now (its iat is in 2030) → exit 1, deny", rc == 1 and out.startswith("deny"), (rc, out, err))
+    rc, out, err = run(*base, "--aud", "https://other.example", "--arguments", json.dumps(fx["arguments"]), "--pop", fx["pop_jwt"], *at)
+    check("f: another audience → exit 1, deny at 7d", rc == 1 and out.startswith("deny") and step_named(out, "7d"), (rc, out, err))
+    script = os.path.join(HERE, "verify_chain.py")
+    rc, out, err = run(sys.executable, script, "--fixture", FIXTURE)
+    check("f: verify_chain.py agrees on the fixture (permit)", rc == 0 and out == "permit", (rc, out, err))
+
+
+def main():
+    if not os.access(BIN, os.X_OK):
+        print(f"aat-e2e: {BIN} is not an executable (build it, or set TESSERA_BIN)", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = tempfile.mkdtemp(prefix="aat-e2e-")
+    try:
+        w = setup(work)
+        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f):
+            try:
+                run_section(w)
+            except Exception as error:  # noqa: BLE001 - an unexpected answer fails the section, not the run
+                traceback.print_exc()
+                check(f"{run_section.__name__}: ran to the end", False, repr(error))
+    finally:
+        servers = [x for x in STARTED if isinstance(x, Tessera)]
+        if FAILED:
+            for server in servers:
+                print(f"--- last lines of the {server.name} server's log ---", file=sys.stderr)
+                print(server.tail(), file=sys.stderr)
+        for started in reversed(STARTED):
+            try:
+                started.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                pass
+        if os.environ.get("AAT_E2E_KEEP"):
+            print(f"aat-e2e: kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if FAILURES:
+        print("failed: " + "; ".join(FAILURES))
+    print(f"{PASSED} passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -57,9 +57,22 @@ struct PassportCommand: AsyncParsableCommand {
         @Option(help: "Lifetime in seconds (default 900).") var ttl: Int?
         @Option(help: "Bind to an agent key: its RFC 7638 thumbprint (cnf.jkt).") var cnfJkt: String?
         @Option(help: "A resource the passport is for (aud), e.g. an MCP endpoint URL; repeatable.") var audience: [String] = []
+        @Option(help: "passport (default) or aat: a root Attenuating Agent Token (draft-01) bound to --holder-key.") var format: String = "passport"
+        @Option(help: "With --format aat: the holder's public JWK file (a private one is read for its public part only).") var holderKey: String?
+
+        func validate() throws {
+            guard ["passport", "aat"].contains(format) else { throw ValidationError("--format must be passport or aat") }
+            if format == "aat", holderKey == nil { throw ValidationError("--format aat needs --holder-key JWK_FILE") }
+            if format == "passport", holderKey != nil { throw ValidationError("--holder-key is for --format aat") }
+        }
 
         func run() async throws {
             var body: [String: JSONValue] = ["mission": .object(try parseJSONObject(try readArgument(mission), name: "--mission"))]
+            if format == "aat", let holderKey {
+                let jwk = try AATKeyFiles.publicJWK(holderKey, option: "--holder-key")
+                body["format"] = .string("aat")
+                body["holder_key"] = AATKeyFiles.value(jwk)
+            }
             if let ttl { body["ttl_s"] = .number(JSONNumber(ttl)) }
             if let cnfJkt { body["cnf_jkt"] = .string(cnfJkt) }
             if !audience.isEmpty { body["audience"] = .array(audience.map(JSONValue.string)) }

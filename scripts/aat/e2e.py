@@ -784,8 +784,8 @@ def section_e(w):
                                                   "pop": pop(b, jti, START_TOOL, {}, aud)})
         error = error_of(body)
         rstatus, _ = s.receipts(jti)
-        check(f"e: {what} → {want_status} aat_invalid step {step}, nothing written",
-              status == want_status and error.startswith("aat_invalid") and step_named(error, step) and rstatus == 404,
+        check(f"e: {what} → {want_status} aat_invalid naming the link and step {step}, nothing written",
+              status == want_status and error.startswith("aat_invalid") and "link" in error and step_named(error, step) and rstatus == 404,
               (status, body, rstatus))
         if step != "3a":  # the issuer binding of trust anchors is Tessera's; the draft's verifier has none
             anchor = w.root.jwk

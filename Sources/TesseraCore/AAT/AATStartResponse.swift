@@ -24,3 +24,14 @@ public struct AATStartResponse: Codable, Sendable, Equatable {
         pop_required = session.passport.aat?.popRequired ?? false
     }
 }
+
+/// `/issue`'s answer for `format` `aat`: the root AAT and its claims.
+public struct AATIssueResponse: Codable, Sendable, Equatable {
+    public var token: String
+    public var format: String = "aat"
+    public var claims: JSONValue
+    public init(token: String, claims: [String: JSONValue]) {
+        self.token = token
+        self.claims = .object(claims)
+    }
+}

@@ -30,7 +30,7 @@ public struct AATToken: Sendable {
 
     /// Reads the claims of a verified link. `link` and `root` place the errors (root steps are
     /// 3c–3n, derived 4b1–4b5, 4n, 4o).
-    init(jws: ForeignJWS, link: Int, requireHolderKey: Bool) throws(AATFailure) {
+    public init(jws: ForeignJWS, link: Int, requireHolderKey: Bool) throws(AATFailure) {
         let root = link == 0
         func fail(_ step: String, _ message: String) -> AATFailure { AATFailure(link: link, step: step, message) }
         let claims: [String: JSONValue]
@@ -100,7 +100,7 @@ public struct AATToken: Sendable {
         }
     }
 
-    static func parseTools(_ value: JSONValue?) throws(AATFailure.Detail) -> [String: [String: AATConstraint]] {
+    public static func parseTools(_ value: JSONValue?) throws(AATFailure.Detail) -> [String: [String: AATConstraint]] {
         guard case .object(let tools)? = value else { throw .init("tools must be an object mapping tools to constraint maps") }
         guard tools.count <= maximumTools else { throw .init("more than \(maximumTools) tools") }
         var out: [String: [String: AATConstraint]] = [:]

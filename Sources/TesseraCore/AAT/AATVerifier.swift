@@ -119,7 +119,7 @@ public struct AATVerifier: Sendable {
 
     /// I4 (§4.5): tools a subset; under a non-empty parent map the same argument names, each
     /// constraint no wider.
-    static func checkNarrowing(child: [String: [String: AATConstraint]], parent: [String: [String: AATConstraint]], link: Int) throws(AATFailure) {
+    public static func checkNarrowing(child: [String: [String: AATConstraint]], parent: [String: [String: AATConstraint]], link: Int) throws(AATFailure) {
         for tool in child.keys.sorted() {
             guard let parentMap = parent[tool] else { throw AATFailure(link: link, step: "4p1", "tool \(tool) is not granted by the parent") }
             let childMap = child[tool]!

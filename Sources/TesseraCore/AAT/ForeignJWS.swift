@@ -37,7 +37,7 @@ public struct ForeignJWS: Sendable {
     public init(_ token: String, maximumBytes: Int) throws(Failure) {
         guard token.utf8.count <= maximumBytes else { throw .tooLarge(maximumBytes) }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else { throw .malformed("not three non-empty segments") }
+        guard parts.count == 3, !parts[0].isEmpty else { throw .malformed("not three segments") }
         guard let headerBytes = Base64URL.decode(parts[0]), let header = try? StrictJSON.object(headerBytes, maximumDepth: 4) else {
             throw .malformed("header is not a base64url JSON object")
         }
@@ -45,6 +45,7 @@ public struct ForeignJWS: Sendable {
         guard Self.acceptedAlgorithms.contains(alg) else { throw .algorithm(alg) }
         // No extension this verifier does not understand may be marked critical (RFC 7515 §4.1.11).
         guard header["crit"] == nil else { throw .malformed("crit header is not supported") }
+        guard !parts[1].isEmpty, !parts[2].isEmpty else { throw .malformed("empty payload or signature") }
         guard let payload = Base64URL.decode(parts[1]) else { throw .malformed("payload is not base64url") }
         guard let signature = Base64URL.decode(parts[2]), signature.count == 64 else { throw .malformed("signature is not 64 bytes of base64url") }
         self.token = token

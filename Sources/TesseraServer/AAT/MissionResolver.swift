@@ -29,7 +29,9 @@ struct MissionResolver: Sendable {
         }
         let cached = declarations.value(for: uri, now: now)
         let entry: CachedDeclaration
-        if let cached, Int64(now.timeIntervalSince1970) < cached.declaration.exp {
+        // A cached declaration whose digest is not the one asked for may have been re-issued at
+        // the same URI: fetched again rather than refused from the cache.
+        if let cached, Int64(now.timeIntervalSince1970) < cached.declaration.exp, ref["mission_digest"] == .string(cached.declaration.digest) {
             entry = cached
         } else {
             entry = try await load(uri, now: now)

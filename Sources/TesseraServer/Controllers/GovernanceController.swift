@@ -11,9 +11,25 @@ struct GovernanceController {
     func register(on routes: SecuredRouter) throws {
         try routes.on("/issue", method: .post, access: .capability(Capability.passportsIssue)) { request, context in
             let body = try await Self.object(request, context)
+            switch body["format"] {
+            case nil, .null?, .string("passport")?: break
+            case .string("aat")?:
+                for field in ["cnf_jkt", "audience"] where body[field] != nil {
+                    throw GovernanceError.invalid("\(field) cannot be expressed in an AAT: bind it with holder_key")
+                }
+                guard let holder = body["holder_key"], let jwk = try? StrictJSON.decode(JWK.self, from: Array(CanonicalJSON.serialize(holder).utf8)) else {
+                    throw GovernanceError.invalid("holder_key must be the holder's public JWK (format aat is always key-bound)")
+                }
+                let issue = try Self.issueRequest(body)
+                let (token, claims) = try await governance.issueAAT(
+                    mission: issue.mission, ttl: issue.ttl, holder: jwk, by: try context.authenticatedIdentity())
+                return try JSONResponse(AATIssueResponse(token: token, claims: claims)).response(from: request, context: context)
+            default:
+                throw GovernanceError.invalid("format must be passport or aat")
+            }
             let issue = try Self.issueRequest(body)
             let (token, claims) = try await governance.issue(issue, by: try context.authenticatedIdentity())
-            return JSONResponse(IssueResult(token: token, claims: claims))
+            return try JSONResponse(IssueResult(token: token, claims: claims)).response(from: request, context: context)
         }
 
         try routes.on("/verify", method: .post, access: .anonymous) { request, context in

@@ -47,7 +47,9 @@ extension GovernanceService {
         default:
             holderBound = true
         }
-        let verifier = AATVerifier(anchors: aat.anchors, requireHolderKey: holderBound)
+        // Without a proof the holder key is not needed to answer: a genuine token is then told
+        // it needs PoP (Ardur's answer), whatever its cnf holds.
+        let verifier = AATVerifier(anchors: try await aatAnchors(), requireHolderKey: holderBound && request.proof != nil)
         let chain: AATChain
         do {
             chain = try verifier.verify(request.chain + [request.token], now: now.unixSeconds)
@@ -56,7 +58,7 @@ extension GovernanceService {
         }
         if holderBound {
             guard let proof = request.proof else {
-                throw GovernanceError.aatProofRequired("this AAT is bound to a key (cnf): send pop, a PoP JWT signed by it (aat_tool \(Self.sessionStartTool)), or require_pop:false where the server allows it")
+                throw GovernanceError.aatProofRequired("this AAT is bound to a key (cnf) but PoP inputs were not supplied: send pop, a PoP JWT signed by it (aat_tool \(Self.sessionStartTool)), or require_pop:false where the server allows it")
             }
             let accepted: AATProof.Accepted
             do {
@@ -75,13 +77,23 @@ extension GovernanceService {
                 throw GovernanceError.missionRefused(error)
             }
         }
-        let passport: PassportClaims
+        // A root this server issued belongs to the workspace it was issued in.
+        var workspace = aat.workspace
+        if chain.root.iss == aat.audience, let record = try await store.passport(jti: chain.root.jti) { workspace = record.workspace }
+        var passport: PassportClaims
         do {
             passport = try AATSessionGrant.passport(
-                chain: chain, token: request.token, mission: declaration, holderBound: holderBound, workspace: aat.workspace, now: now.unixSeconds)
+                chain: chain, token: request.token, mission: declaration, holderBound: holderBound, workspace: workspace, now: now.unixSeconds)
         } catch {
             throw GovernanceError.missionRefused(error)
         }
+        // The chain is the session's lineage: revoking any ancestor's jti ends it.
+        for (index, link) in chain.tokens.enumerated().dropLast() {
+            try? await store.recordPassport(PassportRecord(
+                jti: link.jti, parentJTI: index == 0 ? nil : chain.tokens[index - 1].jti, workspace: workspace, jkt: link.holderKey?.thumbprint,
+                issuedAt: Date(timeIntervalSince1970: TimeInterval(link.iat)), expiresAt: Date(timeIntervalSince1970: TimeInterval(link.exp))))
+        }
+        if chain.tokens.count > 1 { passport.parent_jti = chain.tokens[chain.tokens.count - 2].jti }
         let session = SessionState(id: passport.jti, passport: passport, startedAt: now)
         do {
             try await store.startSession(session)
@@ -96,6 +108,42 @@ extension GovernanceService {
         try? await store.recordPassport(PassportRecord(passport))
         logger.info("AAT session started", metadata: ["jti": "\(passport.jti)", "root_iss": "\(chain.root.iss)", "holder_bound": "\(holderBound)"])
         return session
+    }
+
+    /// The configured trust anchors, and this server's own signing keys for the root AATs it
+    /// issues itself (`iss` = its public origin).
+    func aatAnchors() async throws -> [AATTrustAnchor] {
+        var anchors = aat.anchors
+        for jwk in await keys.jwks().keys {
+            if let key = try? ForeignPublicKey(jwk: jwk.publicKey) { anchors.append(AATTrustAnchor(issuer: aat.audience, key: key)) }
+        }
+        return anchors
+    }
+
+    /// Mints a root AAT for `mission` bound to `holder` (`/issue` with `format` `aat`): signed by
+    /// the server key, `iss` its public origin; recorded like a passport so it can be revoked.
+    public func issueAAT(mission: Mission, ttl: Int, holder: JWK, by identity: Identity) async throws -> (String, [String: JSONValue]) {
+        guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw GovernanceError.forbidden("access_denied") }
+        let holderKey: ForeignPublicKey
+        do {
+            holderKey = try ForeignPublicKey(jwk: holder)
+        } catch {
+            throw GovernanceError.invalid("holder_key must be a public Ed25519 or P-256 JWK (\(error))")
+        }
+        let now = clock.now()
+        let claims: [String: JSONValue]
+        do {
+            claims = try AATIssuance.rootClaims(mission: mission, issuer: aat.audience, holder: holderKey, issuedAt: now.unixSeconds, ttl: Int64(ttl))
+        } catch {
+            throw GovernanceError.invalid(error.description)
+        }
+        let pair = try await keys.signer.keyPair
+        let token = try AATIssuance.SigningKey.ed25519(pair, kid: pair.kid).sign(claims)
+        guard case .string(let jti)? = claims["jti"], case .number(let e)? = claims["exp"], let exp = e.int else { throw GovernanceError.unavailable }
+        try await store.recordPassport(PassportRecord(
+            jti: jti, parentJTI: nil, workspace: identity.workspace, jkt: holderKey.thumbprint, issuedAt: now,
+            expiresAt: Date(timeIntervalSince1970: TimeInterval(exp))))
+        return (token, claims)
     }
 
     /// The per-call proof of a key-bound AAT session (draft-01 §5.2): signed by the leaf's key,

@@ -140,7 +140,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], exclude: ["Resources"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TesseraStoreTests",
             dependencies: ["TesseraStore", "TesseraCore", "TesseraFileSystem", .product(name: "PostgresNIO", package: "postgres-nio")],

@@ -159,6 +159,8 @@ struct AATDeriveCommand: AsyncParsableCommand {
     var ttl: Int?
     @Option(name: .customLong("max-depth"), help: "del_max_depth of the child (at most the parent's).")
     var maxDepth: Int?
+    @Option(name: .customLong("max-tool-calls"), help: "The child's call budget (at most the parent's; default: the parent's).")
+    var maxToolCalls: Int?
     @Flag(help: "Print {\"token\", \"chain\"} as JSON.")
     var json = false
 
@@ -196,7 +198,7 @@ struct AATDeriveCommand: AsyncParsableCommand {
         guard parentToken.holderKey == signer.publicKey else { throw CLIFailure("--key is not the parent's holder key (cnf.jwk)") }
         do {
             let claims = try AATIssuance.derivedClaims(
-                parent: parentToken, tools: toolMap, child: childPublic, now: Int64(Date().timeIntervalSince1970), ttl: ttl.map(Int64.init), maxDepth: maxDepth)
+                parent: parentToken, tools: toolMap, child: childPublic, now: Int64(Date().timeIntervalSince1970), ttl: ttl.map(Int64.init), maxDepth: maxDepth, maxToolCalls: maxToolCalls)
             let token = try signer.sign(claims)
             chain.append(token)
             if json { try Output.json(Derived(token: token, chain: chain)) } else { Output.result(token) }

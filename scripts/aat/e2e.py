@@ -15,7 +15,9 @@ server in this process serves. Two servers run:
 
 Sections: (a) seed scenario, (b) PoP rules, (c) holder-bound chain, (g) the same chain through the
 independent verifier and the CLI, (d) hostile mission declarations, (e) hostile chains,
-(f) `tessera aat verify` on the Ardur draft-01 fixture.
+(f) `tessera aat verify` on the Ardur draft-01 fixture, (h) Tessera as the root issuer (`tessera
+passport issue --format aat`, `/issue` format aat, `tessera aat derive` and `tessera aat pop`, the
+server's own JWKS as the independent verifier's trust anchor, revocation of the root).
 
 Environment: TESSERA_BIN (default .build/debug/tessera); AAT_E2E_KEEP=1 keeps the temporary
 directory (logs, state, keys). Prints one line per check and "N passed, N failed"; exits 1 on any
@@ -45,7 +47,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -114,6 +116,8 @@ class Ed25519Key:
         self.private = ed25519.Ed25519PrivateKey.generate()
         raw = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
+        # The private JWK (RFC 8037: d and x), as the CLI's --key files take it.
+        self.private_jwk = dict(self.jwk, d=b64(self.private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())))
 
     def sign(self, data):
         return self.private.sign(data)
@@ -823,6 +827,278 @@ def section_f(w):
     check("f: verify_chain.py agrees on the fixture (permit)", rc == 0 and out == "permit", (rc, out, err))
 
 
+def section_h(w):
+    section("(h) Tessera as the root issuer: passport issue --format aat, aat derive, aat pop, its JWKS as trust anchor")
+    s = w.strict
+    origin = s.origin
+    keys = os.path.join(w.work, "keys")
+    holder, child, stranger = Ed25519Key(), Ed25519Key(), Ed25519Key()
+
+    def write(name, value):
+        path = os.path.join(keys, name)
+        with open(path, "w") as f:
+            f.write(value if isinstance(value, str) else json.dumps(value))
+        return path
+
+    holder_pub, holder_priv = write("h-holder.pub.jwk", holder.jwk), write("h-holder.jwk", holder.private_jwk)
+    child_pub, child_priv = write("h-child.pub.jwk", child.jwk), write("h-child.jwk", child.private_jwk)
+    stranger_priv = write("h-stranger.jwk", stranger.private_jwk)
+    client = ["--server", origin, "--token", TOKEN]
+    a, b, c = "/a", "/b", "/c"
+    mission = {"agent_id": "aat-h-agent", "mission": "read /a or /b", "allowed_tools": ["read_file"],
+               "tools": {"read_file": {"arguments": {"path": {"one_of": [a, b]}}}},
+               "max_tool_calls": 5, "delegation_allowed": True, "max_delegation_depth": 2}
+    want_path = one_of(a, b)
+    status, jwks = call("GET", origin + "/.well-known/jwks.json")
+    server_keys = jwks.get("keys") if status == 200 and isinstance(jwks, dict) else None
+    check("h: GET /.well-known/jwks.json → 200 with one key", bool(server_keys) and len(server_keys) == 1, (status, jwks))
+    server_key = (server_keys or [{}])[0]
+
+    def root_problem(claims, token):
+        """What is wrong with a root AAT the server issued for `mission` to `holder` (None: nothing)."""
+        detail = ((claims.get("authorization_details") or [{}])[0]) or {}
+        wanted = [
+            ("iss", claims.get("iss"), origin), ("sub", claims.get("sub"), mission["agent_id"]),
+            ("cnf.jwk", (claims.get("cnf") or {}).get("jwk"), holder.jwk), ("del_depth", claims.get("del_depth"), 0),
+            ("del_max_depth", claims.get("del_max_depth"), 2), ("detail type", detail.get("type"), vc.AAT_TYPE),
+            ("tools", detail.get("tools"), {"read_file": {"path": want_path}}), ("max_tool_calls", detail.get("max_tool_calls"), 5),
+            ("no par_hash", "par_hash" in claims, False), ("payload = claims", payload_of(token), claims),
+            ("header kid = JWKS kid", json.loads(vc.b64url_decode(token.split(".")[0])).get("kid"), server_key.get("kid")),
+        ]
+        bad = [f"{name}: {got!r} (want {want!r})" for name, got, want in wanted if got != want]
+        return "; ".join(bad) or None
+
+    # 1. The admin issues a root AAT with the CLI (and the same over HTTP).
+    rc, out, err = run(BIN, "passport", "issue", *client, "--format", "aat", "--holder-key", holder_pub,
+                       "--mission", json.dumps(mission), "--ttl", "900", "--json")
+    try:
+        issued = json.loads(out)
+    except ValueError:
+        issued = {}
+    root, claims = issued.get("token", ""), issued.get("claims") or {}
+    check("h: tessera passport issue --format aat --holder-key --json → exit 0, {token, format aat, claims}",
+          rc == 0 and isinstance(root, str) and root.count(".") == 2 and issued.get("format") == "aat" and bool(claims), (rc, out, err))
+    if not claims:
+        return
+    check("h: root claims: iss the server origin, cnf.jwk the holder key, del_depth 0, del_max_depth 2, "
+          "read_file.path one_of [/a, /b], max_tool_calls 5, signed by the JWKS key", root_problem(claims, root) is None, root_problem(claims, root))
+    check("h: root lifetime is --ttl 900", claims.get("exp", 0) - claims.get("iat", 0) == 900, claims)
+    root_jti = claims.get("jti")
+    rc, out, err = run(BIN, "passport", "issue", *client, "--format", "aat", "--holder-key", holder_priv, "--mission", json.dumps(mission))
+    plain = rc == 0 and out.count(".") == 2 and "\n" not in out
+    problem = root_problem(payload_of(out), out) if plain else "not one compact JWS"
+    check("h: without --json (private --holder-key, read for its public part) → exit 0, just the token, the same claims",
+          problem is None, (rc, out[:200], err, problem))
+    status, body = s.post("/issue", {"format": "aat", "holder_key": holder.jwk, "mission": mission, "ttl_s": 600}, token=TOKEN)
+    body = body if isinstance(body, dict) else {"raw": body}
+    http_claims = body.get("claims") or {}
+    check("h: POST /issue {format aat, holder_key, mission, ttl_s 600} → 200 {token, format aat, claims}",
+          status == 200 and body.get("format") == "aat" and isinstance(body.get("token"), str) and bool(http_claims), (status, body))
+    if http_claims:
+        problem = root_problem(http_claims, body["token"])
+        check("h: its claims are the CLI's (fresh jti), lifetime 600", problem is None and http_claims.get("jti") != root_jti
+              and http_claims.get("exp", 0) - http_claims.get("iat", 0) == 600, problem or http_claims)
+    status, body = s.post("/issue", {"format": "aat", "holder_key": holder.jwk, "mission": mission})
+    check("h: POST /issue format aat without a credential → 401", status == 401, (status, body))
+
+    # 2. What an AAT cannot say is refused by name.
+    def variant(tool_entry=None, **changes):
+        m = copy.deepcopy(mission)
+        if tool_entry is not None:
+            m["tools"] = {"read_file": tool_entry}
+        m.update(changes)
+        return m
+
+    refusals = [
+        ("a pattern constraint", {"mission": variant({"arguments": {"path": {"pattern": "/a*"}}})}, "pattern"),
+        ("a regex constraint", {"mission": variant({"arguments": {"path": {"regex": "^/a$"}}})}, "regex"),
+        ("requires_approval", {"mission": variant({"arguments": {"path": {"one_of": [a, b]}}, "requires_approval": {"approvers": ["role:admin"]}})},
+         "requires_approval"),
+        ("an optional argument", {"mission": variant({"arguments": {"path": {"optional": {"one_of": [a, b]}}}})}, "optional"),
+        ("a non-empty resource_scope", {"mission": variant(resource_scope=["/data/*"])}, "resource_scope"),
+        ("audience given", {"mission": mission, "audience": "https://rs.e2e.example/mcp"}, "audience"),
+        ("cnf_jkt given", {"mission": mission, "cnf_jkt": vc.thumbprint_uri(holder.jwk).rsplit(":", 1)[1]}, "cnf_jkt"),
+    ]
+    for what, fields, name in refusals:
+        request = dict({"format": "aat", "holder_key": holder.jwk}, **fields)
+        status, body = s.post("/issue", request, token=TOKEN)
+        check(f"h: /issue format aat with {what} → 400 naming {name}", status == 400 and name in error_of(body), (status, body))
+    status, body = s.post("/issue", {"format": "aat", "mission": mission}, token=TOKEN)
+    check("h: /issue format aat without holder_key → 400 naming holder_key", status == 400 and "holder_key" in error_of(body), (status, body))
+    status, body = s.post("/issue", {"format": "aat", "holder_key": holder.private_jwk, "mission": mission}, token=TOKEN)
+    check("h: /issue format aat with a private holder_key (d) → 400 naming holder_key",
+          status == 400 and "holder_key" in error_of(body), (status, body))
+    rc, out, err = run(BIN, "passport", "issue", *client, "--format", "aat", "--holder-key", holder_pub,
+                       "--mission", json.dumps(variant({"arguments": {"path": {"pattern": "/a*"}}})))
+    check("h: the CLI passes the refusal on (pattern) → nonzero exit naming pattern, no token", rc != 0 and out == "" and "pattern" in err, (rc, out, err))
+
+    # 3. The holder derives a narrower child (client-side: the server never sees a holder key).
+    root_file = write("h-root.jwt", root)
+    narrow = {"read_file": {"path": exact(a)}}
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", holder_priv, "--child-key", child_pub,
+                       "--tools", json.dumps(narrow), "--json")
+    try:
+        derived = json.loads(out)
+    except ValueError:
+        derived = {}
+    leaf = derived.get("token", "")
+    check("h: tessera aat derive --json → exit 0, {token, chain: [root, child]}",
+          rc == 0 and isinstance(leaf, str) and leaf.count(".") == 2 and derived.get("chain") == [root, leaf], (rc, out[:300], err))
+    if not leaf:
+        return
+    lc = payload_of(leaf)
+    jti = lc.get("jti")
+    wanted = [
+        ("iss", lc.get("iss"), vc.thumbprint_uri(holder.jwk)), ("del_depth", lc.get("del_depth"), 1), ("del_max_depth", lc.get("del_max_depth"), 2),
+        ("par_hash", lc.get("par_hash"), par_hash(root)), ("cnf.jwk", (lc.get("cnf") or {}).get("jwk"), child.jwk),
+        ("tools", ((lc.get("authorization_details") or [{}])[0] or {}).get("tools"), narrow),
+        ("exp within the root's", lc.get("exp", 1 << 62) <= claims["exp"], True),
+    ]
+    bad = [f"{n}: {g!r} (want {v!r})" for n, g, v in wanted if g != v]
+    check("h: the child: iss the holder's thumbprint URI, del_depth 1, par_hash of the root, cnf.jwk the child key, tools exact /a",
+          not bad, "; ".join(bad))
+    chain_file = write("h-chain.json", derived)
+    wider = {"read_file": {"path": one_of(a, b, c)}}
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", holder_priv, "--child-key", child_pub, "--tools", json.dumps(wider), "--json")
+    check("h: deriving a wider child (one_of adds /c) → exit 1 naming step 4p4, no token", rc == 1 and out == "" and step_named(err, "4p4"), (rc, out, err))
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", stranger_priv, "--child-key", child_pub, "--tools", json.dumps(narrow))
+    check("h: deriving with a --key that is not the root's holder key → exit 1 saying so, no token",
+          rc == 1 and out == "" and "holder key" in err, (rc, out, err))
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", holder_pub, "--child-key", child_pub, "--tools", json.dumps(narrow))
+    check("h: deriving with a public --key (no d) → nonzero exit asking for a private key, no token",
+          rc != 0 and out == "" and "private" in err, (rc, out, err))
+
+    # 4. The child's holder starts a session and calls with proofs made by the CLI.
+    def cli_pop(tool, args=None, key=child_priv, token_file=chain_file):
+        extra = [] if args is None else ["--arguments", json.dumps(args)]
+        rc, out, err = run(BIN, "aat", "pop", "--token", token_file, "--key", key, "--tool", tool, *extra, "--aud", origin)
+        return out if rc == 0 else f"(aat pop failed: {rc} {err})"
+
+    start_proof = cli_pop(START_TOOL)
+    pc = payload_of(start_proof) if start_proof.count(".") == 2 else {}
+    check("h: tessera aat pop --tool tessera:session/start → a proof for the child (aat_id, aat_tool, aat_aud, hta {})",
+          pc.get("aat_id") == jti and pc.get("aat_tool") == START_TOOL and pc.get("aat_aud") == origin and pc.get("hta") == {}, (start_proof[:200], pc))
+    wrong_holder = cli_pop(START_TOOL, key=holder_priv)
+    status, body = s.post("/session/start", {"token_type": "aat", "token": leaf, "chain": [root], "pop": wrong_holder})
+    check("h: a start proof signed by the root's holder, not the child's → 401 aat_invalid 7b",
+          status == 401 and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7b"), (status, body))
+    status, start = s.post("/session/start", {"token_type": "aat", "token": leaf, "chain": [root], "pop": start_proof})
+    start = start if isinstance(start, dict) else {"raw": start}
+    check("h: /session/start {token_type aat, token child, chain [root], pop} → 200, session_id the child jti",
+          status == 200 and start.get("session_id") == jti, (status, start))
+    sclaims = start.get("claims") or {}
+    check("h: claims.workspace is the issuing admin's (default)", sclaims.get("workspace") == "default", sclaims.get("workspace"))
+    check("h: allowed_tools [read_file], parent_jti the root jti",
+          start.get("allowed_tools") == ["read_file"] and sclaims.get("parent_jti") == root_jti, (start.get("allowed_tools"), sclaims.get("parent_jti")))
+    check("h: budget: the root's max_tool_calls 5 binds the child (which states none) → calls_remaining 5",
+          start.get("calls_remaining") == 5, start.get("calls_remaining"))
+
+    def evaluate(args, proof):
+        return s.post("/evaluate", {"session_id": jti, "tool_name": "read_file", "arguments": args, "pop": proof})
+
+    status, body = evaluate({"path": a}, cli_pop("read_file", {"path": a}))
+    check("h: /evaluate read_file /a with a CLI proof → PERMIT", status == 200 and isinstance(body, dict) and body.get("decision") == "PERMIT", (status, body))
+    status, body = evaluate({"path": b}, cli_pop("read_file", {"path": b}))
+    check("h: /evaluate read_file /b (the root allows it, the child does not) → DENY",
+          status == 200 and isinstance(body, dict) and body.get("decision") == "DENY", (status, body))
+    status, body = evaluate({"path": a}, cli_pop("read_file", {"path": b}))
+    check("h: a CLI proof for /b presented with /a → 401/403 aat_invalid 7f",
+          status in (401, 403) and error_of(body).startswith("aat_invalid") and step_named(error_of(body), "7f"), (status, body))
+
+    # The root's budget binds every session under it: a second CLI-derived child gets 5 calls, not more.
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", holder_priv, "--child-key", child_pub, "--tools", json.dumps(narrow), "--json")
+    try:
+        spender = json.loads(out)
+    except ValueError:
+        spender = {}
+    if spender.get("token"):
+        spender_file = write("h-chain-budget.json", spender)
+        spender_jti = payload_of(spender["token"]).get("jti")
+        status, body = s.post("/session/start", {"token_type": "aat", "token": spender["token"], "chain": [root],
+                                                  "pop": cli_pop(START_TOOL, token_file=spender_file)})
+        decisions = []
+        if status == 200:
+            for _ in range(6):
+                estatus, ebody = s.post("/evaluate", {"session_id": spender_jti, "tool_name": "read_file", "arguments": {"path": a},
+                                                      "pop": cli_pop("read_file", {"path": a}, token_file=spender_file)})
+                decisions.append(ebody.get("decision") if estatus == 200 and isinstance(ebody, dict) else (estatus, error_of(ebody)))
+                if decisions[-1] == "DENY":
+                    decisions[-1] = "DENY budget_exhausted" if "budget_exhausted" in json.dumps(ebody) else f"DENY {ebody}"
+        check("h: another CLI-derived child of the root: 5 calls PERMIT, the 6th DENY budget_exhausted",
+              status == 200 and decisions == ["PERMIT"] * 5 + ["DENY budget_exhausted"], (status, body if status != 200 else decisions))
+    else:
+        check("h: a second child of the root derives", False, (rc, out, err))
+    # A hand-made child stating a larger budget than the root's (the CLI cannot say one at all).
+    detail = {"type": vc.AAT_TYPE, "tools": narrow, "max_tool_calls": 100}
+    greedy, gc = derived_aat(root, claims, holder, child, narrow, authorization_details=[detail])
+    status, body = s.post("/session/start", {"token_type": "aat", "token": greedy, "chain": [root],
+                                              "pop": pop(child, gc["jti"], START_TOOL, {}, origin)})
+    remaining = body.get("calls_remaining") if isinstance(body, dict) else None
+    check("h: a child stating max_tool_calls 100 under the root's 5 → refused at start, or held to 5",
+          status != 200 or (remaining is not None and remaining <= 5), (status, body if status != 200 else remaining))
+
+    # 5. The independent verifier, with nothing but the server's published key as its anchor.
+    anchor_file = write("h-server-jwks-key.jwk", server_key)  # verbatim: kid, alg, use, kty, crv, x
+    script = os.path.join(HERE, "verify_chain.py")
+
+    def independently(args, proof, anchor=anchor_file, tool="read_file"):
+        return run(sys.executable, script, "--chain", chain_file, "--trust-anchor", anchor, "--aud", origin,
+                   "--tool", tool, "--arguments", json.dumps(args), "--pop", proof)
+
+    rc, out, err = independently({"path": a}, cli_pop("read_file", {"path": a}))
+    check("h: verify_chain.py, anchor the JWKS key: [root, child] + read_file /a + CLI proof → permit", rc == 0 and out == "permit", (rc, out, err))
+    rc, out, err = independently({"path": b}, cli_pop("read_file", {"path": b}))
+    check("h: verify_chain.py: read_file /b → deny 6b", rc == 1 and out.startswith("deny") and step_named(out, "6b"), (rc, out, err))
+    rc, out, err = independently({"path": a}, cli_pop("read_file", {"path": a}), anchor=w.root_file)
+    check("h: verify_chain.py with another anchor (section c's root) → deny 3b", rc == 1 and out.startswith("deny: 3b"), (rc, out, err))
+    jwks_file = write("h-server.jwks", jwks)
+    rc, out, err = run(BIN, "aat", "verify", "--chain", chain_file, "--trust-anchor", jwks_file, "--aud", origin, "--tool", "read_file",
+                       "--arguments", json.dumps({"path": a}), "--pop", cli_pop("read_file", {"path": a}))
+    check("h: tessera aat verify, anchor the served JWKS: permit", rc == 0 and out == "permit", (rc, out, err))
+
+    # A root issued in another workspace governs its sessions there.
+    iam_ok = True
+    for request in ({"operation": "create-workspace", "workspace_record": {"id": "aat-beta", "name": "AAT beta"}},
+                    {"operation": "create-user", "workspace": "aat-beta",
+                     "user": {"username": "aat-bob", "name": "Bob", "password": "correct horse battery 7", "roles": ["writer"]}}):
+        status, body = s.post("/api/v1/iam", request, token=TOKEN)
+        iam_ok = iam_ok and status == 200
+    status, login = s.post("/api/v1/auth/login", {"username": "aat-bob", "password": "correct horse battery 7"})
+    bob = login.get("jwt") if status == 200 and isinstance(login, dict) else None
+    check("h: a writer of workspace aat-beta (created over /api/v1/iam) logs in", iam_ok and bool(bob), (status, login))
+    if bob:
+        rc, out, err = run(BIN, "passport", "issue", "--server", origin, "--token", bob, "--format", "aat", "--holder-key", holder_pub,
+                           "--mission", json.dumps(mission))
+        beta_root = out if rc == 0 else ""
+        check("h: he issues a root AAT with the CLI → exit 0", rc == 0 and beta_root.count(".") == 2, (rc, out, err))
+        if beta_root:
+            beta_file = write("h-beta-root.jwt", beta_root)
+            status, body = s.post("/session/start", {"token_type": "aat", "token": beta_root,
+                                                       "pop": cli_pop(START_TOOL, key=holder_priv, token_file=beta_file)})
+            check("h: the root itself starts a session (its holder's proof) in workspace aat-beta",
+                  status == 200 and isinstance(body, dict) and (body.get("claims") or {}).get("workspace") == "aat-beta", (status, body))
+
+    # 6. Revoking the root ends the child's session, and the root can start no other.
+    status, body = s.post("/revoke", {"jti": root_jti}, token=TOKEN)
+    check("h: POST /revoke {jti: root jti} (admin) → 200", status == 200, (status, body))
+    status, body = evaluate({"path": a}, cli_pop("read_file", {"path": a}))
+    check("h: the child's session, next /evaluate (valid proof) → 403 passport_revoked",
+          status == 403 and error_of(body) == "passport_revoked", (status, body))
+    rc, out, err = run(BIN, "aat", "derive", "--parent", root_file, "--key", holder_priv, "--child-key", child_pub, "--tools", json.dumps(narrow), "--json")
+    try:
+        second = json.loads(out)
+    except ValueError:
+        second = {}
+    if second.get("token"):
+        second_file = write("h-chain-2.json", second)
+        status, body = s.post("/session/start", {"token_type": "aat", "token": second["token"], "chain": [root],
+                                                  "pop": cli_pop(START_TOOL, token_file=second_file)})
+        check("h: a new child of the revoked root → /session/start 403 passport_revoked",
+              status == 403 and error_of(body) == "passport_revoked", (status, body))
+    else:
+        check("h: a second child of the root derives (offline)", False, (rc, out, err))
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         print(f"aat-e2e: {BIN} is not an executable (build it, or set TESSERA_BIN)", file=sys.stderr)
@@ -831,7 +1107,7 @@ def main():
     work = tempfile.mkdtemp(prefix="aat-e2e-")
     try:
         w = setup(work)
-        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f):
+        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f, section_h):
             try:
                 run_section(w)
             except Exception as error:  # noqa: BLE001 - an unexpected answer fails the section, not the run

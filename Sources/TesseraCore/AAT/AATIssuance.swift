@@ -80,7 +80,7 @@ public enum AATIssuance {
     /// `iss` from the parent, never later than it. Narrowing is checked here as a verifier would.
     public static func derivedClaims(
         parent: AATToken, tools: [String: JSONValue], child: ForeignPublicKey, now: Int64, ttl: Int64?, maxDepth: Int? = nil,
-        jti: String = UUID().uuidString.lowercased()
+        maxToolCalls: Int? = nil, jti: String = UUID().uuidString.lowercased()
     ) throws(AATFailure) -> [String: JSONValue] {
         guard let issuer = parent.childIssuer else { throw AATFailure(link: nil, step: "6", "the parent's cnf.jwk is not a usable key") }
         let depth = parent.delDepth + 1
@@ -97,11 +97,18 @@ public enum AATIssuance {
         let iat = max(now, parent.iat)
         let exp = min(parent.exp, ttl.map { iat + $0 } ?? parent.exp)
         guard exp > iat else { throw AATFailure(link: nil, step: "4l", "the parent expires before the child could start") }
+        // The parent's budget carries over (Ardur's `max_tool_calls`): never larger.
+        var detail: [String: JSONValue] = ["type": .string(AATToken.detailType), "tools": .object(tools)]
+        let parentBudget: Int? = if case .number(let n)? = parent.detail?["max_tool_calls"], let b = n.int { b } else { nil }
+        if let maxToolCalls, let parentBudget, maxToolCalls > parentBudget {
+            throw AATFailure(link: nil, step: "4p", "max_tool_calls \(maxToolCalls) exceeds the parent's \(parentBudget)")
+        }
+        if let budget = maxToolCalls ?? parentBudget { detail["max_tool_calls"] = .number(JSONNumber(budget)) }
         return [
             "iss": .string(issuer), "jti": .string(jti), "iat": .number(JSONNumber(Int(iat))), "exp": .number(JSONNumber(Int(exp))),
             "cnf": .object(["jwk": jwkValue(child.jwk)]), "del_depth": .number(JSONNumber(depth)), "del_max_depth": .number(JSONNumber(childMax)),
             "par_hash": .string(parent.jws.signingInputHash),
-            "authorization_details": .array([.object(["type": .string(AATToken.detailType), "tools": .object(tools)])]),
+            "authorization_details": .array([.object(detail)]),
         ]
     }
 

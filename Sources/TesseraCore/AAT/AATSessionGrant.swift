@@ -14,9 +14,11 @@ public enum AATSessionGrant {
         let leaf = chain.leaf
         func widens(_ detail: String) -> MissionDeclaration.Refusal { .init("aat_widens_mission", detail) }
         var tools = chain.missionTools
-        // Budgets the token states (Ardur's profile puts `max_tool_calls` in the detail entry).
+        // Budgets the chain states (Ardur's profile puts `max_tool_calls` in the detail entry):
+        // the smallest of every link's, so a derived token can never state its way past an
+        // ancestor's budget (the draft itself has no budget claim to attenuate).
         var budget: Int?
-        for value in [leaf.detail?["max_tool_calls"], leaf.claims["max_tool_calls"]] {
+        for value in chain.tokens.flatMap({ [$0.detail?["max_tool_calls"], $0.claims["max_tool_calls"]] }) {
             guard let value else { continue }
             guard case .number(let n) = value, let calls = n.int, calls >= 0 else {
                 throw .init("aat_invalid", "max_tool_calls must be a non-negative integer")

@@ -32,6 +32,10 @@ public struct ForeignJWS: Sendable {
         }
     }
 
+    /// JSON nesting read from a foreign payload: room for draft-01's 32 levels of constraints
+    /// (two JSON levels each) and the claims around them; deeper is refused unread.
+    public static let maximumDepth = 80
+
     public static let acceptedAlgorithms: Set<String> = ["EdDSA", "ES256"]
 
     public init(_ token: String, maximumBytes: Int) throws(Failure) {
@@ -63,7 +67,7 @@ public struct ForeignJWS: Sendable {
     }
 
     /// The payload as a JSON object (strict parser: duplicate keys refused). Call after ``verify(with:)``.
-    public func claims(maximumDepth: Int = 40) throws(Failure) -> [String: JSONValue] {
+    public func claims(maximumDepth: Int = ForeignJWS.maximumDepth) throws(Failure) -> [String: JSONValue] {
         guard let object = try? StrictJSON.object(payloadBytes, maximumDepth: maximumDepth) else {
             throw .malformed("payload is not a JSON object (or repeats a member)")
         }
@@ -75,7 +79,7 @@ public struct ForeignJWS: Sendable {
 
     /// `jti` read before any signature check, for cycle detection only (draft-01 §7 step 2c).
     public var unverifiedJTI: String? {
-        guard let object = try? StrictJSON.object(payloadBytes, maximumDepth: 40), case .string(let jti)? = object["jti"] else { return nil }
+        guard let object = try? StrictJSON.object(payloadBytes, maximumDepth: Self.maximumDepth), case .string(let jti)? = object["jti"] else { return nil }
         return jti
     }
 

@@ -91,9 +91,13 @@ public struct Evaluator: Sendable {
 
     /// The passport of an AAT session whose every call needs the holder's proof (nil otherwise).
     public let holderBoundAAT: PassportClaims?
+    /// The mission declaration an AAT session is bound to: its revocation is re-checked (from a
+    /// cache refreshed every status-list TTL) before each call.
+    public let missionRef: JSONValue?
 
     public init(passport: PassportClaims) {
         self.holderBoundAAT = passport.aat?.holder_jwk != nil ? passport : nil
+        self.missionRef = passport.aat?.mission_digest != nil ? passport.aat?.mission_ref : nil
         self.scope = passport.resource_scope.map(Glob.init)
         self.allowed = passport.permittedTools
         self.forbidden = Set(passport.forbidden_tools)

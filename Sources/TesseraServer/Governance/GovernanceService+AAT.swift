@@ -137,7 +137,7 @@ extension GovernanceService {
         } catch {
             throw GovernanceError.invalid(error.description)
         }
-        let pair = try await keys.signer.keyPair
+        let pair = await keys.signer.keyPair
         let token = try AATIssuance.SigningKey.ed25519(pair, kid: pair.kid).sign(claims)
         guard case .string(let jti)? = claims["jti"], case .number(let e)? = claims["exp"], let exp = e.int else { throw GovernanceError.unavailable }
         try await store.recordPassport(PassportRecord(

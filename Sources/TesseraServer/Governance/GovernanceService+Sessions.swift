@@ -31,6 +31,15 @@ extension GovernanceService {
         if let passport = evaluator.holderBoundAAT {
             try await checkAATProof(proof, passport: passport, tool: tool, arguments: arguments)
         }
+        if let reference = evaluator.missionRef {
+            // A revoked (or no longer verifiable) mission declaration stops its sessions: fail
+            // closed, nothing spent.
+            do {
+                _ = try await missions.resolve(reference, now: clock.now())
+            } catch {
+                throw GovernanceError.missionRefused(error)
+            }
+        }
         if let wait = denials.retryAfter(sessionID, now: clock.now()) { throw GovernanceError.tooManyDenials(retryAfter: wait) }
         // Passport-only rules (tool lists, path normalisation, glob matching) run here, outside
         // the write lock; the transaction only applies the state rules and writes. A call whose

@@ -140,6 +140,9 @@ extension SQLiteStore {
                     let childJTI: String = row["jti"]
                     if childJTI != next { frontier.append(childJTI) }
                 }
+                // Through recorded passports that never started a session (an AAT chain's
+                // intermediate links, a child that only delegated further).
+                frontier += try String.fetchAll(db, sql: "SELECT jti FROM gov_passports WHERE parent_jti = ?", arguments: [next])
             }
         }
     }

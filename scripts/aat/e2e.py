@@ -13,11 +13,16 @@ server in this process serves. Two servers run:
           Ed25519 holder-bound chain with per-call proofs, hostile mission declarations and
           hostile chains.
 
+Section (i) starts a third, `statusttl`: the strict server's config plus status_list_ttl_seconds 1,
+so a declaration revoked (or whose status list disappears) mid-session stops the session within
+about a second.
+
 Sections: (a) seed scenario, (b) PoP rules, (c) holder-bound chain, (g) the same chain through the
 independent verifier and the CLI, (d) hostile mission declarations, (e) hostile chains,
 (f) `tessera aat verify` on the Ardur draft-01 fixture, (h) Tessera as the root issuer (`tessera
 passport issue --format aat`, `/issue` format aat, `tessera aat derive` and `tessera aat pop`, the
-server's own JWKS as the independent verifier's trust anchor, revocation of the root).
+server's own JWKS as the independent verifier's trust anchor, revocation of the root), (i) a
+declaration revoked mid-session, and its status list gone (404), with a 1 s status-list TTL.
 
 Environment: TESSERA_BIN (default .build/debug/tessera); AAT_E2E_KEEP=1 keeps the temporary
 directory (logs, state, keys). Prints one line per check and "N passed, N failed"; exits 1 on any
@@ -239,6 +244,10 @@ class MissionHost:
     def put(self, path, body):
         self.routes[path] = body
         return self.origin + path
+
+    def drop(self, path):
+        """From now on `path` answers 404."""
+        self.routes.pop(path, None)
 
     def stop(self):
         self.server.shutdown()
@@ -1099,6 +1108,90 @@ def section_h(w):
         check("h: a second child of the root derives (offline)", False, (rc, out, err))
 
 
+def section_i(w):
+    section("(i) a declaration revoked mid-session, and its status list gone (404): status-list TTL 1 s")
+    config = os.path.join(w.work, "keys", "statusttl-config.json")
+    with open(config, "w") as f:
+        json.dump({"aat_trust_anchors": {ROOT_ISS: w.root_file}, "md_issuers": {MD_ISS: w.md_issuer_file},
+                   "md_origins": [w.md.origin], "status_list_ttl_seconds": 1}, f)
+    s = Tessera(w.work, "statusttl", ["--config", config])
+    aud = s.origin
+    holder = Ed25519Key()
+
+    def declaration(name, list_path, idx):
+        claims = seed_md_claims(f"urn:e2e:mission:{name}", w.md.origin + list_path, idx=idx, ttl=1800,
+                                mission=f"section i: {name}", max_tool_calls=10)
+        return {"uri": w.md.put(f"/md/{name}.jwt", es256_jwt(w.es, claims)), "mission_id": claims["mission_id"],
+                "mission_digest": md_digest(claims)}
+
+    def start(ref):
+        jti = new_jti()
+        token, _ = root_aat(w.root, holder, {"read": {}}, mission_ref=ref, jti=jti)
+        status, body = s.post("/session/start", {"token_type": "aat", "token": token, "pop": pop(holder, jti, START_TOOL, {}, aud)})
+        return jti, status, body
+
+    def evaluate(jti):
+        return s.post("/evaluate", {"session_id": jti, "tool_name": "read", "arguments": {},
+                                    "pop": pop(holder, jti, "read", {}, aud)})
+
+    def refused_after(ref, refused, limit=5.0):
+        """Seconds until a fresh probe session on `ref` is refused (None: not within `limit`). The
+        probes share the server's status-list cache with every session on the declaration, but
+        are other jtis: the session under test spends nothing while the cache runs out."""
+        began = time.time()
+        while time.time() - began < limit:
+            _, status, body = start(ref)
+            if refused(status, body):
+                return round(time.time() - began, 2), (status, body)
+            time.sleep(0.1)
+        return None, (status, body)
+
+    def one_permit(what, ref):
+        jti, status, body = start(ref)
+        check(f"i: {what}: MD-bound session starts → 200", status == 200 and isinstance(body, dict) and body.get("session_id") == jti, (status, body))
+        status, body = evaluate(jti)
+        check(f"i: {what}: /evaluate read (with its proof) → PERMIT",
+              status == 200 and isinstance(body, dict) and body.get("decision") == "PERMIT", (status, body))
+        rstatus, jwts = s.receipts(jti)
+        check(f"i: {what}: the PERMIT left receipts (GET /receipts?jti= → 200)", rstatus == 200 and bool(jwts), (rstatus, jwts))
+        return jti, jwts
+
+    def nothing_spent(what, jti, before):
+        rstatus, after = s.receipts(jti)
+        check(f"i: {what}: the refused call wrote no receipt (count {len(before)} unchanged, chain intact)",
+              rstatus == 200 and after == before and receipt_chain_problem(s, after) is None, (rstatus, len(before), len(after)))
+
+    # 1. The declaration's status bit flips to revoked while its session runs.
+    list_path, idx = "/status/i-list.jwt", 5
+    w.md.put(list_path, status_list_token(w.es))
+    ref = declaration("i-revoked-later", list_path, idx)
+    jti, receipts = one_permit("revoked later", ref)
+    mark = len(w.md.hits)
+    w.md.put(list_path, status_list_token(w.es, revoked=[idx]))
+    waited, last = refused_after(ref, lambda status, body: status == 403 and error_of(body).startswith("mission_revoked"))
+    check("i: status bit set: within 5 s a probe session on the declaration → 403 mission_revoked (TTL ran out)",
+          waited is not None, last)
+    check("i: the status list was fetched again after the flip", list_path in w.md.hits[mark:], w.md.hits[mark:])
+    status, body = evaluate(jti)
+    check("i: the session's next /evaluate (valid proof) → 403 mission_revoked",
+          status == 403 and error_of(body).startswith("mission_revoked"), (status, body))
+    nothing_spent("revoked", jti, receipts)
+
+    # 2. The status list disappears (404): fail closed.
+    gone_path = "/status/i-list-gone.jwt"
+    w.md.put(gone_path, status_list_token(w.es))
+    gone_ref = declaration("i-status-gone", gone_path, 0)
+    jti, receipts = one_permit("status list gone later", gone_ref)
+    w.md.drop(gone_path)
+    waited, last = refused_after(gone_ref, lambda status, body: status != 200)
+    check("i: status list 404: within 5 s a probe session on the declaration is refused (403)",
+          waited is not None and last[0] == 403, last)
+    status, body = evaluate(jti)
+    check("i: the session's next /evaluate (valid proof) → 403 mission_status_unavailable (fail closed)",
+          status == 403 and error_of(body).startswith("mission_status_unavailable"), (status, body))
+    nothing_spent("status list gone", jti, receipts)
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         print(f"aat-e2e: {BIN} is not an executable (build it, or set TESSERA_BIN)", file=sys.stderr)
@@ -1107,7 +1200,7 @@ def main():
     work = tempfile.mkdtemp(prefix="aat-e2e-")
     try:
         w = setup(work)
-        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f, section_h):
+        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f, section_h, section_i):
             try:
                 run_section(w)
             except Exception as error:  # noqa: BLE001 - an unexpected answer fails the section, not the run

@@ -27,6 +27,7 @@ let benchmarks: @Sendable () -> Void = {
 
     badgeMiddlewareBenchmark(configuration: quick)
     decisionFeedBenchmark(configuration: quick)
+    aatBenchmarks(configuration: quick)
 
     // The registry's real badge, verified as services verify it (RFC-002 §8.1: structure,
     // issuer, signature, time, audience, the IAL-1 did:key binding, the status-list lookup).

@@ -104,12 +104,15 @@ public enum AATIssuance {
             throw AATFailure(link: nil, step: "4p", "max_tool_calls \(maxToolCalls) exceeds the parent's \(parentBudget)")
         }
         if let budget = maxToolCalls ?? parentBudget { detail["max_tool_calls"] = .number(JSONNumber(budget)) }
-        return [
+        var claims: [String: JSONValue] = [
             "iss": .string(issuer), "jti": .string(jti), "iat": .number(JSONNumber(Int(iat))), "exp": .number(JSONNumber(Int(exp))),
             "cnf": .object(["jwk": jwkValue(child.jwk)]), "del_depth": .number(JSONNumber(depth)), "del_max_depth": .number(JSONNumber(childMax)),
             "par_hash": .string(parent.jws.signingInputHash),
             "authorization_details": .array([.object(detail)]),
         ]
+        // The child stays in its parent's mission (Ardur requires it on every link, unchanged).
+        if let mission = parent.claims["mission_ref"] { claims["mission_ref"] = mission }
+        return claims
     }
 
     /// The claims of a proof of possession for a call (draft-01 §5.2).

@@ -11,7 +11,9 @@ public enum AATProof {
 
     public struct Accepted: Sendable, Equatable {
         public var jti: String
-        /// Until when the `jti` must be remembered: after it, `iat` is out of the window anyway.
+        /// Until when the `jti` must be remembered: past the window on this node's clock plus two
+        /// minutes, so that a node whose clock is behind (and still finds `iat` in its window)
+        /// cannot accept a proof another node has already forgotten.
         public var rememberUntil: Int64
     }
 
@@ -67,6 +69,6 @@ public enum AATProof {
         }
         guard case .number(let n)? = claims["iat"], let iat = n.int.map(Int64.init) else { throw fail("7g", "iat must be an integer") }
         guard abs(iat - now) <= window else { throw fail("7g", "iat is outside ±\(window) s", credential: true) }
-        return Accepted(jti: jti, rememberUntil: iat + window + 1)
+        return Accepted(jti: jti, rememberUntil: iat + window + 120)
     }
 }

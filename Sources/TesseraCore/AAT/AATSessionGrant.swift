@@ -68,7 +68,7 @@ public enum AATSessionGrant {
             depth: 0, parentJTI: nil, jkt: holderBound ? leaf.holderKey?.thumbprint : nil)
         claims.nbf = nil
         var binding = AATBinding(rootIssuer: chain.root.iss, tokenSHA256: CompactJWS.hex(SHA256.hash(data: Array(token.utf8))))
-        binding.mission_ref = leaf.claims["mission_ref"]
+        binding.mission_ref = try? chain.missionReference()
         binding.mission_digest = mission?.digest
         binding.mission_id = mission?.missionID
         binding.revocation_ref = mission?.revocation.map { "\($0.uri)#idx=\($0.index)" }

@@ -141,6 +141,22 @@ public struct AATChain: Sendable {
     public var leaf: AATToken { tokens[tokens.count - 1] }
     public var link: Int { tokens.count - 1 }
 
+    /// The mission declaration the chain is bound to (Ardur's `mission_ref`): every link that
+    /// names one must name the same one, so a derived token can neither swap its ancestor's
+    /// mission for a looser one nor drop out of it (a link without one inherits it).
+    public func missionReference() throws(AATFailure) -> JSONValue? {
+        var found: (link: Int, value: JSONValue, canonical: String)?
+        for (index, token) in tokens.enumerated() {
+            guard let value = token.claims["mission_ref"] else { continue }
+            let canonical = CanonicalJSON.serialize(value)
+            if let found, found.canonical != canonical {
+                throw AATFailure(link: index, step: "4p", "mission_ref differs from link \(found.link)'s: a derived token stays in its ancestor's mission")
+            }
+            if found == nil { found = (index, value, canonical) }
+        }
+        return found?.value
+    }
+
     /// Step 6b: the call is within the leaf's grant (closed world under a non-empty map).
     public func authorize(tool: String, arguments: [String: JSONValue]) throws(AATFailure) {
         guard let map = leaf.tools?[tool] else { throw AATFailure(link: link, step: "6b", "tool \(tool) is not granted") }

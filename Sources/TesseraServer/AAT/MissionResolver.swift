@@ -82,8 +82,14 @@ struct MissionResolver: Sendable {
         if let cached = statuses.value(for: key, now: now) {
             status = cached
         } else {
-            let token = try await policy.fetcher.fetch(uri).trimmingCharacters(in: .whitespacesAndNewlines)
             func unavailable(_ why: String) -> MissionDeclaration.Refusal { .init("mission_status_unavailable", "status list \(uri): \(why)") }
+            let token: String
+            do {
+                token = try await policy.fetcher.fetch(uri).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                // Not known to be valid is not valid: fail closed, named as the status it is.
+                throw error.code == "mission_origin_not_allowed" ? error : unavailable(error.detail)
+            }
             guard let jws = try? ForeignJWS(token, maximumBytes: MissionFetcher.maximumBytes) else { throw unavailable("not a signed JWT") }
             guard keys.contains(where: { (try? jws.verify(with: $0)) != nil }) else { throw unavailable("signature does not verify under the declaration issuer's keys") }
             guard let claims = try? jws.claims() else { throw unavailable("unreadable claims") }

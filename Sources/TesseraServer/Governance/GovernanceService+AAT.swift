@@ -69,7 +69,13 @@ extension GovernanceService {
             try await spendAATProof(accepted, key: chain.leaf.holderKey!, now: now)
         }
         var declaration: MissionDeclaration?
-        if let reference = chain.leaf.claims["mission_ref"] {
+        let missionReference: JSONValue?
+        do {
+            missionReference = try chain.missionReference()
+        } catch {
+            throw GovernanceError.aatInvalid(error)
+        }
+        if let reference = missionReference {
             do {
                 declaration = try await missions.resolve(reference, now: now)
             } catch {

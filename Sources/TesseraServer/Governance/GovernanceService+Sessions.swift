@@ -166,6 +166,13 @@ extension GovernanceService {
             // The AAT a session was started with: its chain was verified then.
             if try await isRevoked(aatClaims) { throw GovernanceError.passportRevoked }
             try await checkAATProof(aatProof, passport: aatClaims, tool: Self.delegateTool, arguments: aatProofArguments)
+            if let reference = aatClaims.aat?.mission_digest != nil ? aatClaims.aat?.mission_ref : nil {
+                do {
+                    _ = try await missions.resolve(reference, now: clock.now())
+                } catch {
+                    throw GovernanceError.missionRefused(error)
+                }
+            }
             parentClaims = aatClaims
         } else {
             do {

@@ -162,6 +162,11 @@ extension PostgresStore {
                     }
                     if childJTI != next { frontier.append(childJTI) }
                 }
+                // Through recorded passports that never started a session (an AAT chain's
+                // intermediate links, a child that only delegated further).
+                for try await child in try await c.query("SELECT jti FROM gov_passports WHERE parent_jti = \(next)", logger: logger).decode(String.self) {
+                    frontier.append(child)
+                }
             }
         }
     }

@@ -37,7 +37,7 @@ func badgeMiddlewareBenchmark(configuration: Benchmark.Configuration) {
     jwk.kid = registry.kid
     let verifier = try! RegistryBadgeVerifier(
         server: "http://127.0.0.1:9", verification: BadgeVerification(trustedIssuers: [issuer], audience: "svc", minimumIAL: 1))
-    let middleware = BadgeAuthMiddleware<BenchBadgeContext>(verifier: verifier)
+    let middleware = try! BadgeAuthMiddleware<BenchBadgeContext>(verifier: verifier)
     let request = Request(
         head: HTTPRequest(method: .get, scheme: "http", authority: "svc", path: "/", headerFields: [.authorization: "Bearer \(badge)"]),
         body: RequestBody(buffer: ByteBuffer()))

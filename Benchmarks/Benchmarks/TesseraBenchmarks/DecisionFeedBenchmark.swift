@@ -14,10 +14,11 @@ func decisionFeedBenchmark(configuration: Benchmark.Configuration) {
     for consoles in [0, 64] {
         let feed = DecisionFeed()
         for index in 0..<consoles {
-            _ = feed.subscribe(workspace: "w", filter: index % 2 == 0 ? .init() : .init(outcome: "DENY"))
+            // The node's 64 split over two workspaces (32 each) and eight users per workspace.
+            _ = feed.subscribe(workspace: "w\(index % 2)", user: "u\(index % 16)", filter: index % 4 < 2 ? .init() : .init(outcome: "DENY"))
         }
         Benchmark("decision feed publish (\(consoles) consoles open)", configuration: configuration) { benchmark in
-            for _ in benchmark.scaledIterations { feed.publish(workspace: "w", outcome: "PERMIT", at: now, event: event) }
+            for _ in benchmark.scaledIterations { feed.publish(workspace: "w0", outcome: "PERMIT", at: now, event: event) }
         }
     }
 }

@@ -173,7 +173,7 @@ let benchmarks: @Sendable () -> Void = {
 
     var chainState = session(Mission(agent_id: "a", mission: "m", allowed_tools: ["read"]))
     let chain = (0..<10_000).map { i in
-        try! chainState.appendReceipt(tool: "read", decision: .permit, arguments: .object(["i": .number(Double(i))]), issuer: "t", now: Date(), key: key).jwt
+        try! chainState.appendReceipt(tool: "read", decision: .permit, arguments: .object(["i": .number(JSONNumber(i))]), issuer: "t", now: Date(), key: key).jwt
     }
     Benchmark("chain verify (10,000 receipts)", configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 5)) { benchmark in
         let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])

@@ -153,8 +153,15 @@ public indirect enum AATConstraint: Sendable, Equatable {
         switch (self, parent) {
         case (_, .wildcard): return true
         case (.wildcard, _): return false
-        case (.exact, .exact), (.exact, .range), (.exact, .oneOf), (.range, .range), (.oneOf, .oneOf),
-            (.notOneOf, .notOneOf), (.contains, .contains), (.subset, .subset):
+        // The set pairs compare canonical forms directly (what `implies` would conclude, without
+        // re-parsing every value); the numeric ones are `implies`'s exact decimal comparisons.
+        case (.oneOf(let c), .oneOf(let p)), (.subset(let c), .subset(let p)):
+            return Set(c.map(CanonicalJSON.serialize)).isSubset(of: p.map(CanonicalJSON.serialize))
+        case (.notOneOf(let c), .notOneOf(let p)), (.contains(let c), .contains(let p)):
+            return Set(p.map(CanonicalJSON.serialize)).isSubset(of: c.map(CanonicalJSON.serialize))
+        case (.exact(let v), .oneOf(let p)):
+            return p.map(CanonicalJSON.serialize).contains(CanonicalJSON.serialize(v))
+        case (.exact, .exact), (.exact, .range), (.range, .range):
             return tessera.implies(parent.tessera)
         case (.all(let derived), .all(let required)):
             return Self.assign(required, to: derived)

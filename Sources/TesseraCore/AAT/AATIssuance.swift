@@ -125,7 +125,7 @@ public enum AATIssuance {
         return claims
     }
 
-    static func jwkValue(_ jwk: JWK) -> JSONValue {
+    public static func jwkValue(_ jwk: JWK) -> JSONValue {
         var o: [String: JSONValue] = ["kty": .string(jwk.kty)]
         if let crv = jwk.crv { o["crv"] = .string(crv) }
         if let x = jwk.x { o["x"] = .string(x) }

@@ -58,7 +58,7 @@ public struct AATVerifier: Sendable {
         }
         // 3: the root, signed by a trust anchor.
         let rootJWS = parsed[0]
-        let rootIssuer: String? = if case .string(let s)? = try? rootJWS.claims()["iss"] { s } else { nil }
+        let rootIssuer: String? = if case .string(let s)? = rootJWS.unverified("iss") { s } else { nil }
         let candidates = anchors.filter { $0.key.algorithm == rootJWS.algorithm && ($0.issuer == nil || $0.issuer == rootIssuer) }
         guard !candidates.isEmpty else {
             throw AATFailure(link: 0, step: "3a", "no trust anchor for issuer \(rootIssuer ?? "-") with algorithm \(rootJWS.algorithm)", credential: true)

@@ -105,7 +105,7 @@ struct MissionResolver: Sendable {
     }
 
     static func unverifiedIssuer(_ jws: ForeignJWS) -> String? {
-        guard let object = try? StrictJSON.object(jws.payload, maximumDepth: 40), case .string(let iss)? = object["iss"] else { return nil }
+        guard case .string(let iss)? = jws.unverified("iss") else { return nil }
         return iss
     }
 }

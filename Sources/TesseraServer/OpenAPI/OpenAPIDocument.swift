@@ -1072,6 +1072,14 @@ enum OpenAPIDocument {
             "minLength": 1,
             "type": "string"
           },
+          "pop": {
+            "description": "When parent_token is a key-bound AAT: a draft-01 proof, aat_tool `delegate_passport`, hta = this body without parent_token and pop.",
+            "maxLength": 16384,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
           "proof": {
             "description": "Proof of possession, for a key-bound parent: purpose `delegate`, `child_cnf_jkt`, and `request_digest` (base64url SHA-256 of the RFC 8785 form of the fields governing the child). Single use.",
             "type": [
@@ -1205,6 +1213,14 @@ enum OpenAPIDocument {
           "arguments": {
             "type": [
               "object",
+              "null"
+            ]
+          },
+          "pop": {
+            "description": "On a key-bound AAT session: the call's draft-01 proof of possession (aat_tool = tool_name, hta = arguments). Single use.",
+            "maxLength": 16384,
+            "type": [
+              "string",
               "null"
             ]
           },
@@ -2336,6 +2352,18 @@ enum OpenAPIDocument {
             "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
             "type": "string"
           },
+          "format": {
+            "description": "aat: a root Attenuating Agent Token (draft-01) for the mission, bound to holder_key (docs/aat.md); constraints an AAT cannot express are refused with 400.",
+            "enum": [
+              "passport",
+              "aat"
+            ],
+            "type": "string"
+          },
+          "holder_key": {
+            "description": "With format aat: the holder's public JWK (Ed25519 or P-256).",
+            "type": "object"
+          },
           "mission": {
             "$ref": "#/components/schemas/Mission"
           },
@@ -2356,7 +2384,21 @@ enum OpenAPIDocument {
       "IssueResponse": {
         "properties": {
           "claims": {
-            "$ref": "#/components/schemas/PassportClaims"
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/PassportClaims"
+              },
+              {
+                "description": "An AAT's claims (format aat).",
+                "type": "object"
+              }
+            ]
+          },
+          "format": {
+            "enum": [
+              "aat"
+            ],
+            "type": "string"
           },
           "token": {
             "type": "string"
@@ -2649,6 +2691,36 @@ enum OpenAPIDocument {
       },
       "PassportClaims": {
         "properties": {
+          "aat": {
+            "description": "On a session started from an AAT (docs/aat.md).",
+            "properties": {
+              "credential_format": {
+                "type": "string"
+              },
+              "holder_jwk": {
+                "type": "object"
+              },
+              "mission_digest": {
+                "type": "string"
+              },
+              "mission_id": {
+                "type": "string"
+              },
+              "mission_ref": {
+                "type": "object"
+              },
+              "revocation_ref": {
+                "type": "string"
+              },
+              "root_iss": {
+                "type": "string"
+              },
+              "token_sha256": {
+                "type": "string"
+              }
+            },
+            "type": "object"
+          },
           "agent_id": {
             "type": "string"
           },
@@ -3004,6 +3076,34 @@ enum OpenAPIDocument {
       },
       "StartRequest": {
         "properties": {
+          "chain": {
+            "description": "With token_type aat: the leaf's ancestors, root first.",
+            "items": {
+              "maxLength": 16384,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 16,
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "kb_jwt": {
+            "description": "Refused (Ardur's key-binding JWT; over 8192 bytes: 400 MAX_KB_JWT_BYTES). Use pop.",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "pop": {
+            "description": "With token_type aat: a draft-01 proof of possession, aat_tool `tessera:session/start`.",
+            "maxLength": 16384,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
           "proof": {
             "description": "Proof of possession, for a key-bound passport. Single use.",
             "type": [
@@ -3011,10 +3111,28 @@ enum OpenAPIDocument {
               "null"
             ]
           },
+          "require_pop": {
+            "description": "With token_type aat: false asks for bearer mode (only where the server allows it).",
+            "type": [
+              "boolean",
+              "null"
+            ]
+          },
           "token": {
             "maxLength": 16384,
             "minLength": 1,
             "type": "string"
+          },
+          "token_type": {
+            "description": "aat: `token` is an AAT leaf (docs/aat.md).",
+            "enum": [
+              "passport",
+              "aat"
+            ],
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -3024,6 +3142,15 @@ enum OpenAPIDocument {
       },
       "StartResponse": {
         "properties": {
+          "agent_id": {
+            "type": "string"
+          },
+          "allowed_tools": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
           "calls_remaining": {
             "type": [
               "integer",
@@ -3032,6 +3159,18 @@ enum OpenAPIDocument {
           },
           "claims": {
             "$ref": "#/components/schemas/PassportClaims"
+          },
+          "credential_format": {
+            "enum": [
+              "aat-compatible-jwt"
+            ],
+            "type": "string"
+          },
+          "mission_digest": {
+            "type": "string"
+          },
+          "pop_required": {
+            "type": "boolean"
           },
           "session_id": {
             "type": "string"

@@ -298,11 +298,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         return out
     }
 
-    /// `ISSUER=PATH` entries; the issuer may itself hold `=`-free URIs (split at the last `=`).
+    /// `ISSUER=PATH` entries, split at the first `=` (an issuer URI has none in practice; a JWKS
+    /// URL may have one in its query).
     public static func parseIssuerKeys(_ entries: [String], name: String) throws(ConfigurationError) -> [String: String] {
         var out: [String: String] = [:]
         for entry in entries where !entry.isEmpty {
-            guard let equals = entry.lastIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
                 throw .invalid(name: name, value: "\(entry) (expected ISSUER=PATH)")
             }
             out[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])

@@ -49,7 +49,7 @@ public struct ServerEnvironment: Sendable {
         self.statusLists = StatusListService(store: store, keys: keys, clock: clock, origin: origin, ttl: badgeSettings.statusTTL)
         self.governance = GovernanceService(
             store: store, keys: keys, clock: clock, issuer: configuration.issuer, statusLists: statusLists, logger: logger,
-            aat: try AATPolicy(configuration: configuration, origin: origin), statusTTL: configuration.statusListTTLSeconds)
+            aat: try await AATPolicy.load(configuration: configuration, origin: origin), statusTTL: configuration.statusListTTLSeconds)
         self.badges = BadgeService(
             store: store, keys: keys, clock: clock, origin: origin, statusLists: statusLists, settings: badgeSettings, logger: logger)
     }

@@ -35,9 +35,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
     var bootstrapToken: String?
     @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
-    @Option(name: .customLong("aat-trust-anchor"), help: "Accept AATs whose root is issued by ISSUER and signed by a key in PATH (a public JWK or JWKS file): ISSUER=PATH; repeatable.")
+    @Option(name: .customLong("aat-trust-anchor"), help: "Accept AATs whose root is issued by ISSUER and signed by a key in PATH (a public JWK or JWKS file, or an https JWKS URL read at start): ISSUER=PATH; repeatable.")
     var aatTrustAnchor: [String] = []
-    @Option(name: .customLong("md-issuer"), help: "Accept mission declarations issued by ISSUER and signed by a key in PATH (JWK or JWKS): ISSUER=PATH; repeatable.")
+    @Option(name: .customLong("md-issuer"), help: "Accept mission declarations issued by ISSUER and signed by a key in PATH (JWK or JWKS file, or an https JWKS URL read at start): ISSUER=PATH; repeatable.")
     var mdIssuer: [String] = []
     @Option(name: .customLong("md-origin"), help: "An origin mission declarations and their status lists may be fetched from (https://host[:port], or http:// on loopback); repeatable.")
     var mdOrigin: [String] = []

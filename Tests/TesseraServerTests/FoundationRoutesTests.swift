@@ -236,4 +236,31 @@ struct ConfigurationTests {
             try ServerConfiguration.resolve(flags: .init(logLevel: "loud"), environment: .init(), file: .init())
         }
     }
+
+    @Test("AAT settings: trust anchors, mission issuers and origins from file, environment and flags; a bad origin names the setting")
+    func aatSettings() throws {
+        let file = try ServerConfiguration.Layer.file(
+            Data(#"{"aat_trust_anchors":{"https://tenuo.example/issuer":"/keys/root.jwk"},"md_issuers":{"md":"/keys/md.jwks"},"md_origins":["https://issuer.example"],"aat_pop_opt_out":true}"#.utf8),
+            path: "c.json")
+        let environment = try ServerConfiguration.Layer.environment([
+            "TESSERA_MD_ORIGINS": "https://a.example,http://127.0.0.1:9000", "TESSERA_AAT_POP_OPT_OUT": "0",
+            "TESSERA_MD_ISSUERS": "md=https://keys.example/jwks?v=1",
+        ])
+        var flags = ServerConfiguration.Layer()
+        flags.aatTrustAnchors = try ServerConfiguration.parseIssuerKeys(["https://other.example=/keys/other.jwk"], name: "--aat-trust-anchor")
+        let config = try ServerConfiguration.resolve(flags: flags, environment: environment, file: file)
+        #expect(config.aatTrustAnchors == ["https://other.example": "/keys/other.jwk"])
+        #expect(config.mdIssuers == ["md": "https://keys.example/jwks?v=1"])
+        #expect(config.mdOrigins == ["https://a.example", "http://127.0.0.1:9000"])
+        #expect(config.aatPopOptOut == false)
+        #expect(config.summary.contains { $0.0 == "md_origins" && $0.1 == "https://a.example,http://127.0.0.1:9000" })
+        var bad = ServerConfiguration.Layer()
+        bad.mdOrigins = ["http://issuer.example"]
+        #expect(throws: ConfigurationError.invalid(name: "md_origins", value: "http://issuer.example (expected https://host[:port], or http:// with a loopback address)")) {
+            try ServerConfiguration.resolve(flags: bad, environment: .init(), file: .init())
+        }
+        #expect(throws: ConfigurationError.invalid(name: "TESSERA_AAT_POP_OPT_OUT", value: "maybe")) {
+            try ServerConfiguration.Layer.environment(["TESSERA_AAT_POP_OPT_OUT": "maybe"])
+        }
+    }
 }

@@ -39,6 +39,10 @@ enum AuthZENErrors {
             code = "unauthorized"; message = "authentication failed"
         case (.forbidden, _) where mapped.type == "passport_revoked":
             code = "passport_revoked"; message = "the subject's passport is revoked"
+        case (_, .flat) where mapped.type.hasPrefix("aat_") || mapped.type.hasPrefix("mission_"):
+            // An AAT session's own refusals (a key-bound session needs the holder's proof, which
+            // an AuthZEN request cannot carry; a revoked mission): named, not "forbidden".
+            code = String(mapped.type.prefix { $0 != ":" }); message = mapped.message
         case (.forbidden, _):
             code = "forbidden"; message = "the credential does not hold decisions:evaluate"
         case (.notFound, .flat) where mapped.type == AuthZENService.unknownSubject:

@@ -62,6 +62,7 @@ struct AATVerifyCommand: AsyncParsableCommand {
         let (tool, aud) = (self.tool, self.aud)
         let outcome: Result<AATChain, AATFailure> = Result { () throws(AATFailure) -> AATChain in
             let verified = try verifier.verify(tokens, now: now)
+            _ = try verified.missionReference()
             try verified.authorize(tool: tool, arguments: args)
             _ = try AATProof.verify(pop, chain: verified, tool: tool, arguments: args, audience: aud, now: now)
             return verified

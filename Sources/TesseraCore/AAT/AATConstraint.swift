@@ -37,6 +37,14 @@ public indirect enum AATConstraint: Sendable, Equatable {
         }
     }
 
+    /// Nodes in this tree (itself included).
+    public var nodeCount: Int {
+        switch self {
+        case .all(let c), .any(let c): return c.reduce(1) { $0 + $1.nodeCount }
+        default: return 1
+        }
+    }
+
     /// Parses `{"constraint_type": T, …}`; every error names its path.
     public static func parse(_ value: JSONValue, path: String, depth: Int = 1) throws(AATFailure.Detail) -> AATConstraint {
         guard depth <= maximumDepth else { throw .init("\(path) nests constraints deeper than \(maximumDepth)") }
@@ -150,6 +158,15 @@ public indirect enum AATConstraint: Sendable, Equatable {
     /// Whether this (derived) constraint is provably no wider than `parent`: only the pairs
     /// draft-01 §4.5 lists; every other pair is refused even where it might be sound.
     public func subsumes(_ parent: AATConstraint) -> Bool {
+        let budget = SubsumptionBudget(steps: SubsumptionBudget.defaultSteps)
+        return subsumes(parent, budget: budget) && !budget.exhausted
+    }
+
+    /// The same within a shared step budget: `all` against `all` compares clause pairs
+    /// recursively, so a token full of wide trees could otherwise buy seconds of CPU on an
+    /// anonymous request. Past the budget the answer is no (fail closed).
+    public func subsumes(_ parent: AATConstraint, budget: SubsumptionBudget) -> Bool {
+        guard budget.spend() else { return false }
         switch (self, parent) {
         case (_, .wildcard): return true
         case (.wildcard, _): return false
@@ -164,9 +181,9 @@ public indirect enum AATConstraint: Sendable, Equatable {
         case (.exact, .exact), (.exact, .range), (.range, .range):
             return tessera.implies(parent.tessera)
         case (.all(let derived), .all(let required)):
-            return Self.assign(required, to: derived)
+            return Self.assign(required, to: derived, budget: budget)
         case (.any(let derived), .any(let allowed)):
-            return !derived.isEmpty && derived.allSatisfy { d in allowed.contains { d.subsumes($0) } }
+            return !derived.isEmpty && derived.allSatisfy { d in allowed.contains { d.subsumes($0, budget: budget) } }
         default:
             return false
         }
@@ -174,9 +191,9 @@ public indirect enum AATConstraint: Sendable, Equatable {
 
     /// A one-to-one assignment of a distinct derived clause to every parent clause (§4.5 `all`),
     /// by augmenting paths (Kuhn): polynomial, so a hostile token cannot make it exponential.
-    static func assign(_ parents: [AATConstraint], to derived: [AATConstraint]) -> Bool {
+    static func assign(_ parents: [AATConstraint], to derived: [AATConstraint], budget: SubsumptionBudget) -> Bool {
         guard parents.count <= derived.count else { return false }
-        let fits = parents.map { p in derived.indices.filter { derived[$0].subsumes(p) } }
+        let fits = parents.map { p in derived.indices.filter { derived[$0].subsumes(p, budget: budget) } }
         var owner = [Int?](repeating: nil, count: derived.count)
         func augment(_ p: Int, _ seen: inout [Bool]) -> Bool {
             for d in fits[p] where !seen[d] {
@@ -193,6 +210,18 @@ public indirect enum AATConstraint: Sendable, Equatable {
             guard augment(p, &seen) else { return false }
         }
         return true
+    }
+}
+
+/// Steps left for one chain's subsumption checks (shared by every pair of every link).
+public final class SubsumptionBudget: @unchecked Sendable {
+    public static let defaultSteps = 100_000
+    var remaining: Int
+    public init(steps: Int) { remaining = steps }
+    public var exhausted: Bool { remaining < 0 }
+    func spend() -> Bool {
+        remaining -= 1
+        return remaining >= 0
     }
 }
 

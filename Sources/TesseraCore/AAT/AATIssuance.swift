@@ -139,7 +139,11 @@ public enum AATIssuance {
         if o["requires_approval"] != nil { throw .invalid("\(path).requires_approval cannot be expressed in an AAT (no approval gates in draft-01)") }
         let open = o["allow_unknown_arguments"] == .bool(true)
         guard case .object(let arguments)? = o["arguments"], !arguments.isEmpty else {
-            guard open || o["arguments"] == nil else { throw .invalid("\(path).arguments must be an object") }
+            // An AAT's empty map allows any arguments; Tessera's closed entry with none named
+            // allows none. Only the open form translates.
+            guard open else {
+                throw .invalid("\(path) allows no arguments, which an AAT cannot express (its empty map allows any): name the arguments or set allow_unknown_arguments")
+            }
             return .object([:])
         }
         if open { throw .invalid("\(path).allow_unknown_arguments with named arguments cannot be expressed in an AAT (its argument maps are closed)") }

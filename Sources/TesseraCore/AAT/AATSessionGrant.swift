@@ -44,14 +44,21 @@ public enum AATSessionGrant {
             exp = min(exp, mission.exp)
             scope = mission.resourceScope
             duration = mission.maxDurationSeconds
-            if mission.delegationAllowed == false { depth = 0 }
-            if let d = mission.maxDelegationDepth { depth = min(depth, d) }
+            // The mission's delegation limits bind the AAT chain itself as well as what the
+            // session may delegate further.
+            let missionDepth = mission.delegationAllowed == false ? 0 : mission.maxDelegationDepth
+            if let limit = missionDepth, leaf.delDepth > limit {
+                throw widens("the chain is \(leaf.delDepth) delegation(s) deep; mission \(mission.missionID) allows \(limit)")
+            }
+            if let limit = missionDepth { depth = min(depth, limit - leaf.delDepth) }
             missionText = mission.mission
         }
         guard !tools.isEmpty else { throw .init("aat_invalid", "the grant leaves no tool to call") }
-        let agent: String = if case .string(let s)? = leaf.claims["sub"], !s.isEmpty, s.utf8.count <= 256 { s }
-            else if case .string(let s)? = chain.root.claims["sub"], !s.isEmpty, s.utf8.count <= 256 { s }
-            else { "aat:" + (leaf.holderKey?.thumbprint ?? leaf.jti) }
+        // Who the agent is comes from the root (signed by a trust anchor), never from a link any
+        // holder downstream could write.
+        let agent: String = if case .string(let s)? = chain.root.claims["sub"], !s.isEmpty, s.utf8.count <= 256,
+            s.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) { s }
+            else { "aat:" + chain.root.iss }
         let grant = Mission(
             agent_id: agent, mission: missionText, allowed_tools: [], forbidden_tools: forbidden, resource_scope: scope,
             max_tool_calls: budget, max_duration_s: duration, delegation_allowed: depth > 0, max_delegation_depth: depth,

@@ -27,6 +27,9 @@ public struct AATToken: Sendable {
     public static let maximumTools = 256
     public static let maximumArguments = 64
     public static let maximumToolNameBytes = 256
+    /// Constraints (every node of every tree) in one token: Tessera's own per-tool bounds are
+    /// tighter, and no real grant comes near it.
+    public static let maximumConstraintNodes = 2_048
 
     /// Reads the claims of a verified link. `link` and `root` place the errors (root steps are
     /// 3c–3n, derived 4b1–4b5, 4n, 4o).
@@ -47,6 +50,11 @@ public struct AATToken: Sendable {
         }
         guard case .string(let jti)? = claims["jti"], !jti.isEmpty, jti.utf8.count <= 256 else {
             throw fail(root ? "3j" : "4b1", "jti must be a non-empty string")
+        }
+        // An id that becomes a session id, a log field and a revocation key: printable ASCII
+        // only (a UUID, a URN…), never blanks or controls that could forge a log line.
+        guard jti.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw fail(root ? "3j" : "4b1", "jti must be 1-256 printable ASCII characters")
         }
         self.jti = jti
         guard case .string(let iss)? = claims["iss"], !iss.isEmpty else { throw fail(root ? "3k" : "4b5", "iss is missing") }
@@ -103,6 +111,7 @@ public struct AATToken: Sendable {
     public static func parseTools(_ value: JSONValue?) throws(AATFailure.Detail) -> [String: [String: AATConstraint]] {
         guard case .object(let tools)? = value else { throw .init("tools must be an object mapping tools to constraint maps") }
         guard tools.count <= maximumTools else { throw .init("more than \(maximumTools) tools") }
+        var nodes = 0
         var out: [String: [String: AATConstraint]] = [:]
         for name in tools.keys.sorted() {
             guard !name.isEmpty, name.utf8.count <= maximumToolNameBytes else { throw .init("tool names are 1-\(maximumToolNameBytes) bytes") }
@@ -110,7 +119,10 @@ public struct AATToken: Sendable {
             guard arguments.count <= maximumArguments else { throw .init("tools[\(name)] has more than \(maximumArguments) arguments") }
             var map: [String: AATConstraint] = [:]
             for (argument, constraint) in arguments {
-                map[argument] = try AATConstraint.parse(constraint, path: "tools[\(name)].\(argument)")
+                let parsed = try AATConstraint.parse(constraint, path: "tools[\(name)].\(argument)")
+                nodes += parsed.nodeCount
+                guard nodes <= maximumConstraintNodes else { throw .init("more than \(maximumConstraintNodes) constraints in one token") }
+                map[argument] = parsed
             }
             out[name] = map
         }

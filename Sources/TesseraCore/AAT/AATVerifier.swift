@@ -71,6 +71,7 @@ public struct AATVerifier: Sendable {
         if root.delDepth != 0 { throw AATFailure(link: 0, step: "3c", "del_depth must be 0 on the root") }
         try Self.checkTimes(root, link: 0, now: now, steps: ("3e", "3f", "3g", "3h"))
         var tokens = [root]
+        let budget = SubsumptionBudget(steps: SubsumptionBudget.defaultSteps)
         // 4: each link, signed by its parent's holder key.
         for i in 1..<parsed.count where parsed.count > 1 {
             let parent = tokens[i - 1]
@@ -98,7 +99,7 @@ public struct AATVerifier: Sendable {
             if child.iat < parent.iat { throw fail("4j", "iat is earlier than the parent's") }
             try Self.checkTimes(child, link: i, now: now, steps: ("4i", "4k", "4l", "4l"))
             if child.delDepth > child.delMaxDepth { throw fail("4m", "del_depth exceeds its own del_max_depth") }
-            try Self.checkNarrowing(child: child.tools ?? [:], parent: parent.tools ?? [:], link: i)
+            try Self.checkNarrowing(child: child.tools ?? [:], parent: parent.tools ?? [:], link: i, budget: budget)
             if child.parHash != parent.jws.signingInputHash { throw fail("4q", "par_hash does not match the parent's signing input") }
             tokens.append(child)
         }
@@ -119,7 +120,10 @@ public struct AATVerifier: Sendable {
 
     /// I4 (§4.5): tools a subset; under a non-empty parent map the same argument names, each
     /// constraint no wider.
-    public static func checkNarrowing(child: [String: [String: AATConstraint]], parent: [String: [String: AATConstraint]], link: Int) throws(AATFailure) {
+    public static func checkNarrowing(
+        child: [String: [String: AATConstraint]], parent: [String: [String: AATConstraint]], link: Int,
+        budget: SubsumptionBudget = SubsumptionBudget(steps: SubsumptionBudget.defaultSteps)
+    ) throws(AATFailure) {
         for tool in child.keys.sorted() {
             guard let parentMap = parent[tool] else { throw AATFailure(link: link, step: "4p1", "tool \(tool) is not granted by the parent") }
             let childMap = child[tool]!
@@ -127,7 +131,10 @@ public struct AATVerifier: Sendable {
             guard Set(childMap.keys) == Set(parentMap.keys) else {
                 throw AATFailure(link: link, step: "4p2", "tool \(tool): the argument names differ from the parent's")
             }
-            for name in childMap.keys.sorted() where !childMap[name]!.subsumes(parentMap[name]!) {
+            for name in childMap.keys.sorted() where !childMap[name]!.subsumes(parentMap[name]!, budget: budget) {
+                if budget.exhausted {
+                    throw AATFailure(link: link, step: "4p4", "constraint comparison exceeds \(SubsumptionBudget.defaultSteps) steps (refused, not decided)")
+                }
                 throw AATFailure(link: link, step: "4p4", "tool \(tool) argument \(name): \(childMap[name]!.type) is not provably within the parent's \(parentMap[name]!.type)")
             }
         }

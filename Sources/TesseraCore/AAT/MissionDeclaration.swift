@@ -172,7 +172,14 @@ public struct MissionDeclaration: Sendable {
             var scope: [String] = []
             for item in items {
                 guard case .object(let o) = item, case .string(let pattern)? = o["pattern"] else { throw schema("resource_policies[] needs a pattern") }
-                if pattern.hasPrefix("exact:") { scope.append(String(pattern.dropFirst(6))) } else if pattern.hasPrefix("glob:") { scope.append(String(pattern.dropFirst(5))) } else {
+                if pattern.hasPrefix("exact:") {
+                    let exact = String(pattern.dropFirst(6))
+                    // Tessera's scope is globs: an exact resource with a glob character would widen.
+                    guard !exact.contains(where: { "*?[]{}".contains($0) }) else {
+                        throw unsupported("resource_policies", "exact resource \(exact) holds a glob character")
+                    }
+                    scope.append(exact)
+                } else if pattern.hasPrefix("glob:") { scope.append(String(pattern.dropFirst(5))) } else {
                     throw schema("resource_policies pattern must start with exact: or glob:")
                 }
             }

@@ -101,17 +101,20 @@ struct GovernanceController {
 
         try routes.on("/session/end", method: .post, access: .anonymous) { request, context in
             let body = try await Self.object(request, context)
-            return JSONResponse(try await governance.end(sessionID: try Self.string(body, "session_id")))
+            return JSONResponse(try await governance.end(
+                sessionID: try Self.string(body, "session_id"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
         }
 
         try routes.on("/end", method: .post, access: .anonymous) { request, context in
             let body = try await Self.object(request, context)
-            return JSONResponse(try await governance.end(sessionID: try Self.string(body, "session")))
+            return JSONResponse(try await governance.end(
+                sessionID: try Self.string(body, "session"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
         }
 
         try routes.on("/attest", method: .post, access: .anonymous) { request, context in
             let body = try await Self.object(request, context)
-            return JSONResponse(try await governance.attestation(sessionID: try Self.string(body, "session")))
+            return JSONResponse(try await governance.attestation(
+                sessionID: try Self.string(body, "session"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
         }
 
         try routes.on("/revoke", method: .post, access: .capability(Capability.passportsRevoke)) { request, context in

@@ -11,6 +11,17 @@ extension GovernanceService {
     /// `aat_tool` of the proof that starts a key-bound session (the session's first use of the
     /// key: a fresh, audience-bound, single-use signature by the holder over the token's id).
     public static let sessionStartTool = "tessera:session/start"
+    /// `aat_tool` of the proofs that end a key-bound AAT session and read its attestation: its id
+    /// is the AAT's public `jti`, so knowing it must not be enough.
+    public static let sessionEndTool = "tessera:session/end"
+    public static let sessionAttestTool = "tessera:session/attest"
+
+    /// For a key-bound AAT session, the holder's proof for `tool` (no-op for other sessions).
+    func checkHolder(sessionID: String, proof: String?, tool: String) async throws {
+        guard let session = try await store.session(id: sessionID), session.passport.aat?.holder_jwk != nil else { return }
+        try await checkAATProof(proof, passport: session.passport, tool: tool, arguments: [:])
+    }
+
     /// `aat_tool` of the proof that delegates from an AAT session.
     public static let delegateTool = "delegate_passport"
     /// Ardur's bound on a key-binding JWT (`kb_jwt`), checked before anything else.
@@ -56,6 +67,9 @@ extension GovernanceService {
         } catch {
             throw GovernanceError.aatInvalid(error)
         }
+        if !holderBound, chain.root.iss == aat.audience {
+            throw GovernanceError.aatProofRequired("AATs this server issues are always bound to their holder's key: require_pop:false is not accepted for them")
+        }
         if holderBound {
             guard let proof = request.proof else {
                 throw GovernanceError.aatProofRequired("this AAT is bound to a key (cnf) but PoP inputs were not supplied: send pop, a PoP JWT signed by it (aat_tool \(Self.sessionStartTool)), or require_pop:false where the server allows it")
@@ -93,13 +107,8 @@ extension GovernanceService {
         } catch {
             throw GovernanceError.missionRefused(error)
         }
-        // The chain is the session's lineage: revoking any ancestor's jti ends it.
-        for (index, link) in chain.tokens.enumerated().dropLast() {
-            try? await store.recordPassport(PassportRecord(
-                jti: link.jti, parentJTI: index == 0 ? nil : chain.tokens[index - 1].jti, workspace: workspace, jkt: link.holderKey?.thumbprint,
-                issuedAt: Date(timeIntervalSince1970: TimeInterval(link.iat)), expiresAt: Date(timeIntervalSince1970: TimeInterval(link.exp))))
-        }
         if chain.tokens.count > 1 { passport.parent_jti = chain.tokens[chain.tokens.count - 2].jti }
+        let lineage = try await checkLineage(chain, workspace: workspace)
         let session = SessionState(id: passport.jti, passport: passport, startedAt: now)
         do {
             try await store.startSession(session)
@@ -110,10 +119,41 @@ extension GovernanceService {
             default: throw GovernanceError.replayCacheUnavailable
             }
         }
-        // Known to revocation by jti (and as the parent of children delegated from it).
-        try? await store.recordPassport(PassportRecord(passport))
+        // The chain is the session's lineage, recorded once the session exists (a refused start
+        // writes nothing): revoking any link's jti ends it, and children delegated from it.
+        for record in lineage { try? await store.recordPassport(record) }
         logger.info("AAT session started", metadata: ["jti": "\(passport.jti)", "root_iss": "\(chain.root.iss)", "holder_bound": "\(holderBound)"])
         return session
+    }
+
+    /// A link's record as AAT lineage: marked so that it can never be mistaken for a Tessera
+    /// passport's (whose `jkt` is a bare thumbprint or nothing).
+    static func aatRecordMark(_ key: ForeignPublicKey?) -> String { "aat:" + (key?.thumbprint ?? "-") }
+
+    /// Revocation and lineage are keyed by `jti`, which a token's signer chooses: every link of
+    /// the verified chain must be unrevoked, and any record already held for a link's `jti` must
+    /// say what this chain says (same parent, same holder mark). Otherwise someone else's token
+    /// (or passport) with that `jti` was there first, and accepting this chain would let either
+    /// escape the other's revocation. Returns the records to write once the session started.
+    func checkLineage(_ chain: AATChain, workspace: String) async throws -> [PassportRecord] {
+        if chain.leaf.jti.hasPrefix("ses_") {
+            throw GovernanceError.aatInvalid(AATFailure(link: chain.link, step: "3j", "jti ses_… is reserved for Tessera's session ids"))
+        }
+        var records: [PassportRecord] = []
+        for (index, link) in chain.tokens.enumerated() {
+            let expected = PassportRecord(
+                jti: link.jti, parentJTI: index == 0 ? nil : chain.tokens[index - 1].jti, workspace: workspace, jkt: Self.aatRecordMark(link.holderKey),
+                issuedAt: Date(timeIntervalSince1970: TimeInterval(link.iat)), expiresAt: Date(timeIntervalSince1970: TimeInterval(link.exp)))
+            if try await store.isRevoked(jti: link.jti, parentJTI: nil) { throw GovernanceError.passportRevoked }
+            if let existing = try await store.passport(jti: link.jti) {
+                guard existing.parentJTI == expected.parentJTI, existing.jkt == expected.jkt else {
+                    throw GovernanceError.aatInvalid(AATFailure(
+                        link: index, step: index == 0 ? "3j" : "4b1", "jti \(link.jti) already names another passport or token's lineage"))
+                }
+            }
+            records.append(expected)
+        }
+        return records
     }
 
     /// The configured trust anchors, and this server's own signing keys for the root AATs it
@@ -130,6 +170,11 @@ extension GovernanceService {
     /// the server key, `iss` its public origin; recorded like a passport so it can be revoked.
     public func issueAAT(mission: Mission, ttl: Int, holder: JWK, by identity: Identity) async throws -> (String, [String: JSONValue]) {
         guard identity.may(Capability.passportsIssue, in: identity.workspace) else { throw GovernanceError.forbidden("access_denied") }
+        // The same registry rules as a passport: a known agent must be active and in this workspace.
+        if let agent = try await store.agent(id: mission.agent_id) {
+            guard agent.workspace == identity.workspace else { throw GovernanceError.forbidden("agent \(mission.agent_id) belongs to another workspace") }
+            guard agent.status == "active" else { throw GovernanceError.forbidden("agent \(mission.agent_id) is disabled") }
+        }
         let holderKey: ForeignPublicKey
         do {
             holderKey = try ForeignPublicKey(jwk: holder)
@@ -147,7 +192,7 @@ extension GovernanceService {
         let token = try AATIssuance.SigningKey.ed25519(pair, kid: pair.kid).sign(claims)
         guard case .string(let jti)? = claims["jti"], case .number(let e)? = claims["exp"], let exp = e.int else { throw GovernanceError.unavailable }
         try await store.recordPassport(PassportRecord(
-            jti: jti, parentJTI: nil, workspace: identity.workspace, jkt: holderKey.thumbprint, issuedAt: now,
+            jti: jti, parentJTI: nil, workspace: identity.workspace, jkt: Self.aatRecordMark(holderKey), issuedAt: now,
             expiresAt: Date(timeIntervalSince1970: TimeInterval(exp))))
         return (token, claims)
     }

@@ -13,6 +13,11 @@ extension GovernanceService {
 
     public func revoke(sessionID: String, by identity: Identity) async throws {
         let session = try await sessionInScope(sessionID, Capability.passportsRevoke, identity)
+        // The jti is revoked everywhere it is used: the caller must hold the capability where it
+        // was issued too, not only where this session runs.
+        if let record = try await store.passport(jti: session.passport.jti), !identity.may(Capability.passportsRevoke, in: record.workspace) {
+            throw GovernanceError.unknownSession
+        }
         try await store.revoke(jti: session.passport.jti, at: clock.now())
         statusLists.invalidate()
         revocations.clear()

@@ -257,7 +257,8 @@ extension GovernanceService {
     public typealias EndResult = GovernanceWire.EndResult
 
     /// Ends the session (once) and returns its attestation; later calls return the same bytes.
-    public func end(sessionID: String) async throws -> EndResult {
+    public func end(sessionID: String, proof: String? = nil) async throws -> EndResult {
+        try await checkHolder(sessionID: sessionID, proof: proof, tool: Self.sessionEndTool)
         let key = try await keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
@@ -276,8 +277,11 @@ extension GovernanceService {
     }
 
     /// The stored attestation of an ended session, unchanged.
-    public func attestation(sessionID: String) async throws -> EndResult {
+    public func attestation(sessionID: String, proof: String? = nil) async throws -> EndResult {
         guard let session = try await store.session(id: sessionID) else { throw GovernanceError.unknownSession }
+        if session.passport.aat?.holder_jwk != nil {
+            try await checkAATProof(proof, passport: session.passport, tool: Self.sessionAttestTool, arguments: [:])
+        }
         guard let token = session.attestation else { throw GovernanceError.sessionNotEnded }
         return try Self.endResult(token)
     }

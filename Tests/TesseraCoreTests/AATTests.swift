@@ -196,6 +196,27 @@ struct AATTests {
         #expect(failingStep(nonCanonical) == "7b")
     }
 
+    @Test("strings are compared exactly, not by Unicode canonical equivalence: a decomposed é is another value, tool and proof")
+    func exactStrings() throws {
+        let nfc = "/data/caf\u{E9}.txt", nfd = "/data/cafe\u{301}.txt"
+        #expect(nfc == nfd)  // Swift's String equality, which the checks must not rely on
+        #expect(ArgumentConstraint.exact(.string(nfc)).check(.string(nfd)) != nil)
+        #expect(ArgumentConstraint.exact(.string(nfc)).check(.string(nfc)) == nil)
+        #expect(ArgumentConstraint.oneOf([CanonicalJSON.serialize(.string(nfc))]).check(.string(nfd)) != nil)
+        #expect(ArgumentConstraint.subset([CanonicalJSON.serialize(.string(nfc))]).check(.array([.string(nfd)])) != nil)
+        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["r\u{E9}sum\u{E9}"]), issuer: "t", workspace: "w", issuedAt: Self.now, ttl: 60)
+        #expect(Evaluator(passport: passport).decide(tool: "re\u{301}sume\u{301}", arguments: [:]).verdict == .deny)
+        #expect(Evaluator(passport: passport).decide(tool: "r\u{E9}sum\u{E9}", arguments: [:]).verdict == .permit)
+        // A proof for the precomposed arguments does not cover the decomposed call.
+        let open: JSONValue = .array([.object(["type": "attenuating_agent_token", "tools": .object([tool: .object([:])])])])
+        let tokens = try chain(root: { $0["authorization_details"] = open }, child: { $0["authorization_details"] = open })
+        let verified = try AATVerifier(anchors: anchors).verify(tokens, now: Self.now)
+        let pop = try proof(arguments: ["path": .string(nfc)])
+        #expect(throws: AATFailure.self) {
+            try AATProof.verify(pop, chain: verified, tool: self.tool, arguments: ["path": .string(nfd)], audience: "https://enforcer.example", now: Self.now)
+        }
+    }
+
     @Test("subsumption follows draft-01 §4.5's table of allowed pairs, with all/any matching")
     func subsumption() throws {
         func c(_ json: String) throws -> AATConstraint { try AATConstraint.parse(try StrictJSON.parse(Array(json.utf8)), path: "c") }

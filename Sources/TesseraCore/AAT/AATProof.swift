@@ -55,16 +55,17 @@ public enum AATProof {
             throw fail("7b", "the payload is not in RFC 8785 canonical form")
         }
         guard case .string(let jti)? = claims["jti"], !jti.isEmpty, jti.utf8.count <= 256 else { throw fail("7b", "jti must be a non-empty string") }
-        guard case .string(leafJTI)? = claims["aat_id"] else { throw fail("7c", "aat_id is not the leaf's jti") }
+        // Every comparison here is on bytes (draft-01: exact strings, no Unicode normalisation).
+        guard case .string(let aatID)? = claims["aat_id"], aatID.utf8.elementsEqual(leafJTI.utf8) else { throw fail("7c", "aat_id is not the leaf's jti") }
         switch (claims["aat_aud"], audience) {
         case (nil, nil): break
-        case (.string(let aud)?, let expected): if let expected, aud != expected { throw fail("7d", "aat_aud is not this verifier") }
+        case (.string(let aud)?, let expected): if let expected, !aud.utf8.elementsEqual(expected.utf8) { throw fail("7d", "aat_aud is not this verifier") }
         case (nil, _?): throw fail("7d", "aat_aud is required")
         default: throw fail("7d", "aat_aud must be a string")
         }
-        guard case .string(tool)? = claims["aat_tool"] else { throw fail("7e", "aat_tool is not the tool called") }
+        guard case .string(let aatTool)? = claims["aat_tool"], aatTool.utf8.elementsEqual(tool.utf8) else { throw fail("7e", "aat_tool is not the tool called") }
         guard case .object(let hta)? = claims["hta"] else { throw fail("7f", "hta must be the call's argument object") }
-        guard CanonicalJSON.serialize(.object(hta)) == CanonicalJSON.serialize(.object(arguments)) else {
+        guard CanonicalJSON.serialize(.object(hta)).utf8.elementsEqual(CanonicalJSON.serialize(.object(arguments)).utf8) else {
             throw fail("7f", "hta is not the call's arguments")
         }
         guard case .number(let n)? = claims["iat"], let iat = n.int.map(Int64.init) else { throw fail("7g", "iat must be an integer") }

@@ -166,7 +166,10 @@ public struct AATChain: Sendable {
 
     /// Step 6b: the call is within the leaf's grant (closed world under a non-empty map).
     public func authorize(tool: String, arguments: [String: JSONValue]) throws(AATFailure) {
-        guard let map = leaf.tools?[tool] else { throw AATFailure(link: link, step: "6b", "tool \(tool) is not granted") }
+        guard let tools = leaf.tools, let index = tools.index(forKey: tool), tools[index].key.utf8.elementsEqual(tool.utf8) else {
+            throw AATFailure(link: link, step: "6b", "tool \(tool) is not granted")
+        }
+        let map = tools[index].value
         guard !map.isEmpty else { return }
         if let extra = arguments.keys.sorted().first(where: { map[$0] == nil }) {
             throw AATFailure(link: link, step: "6b", "argument \(extra) is not named by the grant")

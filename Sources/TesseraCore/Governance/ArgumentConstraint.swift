@@ -339,10 +339,13 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         switch self {
         case .wildcard:
             return .pass
+        // Allowing comparisons are on the canonical form's bytes: Swift's `String` equality (and
+        // `Set` membership) is Unicode canonical equivalence, under which "café" spelt with a
+        // combining accent equals the precomposed one — a different file name to the tool.
         case .exact(let expected):
-            return value == expected || CanonicalJSON.serialize(value) == CanonicalJSON.serialize(expected) ? .pass : .fail("not the exact value allowed")
+            return CanonicalJSON.serialize(value).utf8.elementsEqual(CanonicalJSON.serialize(expected).utf8) ? .pass : .fail("not the exact value allowed")
         case .oneOf(let allowed):
-            return allowed.contains(CanonicalJSON.serialize(value)) ? .pass : .fail("not one of the allowed values")
+            return Self.holds(allowed, CanonicalJSON.serialize(value)) ? .pass : .fail("not one of the allowed values")
         case .notOneOf(let refused):
             return refused.contains(CanonicalJSON.serialize(value)) ? .fail("a refused value") : .pass
         case .range(let r):
@@ -409,10 +412,10 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .contains(let required):
             guard case .array(let items) = value else { return .unknown("not an array") }
             let present = Set(items.map(CanonicalJSON.serialize))
-            return required.isSubset(of: present) ? .pass : .fail("does not contain every required value")
+            return required.allSatisfy({ Self.holds(present, $0) }) ? .pass : .fail("does not contain every required value")
         case .subset(let allowed):
             guard case .array(let items) = value else { return .unknown("not an array") }
-            return items.allSatisfy({ allowed.contains(CanonicalJSON.serialize($0)) }) ? .pass : .fail("has a value outside the allowed set")
+            return items.allSatisfy({ Self.holds(allowed, CanonicalJSON.serialize($0)) }) ? .pass : .fail("has a value outside the allowed set")
         case .all(let members):
             var unknown: String?
             for member in members {
@@ -440,6 +443,12 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             case .unknown(let why): return .unknown("cannot be judged against a refused \(inner.kind) constraint (\(why))")
             }
         }
+    }
+
+    /// Whether `set` holds `text` byte for byte (not merely a canonically equivalent string).
+    static func holds(_ set: Set<String>, _ text: String) -> Bool {
+        guard let index = set.firstIndex(of: text) else { return false }
+        return set[index].utf8.elementsEqual(text.utf8)
     }
 
     /// This constraint as the inside of a `not`: a `url` rule restricts only by what it names

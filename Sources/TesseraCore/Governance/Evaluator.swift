@@ -140,7 +140,11 @@ public struct Evaluator: Sendable {
         if tool.isEmpty || tool.utf8.count > Self.maxToolNameBytes { return .deny("tool_invalid", "tool_name must be 1-256 bytes") }
         if policiesInvalid { return .deny("tool_policy_invalid", "the passport's tool constraints cannot be read") }
         if forbidden.contains(tool) { return .deny("tool_forbidden", "\(tool) is in forbidden_tools") }
-        if !allowed.contains(tool) { return .deny("tool_not_allowed", "\(tool) is not in allowed_tools") }
+        // Swift's `String` equality is Unicode canonical equivalence; a tool name is compared as
+        // its bytes (an MCP server does), so a decomposed spelling of an allowed name is not it.
+        guard let index = allowed.firstIndex(of: tool), allowed[index].utf8.elementsEqual(tool.utf8) else {
+            return .deny("tool_not_allowed", "\(tool) is not in allowed_tools")
+        }
         // The resource arguments, walked in place (collecting them into an array first was three
         // allocations per call): every one must be a string or an array of strings, then each is
         // normalised and matched against the scope — the same order of rules as before.

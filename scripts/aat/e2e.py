@@ -1192,6 +1192,249 @@ def section_i(w):
     nothing_spent("status list gone", jti, receipts)
 
 
+def section_j(w):
+    section("(j) hostile review regressions: planted lineage, squatted jtis, closed no-argument tools, "
+            "constraint DoS, holder-only end/attest, mission delegation limits, own roots, agent_id, jti characters")
+    s, aud = w.strict, w.strict.origin
+    T = TOOL
+
+    def start(chain, key, jti=None, server=None):
+        server = server or s
+        jti = jti or payload_of(chain[-1])["jti"]
+        return server.post("/session/start", {"token_type": "aat", "token": chain[-1], "chain": chain[:-1],
+                                              "pop": pop(key, jti, START_TOOL, {}, server.origin)})
+
+    def evaluate(jti, key, args=None):
+        args = args or {}
+        return s.post("/evaluate", {"session_id": jti, "tool_name": T, "arguments": args, "pop": pop(key, jti, T, args, aud)})
+
+    def aat_refusal(status, body, *wanted):
+        error = error_of(body)
+        return status in (401, 403) and error.startswith("aat_invalid") and all(
+            (step_named(error, x[5:]) if x.startswith("step ") else x in error) for x in wanted)
+
+    # 1. Lineage is keyed by jti, which a token's signer chooses. The victim's chain is [R, A, B]
+    # (R from the configured Ed25519 anchor); the attacker holds A's key and another root R2 (the
+    # ES256 anchor), under which it signs a link X that reuses A's jti.
+    def victim_chain():
+        planner, agent, leaf = Ed25519Key(), Ed25519Key(), Ed25519Key()
+        r, rc = root_aat(w.root, planner, {T: {}})
+        a, ac = derived_aat(r, rc, planner, agent, {T: {}})
+        b, bc = derived_aat(a, ac, agent, leaf, {T: {}})
+        return (r, rc), (a, ac, agent), (b, bc, leaf)
+
+    attacker = Ed25519Key()
+    r2, r2c = root_aat(w.es, attacker, {T: {}}, iss=TENUO_ISS)
+
+    (r, rc), (a, ac, agent), (b, bc, leaf) = victim_chain()
+    x, xc = derived_aat(r2, r2c, attacker, attacker, {T: {}}, jti=ac["jti"])
+    pstatus, pbody = start([r2, x], attacker)
+    status, body = start([r, a, b], leaf)
+    check("j: planted parent: attacker's [R2, X(jti = A.jti)] starts first, then the victim's [R, A, B] → 403 aat_invalid "
+          "'already names another'", pstatus == 200 and status == 403 and aat_refusal(status, body, "already names another"),
+          (pstatus, pbody, status, body))
+
+    (r, rc), (a, ac, agent), (b, bc, leaf) = victim_chain()
+    vstatus, vbody = start([r, a, b], leaf)
+    x, xc = derived_aat(r2, r2c, attacker, attacker, {T: {}}, jti=ac["jti"])
+    status, body = start([r2, x], attacker)
+    check("j: planted parent: the victim's [R, A, B] first (200), then the attacker's [R2, X(jti = A.jti)] → 403 aat_invalid "
+          "'already names another'", vstatus == 200 and status == 403 and aat_refusal(status, body, "already names another"),
+          (vstatus, vbody, status, body))
+    rstatus, rbody = s.post("/revoke", {"jti": rc["jti"]}, token=TOKEN)
+    status, body = evaluate(bc["jti"], leaf)
+    check("j: POST /revoke {jti: R.jti} → 200; the running [R, A, B] session's /evaluate (valid proof) → 403 passport_revoked",
+          rstatus == 200 and status == 403 and error_of(body) == "passport_revoked", (rstatus, rbody, status, body))
+    b2, b2c = derived_aat(a, ac, agent, leaf, {T: {}})
+    status, body = start([r, a, b2], leaf)
+    check("j: a new [R, A, B2] under the revoked R → 403 passport_revoked", status == 403 and error_of(body) == "passport_revoked", (status, body))
+
+    # A refused start writes no lineage: the attacker's [R2, X(jti = A.jti), Y] whose leaf reuses
+    # the jti of its own running session is refused; the victim's chain with A then starts, and
+    # revoking R still reaches it (had X been recorded, A's lineage would lead to R2 instead).
+    (r, rc), (a, ac, agent), (b, bc, leaf) = victim_chain()
+    y0, y0c = derived_aat(r2, r2c, attacker, attacker, {T: {}})
+    y0status, _ = start([r2, y0], attacker)
+    x, xc = derived_aat(r2, r2c, attacker, attacker, {T: {}}, jti=ac["jti"])
+    y, yc = derived_aat(x, xc, attacker, attacker, {T: {}}, jti=y0c["jti"])
+    status, body = start([r2, x, y], attacker)
+    check("j: [R2, X(jti = A.jti), Y(jti of a running session)] → refused (403/409)",
+          y0status == 200 and status in (403, 409), (y0status, status, body))
+    vstatus, vbody = start([r, a, b], leaf)
+    s.post("/revoke", {"jti": rc["jti"]}, token=TOKEN)
+    status, body = evaluate(bc["jti"], leaf)
+    check("j: …it left no record: the victim's [R, A, B] then starts (200), and after revoking R its /evaluate → 403 passport_revoked",
+          vstatus == 200 and status == 403 and error_of(body) == "passport_revoked", (vstatus, vbody, status, body))
+
+    # 2. Squatting: an AAT whose jti is an issued (not yet started) Tessera passport's.
+    status, issued = s.post("/issue", {"mission": {"agent_id": "aat-j-victim", "mission": "read", "allowed_tools": ["read_file"]},
+                                       "ttl_s": 600}, token=TOKEN)
+    issued = issued if isinstance(issued, dict) else {}
+    passport_jti = (issued.get("claims") or {}).get("jti")
+    if status == 200 and passport_jti:
+        k1, k2 = Ed25519Key(), Ed25519Key()
+        sr, src = root_aat(w.root, k1, {T: {}})
+        sx, _ = derived_aat(sr, src, k1, k2, {T: {}}, jti=passport_jti)
+        status, body = start([sr, sx], k2)
+        check("j: an AAT leaf whose jti is an issued, unstarted passport's → 403 aat_invalid",
+              status == 403 and aat_refusal(status, body), (status, body))
+        status, body = s.post("/session/start", {"token": issued["token"]})
+        check("j: the passport then starts normally → 200", status == 200 and isinstance(body, dict) and bool(body.get("session_id")), (status, body))
+    else:
+        check("j: POST /issue (a passport to squat) → 200", False, (status, issued))
+    k = Ed25519Key()
+    sr, src = root_aat(w.root, k, {T: {}}, jti="ses_" + b64(os.urandom(32)))
+    status, body = start([sr], k)
+    check("j: an AAT jti ses_… (Tessera's session ids) → 401/403 aat_invalid", aat_refusal(status, body), (status, body))
+
+    # 3. A closed Tessera tool entry with no arguments allows none; an AAT's empty map allows any.
+    holder = Ed25519Key()
+    closed = {"agent_id": "aat-j-agent", "mission": "drop nothing", "tools": {"drop_db": {}}}
+    status, body = s.post("/issue", {"format": "aat", "holder_key": holder.jwk, "mission": closed, "ttl_s": 600}, token=TOKEN)
+    check("j: /issue format aat, tools {drop_db: {}} (closed, no arguments) → 400 naming drop_db",
+          status == 400 and "drop_db" in error_of(body), (status, body))
+    opened = dict(closed, tools={"drop_db": {"allow_unknown_arguments": True}})
+    status, body = s.post("/issue", {"format": "aat", "holder_key": holder.jwk, "mission": opened, "ttl_s": 600}, token=TOKEN)
+    tools = ((payload_of(body["token"]).get("authorization_details") or [{}])[0].get("tools")
+             if status == 200 and isinstance(body, dict) and isinstance(body.get("token"), str) else None)
+    check("j: tools {drop_db: {allow_unknown_arguments: true}} → 200, the AAT grants drop_db {}", status == 200 and tools == {"drop_db": {}}, (status, body))
+
+    # 4. Constraint DoS: 4 links of wide depth-3 `all` trees (1,111 constraints each, 57 KB a token).
+    def tree(width, depth):
+        if depth == 0:
+            return exact(1)
+        return {"constraint_type": "all", "constraints": [tree(width, depth - 1) for _ in range(width)]}
+
+    def wide_chain(links, width):
+        keys = [Ed25519Key()]
+        token, claims = root_aat(w.root, keys[0], {T: {}}, del_max_depth=8)
+        chain, last = [token], claims
+        for _ in range(links):
+            keys.append(Ed25519Key())
+            token, last = derived_aat(chain[-1], last, keys[-2], keys[-1], {T: {"a": tree(width, 3)}})
+            chain.append(token)
+        return chain, keys[-1]
+
+    def dos_refusal(status, body):
+        error = error_of(body)
+        return status in (401, 403) and error.startswith("aat_invalid") and (
+            step_named(error, "4p4") or "more than 2048 constraints" in error)
+
+    chain, key = wide_chain(4, 10)
+    began = time.time()
+    status, body = start(chain, key)
+    took = time.time() - began
+    print(f"     j: DoS chain ({sum(len(t) for t in chain)} bytes) answered in {took:.2f} s", flush=True)
+    check("j: DoS chain [R + 4 links of width-10 depth-3 `all` trees] → 403 aat_invalid (4p4 or 'more than 2048 constraints') "
+          "in < 3 s", dos_refusal(status, body) and took < 3.0, (status, body, f"{took:.2f} s"))
+    answers, spans = [], []
+
+    def attack():
+        t0 = time.time()
+        answers.append(start(chain, key))
+        spans.append((t0, time.time()))
+
+    threads = [threading.Thread(target=attack) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    h0 = time.time()
+    hstatus, _ = call("GET", s.origin + "/health")
+    h1 = time.time()
+    for t in threads:
+        t.join()
+    overlapped = any(t0 <= h0 and h1 <= t1 for t0, t1 in spans) or any(t0 <= h1 and h0 <= t1 for t0, t1 in spans)
+    print(f"     j: 4 concurrent DoS starts took {max(t1 for _, t1 in spans) - min(t0 for t0, _ in spans):.2f} s; "
+          f"GET /health {h1 - h0:.3f} s (during a start: {overlapped})", flush=True)
+    check("j: GET /health while 4 such starts run → 200 within 1 s, every start refused the same way",
+          hstatus == 200 and h1 - h0 < 1.0 and len(answers) == 4 and all(dos_refusal(*x) for x in answers),
+          (hstatus, f"{h1 - h0:.3f} s", [(st, error_of(bd)[:120]) for st, bd in answers]))
+    chain, key = wide_chain(1, 13)  # 1 + 13 + 169 + 2,197 = 2,380 constraints in the leaf
+    status, body = start(chain, key)
+    check("j: one link holding 2,380 constraints → 401/403 aat_invalid 'more than 2048 constraints'",
+          aat_refusal(status, body, "more than 2048 constraints"), (status, body))
+
+    # 5. A key-bound AAT session's id is its public jti: ending it or reading its attestation needs
+    # the holder's proof. A bearer-mode session (opt-out server, require_pop:false) does not.
+    holder = Ed25519Key()
+    er, erc = root_aat(w.root, holder, {T: {}})
+    ejti = erc["jti"]
+    sstatus, sbody = start([er], holder)
+    astatus, abody = s.post("/attest", {"session": ejti})
+    estatus, ebody = s.post("/session/end", {"session_id": ejti})
+    e2status, e2body = s.post("/end", {"session": ejti})
+    check("j: key-bound session: /attest, /session/end and /end without pop → 403 aat_pop_required",
+          sstatus == 200 and all(st == 403 and error_of(bd).startswith("aat_pop_required")
+                                 for st, bd in ((astatus, abody), (estatus, ebody), (e2status, e2body))),
+          (sstatus, sbody, astatus, abody, estatus, ebody, e2status, e2body))
+    status, body = evaluate(ejti, holder)
+    check("j: …the session still runs: /evaluate (valid proof) → PERMIT",
+          status == 200 and isinstance(body, dict) and body.get("decision") == "PERMIT", (status, body))
+    status, body = s.post("/session/end", {"session_id": ejti, "pop": pop(holder, ejti, "tessera:session/attest", {}, aud)})
+    check("j: /session/end with a proof for tessera:session/attest → 401/403 aat_invalid 7e", aat_refusal(status, body, "step 7e"), (status, body))
+    estatus, ebody = s.post("/session/end", {"session_id": ejti, "pop": pop(holder, ejti, "tessera:session/end", {}, aud)})
+    astatus, abody = s.post("/attest", {"session": ejti, "pop": pop(holder, ejti, "tessera:session/attest", {}, aud)})
+    check("j: /session/end with the holder's proof (aat_tool tessera:session/end, hta {}, aat_aud the origin) → 200; "
+          "/attest with its proof (tessera:session/attest) → 200", estatus == 200 and astatus == 200, (estatus, ebody, astatus, abody))
+    bjti = new_jti()
+    bstatus, bbody = w.optout.post("/session/start", {"token_type": "aat", "token": seed_aat(w.es, w.good_ref, ["read"], bjti), "require_pop": False})
+    estatus, ebody = w.optout.post("/session/end", {"session_id": bjti})
+    check("j: a bearer-mode session (opt-out server, require_pop:false) ends with just its session_id → 200",
+          bstatus == 200 and estatus == 200, (bstatus, bbody, estatus, ebody))
+
+    # 6. A mission's delegation limits bind the AAT chain's own depth, not only what it may delegate.
+    def nodeleg(name, **limits):
+        claims = seed_md_claims(f"urn:e2e:mission:{name}", w.list_url, idx=0, ttl=1800, mission=f"section j: {name}",
+                                allowed_tools=[T], max_tool_calls=10, **limits)
+        return {"uri": w.md.put(f"/md/{name}.jwt", es256_jwt(w.es, claims)), "mission_id": claims["mission_id"],
+                "mission_digest": md_digest(claims)}
+
+    for what, ref in (("delegation_allowed:false", nodeleg("j-no-delegation", delegation_allowed=False)),
+                      ("max_delegation_depth 0", nodeleg("j-depth-0", max_delegation_depth=0))):
+        k1, k2 = Ed25519Key(), Ed25519Key()
+        mr, mrc = root_aat(w.root, k1, {T: {}}, mission_ref=ref)
+        ml, _ = derived_aat(mr, mrc, k1, k2, {T: {}})
+        status, body = start([mr, ml], k2)
+        rstatus, rbody = start([mr], k1)
+        check(f"j: mission with {what}: a depth-1 chain [R, A] → 403 aat_widens_mission; the depth-0 root alone starts (200)",
+              status == 403 and error_of(body).startswith("aat_widens_mission") and rstatus == 200, (status, body, rstatus, rbody))
+
+    # 7. A root this server issued itself is always key-bound: no opt-out for it.
+    holder = Ed25519Key()
+    status, body = w.optout.post("/issue", {"format": "aat", "holder_key": holder.jwk, "ttl_s": 600,
+                                            "mission": {"agent_id": "aat-j-own", "mission": "read", "allowed_tools": ["read"]}}, token=TOKEN)
+    own = body.get("token") if status == 200 and isinstance(body, dict) else None
+    if own:
+        status, body = w.optout.post("/session/start", {"token_type": "aat", "token": own, "require_pop": False})
+        check("j: opt-out server, a root it issued itself, require_pop:false → 403 aat_pop_required",
+              status == 403 and error_of(body).startswith("aat_pop_required"), (status, body))
+        status, body = start([own], holder, server=w.optout)
+        check("j: …its holder then starts it with a proof → 200", status == 200, (status, body))
+    else:
+        check("j: opt-out server: POST /issue format aat → 200", False, (status, body))
+
+    # 8. The agent is named by the root (signed by a trust anchor), not by a link below it.
+    k1, k2 = Ed25519Key(), Ed25519Key()
+    ar, arc = root_aat(w.root, k1, {T: {}}, sub="intern-bot")
+    al, _ = derived_aat(ar, arc, k1, k2, {T: {}}, sub="payments-admin-bot")
+    status, body = start([ar, al], k2)
+    check("j: root sub intern-bot, leaf sub payments-admin-bot → 200, agent_id intern-bot",
+          status == 200 and isinstance(body, dict) and body.get("agent_id") == "intern-bot", (status, body))
+
+    # 9. A jti becomes a session id, a log field and a revocation key: printable ASCII only.
+    k1, k2 = Ed25519Key(), Ed25519Key()
+    jr, jrc = root_aat(w.root, k1, {T: {}})
+    forged = "x\n2030-01-01T00:00:00+0000 critical tessera : forged=line"
+    jl, _ = derived_aat(jr, jrc, k1, k2, {T: {}}, jti=forged)
+    status, body = start([jr, jl], k2, jti=forged)
+    check("j: a leaf jti holding a newline → 401/403 aat_invalid 4b1 'printable ASCII'",
+          aat_refusal(status, body, "step 4b1", "printable ASCII"), (status, body))
+    spaced, _ = root_aat(w.root, k1, {T: {}}, jti="admin session")
+    status, body = start([spaced], k1, jti="admin session")
+    check("j: a root jti holding a space → 401/403 aat_invalid 3j 'printable ASCII'",
+          aat_refusal(status, body, "step 3j", "printable ASCII"), (status, body))
+
+
 def main():
     if not os.access(BIN, os.X_OK):
         print(f"aat-e2e: {BIN} is not an executable (build it, or set TESSERA_BIN)", file=sys.stderr)
@@ -1200,7 +1443,7 @@ def main():
     work = tempfile.mkdtemp(prefix="aat-e2e-")
     try:
         w = setup(work)
-        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f, section_h, section_i):
+        for run_section in (section_a, section_b, section_c, section_g, section_d, section_e, section_f, section_h, section_i, section_j):
             try:
                 run_section(w)
             except Exception as error:  # noqa: BLE001 - an unexpected answer fails the section, not the run

@@ -71,6 +71,8 @@ ED25519_JWK = obj({"kty": {"type": "string", "const": "OKP"}, "crv": {"type": "s
                   "An Ed25519 public JWK (RFC 8037). `kid`, if given, must be the key's RFC 7638 thumbprint; a private "
                   "member (`d`, `k`) is refused with 400.")
 ANY_OBJECT = {"type": "object"}
+POP_END = {"type": "string", "minLength": 1, "maxLength": 16384,
+           "description": "On a key-bound AAT session: the holder's proof (aat_tool `tessera:session/end` or `tessera:session/attest`, hta {})."}
 AUTHZEN_ID = {"type": "string", "minLength": 1, "maxLength": 16384}
 
 ERROR_DESCRIPTIONS = {
@@ -249,11 +251,16 @@ schemas = {
                                      "description": "An RFC 7638 thumbprint; or \"agent\": the registered key of the mission's agent_id "
                                                     "(400 if agent_id is not a registered agent)."},
                          "audience": {"oneOf": [URIS["items"], URIS, {"type": "null"}]},
-                         "format": {"type": "string", "enum": ["passport", "aat"],
-                                    "description": "aat: a root Attenuating Agent Token (draft-01) for the mission, bound to holder_key "
-                                                   "(docs/aat.md); constraints an AAT cannot express are refused with 400."},
-                         "holder_key": {"type": "object", "description": "With format aat: the holder's public JWK (Ed25519 or P-256)."}},
-                        ["mission"]),
+                         "format": {"type": "string", "enum": ["passport"]}},
+                        ["mission"]) | {"not": {"required": ["holder_key"]}},
+    "AATIssueRequest": obj({"mission": ref("AATMission"), "ttl_s": {"type": ["integer", "null"], "minimum": 1, "maximum": 86400},
+                            "format": {"type": "string", "enum": ["aat"], "description": "A root Attenuating Agent Token (draft-01) for the "
+                                       "mission, bound to holder_key (docs/aat.md); constraints an AAT cannot express are refused with 400."},
+                            "holder_key": ref("HolderJWK")},
+                           ["mission", "format", "holder_key"], additional=False),
+    "HolderJWK": obj({"kty": {"type": "string", "enum": ["OKP"]}, "crv": {"type": "string", "enum": ["Ed25519"]},
+                      "x": {"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"}, "kid": S, "alg": S, "use": S},
+                     ["kty", "crv", "x"], "The holder's public JWK (a P-256 key, kty EC with x and y, is accepted too).", additional=False),
     "PassportClaims": obj({"iss": S, "sub": S, "iat": I, "nbf": I, "exp": I, "jti": S, "workspace": S, "agent_id": S, "mission": S,
                            "allowed_tools": STRINGS, "forbidden_tools": STRINGS, "resource_scope": STRINGS,
                            "max_tool_calls": {"type": ["integer", "null"]}, "max_duration_s": {"type": ["integer", "null"]},
@@ -273,16 +280,15 @@ schemas = {
                          "token_type": {"type": "string", "enum": ["passport", "aat"], "description": "aat: `token` is an AAT leaf (docs/aat.md)."},
                          "chain": {"type": "array", "maxItems": 16, "items": TOKEN, "description": "With token_type aat: the leaf's ancestors, root first."},
                          "require_pop": {"type": "boolean", "description": "With token_type aat: false asks for bearer mode (only where the server allows it)."},
-                         "pop": {"type": "string", "maxLength": 16384, "description": "With token_type aat: a draft-01 proof of possession, aat_tool `tessera:session/start`."},
-                         "kb_jwt": {"type": "string", "description": "Refused (Ardur's key-binding JWT; over 8192 bytes: 400 MAX_KB_JWT_BYTES). Use pop."}},
-                        ["token"]),
+                         "pop": {"type": "string", "minLength": 1, "maxLength": 16384, "description": "With token_type aat: a draft-01 proof of possession, aat_tool `tessera:session/start`."}},
+                        ["token"], "Ardur's `kb_jwt` is refused with 400 (over 8192 bytes: MAX_KB_JWT_BYTES); prove possession with `pop`."),
     "StartResponse": obj({"session_id": S, "claims": ref("PassportClaims"), "started_at": TIME,
                           "calls_remaining": {"type": ["integer", "null"]}, "agent_id": S, "allowed_tools": STRINGS,
                           "credential_format": {"type": "string", "enum": ["aat-compatible-jwt"]}, "mission_digest": S, "pop_required": B},
                          ["session_id", "claims", "started_at"]),
     "EvaluateRequest": req({"session_id": SESSION, "tool_name": {"type": "string", "minLength": 1, "maxLength": 4096}, "arguments": ANY_OBJECT,
                             "request_id": {"type": "string", "minLength": 1, "maxLength": 64},
-                            "pop": {"type": "string", "maxLength": 16384, "description": "On a key-bound AAT session: the call's draft-01 proof of possession (aat_tool = tool_name, hta = arguments). Single use."}},
+                            "pop": {"type": "string", "minLength": 1, "maxLength": 16384, "description": "On a key-bound AAT session: the call's draft-01 proof of possession (aat_tool = tool_name, hta = arguments). Single use."}},
                            ["session_id", "tool_name"]),
     "Violation": obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"]),
     "EvaluationResult": obj({"decision": {"type": "string", "enum": ["PERMIT", "DENY", "APPROVAL_REQUIRED"]}, "reason": S,
@@ -296,13 +302,13 @@ schemas = {
                             "proof": {"type": "string", "description": "Proof of possession, for a key-bound parent: purpose `delegate`, "
                                       "`child_cnf_jkt`, and `request_digest` (base64url SHA-256 of the RFC 8785 form of the fields "
                                       "governing the child). Single use."},
-                            "pop": {"type": "string", "maxLength": 16384, "description": "When parent_token is a key-bound AAT: a draft-01 proof, aat_tool `delegate_passport`, hta = this body without parent_token and pop."}},
+                            "pop": {"type": "string", "minLength": 1, "maxLength": 16384, "description": "When parent_token is a key-bound AAT: a draft-01 proof, aat_tool `delegate_passport`, hta = this body without parent_token and pop."}},
                            ["parent_token", "child_agent_id", "child_allowed_tools"]),
     "DelegationResult": obj({"child_token": S, "child_claims": ref("PassportClaims"), "parent_jti": S,
                              "parent_calls_remaining_at_delegation": {"type": ["integer", "null"]}},
                             ["child_token", "child_claims", "parent_jti"]),
-    "EndRequest": obj({"session_id": SESSION}, ["session_id"]),
-    "SessionRequest": obj({"session": SESSION}, ["session"]),
+    "EndRequest": obj({"session_id": SESSION, "pop": POP_END}, ["session_id"]),
+    "SessionRequest": obj({"session": SESSION, "pop": POP_END}, ["session"]),
     "EndResult": obj({"attestation_token": S,
                       "summary": obj({"permits": I, "denies": I, "tool_calls": I, "delegations": I, "started_at": S, "ended_at": S}),
                       "receipts_head": S, "receipts_count": I}, ["attestation_token", "summary", "receipts_head", "receipts_count"]),
@@ -405,6 +411,8 @@ schemas["IAMRequest"] = {
 # Console (GET /api/v1/console/…): read views the operator console needs; see docs/console.md.
 NULLABLE_I = {"type": ["integer", "null"]}
 VIOLATION = obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"])
+schemas["AATMission"] = json.loads(json.dumps(schemas["Mission"])) | {"description": "A mission an AAT can express: no resource scope (docs/aat.md)."}
+schemas["AATMission"]["properties"]["resource_scope"] = {"type": "array", "maxItems": 0}
 schemas |= {
     "ConsoleOverview": obj({
         "workspace": S, "username": S, "capabilities": STRINGS, "server_time": S,
@@ -542,7 +550,7 @@ paths = {
         operation_id="didDocument")},
     # Governance
     "/issue": {"post": op("Issue a mission passport", "governance", {"200": json_response("The passport.", ref("IssueResponse"))},
-        errors=[400, 401, 403, 413, 503], request=body(ref("IssueRequest"), example={"mission": {
+        errors=[400, 401, 403, 413, 503], request=body({"oneOf": [ref("IssueRequest"), ref("AATIssueRequest")]}, example={"mission": {
             "agent_id": "agent-1", "mission": "summarise reports", "allowed_tools": ["read_file"], "max_tool_calls": 10}}),
         security=PRINCIPAL, operation_id="issuePassport")},
     "/verify": {"post": op("Verify a passport", "governance", {"200": json_response("Valid.", ref("VerifyResponse"))},

@@ -64,10 +64,9 @@ public enum AATIssuance {
         for (tool, entry) in mission.tools ?? [:] where !forbidden.contains(tool) {
             tools[tool] = try toolEntry(entry, path: "mission.tools.\(tool)")
         }
-        guard !tools.isEmpty else { throw .invalid("mission grants no tool") }
         var detail: [String: JSONValue] = ["type": .string(AATToken.detailType), "tools": .object(tools)]
         if let calls = mission.max_tool_calls { detail["max_tool_calls"] = .number(JSONNumber(calls)) }
-        let lifetime = min(ttl, Int64(mission.max_duration_s ?? Int(ttl)))
+        let lifetime = max(1, min(ttl, Int64(mission.max_duration_s ?? Int(ttl))))
         return [
             "iss": .string(issuer), "sub": .string(mission.agent_id), "jti": .string(jti), "iat": .number(JSONNumber(Int(issuedAt))),
             "exp": .number(JSONNumber(Int(issuedAt + lifetime))), "cnf": .object(["jwk": jwkValue(holder.jwk)]),

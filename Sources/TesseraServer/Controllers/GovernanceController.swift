@@ -12,7 +12,8 @@ struct GovernanceController {
         try routes.on("/issue", method: .post, access: .capability(Capability.passportsIssue)) { request, context in
             let body = try await Self.object(request, context)
             switch body["format"] {
-            case nil, .null?, .string("passport")?: break
+            case nil, .null?, .string("passport")?:
+                if body["holder_key"] != nil { throw GovernanceError.invalid("holder_key is for format aat") }
             case .string("aat")?:
                 for field in ["cnf_jkt", "audience"] where body[field] != nil {
                     throw GovernanceError.invalid("\(field) cannot be expressed in an AAT: bind it with holder_key")
@@ -43,7 +44,7 @@ struct GovernanceController {
                 let body = try await Self.object(request, context)
                 if let type = body["token_type"], type != .null {
                     guard case .string(let name) = type else { throw GovernanceError.invalid("token_type must be a string") }
-                    switch name.lowercased() {
+                    switch name {
                     case "aat": return try JSONResponse(try await startAAT(body)).response(from: request, context: context)
                     case "passport": break
                     default: throw GovernanceError.invalid("unsupported token_type: \(name) (expected passport or aat)")

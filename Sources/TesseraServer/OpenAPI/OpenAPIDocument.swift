@@ -7,6 +7,116 @@ enum OpenAPIDocument {
 {
   "components": {
     "schemas": {
+      "AATIssueRequest": {
+        "additionalProperties": false,
+        "properties": {
+          "format": {
+            "description": "A root Attenuating Agent Token (draft-01) for the mission, bound to holder_key (docs/aat.md); constraints an AAT cannot express are refused with 400.",
+            "enum": [
+              "aat"
+            ],
+            "type": "string"
+          },
+          "holder_key": {
+            "$ref": "#/components/schemas/HolderJWK"
+          },
+          "mission": {
+            "$ref": "#/components/schemas/AATMission"
+          },
+          "ttl_s": {
+            "maximum": 86400,
+            "minimum": 1,
+            "type": [
+              "integer",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "mission",
+          "format",
+          "holder_key"
+        ],
+        "type": "object"
+      },
+      "AATMission": {
+        "additionalProperties": false,
+        "description": "A mission an AAT can express: no resource scope (docs/aat.md).",
+        "properties": {
+          "agent_id": {
+            "maxLength": 1024,
+            "minLength": 1,
+            "type": "string"
+          },
+          "allowed_tools": {
+            "items": {
+              "maxLength": 1024,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 1000,
+            "type": "array"
+          },
+          "delegation_allowed": {
+            "type": "boolean"
+          },
+          "forbidden_tools": {
+            "items": {
+              "maxLength": 1024,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 1000,
+            "type": "array"
+          },
+          "max_delegation_depth": {
+            "maximum": 16,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "max_duration_s": {
+            "maximum": 31622400,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "max_tool_calls": {
+            "maximum": 1000000000,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "mission": {
+            "maxLength": 1024,
+            "minLength": 1,
+            "type": "string"
+          },
+          "resource_scope": {
+            "maxItems": 0,
+            "type": "array"
+          },
+          "tools": {
+            "description": "Per-tool argument constraints and approvals (docs/governance.md); left empty here because their grammar is richer than JSON Schema says.",
+            "maxProperties": 0,
+            "type": [
+              "object",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "agent_id",
+          "mission"
+        ],
+        "type": "object"
+      },
       "Agent": {
         "properties": {
           "created": {
@@ -1075,6 +1185,7 @@ enum OpenAPIDocument {
           "pop": {
             "description": "When parent_token is a key-bound AAT: a draft-01 proof, aat_tool `delegate_passport`, hta = this body without parent_token and pop.",
             "maxLength": 16384,
+            "minLength": 1,
             "type": [
               "string",
               "null"
@@ -1139,6 +1250,12 @@ enum OpenAPIDocument {
       },
       "EndRequest": {
         "properties": {
+          "pop": {
+            "description": "On a key-bound AAT session: the holder's proof (aat_tool `tessera:session/end` or `tessera:session/attest`, hta {}).",
+            "maxLength": 16384,
+            "minLength": 1,
+            "type": "string"
+          },
           "session_id": {
             "description": "A session id (a 256-bit bearer capability).",
             "maxLength": 4096,
@@ -1219,6 +1336,7 @@ enum OpenAPIDocument {
           "pop": {
             "description": "On a key-bound AAT session: the call's draft-01 proof of possession (aat_tool = tool_name, hta = arguments). Single use.",
             "maxLength": 16384,
+            "minLength": 1,
             "type": [
               "string",
               "null"
@@ -1319,6 +1437,43 @@ enum OpenAPIDocument {
         "required": [
           "status",
           "version"
+        ],
+        "type": "object"
+      },
+      "HolderJWK": {
+        "additionalProperties": false,
+        "description": "The holder's public JWK (a P-256 key, kty EC with x and y, is accepted too).",
+        "properties": {
+          "alg": {
+            "type": "string"
+          },
+          "crv": {
+            "enum": [
+              "Ed25519"
+            ],
+            "type": "string"
+          },
+          "kid": {
+            "type": "string"
+          },
+          "kty": {
+            "enum": [
+              "OKP"
+            ],
+            "type": "string"
+          },
+          "use": {
+            "type": "string"
+          },
+          "x": {
+            "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+            "type": "string"
+          }
+        },
+        "required": [
+          "kty",
+          "crv",
+          "x"
         ],
         "type": "object"
       },
@@ -2326,6 +2481,11 @@ enum OpenAPIDocument {
         "description": "RFC-002 §12.1 / RFC-003 §5.2. `mode` `ial0` needs a credential with badges:issue; `ial1` is authenticated by its proof alone. Without `mode`, a body with `challenge_id`/`proof_jws` is `ial1` and one without is `ial0` (RFC-003's migration note). `exp_s`/`aud` are Tessera's earlier names for `ttl`/`badge_aud` (and `badge_ttl`, RFC-003's name, is read when `ttl` is absent). Lifetimes above the registry's maximum (1 h) are capped."
       },
       "IssueRequest": {
+        "not": {
+          "required": [
+            "holder_key"
+          ]
+        },
         "properties": {
           "audience": {
             "oneOf": [
@@ -2353,16 +2513,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "format": {
-            "description": "aat: a root Attenuating Agent Token (draft-01) for the mission, bound to holder_key (docs/aat.md); constraints an AAT cannot express are refused with 400.",
             "enum": [
-              "passport",
-              "aat"
+              "passport"
             ],
             "type": "string"
-          },
-          "holder_key": {
-            "description": "With format aat: the holder's public JWK (Ed25519 or P-256).",
-            "type": "object"
           },
           "mission": {
             "$ref": "#/components/schemas/Mission"
@@ -3062,6 +3216,12 @@ enum OpenAPIDocument {
       },
       "SessionRequest": {
         "properties": {
+          "pop": {
+            "description": "On a key-bound AAT session: the holder's proof (aat_tool `tessera:session/end` or `tessera:session/attest`, hta {}).",
+            "maxLength": 16384,
+            "minLength": 1,
+            "type": "string"
+          },
           "session": {
             "description": "A session id (a 256-bit bearer capability).",
             "maxLength": 4096,
@@ -3075,6 +3235,7 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "StartRequest": {
+        "description": "Ardur's `kb_jwt` is refused with 400 (over 8192 bytes: MAX_KB_JWT_BYTES); prove possession with `pop`.",
         "properties": {
           "chain": {
             "description": "With token_type aat: the leaf's ancestors, root first.",
@@ -3089,16 +3250,10 @@ enum OpenAPIDocument {
               "null"
             ]
           },
-          "kb_jwt": {
-            "description": "Refused (Ardur's key-binding JWT; over 8192 bytes: 400 MAX_KB_JWT_BYTES). Use pop.",
-            "type": [
-              "string",
-              "null"
-            ]
-          },
           "pop": {
             "description": "With token_type aat: a draft-01 proof of possession, aat_tool `tessera:session/start`.",
             "maxLength": 16384,
+            "minLength": 1,
             "type": [
               "string",
               "null"
@@ -5629,7 +5784,14 @@ enum OpenAPIDocument {
                 }
               },
               "schema": {
-                "$ref": "#/components/schemas/IssueRequest"
+                "oneOf": [
+                  {
+                    "$ref": "#/components/schemas/IssueRequest"
+                  },
+                  {
+                    "$ref": "#/components/schemas/AATIssueRequest"
+                  }
+                ]
               }
             }
           },

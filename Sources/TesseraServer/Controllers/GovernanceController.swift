@@ -18,6 +18,10 @@ struct GovernanceController {
                 for field in ["cnf_jkt", "audience"] where body[field] != nil {
                     throw GovernanceError.invalid("\(field) cannot be expressed in an AAT: bind it with holder_key")
                 }
+                if case .object(let members)? = body["holder_key"],
+                    let stray = members.keys.sorted().first(where: { !["kty", "crv", "x", "y", "kid", "alg", "use"].contains($0) }) {
+                    throw GovernanceError.invalid("holder_key.\(stray) is not a public JWK member this server reads")
+                }
                 guard let holder = body["holder_key"], let jwk = try? StrictJSON.decode(JWK.self, from: Array(CanonicalJSON.serialize(holder).utf8)) else {
                     throw GovernanceError.invalid("holder_key must be the holder's public JWK (format aat is always key-bound)")
                 }

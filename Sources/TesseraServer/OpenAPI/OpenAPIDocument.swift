@@ -8,7 +8,6 @@ enum OpenAPIDocument {
   "components": {
     "schemas": {
       "AATIssueRequest": {
-        "additionalProperties": false,
         "properties": {
           "format": {
             "description": "A root Attenuating Agent Token (draft-01) for the mission, bound to holder_key (docs/aat.md); constraints an AAT cannot express are refused with 400.",
@@ -1445,7 +1444,10 @@ enum OpenAPIDocument {
         "description": "The holder's public JWK (a P-256 key, kty EC with x and y, is accepted too).",
         "properties": {
           "alg": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "crv": {
             "enum": [
@@ -1454,7 +1456,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "kid": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "kty": {
             "enum": [
@@ -1463,11 +1468,20 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "use": {
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "x": {
             "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
             "type": "string"
+          },
+          "y": {
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "required": [
@@ -2514,9 +2528,13 @@ enum OpenAPIDocument {
           },
           "format": {
             "enum": [
-              "passport"
+              "passport",
+              null
             ],
-            "type": "string"
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "mission": {
             "$ref": "#/components/schemas/Mission"

@@ -141,7 +141,13 @@ extension IAMService {
         var user = try await targetUser(request)
         try require(identity, Capability.usersWrite, in: user.defaultWorkspace)
         var generator = SystemRandomNumberGenerator()
-        let temporary = Base64URL.encode((0..<12).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        // 96 random bits as base64url; one that would start with "-" is drawn again, because a
+        // command line (`tg-login --password -x…`) reads it as an option (1 in 64 otherwise).
+        var drawn: String
+        repeat {
+            drawn = Base64URL.encode((0..<12).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        } while drawn.hasPrefix("-")
+        let temporary = drawn
         let hasher = self.hasher
         user.passwordHash = try await offLoop { try hasher.hash(temporary) }
         user.mustChangePassword = true

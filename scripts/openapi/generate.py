@@ -414,7 +414,7 @@ schemas["IAMRequest"] = {
 NULLABLE_I = {"type": ["integer", "null"]}
 VIOLATION = obj({"argument": S, "constraint": S, "detail": S}, ["argument", "constraint", "detail"])
 schemas["AATMission"] = json.loads(json.dumps(schemas["Mission"])) | {"description": "A mission an AAT can express: no resource scope (docs/aat.md)."}
-schemas["AATMission"]["properties"]["resource_scope"] = {"type": "array", "maxItems": 0}
+schemas["AATMission"]["properties"]["resource_scope"] = {"type": "array", "maxItems": 0, "items": {"type": "string"}}
 schemas |= {
     "ConsoleOverview": obj({
         "workspace": S, "username": S, "capabilities": STRINGS, "server_time": S,

@@ -98,6 +98,9 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "resource_scope": {
+            "items": {
+              "type": "string"
+            },
             "maxItems": 0,
             "type": "array"
           },

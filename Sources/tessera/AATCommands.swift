@@ -103,9 +103,7 @@ struct AATVerifyCommand: AsyncParsableCommand {
 
     static func readKeys(_ path: String) throws -> [ForeignPublicKey] {
         guard let data = FileManager.default.contents(atPath: path) else { throw CLIFailure("cannot read \(path)") }
-        let object = try StrictJSON.object(Array(data))
-        if object["keys"] != nil { return try StrictJSON.decode(JWKSet.self, from: data).keys.map { try ForeignPublicKey(jwk: $0) } }
-        return [try ForeignPublicKey(jwk: StrictJSON.decode(JWK.self, from: data))]
+        return try ForeignPublicKey.keys(jwkOrJWKS: data)
     }
 }
 

@@ -44,6 +44,13 @@ public struct ForeignPublicKey: Sendable, Equatable {
         thumbprint = JWKThumbprint.sha256(self.jwk)
     }
 
+    /// The keys of a JWK or JWKS document (a trust-anchor or issuer key file, a JWKS URL's body).
+    public static func keys(jwkOrJWKS data: Data) throws -> [ForeignPublicKey] {
+        let object = try StrictJSON.object(Array(data))
+        if object["keys"] != nil { return try StrictJSON.decode(JWKSet.self, from: data).keys.map { try ForeignPublicKey(jwk: $0) } }
+        return [try ForeignPublicKey(jwk: StrictJSON.decode(JWK.self, from: data))]
+    }
+
     /// The only JWS `alg` this key verifies.
     public var algorithm: String {
         switch backing {

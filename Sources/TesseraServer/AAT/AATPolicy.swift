@@ -80,11 +80,7 @@ public struct AATPolicy: Sendable {
 
     static func parse(_ data: Data, source path: String, setting: String) throws -> [ForeignPublicKey] {
         do {
-            let object = try StrictJSON.object(Array(data))
-            if object["keys"] != nil {
-                return try StrictJSON.decode(JWKSet.self, from: data).keys.map { try ForeignPublicKey(jwk: $0) }
-            }
-            return [try ForeignPublicKey(jwk: try StrictJSON.decode(JWK.self, from: data))]
+            return try ForeignPublicKey.keys(jwkOrJWKS: data)
         } catch {
             throw ConfigurationError.unreadable(path: path, reason: "\(setting): not a public Ed25519 or P-256 JWK / JWKS (\(error))")
         }

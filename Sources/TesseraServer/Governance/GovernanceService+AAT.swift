@@ -110,15 +110,7 @@ extension GovernanceService {
         if chain.tokens.count > 1 { passport.parent_jti = chain.tokens[chain.tokens.count - 2].jti }
         let lineage = try await checkLineage(chain, workspace: workspace)
         let session = SessionState(id: passport.jti, passport: passport, startedAt: now)
-        do {
-            try await store.startSession(session)
-        } catch {
-            switch error {
-            case .conflict: throw GovernanceError.passportAlreadyUsed
-            case .revoked: throw GovernanceError.passportRevoked
-            default: throw GovernanceError.replayCacheUnavailable
-            }
-        }
+        try await open(session)
         // The chain is the session's lineage, recorded once the session exists (a refused start
         // writes nothing): revoking any link's jti ends it, and children delegated from it.
         for record in lineage { try? await store.recordPassport(record) }

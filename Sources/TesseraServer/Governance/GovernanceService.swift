@@ -122,6 +122,13 @@ public struct GovernanceService: Sendable {
             try await checkProof(proof, jkt: jkt, passport: claims, purpose: .sessionStart, childJKT: nil)
         }
         let session = SessionState(id: Self.newSessionID(), passport: claims, startedAt: clock.now())
+        try await open(session)
+        return session
+    }
+
+    /// Stores a new session (passport or AAT): its passport's one use, checked against
+    /// revocation inside the store's transaction.
+    func open(_ session: SessionState) async throws {
         do {
             try await store.startSession(session)
         } catch {
@@ -133,7 +140,6 @@ public struct GovernanceService: Sendable {
                 throw GovernanceError.replayCacheUnavailable
             }
         }
-        return session
     }
 
     /// 256 random bits: the session id is a bearer capability for /evaluate and /end.

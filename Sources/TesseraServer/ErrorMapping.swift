@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import TesseraCore
 import TesseraStore
@@ -67,6 +68,27 @@ enum ErrorMapping {
         case .rfc(let status, let code, let message, let wait):
             APIError(HTTPResponse.Status(code: status), type: code, message: message, shape: .coded, retryAfter: wait)
         }
+    }
+
+    /// An OAuth error at the token, registration, revocation and introspection endpoints: the
+    /// RFC's status and JSON (RFC 6749 §5.2: 400, or 401 for a failed client authentication;
+    /// RFC 7591 §3.2.2; RFC 9449 §5), never cached.
+    static func oauth(_ failure: OAuthFailure, basicAuthentication: Bool = false) -> Response {
+        let status: HTTPResponse.Status =
+            switch failure {
+            case .invalidClient: .unauthorized
+            case .temporarilyUnavailable: .serviceUnavailable
+            case .slowDown: .tooManyRequests
+            default: .badRequest
+            }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("Pragma")!] = "no-cache"
+        if case .invalidClient = failure { headers[.wwwAuthenticate] = basicAuthentication ? "Basic realm=\"tessera\"" : "Bearer realm=\"tessera\"" }
+        if case .invalidDPoPProof = failure { headers[.wwwAuthenticate] = "DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\"" }
+        let body = CanonicalJSON.serialize(.object(["error": .string(failure.code), "error_description": .string(failure.description)]))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// Any error as an ``APIError`` (nil when it is not one of ours: the caller answers a masked 500).

@@ -57,6 +57,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Origins mission declarations and their status lists may be fetched from (`https://host[:port]`,
     /// or `http://` for a loopback address only).
     public var mdOrigins: [String] = []
+    /// Origins the OAuth server may fetch Client ID Metadata Documents from although they are not
+    /// public addresses (loopback or private networks: tests, an intranet). Public https origins
+    /// need no entry.
+    public var oauthCIMDAllowOrigins: [String] = []
     /// Whether a client may start a session from a key-bound AAT without proof of possession
     /// (`require_pop:false`, Ardur's bearer mode). Off by default: the token is then a bearer
     /// credential, which is what `cnf` exists to prevent.
@@ -107,6 +111,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var aatTrustAnchors: [String: String]?
         public var mdIssuers: [String: String]?
         public var mdOrigins: [String]?
+        public var oauthCIMDAllowOrigins: [String]?
         public var aatPopOptOut: Bool?
 
         public init(
@@ -151,6 +156,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case aatTrustAnchors = "aat_trust_anchors"
             case mdIssuers = "md_issuers"
             case mdOrigins = "md_origins"
+            case oauthCIMDAllowOrigins = "oauth_cimd_allow_origins"
             case aatPopOptOut = "aat_pop_opt_out"
         }
 
@@ -187,6 +193,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 layer.mdIssuers = try ServerConfiguration.parseIssuerKeys(list.split(separator: ",").map(String.init), name: "TESSERA_MD_ISSUERS")
             }
             if let list = env["TESSERA_MD_ORIGINS"] { layer.mdOrigins = list.split(separator: ",").map(String.init) }
+            if let list = env["TESSERA_OAUTH_CIMD_ALLOW_ORIGINS"] { layer.oauthCIMDAllowOrigins = list.split(separator: ",").map(String.init) }
             if let value = env["TESSERA_AAT_POP_OPT_OUT"] {
                 switch value.lowercased() {
                 case "1", "true", "yes": layer.aatPopOptOut = true
@@ -219,7 +226,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                         "durable_commits", "bootstrap_mode", "database_url", "issuer", "auth_cache_seconds", "login_ttl_seconds",
                         "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url", "status_list_ttl_seconds",
                         "header_timeout_seconds", "idle_timeout_seconds", "request_timeout_seconds", "websocket_idle_timeout_seconds",
-                        "aat_trust_anchors", "md_issuers", "md_origins", "aat_pop_opt_out",
+                        "aat_trust_anchors", "md_issuers", "md_origins", "aat_pop_opt_out", "oauth_cimd_allow_origins",
                     ])
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
@@ -267,6 +274,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.aatTrustAnchors { config.aatTrustAnchors = v }
             if let v = layer.mdIssuers { config.mdIssuers = v }
             if let v = layer.mdOrigins { config.mdOrigins = v }
+            if let v = layer.oauthCIMDAllowOrigins { config.oauthCIMDAllowOrigins = v }
             if let v = layer.aatPopOptOut { config.aatPopOptOut = v }
         }
         try config.validate()
@@ -355,6 +363,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         for origin in mdOrigins where MissionFetcher.Origin(origin) == nil {
             throw .invalid(name: "md_origins", value: "\(origin) (expected https://host[:port], or http:// with a loopback address)")
         }
+        for origin in oauthCIMDAllowOrigins where MissionFetcher.Origin(origin, allowingAnyHTTP: true) == nil {
+            throw .invalid(name: "oauth_cimd_allow_origins", value: "\(origin) (expected http(s)://host[:port])")
+        }
         guard (16...1_000_000).contains(connectionLimits.maximumConnections) else {
             throw .invalid(name: "max_connections", value: String(connectionLimits.maximumConnections))
         }
@@ -394,6 +405,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("aat_trust_anchors", aatTrustAnchors.isEmpty ? "(none)" : aatTrustAnchors.keys.sorted().map { "\($0)=\(aatTrustAnchors[$0]!)" }.joined(separator: ",")),
             ("md_issuers", mdIssuers.isEmpty ? "(none)" : mdIssuers.keys.sorted().map { "\($0)=\(mdIssuers[$0]!)" }.joined(separator: ",")),
             ("md_origins", mdOrigins.isEmpty ? "(none)" : mdOrigins.joined(separator: ",")),
+            ("oauth_cimd_allow_origins", oauthCIMDAllowOrigins.isEmpty ? "(none)" : oauthCIMDAllowOrigins.joined(separator: ",")),
             ("aat_pop_opt_out", String(aatPopOptOut)),
             ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(Self.redacted(mcpUpstreams[$0]!))" }.joined(separator: ",")),
         ]

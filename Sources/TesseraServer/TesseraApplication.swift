@@ -17,6 +17,8 @@ public struct ServerEnvironment: Sendable {
     /// The registry's public origin (`iss` of badges); see ``RegistryOrigin``.
     public let origin: RegistryOrigin
     public let statusLists: StatusListService
+    /// The OAuth 2.1 authorization server of the MCP gateway.
+    public let oauth: OAuthService
     public let clock: any TesseraClock
     public let logger: Logger
 
@@ -52,6 +54,9 @@ public struct ServerEnvironment: Sendable {
             aat: try await AATPolicy.load(configuration: configuration, origin: origin), statusTTL: configuration.statusListTTLSeconds)
         self.badges = BadgeService(
             store: store, keys: keys, clock: clock, origin: origin, statusLists: statusLists, settings: badgeSettings, logger: logger)
+        self.oauth = OAuthService(
+            store: store, governance: governance, iam: iam, badges: badges, origin: origin, upstreams: Array(configuration.mcpUpstreams.keys),
+            clock: clock, logger: logger, cimdAllowOrigins: configuration.oauthCIMDAllowOrigins)
     }
 
     /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
@@ -101,8 +106,10 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     ).register(on: authZENRoutes)
     try MCPGatewayController(
         upstreams: environment.configuration.mcpUpstreams, origin: environment.origin,
-        governance: environment.governance, store: environment.store, clock: environment.clock, logger: environment.logger
+        governance: environment.governance, store: environment.store, clock: environment.clock, logger: environment.logger,
+        oauth: environment.oauth
     ).register(on: routes)
+    try OAuthController(oauth: environment.oauth, secureCookies: environment.origin.current.hasPrefix("https://")).register(on: routes)
     try ConsoleController(
         console: ConsoleService(
             store: environment.store, keys: environment.keys, badges: environment.badges, feed: environment.governance.feed,

@@ -265,6 +265,30 @@ enum SQLiteMigrations {
             "v12-approvals-by-workspace",
             "CREATE INDEX gov_approvals_by_workspace ON gov_approvals(workspace, status, expires_at);"
         ),
+        (
+            // The OAuth authorization server: templates, clients, pending sign-ins, codes and
+            // refresh tokens, one table (see OAuthStore). Secrets are stored as digests only.
+            "v13-oauth",
+            """
+            CREATE TABLE oauth_records (
+                kind TEXT NOT NULL,
+                id TEXT NOT NULL,
+                family TEXT NOT NULL DEFAULT '',
+                client_id TEXT NOT NULL DEFAULT '',
+                subject TEXT NOT NULL DEFAULT '',
+                workspace TEXT NOT NULL DEFAULT '',
+                body TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL,
+                used INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (kind, id)
+            );
+            CREATE INDEX oauth_records_by_family ON oauth_records(family) WHERE family <> '';
+            CREATE INDEX oauth_records_by_client ON oauth_records(client_id);
+            CREATE INDEX oauth_records_by_expiry ON oauth_records(expires_at) WHERE expires_at IS NOT NULL;
+            CREATE INDEX oauth_records_by_workspace ON oauth_records(kind, workspace, created_at);
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

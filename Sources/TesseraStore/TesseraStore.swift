@@ -5,7 +5,7 @@ import TesseraCore
 /// fleet); the server and its tests depend only on these protocols.
 ///
 /// Every method is atomic on its own: a caller never sees half of a rotation or of an append.
-public protocol TesseraStore: SigningKeyStore, AuditStore, IdentityStore, GovernanceStore, AgentStore, ProofReplayStore {
+public protocol TesseraStore: SigningKeyStore, AuditStore, IdentityStore, GovernanceStore, AgentStore, ProofReplayStore, OAuthStore {
     /// The schema version reached by the migrations that ran at open.
     func schemaVersion() async throws(StoreError) -> Int
 

@@ -41,6 +41,8 @@ struct Serve: AsyncParsableCommand {
     var mdIssuer: [String] = []
     @Option(name: .customLong("md-origin"), help: "An origin mission declarations and their status lists may be fetched from (https://host[:port], or http:// on loopback); repeatable.")
     var mdOrigin: [String] = []
+    @Option(name: .customLong("oauth-cimd-allow-origin"), help: "An origin OAuth client metadata documents may be fetched from although it is not a public address (loopback, private network); repeatable.")
+    var oauthCIMDAllowOrigin: [String] = []
     @Flag(name: .customLong("aat-pop-opt-out"), help: "Let clients start sessions from key-bound AATs without proof of possession (require_pop:false). Off by default.")
     var aatPopOptOut = false
     @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
@@ -71,6 +73,7 @@ struct Serve: AsyncParsableCommand {
             if !aatTrustAnchor.isEmpty { flagLayer.aatTrustAnchors = try ServerConfiguration.parseIssuerKeys(aatTrustAnchor, name: "--aat-trust-anchor") }
             if !mdIssuer.isEmpty { flagLayer.mdIssuers = try ServerConfiguration.parseIssuerKeys(mdIssuer, name: "--md-issuer") }
             if !mdOrigin.isEmpty { flagLayer.mdOrigins = mdOrigin }
+            if !oauthCIMDAllowOrigin.isEmpty { flagLayer.oauthCIMDAllowOrigins = oauthCIMDAllowOrigin }
             if aatPopOptOut { flagLayer.aatPopOptOut = true }
             if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
             flagLayer.publicURL = publicURL

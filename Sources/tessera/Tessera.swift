@@ -15,6 +15,7 @@ struct Tessera: AsyncParsableCommand {
         subcommands: [
             Serve.self, VersionCommand.self, KeyCommand.self, IAMCommand.self, PassportCommand.self, SessionCommand.self,
             ReceiptsCommand.self, ApprovalCommand.self, GatewayCommand.self, AgentCommand.self, BadgeCommand.self, BenchCommand.self, AATCommand.self,
+            MissionCommand.self, OAuthCommand.self,
         ]
     )
 

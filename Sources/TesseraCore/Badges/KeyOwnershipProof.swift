@@ -140,6 +140,12 @@ public struct DPoPProofClaims: JWSClaims, Equatable {
         return try CompactJWS.sign(claims, header: .init(typ: type, jwk: key.publicKey.publicJWK), key: key)
     }
 
+    static func athHolds(_ claim: JSONValue?, _ badge: String?) -> Bool {
+        guard let badge else { return claim == nil }
+        guard case .string(let ath)? = claim else { return false }
+        return ConstantTime.equals(Array(ath.utf8), Array(Self.ath(badge).utf8))
+    }
+
     /// RFC 9449 §4.3: compared without query and fragment.
     public static func htuForm(_ url: String) -> String {
         String(url.prefix { $0 != "?" && $0 != "#" })
@@ -147,7 +153,10 @@ public struct DPoPProofClaims: JWSClaims, Equatable {
 
     /// Verifies a proof for this request, bound to `key` and `badge`; returns its `jti` and `iat`
     /// for the caller's replay cache. Any failure is `BADGE_PROOF_INVALID`.
-    public static func verify(_ proof: String, method: String, url: String, badge: String, key: Ed25519PublicKey, now: Int64) throws(BadgeError) -> (jti: String, iat: Int64) {
+    ///
+    /// `badge` nil: a proof sent to a token endpoint (RFC 9449 §5), where no access token exists
+    /// yet; `ath` must then be absent.
+    public static func verify(_ proof: String, method: String, url: String, badge: String?, key: Ed25519PublicKey, now: Int64) throws(BadgeError) -> (jti: String, iat: Int64) {
         guard let parsed = try? JWSVerifier.parse(proof, policy: JWSPolicy(maxTokenBytes: 4 * 1024), kids: nil),
             parsed.header.typ == type, parsed.header.alg == "EdDSA", let headerBytes = Base64URL.decode(bytes: proof.utf8.prefix { $0 != UInt8(ascii: ".") }[...]),
             let header = try? StrictJSON.object(headerBytes, maximumDepth: 4), case .object(let jwk)? = header["jwk"], jwk["d"] == nil,
@@ -157,7 +166,7 @@ public struct DPoPProofClaims: JWSClaims, Equatable {
             let o = try? StrictJSON.object(parsed.payload), case .string(let jti)? = o["jti"], !jti.isEmpty, jti.utf8.count <= 128,
             case .string(let htm)? = o["htm"], htm == method, case .string(let htu)? = o["htu"], htuForm(htu) == htuForm(url),
             let iat = try? o.optionalInt64("iat"), abs(now - iat) <= window,
-            case .string(let ath)? = o["ath"], ConstantTime.equals(Array(ath.utf8), Array(Self.ath(badge).utf8))
+            athHolds(o["ath"], badge)
         else { throw .proofInvalid }
         return (jti, iat)
     }

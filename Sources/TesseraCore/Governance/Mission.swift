@@ -152,6 +152,10 @@ public struct PassportClaims: JWSClaims, Equatable {
     /// Set on the passport of a session started from an AAT: where the grant came from and the
     /// mission it is bound to (receipts carry it as `evidence_proof_ref`).
     public var aat: AATBinding?
+    /// Set on a passport issued by the OAuth authorization server: the granted scopes (mission
+    /// template names, space separated) and the OAuth client it was issued to.
+    public var scope: String?
+    public var client_id: String?
 
     public init(mission: Mission, issuer: String, workspace: String, issuedAt: Int64, ttl: Int64, jti: String = UUID().uuidString.lowercased(), depth: Int = 0, parentJTI: String? = nil, jkt: String? = nil) {
         self.iss = issuer

@@ -26,10 +26,17 @@ public enum Capability {
     /// like `/evaluate` with the session id, so it is granted on its own, not with reading.
     public static let decisionsEvaluate = "decisions:evaluate"
 
+    /// Mission templates (OAuth scopes), OAuth grants of a workspace, and (system-level, admins
+    /// only) registered OAuth clients: reading, and managing.
+    public static let oauthRead = "oauth:read"
+    public static let oauthWrite = "oauth:write"
+    /// RFC 7662 introspection of tokens of a workspace, for resource servers that are not Tessera.
+    public static let tokensIntrospect = "tokens:introspect"
+
     public static let all: Set<String> = [
         usersRead, usersWrite, usersAdmin, keysSelf, keysAdmin, workspacesAdmin, iamAdmin, metricsRead,
         agentsRead, agentsWrite, badgesIssue, badgesRevoke, passportsIssue, passportsRevoke, sessionsRead,
-        receiptsRead, auditRead, approvalsGrant, decisionsEvaluate,
+        receiptsRead, auditRead, approvalsGrant, decisionsEvaluate, oauthRead, oauthWrite, tokensIntrospect,
     ]
 }
 
@@ -60,11 +67,11 @@ public struct RoleGrant: Sendable, Hashable, Codable {
 /// system-level capability.
 public enum RoleCatalog {
     static let reader: Set<String> = [
-        Capability.keysSelf, Capability.agentsRead, Capability.sessionsRead, Capability.receiptsRead,
+        Capability.keysSelf, Capability.agentsRead, Capability.sessionsRead, Capability.receiptsRead, Capability.oauthRead,
     ]
     static let writer: Set<String> = reader.union([
         Capability.agentsWrite, Capability.badgesIssue, Capability.badgesRevoke, Capability.passportsIssue,
-        Capability.passportsRevoke,
+        Capability.passportsRevoke, Capability.oauthWrite, Capability.tokensIntrospect,
     ])
 
     /// Approvers read like readers and may grant or deny approvals.
@@ -72,7 +79,7 @@ public enum RoleCatalog {
 
     /// A policy enforcement point's service account (an AuthZEN client such as a gateway or a
     /// mesh): it may ask for decisions in its workspace and manage its own API keys, nothing else.
-    static let evaluator: Set<String> = [Capability.keysSelf, Capability.decisionsEvaluate]
+    static let evaluator: Set<String> = [Capability.keysSelf, Capability.decisionsEvaluate, Capability.tokensIntrospect]
 
     public static let roles: Set<String> = ["reader", "writer", "approver", "evaluator", "admin"]
 

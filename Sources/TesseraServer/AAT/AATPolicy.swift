@@ -37,7 +37,7 @@ public struct AATPolicy: Sendable {
         for issuer in configuration.mdIssuers.keys.sorted() {
             policy.missionIssuers[issuer] = try await keys(source: configuration.mdIssuers[issuer]!, setting: "md_issuers")
         }
-        policy.fetcher = MissionFetcher(origins: configuration.mdOrigins.compactMap(MissionFetcher.Origin.init))
+        policy.fetcher = MissionFetcher(origins: configuration.mdOrigins.compactMap { MissionFetcher.Origin($0) })
         policy.popOptOut = configuration.aatPopOptOut
         return policy
     }
@@ -66,7 +66,7 @@ public struct AATPolicy: Sendable {
         for issuer in configuration.mdIssuers.keys.sorted() {
             missionIssuers[issuer] = try Self.keys(file: configuration.mdIssuers[issuer]!, setting: "md_issuers")
         }
-        fetcher = MissionFetcher(origins: configuration.mdOrigins.compactMap(MissionFetcher.Origin.init))
+        fetcher = MissionFetcher(origins: configuration.mdOrigins.compactMap { MissionFetcher.Origin($0) })
         popOptOut = configuration.aatPopOptOut
     }
 

@@ -15,12 +15,13 @@ public struct MissionFetcher: Sendable {
         public var host: String
         public var port: Int
 
-        /// `https://host[:port]`, or `http://` with a loopback host; nothing after the authority.
-        public init?(_ text: String) {
+        /// `https://host[:port]`, or `http://` with a loopback host (any host with
+        /// `allowingAnyHTTP`); nothing after the authority.
+        public init?(_ text: String, allowingAnyHTTP: Bool = false) {
             guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(), !host.isEmpty,
                 url.user == nil, url.password == nil, url.query == nil, url.fragment == nil, url.path.isEmpty || url.path == "/"
             else { return nil }
-            guard scheme == "https" || (scheme == "http" && Self.isLoopback(host)) else { return nil }
+            guard scheme == "https" || (scheme == "http" && (allowingAnyHTTP || Self.isLoopback(host))) else { return nil }
             self.scheme = scheme
             self.host = host
             self.port = url.port ?? (scheme == "https" ? 443 : 80)

@@ -81,6 +81,27 @@ public struct GovernanceService: Sendable {
             mission: mission, issuer: issuer, workspace: identity.workspace, issuedAt: clock.now().unixSeconds,
             ttl: Int64(request.ttl), jkt: jkt)
         claims.aud = request.audience.map(Audience.init)
+        return try await mint(claims)
+    }
+
+    /// Signs a passport the OAuth authorization server grants: its mission is the union of the
+    /// granted templates, `sub` the user or agent, `aud` the RFC 8707 resource. The caller (the
+    /// token endpoint) has authenticated the client and the grant.
+    public func issueOAuth(
+        mission: Mission, workspace: String, subject: String, clientID: String, scope: String, audience: String, jkt: String?, ttl: Int
+    ) async throws -> (String, PassportClaims) {
+        var claims = PassportClaims(
+            mission: mission, issuer: issuer, workspace: workspace, issuedAt: clock.now().unixSeconds, ttl: Int64(ttl), jkt: jkt)
+        claims.sub = subject
+        claims.aud = Audience([audience])
+        claims.scope = scope
+        claims.client_id = clientID
+        return try await mint(claims)
+    }
+
+    /// Allocates the status-list entry, signs, and records the passport.
+    func mint(_ unsigned: PassportClaims) async throws -> (String, PassportClaims) {
+        var claims = unsigned
         claims.status = try await statusLists.allocate(
             kind: "passport", jti: claims.jti, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
         let token = try await keys.sign(claims, type: PassportClaims.type)
@@ -88,6 +109,15 @@ public struct GovernanceService: Sendable {
         // starts a session, and a revocation by jti knows its workspace.
         try await store.recordPassport(PassportRecord(claims))
         return (token, claims)
+    }
+
+    /// Revokes a passport and everything delegated from it, for the OAuth server (a refresh-token
+    /// family ended by reuse, a grant revoked, a client deleted): the caller has decided.
+    func revokeGranted(jti: String) async throws {
+        try await store.revoke(jti: jti, at: clock.now())
+        statusLists.invalidate()
+        revocations.clear()
+        logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "oauth"])
     }
 
     /// Verifies a passport: `invalidToken` for anything that does not verify, `passportRevoked`

@@ -73,6 +73,34 @@ extension IAMService {
     /// password and answers the same 401. Throttling is checked first, per username and address.
     public func login(username: String, password: String, workspace: String?, clientAddress: String?) async throws(IAMError) -> LoginResult {
         let now = clock.now()
+        let user = try await authenticate(username: username, password: password, clientAddress: clientAddress)
+        let target = (workspace?.isEmpty == false) ? workspace! : user.defaultWorkspace
+        let identity = Identity(user: user, workspace: target, source: .login(jti: ""))
+        let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
+            || target == user.defaultWorkspace
+        guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
+            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace")
+            throw .authFailed
+        }
+        let expires = now.addingTimeInterval(settings.loginLifetime)
+        let claims = LoginClaims(
+            iss: settings.issuer, sub: user.id, workspace: target, iat: now.unixSeconds, exp: expires.unixSeconds,
+            epoch: user.tokenEpoch)
+        let token: String
+        do {
+            token = try await keys.sign(claims, type: LoginClaims.type)
+        } catch {
+            throw .unavailable
+        }
+        await audit(identity, "login", target: user.id)
+        return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
+    }
+
+    /// The enabled user a username and password name, through the login throttle (per username
+    /// and address), in constant work whether the user exists or not. `/login` and the OAuth
+    /// sign-in page both come here, so both are throttled alike.
+    public func authenticate(username: String, password: String, clientAddress: String?) async throws(IAMError) -> UserRecord {
+        let now = clock.now()
         let ticket = try admit(username: username, address: clientAddress, now: now)
         let user: UserRecord?
         do {
@@ -90,14 +118,6 @@ extension IAMService {
             throw .authFailed
         }
         throttle.finish(ticket, succeeded: true)
-        let target = (workspace?.isEmpty == false) ? workspace! : user.defaultWorkspace
-        let identity = Identity(user: user, workspace: target, source: .login(jti: ""))
-        let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
-            || target == user.defaultWorkspace
-        guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
-            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace")
-            throw .authFailed
-        }
         if hasher.needsRehash(user.passwordHash) {
             var upgraded = user
             if let hash = try? await offLoop({ try hasher.hash(password) }) {
@@ -105,18 +125,7 @@ extension IAMService {
                 try? await store.updateUser(upgraded)
             }
         }
-        let expires = now.addingTimeInterval(settings.loginLifetime)
-        let claims = LoginClaims(
-            iss: settings.issuer, sub: user.id, workspace: target, iat: now.unixSeconds, exp: expires.unixSeconds,
-            epoch: user.tokenEpoch)
-        let token: String
-        do {
-            token = try await keys.sign(claims, type: LoginClaims.type)
-        } catch {
-            throw .unavailable
-        }
-        await audit(identity, "login", target: user.id)
-        return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
+        return user
     }
 
     /// Admits a password check through the throttle, or refuses with 429 and `Retry-After`.

@@ -35,6 +35,8 @@ struct MCPGatewayController {
     let store: any TesseraStore
     let clock: any TesseraClock
     let logger: Logger
+    /// The authorization server: the scopes each resource offers, and step-up on a refusal.
+    let oauth: OAuthService?
     /// Passport `jti` → its governance session: fixed once started, so a request after the first
     /// needs no store read to find it.
     let sessions = TTLCache<String, String>(ttl: TimeInterval(GovernanceService.maxTTL))
@@ -75,12 +77,16 @@ struct MCPGatewayController {
         var dpop_signing_alg_values_supported = ["EdDSA"]
         var resource_name: String
         var resource_documentation = "https://github.com/tessera/tessera/blob/main/docs/mcp.md"
+        /// The mission templates offered on this resource (the OAuth scopes a client may ask for).
+        var scopes_supported: [String]?
     }
 
     @Sendable func metadata(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         guard let name = context.parameters.get("name"), upstreams[name] != nil else { throw APIError.notFound() }
+        let scopes = try await oauth?.scopes(offeredOn: name)
         return try JSONResponse(ResourceMetadata(
-            resource: resource(name), authorization_servers: [origin.current], resource_name: "Tessera MCP gateway: \(name)"))
+            resource: resource(name), authorization_servers: [origin.current], resource_name: "Tessera MCP gateway: \(name)",
+            scopes_supported: scopes))
             .response(from: request, context: context)
     }
 
@@ -105,6 +111,18 @@ struct MCPGatewayController {
         headers[.contentType] = "application/json"
         let body = CanonicalJSON.serialize(.object(["error": .string(error ?? "unauthorized")]))
         return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// 403 with `error="insufficient_scope"`, the scopes to ask for, and the resource metadata
+    /// (RFC 6750 §3.1, RFC 9728 §5.1).
+    func insufficientScope(_ name: String, scopes: [String], reason: String?) -> Response {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] =
+            "Bearer error=\"insufficient_scope\", scope=\(Self.quoted(scopes.joined(separator: " "))), resource_metadata=\(Self.quoted(metadataURL(name))), error_description=\(Self.quoted("this call needs another mission template"))"
+        headers[.contentType] = "application/json"
+        var body: [String: JSONValue] = ["error": .string("insufficient_scope"), "scope": .string(scopes.joined(separator: " "))]
+        if let reason { body["reason"] = .string(reason) }
+        return Response(status: .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: CanonicalJSON.serialize(.object(body)))))
     }
 
     /// The access token from `Authorization: Bearer …` or `Authorization: DPoP …` (RFC 9449 §7.1).
@@ -176,6 +194,13 @@ struct MCPGatewayController {
             default: return jsonRPC(error: -32602, "tools/call params.arguments must be an object", id: id)
             }
             let result = try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
+            // An OAuth-issued passport refused a call some other template offered here would
+            // allow: step-up (MCP 2026-07-28 § Scope challenge), naming every scope needed at once.
+            if result.decision == "DENY", claims.scope != nil, let oauth,
+                let scopes = await oauth.stepUpScopes(for: claims, upstream: name, tool: tool, arguments: arguments)
+            {
+                return insufficientScope(name, scopes: scopes, reason: result.reason)
+            }
             if let refusal = MCPGovernance.refusal(result, id: id) { return jsonRPC(refusal) }
             receipt = result.receipt_id.map { (id, $0) }
         }

@@ -148,5 +148,21 @@ enum PostgresMigrations {
             "v12-approvals-by-workspace",
             ["CREATE INDEX gov_approvals_by_workspace ON gov_approvals(workspace, status, expires_at)"]
         ),
+        (
+            // As on SQLite: the OAuth authorization server's records.
+            "v13-oauth",
+            [
+                """
+                CREATE TABLE oauth_records (kind TEXT NOT NULL, id TEXT NOT NULL, family TEXT NOT NULL DEFAULT '',
+                    client_id TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '', workspace TEXT NOT NULL DEFAULT '',
+                    body TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
+                    used BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (kind, id))
+                """,
+                "CREATE INDEX oauth_records_by_family ON oauth_records(family) WHERE family <> ''",
+                "CREATE INDEX oauth_records_by_client ON oauth_records(client_id)",
+                "CREATE INDEX oauth_records_by_expiry ON oauth_records(expires_at) WHERE expires_at IS NOT NULL",
+                "CREATE INDEX oauth_records_by_workspace ON oauth_records(kind, workspace, created_at)",
+            ]
+        ),
     ]
 }

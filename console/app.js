@@ -10,6 +10,7 @@ import * as feed from './feed.js';
 import * as receipts from './receipts.js';
 import * as approvals from './approvals.js';
 import * as iam from './iam.js';
+import * as oauth from './oauth.js';
 
 const views = [
   { id: 'overview', title: 'Overview', module: overview, needs: null },
@@ -18,6 +19,7 @@ const views = [
   { id: 'feed', title: 'Decision feed', module: feed, needs: 'receipts:read' },
   { id: 'receipts', title: 'Receipts', module: receipts, needs: 'receipts:read' },
   { id: 'approvals', title: 'Approvals', module: approvals, needs: 'approvals:grant' },
+  { id: 'oauth', title: 'OAuth', module: oauth, needs: null },
   { id: 'iam', title: 'IAM', module: iam, needs: null },
 ];
 

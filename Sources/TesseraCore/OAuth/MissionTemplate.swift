@@ -64,7 +64,7 @@ public struct MissionTemplate: Sendable, Equatable, Codable {
         do {
             mission = try Mission.parse(raw)
         } catch {
-            throw .invalid(error.description.hasPrefix("mission") ? error.description : "mission: \(error.description)")
+            throw .invalid(error.description.contains("mission") ? error.description : "mission: \(error.description)")
         }
         var resources: [String]?
         if let value = object["resources"], value != .null {

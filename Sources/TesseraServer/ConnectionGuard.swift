@@ -76,6 +76,16 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     var phase: Phase = .idle(first: true)
     /// The last four bytes seen, to find `\r\n\r\n` across reads.
     var tail: UInt32 = 0
+    /// Bytes of the current request head so far, and whether its request line has ended.
+    var headBytes = 0
+    var requestLineEnded = false
+    var requestLineTooLong = false
+    /// A longer head is answered 414 (request line) or 431 (header fields) at once and the
+    /// connection closed. Without this bound the HTTP parser's own limit (80 KiB) failed the
+    /// request inside the upgrade handler, which answered nothing and held the connection until
+    /// the idle deadline.
+    static let maximumHeadBytes = 64 * 1024
+    var answeredOversized = false
     var deadline: NIODeadline = .now()
     var timer: Scheduled<Void>?
 
@@ -99,11 +109,16 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Refused for an oversized head and closing: nothing more reaches the HTTP parser.
+        if answeredOversized { return }
         let buffer = unwrapInboundIn(data)
         switch phase {
         case .idle:
             phase = .head
             tail = 0
+            headBytes = 0
+            requestLineEnded = false
+            requestLineTooLong = false
             deadline = .now() + limits.headerTimeout
             scanForHeadEnd(buffer)
         case .head:
@@ -113,13 +128,30 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         case .webSocket:
             deadline = .now() + limits.webSocketIdleTimeout
         }
+        if headBytes > Self.maximumHeadBytes {
+            answeredOversized = true
+            let status = requestLineEnded && !requestLineTooLong ? "431 Request Header Fields Too Large" : "414 URI Too Long"
+            let answer = "HTTP/1.1 \(status)\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+            phase = .request
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
         context.fireChannelRead(data)
     }
 
     func scanForHeadEnd(_ buffer: ByteBuffer) {
         for byte in buffer.readableBytesView {
             tail = tail << 8 | UInt32(byte)
+            headBytes += 1
+            if tail & 0xFFFF == 0x0D0A, !requestLineEnded {
+                requestLineEnded = true
+                requestLineTooLong = headBytes > Self.maximumHeadBytes
+            }
             if tail == 0x0D0A_0D0A {
+                // A head that ended over the bound is refused too; one under it stops counting.
+                if headBytes <= Self.maximumHeadBytes { headBytes = 0 }
                 phase = .request
                 deadline = .now() + limits.requestTimeout
                 return

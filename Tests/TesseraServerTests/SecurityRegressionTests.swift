@@ -195,6 +195,32 @@ struct SecurityRegressionTests {
         }
     }
 
+    @Test("6b: a request head over 64 KiB is answered 414 (long request line) or 431 (long header fields) at once, and closed")
+    func oversizedHeads() async throws {
+        let fixture = try await IAMFixture.make()
+        let app = try buildApplication(fixture.environment)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for (request, status) in [
+                ("GET /health?x=" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"),
+                ("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "b", count: 70_000) + "\r\n\r\n", "431"),
+            ] {
+                let answer = try await offPool { () -> String in
+                    let fd = try connectLoopback(port)
+                    defer { close(fd) }
+                    _ = request.withCString { write(fd, $0, strlen($0)) }
+                    var buffer = [UInt8](repeating: 0, count: 64)
+                    let count = read(fd, &buffer, buffer.count)
+                    return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(answer.debugDescription)")
+            }
+            // Under the bound nothing changes.
+            let fine = try await client.execute(uri: "/health?x=" + String(repeating: "a", count: 50_000), method: .get)
+            #expect(fine.status == .ok)
+        }
+    }
+
     @Test("7: challenges need a credential (RFC-003: no anonymous challenges); a flood cannot lock the holder out; one DID is bounded per minute")
     func challengeFlood() async throws {
         let fixture = try await IAMFixture.make()

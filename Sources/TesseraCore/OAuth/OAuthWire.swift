@@ -24,6 +24,7 @@ public enum OAuthWire {
         public var token_endpoint_auth_methods_supported = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
         public var token_endpoint_auth_signing_alg_values_supported = ["EdDSA", "ES256"]
         public var revocation_endpoint_auth_methods_supported = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
+        public var revocation_endpoint_auth_signing_alg_values_supported = ["EdDSA", "ES256"]
         public var introspection_endpoint_auth_methods_supported = ["bearer"]
         public var authorization_response_iss_parameter_supported = true
         public var client_id_metadata_document_supported = true

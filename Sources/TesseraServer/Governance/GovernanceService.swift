@@ -48,7 +48,10 @@ public struct GovernanceService: Sendable {
     public static let defaultTTL = 900
     public static let maxTTL = 86_400
 
-    var passportPolicy: JWSPolicy { JWSPolicy(type: PassportClaims.type, issuers: [issuer]) }
+    /// Passports are issued as `issuer` (the configured name, the same on every node), except
+    /// those the OAuth authorization server grants: their `iss` is its issuer identifier, the
+    /// public origin (RFC 9068 §2.2, RFC 8414), which resource servers compare with its metadata.
+    var passportPolicy: JWSPolicy { JWSPolicy(type: PassportClaims.type, issuers: [issuer, aat.audience]) }
 
     /// What `/issue` asks for, validated by the controller's parser.
     public struct IssueRequest: Sendable {
@@ -92,6 +95,7 @@ public struct GovernanceService: Sendable {
     ) async throws -> (String, PassportClaims) {
         var claims = PassportClaims(
             mission: mission, issuer: issuer, workspace: workspace, issuedAt: clock.now().unixSeconds, ttl: Int64(ttl), jkt: jkt)
+        claims.iss = aat.audience
         claims.sub = subject
         claims.aud = Audience([audience])
         claims.scope = scope

@@ -65,6 +65,9 @@ struct MCPResponseRelay {
         switch Self.kind(upstream.headers.first(name: "content-type")) {
         case .json:
             let whole = try await upstream.body.collect(upTo: Self.maximumMessageBytes)
+            // An empty body labelled JSON (the official SDK's 202 to a notification, its 200 to
+            // DELETE) is no message: it passes with its status, like an unlabelled empty one.
+            if whole.readableBytes == 0 { return Response(status: status, headers: headers) }
             guard case .object(let message)? = try? StrictJSON.parse(whole.readableBytesView) else {
                 logger.warning("the MCP upstream answered JSON Tessera could not read; refused", metadata: ["status": "\(status.code)"])
                 return success ? Self.unreadable() : Response(status: status, headers: headers)

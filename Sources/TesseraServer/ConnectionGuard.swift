@@ -86,6 +86,10 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     /// the idle deadline.
     static let maximumHeadBytes = 64 * 1024
     var answeredOversized = false
+    /// Whether the bytes being scanned start like a request line (`METHOD SP`). After an early
+    /// answer (a 413 before the body was read) the rest of that body arrives while this handler
+    /// is waiting for the next head; those bytes are not a head and are not counted.
+    var countingHead = true
     var deadline: NIODeadline = .now()
     var timer: Scheduled<Void>?
 
@@ -119,6 +123,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
             headBytes = 0
             requestLineEnded = false
             requestLineTooLong = false
+            countingHead = Self.startsLikeRequestLine(buffer)
             deadline = .now() + limits.headerTimeout
             scanForHeadEnd(buffer)
         case .head:
@@ -128,7 +133,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         case .webSocket:
             deadline = .now() + limits.webSocketIdleTimeout
         }
-        if headBytes > Self.maximumHeadBytes {
+        if countingHead, headBytes > Self.maximumHeadBytes {
             answeredOversized = true
             let status = requestLineEnded && !requestLineTooLong ? "431 Request Header Fields Too Large" : "414 URI Too Long"
             let answer = "HTTP/1.1 \(status)\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
@@ -139,6 +144,19 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
             return
         }
         context.fireChannelRead(data)
+    }
+
+    /// `METHOD SP` (1-16 upper-case letters, then a space), or a shorter read of letters only.
+    static func startsLikeRequestLine(_ buffer: ByteBuffer) -> Bool {
+        var letters = 0
+        for byte in buffer.readableBytesView.prefix(17) {
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
+                letters += 1
+            } else {
+                return byte == UInt8(ascii: " ") && letters > 0
+            }
+        }
+        return letters == buffer.readableBytes && letters > 0
     }
 
     func scanForHeadEnd(_ buffer: ByteBuffer) {

@@ -86,6 +86,7 @@ enum ErrorMapping {
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("Pragma")!] = "no-cache"
         if case .invalidClient = failure { headers[.wwwAuthenticate] = basicAuthentication ? "Basic realm=\"tessera\"" : "Bearer realm=\"tessera\"" }
+        if case .slowDown(_, let wait) = failure { headers[.retryAfter] = String(wait) }
         if case .invalidDPoPProof = failure { headers[.wwwAuthenticate] = "DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\"" }
         let body = CanonicalJSON.serialize(.object(["error": .string(failure.code), "error_description": .string(failure.description)]))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))

@@ -132,9 +132,56 @@ def main():
         check("browser: the sign-in page refuses to be framed (frame-ancestors 'none' / X-Frame-Options)",
               "Sign in to Tessera" not in framed and ("frame-ancestors" in logs or "X-Frame-Options" in logs or "refused" in framed.lower()
                                                       or "blocked" in framed.lower() or framed.startswith("(no access")), f"{framed[:200]} | {logs[:300]}")
+        console(driver, body.get("refresh_token", ""), client["client_id"])
     finally:
         driver.quit()
         server.shutdown()
+
+
+def console(driver, refresh_token, client_id):
+    """The console's OAuth view: templates visible and creatable/deletable, the grant just made
+    visible and revocable (its refresh token then dead), clients listed for administrators only."""
+    wait = WebDriverWait(driver, 20)
+
+    def until(what, condition):
+        try:
+            return wait.until(lambda d: condition())
+        except TimeoutException:
+            check(what, False, driver.find_element(By.TAG_NAME, "body").text[:400])
+            return None
+
+    driver.get(f"{ISSUER}/console")
+    if not until("console: sign-in form", lambda: driver.find_elements(By.ID, "signin-form")):
+        return
+    driver.find_element(By.ID, "signin-username").send_keys(USERNAME)
+    driver.find_element(By.ID, "signin-password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "signin-submit").click()
+    if not until("console: signed in", lambda: driver.find_elements(By.ID, "overview-body")):
+        return
+    driver.execute_script("location.hash = '#/oauth'")
+    rows = until("console: the OAuth view lists the templates", lambda: driver.find_elements(By.CSS_SELECTOR, "#templates-table tr[data-template='time.read']"))
+    check("console: templates are visible with their tools", rows and "get_time" in rows[0].text, rows[0].text if rows else "")
+    driver.find_element(By.ID, "template-name").send_keys("console.made")
+    driver.find_element(By.ID, "template-resources").send_keys("time")
+    driver.find_element(By.ID, "template-mission").send_keys('{"allowed_tools":["get_time"],"max_tool_calls":7}')
+    driver.find_element(By.ID, "template-create").click()
+    made = until("console: a template created from the form appears", lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-template='console.made']"))
+    check("console: template created from the form (and served by the API)", made and json_of(__import__("common").api("GET", "/mission-templates/console.made")) is not None, "")
+    if made:
+        made[0].find_element(By.CSS_SELECTOR, "button.delete-template").click()
+        check("console: template deleted from the console", until("template row gone", lambda: not driver.find_elements(By.CSS_SELECTOR, "tr[data-template='console.made']")) is not None
+              and __import__("common").api("GET", "/mission-templates/console.made").status_code == 404, "")
+    grant_rows = until("console: the grant just approved is listed", lambda: [r for r in driver.find_elements(By.CSS_SELECTOR, "#grants-table tr[data-grant]") if client_id in r.text])
+    if grant_rows:
+        check("console: the grant names its scopes", "time.read" in grant_rows[0].text and "echo.write" in grant_rows[0].text, grant_rows[0].text)
+        grant_rows[0].find_element(By.CSS_SELECTOR, "button.revoke-grant").click()
+        until("console: the revoked grant disappears", lambda: not [r for r in driver.find_elements(By.CSS_SELECTOR, "#grants-table tr[data-grant]") if client_id in r.text])
+        refreshed = __import__("common").token_request({"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id})
+        check("console: after revoking in the console, the grant's refresh token is dead (invalid_grant)",
+              refreshed.status_code == 400 and (json_of(refreshed) or {}).get("error") == "invalid_grant", refreshed.text[:200])
+    clients = until("console: the clients section answers", lambda: driver.find_elements(By.ID, "oauth-clients") and "Registered OAuth clients" in driver.find_element(By.ID, "oauth-clients").text)
+    check("console: registered clients are for administrators (a writer is told so)", clients and "administrators" in driver.find_element(By.ID, "oauth-clients").text,
+          driver.find_element(By.ID, "oauth-clients").text[:200])
 
 
 main()

@@ -447,6 +447,187 @@ schemas |= {
     }, ["decisions", "dropped", "counts"], "The `data` of one `decisions` server-sent event."),
 }
 
+# OAuth 2.1 authorization server (issue 26; /work design: mission templates are the scopes).
+# Form-encoded parameters (RFC 6749 §3.2): each value at most 8 KiB (UTF-8 bytes; the bound below
+# is in characters, equal for ASCII), no NUL, a parameter sent twice is a 400, an empty value is
+# the parameter left out, at most 64 parameters and 16 KiB per body; unknown parameters are ignored.
+FORM_VALUE = {"type": "string", "maxLength": 8192, "pattern": "^[^\\u0000]*$"}
+
+
+def form_value(description, **extra):
+    return FORM_VALUE | {"description": description} | extra
+
+
+def form_object(properties, required, description):
+    """A form body: other parameters are ignored, but each is still one value (and at most 64 in all)."""
+    return obj(properties, required, description) | {"additionalProperties": FORM_VALUE, "maxProperties": 64,
+                                                     "propertyNames": {"pattern": "^[^\\u0000]+$"}}
+
+
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]+$"
+OAUTH_ERROR_CODES = ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+                     "invalid_scope", "invalid_target", "invalid_dpop_proof", "access_denied", "unsupported_response_type",
+                     "invalid_redirect_uri", "invalid_client_metadata", "temporarily_unavailable", "slow_down"]
+TEMPLATE_NAME = "^[A-Za-z0-9_.:-]{1,64}$"
+REDIRECT_URI = {"type": "string", "maxLength": 2048,
+                "pattern": "^(https://[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?){0,3}(:[1-9][0-9]{0,3})?"
+                           "|http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[1-9][0-9]{0,3})?"
+                           "|[a-z][a-z0-9+-]{0,20}(\\.[a-z0-9+-]{1,20}){1,3}:)(/[A-Za-z0-9._~/-]{0,200})?$",
+                "description": "`https`, `http` on a loopback host (127.0.0.1, [::1], localhost; a loopback IP literal then "
+                               "matches on any port, RFC 8252), or a private-use scheme that is a reverse domain name "
+                               "(`com.example.app:/cb`). Never a fragment, userinfo, space or non-ASCII character, nor "
+                               "`javascript:`, `data:`, `file:`, `vbscript:`, `blob:`, `about:`, `ftp:`, `ws:`, `wss:`. The "
+                               "pattern shows the common forms; 1-2048 bytes."}
+CLIENT_AUTH_FORM = {
+    "client_id": form_value("The client (public clients, `client_secret_post`; optional with HTTP Basic or an assertion, "
+                            "where it must match). An `https` URL is a Client ID Metadata Document client."),
+    "client_secret": form_value("`client_secret_post`. Exactly one authentication method per request."),
+    "client_assertion_type": {"type": "string", "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+                              "description": "With `client_assertion` (RFC 7523)."},
+    "client_assertion": form_value("`private_key_jwt` by a registered Tessera agent: a JWT with iss = sub = the agent id, aud "
+                                   "the issuer or the token endpoint, exp at most 5 minutes ahead, a single-use jti, signed by "
+                                   "the agent's registered key."),
+}
+MISSION_TEMPLATE_INPUT = json.loads(json.dumps(schemas["Mission"]))
+MISSION_TEMPLATE_INPUT.pop("required")
+MISSION_TEMPLATE_INPUT["properties"]["agent_id"] = nullable(NONEMPTY) | {
+    "description": "The one agent that may obtain this template without a person (client_credentials, token exchange); "
+                   "absent or `*`: any agent."}
+MISSION_TEMPLATE_INPUT["properties"]["mission"] = nullable(NONEMPTY) | {"description": "Default: the template's description, else its name."}
+MISSION_TEMPLATE_INPUT["description"] = "A mission as for /issue; `agent_id` and `mission` are optional."
+schemas |= {
+    "OAuthError": obj({"error": {"type": "string", "enum": OAUTH_ERROR_CODES}, "error_description": S}, ["error", "error_description"],
+                      "RFC 6749 §5.2 (and RFC 7591 §3.2.2, RFC 8707, RFC 9449): the error code and a human-readable reason."),
+    "OAuthServerMetadata": obj({
+        "issuer": S, "authorization_endpoint": S, "token_endpoint": S, "registration_endpoint": S, "revocation_endpoint": S,
+        "introspection_endpoint": S,
+        "scopes_supported": {"type": "array", "items": S, "description": "Every mission template's name, and `offline_access`."},
+        "response_types_supported": STRINGS, "response_modes_supported": STRINGS, "grant_types_supported": STRINGS,
+        "code_challenge_methods_supported": STRINGS, "token_endpoint_auth_methods_supported": STRINGS,
+        "token_endpoint_auth_signing_alg_values_supported": STRINGS, "revocation_endpoint_auth_methods_supported": STRINGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": STRINGS,
+        "introspection_endpoint_auth_methods_supported": STRINGS, "authorization_response_iss_parameter_supported": B,
+        "client_id_metadata_document_supported": B, "dpop_signing_alg_values_supported": STRINGS, "service_documentation": S},
+        ["issuer", "authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint", "introspection_endpoint",
+         "scopes_supported", "response_types_supported", "response_modes_supported", "grant_types_supported",
+         "code_challenge_methods_supported", "token_endpoint_auth_methods_supported", "token_endpoint_auth_signing_alg_values_supported",
+         "revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported",
+         "authorization_response_iss_parameter_supported", "client_id_metadata_document_supported", "dpop_signing_alg_values_supported"],
+        "RFC 8414 authorization server metadata: exactly what this server supports."),
+    "OAuthAuthorizeForm": form_object({
+        "request": form_value("The pending authorization request (hidden field of the page).", maxLength=128),
+        "csrf_token": form_value("The page's CSRF token (hidden field); must match the request and the `tessera_oauth` cookie."),
+        "username": form_value("Sign-in step: the IAM username."),
+        "password": form_value("Sign-in step: the password."),
+        "decision": {"type": "string", "enum": ["approve", "deny"], "description": "Consent step (after sign-in)."},
+    }, ["request", "csrf_token"], "The sign-in form (`username`, `password`) or the consent form (`decision`) of the pages."),
+    "OAuthTokenRequest": form_object({
+        "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials",
+                                                  "urn:ietf:params:oauth:grant-type:token-exchange"]},
+        "code": form_value("authorization_code: the code (single use, 60 s)."),
+        "redirect_uri": form_value("authorization_code: the authorization request's redirect_uri, exactly."),
+        "code_verifier": form_value("authorization_code: the PKCE verifier (43-128 characters of A-Z a-z 0-9 - . _ ~)."),
+        "refresh_token": form_value("refresh_token: the refresh token (rotated on every use; a reused one ends the grant)."),
+        "resource": form_value("RFC 8707: the MCP endpoint, `ISSUER/mcp/NAME`. Required for client_credentials and token "
+                               "exchange; for the other grants it must equal the grant's."),
+        "scope": form_value("Space-separated mission template names (`offline_access` for a refresh token). refresh_token: a "
+                            "subset of the grant's; client_credentials / token exchange: default every template offered to "
+                            "the agent on the resource."),
+        "subject_token": form_value("token exchange (RFC 8693): an IAL-1 badge of an active agent, issued here."),
+        "subject_token_type": {"type": "string", "enum": ["urn:ietf:params:oauth:token-type:jwt"], "description": "token exchange."},
+        "requested_token_type": {"type": "string", "enum": ["urn:ietf:params:oauth:token-type:access_token"],
+                                 "description": "token exchange (optional). `actor_token` is refused (400)."},
+    } | CLIENT_AUTH_FORM, ["grant_type"],
+        "RFC 6749 §4.1.3, §6, §4.4 (with RFC 7523 client authentication) and RFC 8693. Client authentication (code and "
+        "refresh grants): HTTP Basic, `client_secret`, `client_assertion`, or a public client's bare `client_id` — exactly "
+        "one. Token exchange needs a `DPoP` proof by the badge's key."),
+    "OAuthTokenResponse": obj({
+        "access_token": {"type": "string", "description": "A mission passport for the resource (aud), scope = the granted templates."},
+        "token_type": {"type": "string", "enum": ["Bearer", "DPoP"]}, "expires_in": I, "scope": S,
+        "refresh_token": {"type": "string", "description": "Code and refresh grants only."},
+        "issued_token_type": {"type": "string", "enum": ["urn:ietf:params:oauth:token-type:access_token"],
+                              "description": "Token exchange only."}},
+        ["access_token", "token_type", "expires_in", "scope"], "RFC 6749 §5.1 (+ RFC 8693 §2.2.1)."),
+    "OAuthClientRegistration": req({
+        "redirect_uris": {"type": "array", "items": REDIRECT_URI, "minItems": 1, "maxItems": 8},
+        "client_name": {"type": "string", "maxLength": 256, "pattern": NO_CONTROL, "description": "1-256 bytes, no control character."},
+        "client_uri": {"type": "string", "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u001f\\u007f]*$",
+                       "description": "An http(s) URL, at most 2048 bytes."},
+        "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
+                        "minItems": 1, "maxItems": 4, "contains": {"const": "authorization_code"},
+                        "description": "Default [authorization_code, refresh_token]; must include authorization_code."},
+        "response_types": {"type": "array", "items": {"type": "string", "enum": ["code"]}, "minItems": 1, "maxItems": 4,
+                           "description": "Default [code]."},
+        "token_endpoint_auth_method": {"type": "string", "enum": ["none", "client_secret_post", "client_secret_basic"],
+                                       "description": "Default client_secret_basic; `none` is a public client (no secret)."},
+        "scope": {"type": "string", "maxLength": 1024, "pattern": NO_CONTROL, "description": "At most 1024 bytes."},
+    }, ["redirect_uris"], "RFC 7591 client metadata. Unknown members are ignored."),
+    "OAuthClient": obj({
+        "client_id": S, "client_secret": {"type": "string", "description": "Only in the registration answer, once."},
+        "client_id_issued_at": I, "client_secret_expires_at": {"type": "integer", "description": "0 (never), with a client_secret."},
+        "client_name": S, "client_uri": S, "redirect_uris": STRINGS, "grant_types": STRINGS, "response_types": STRINGS,
+        "token_endpoint_auth_method": S, "scope": S},
+        ["client_id", "client_id_issued_at", "redirect_uris", "grant_types", "response_types", "token_endpoint_auth_method"],
+        "A registered client (RFC 7591 §3.2.1)."),
+    "OAuthClientList": obj({"clients": {"type": "array", "items": ref("OAuthClient")}}, ["clients"]),
+    "OAuthRevokeRequest": form_object({
+        "token": form_value("The refresh token (ends its whole grant) or access token (revokes its passport) to revoke."),
+        "token_type_hint": form_value("`access_token` or `refresh_token` (not needed: the server finds the kind itself)."),
+    } | CLIENT_AUTH_FORM, ["token"], "RFC 7009, with client authentication as at the token endpoint."),
+    "OAuthIntrospectRequest": form_object({
+        "token": form_value("The token to introspect.", minLength=1),
+        "token_type_hint": form_value("`access_token` or `refresh_token` (ignored)."),
+    }, ["token"], "RFC 7662 §2.1."),
+    "OAuthIntrospection": obj({
+        "active": B, "scope": S, "client_id": S, "sub": S, "exp": I, "iat": I, "nbf": I, "aud": STRINGS, "iss": S, "jti": S,
+        "token_type": {"type": "string", "enum": ["Bearer", "DPoP", "refresh_token"]}, "cnf": obj({"jkt": S}, ["jkt"]),
+        "workspace": S},
+        ["active"], "RFC 7662 §2.2: `{\"active\":false}` alone for a token that is unknown, expired, revoked, or of a workspace "
+                    "where the caller lacks tokens:introspect."),
+    "OAuthGrant": obj({"id": S, "client_id": S, "client_name": S, "subject": S, "workspace": S,
+                       "scope": {"type": "string", "description": "Space-separated mission template names."},
+                       "resource": S, "created_at": TIME, "expires_at": TIME},
+                      ["id", "client_id", "subject", "workspace", "scope", "resource", "created_at", "expires_at"],
+                      "One consent: a refresh-token family, what it grants and to whom."),
+    "OAuthGrantList": obj({"grants": {"type": "array", "items": ref("OAuthGrant")}}, ["grants"]),
+    "MissionTemplateMission": MISSION_TEMPLATE_INPUT,
+    "MissionTemplateRequest": req({
+        "name": {"type": "string", "pattern": TEMPLATE_NAME,
+                 "description": "The OAuth scope: 1-64 characters of A-Z a-z 0-9 _ . : -, not `offline_access` or `openid`."},
+        "description": {"type": "string", "maxLength": 1024, "description": "Shown on the consent page."},
+        "mission": ref("MissionTemplateMission"),
+        "resources": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string", "minLength": 1, "maxLength": 128},
+                      "description": "Gateway upstream names this template is offered on (each must be a configured "
+                                     "`--mcp-upstream`); absent: every one."},
+        "ttl_s": {"type": "integer", "minimum": 5, "maximum": 86400, "description": "Access token lifetime; default 900."},
+    }, ["name", "mission"], additional=False),
+    "StoredMission": obj({
+        "agent_id": {"type": "string", "description": "`*`: any agent."}, "mission": S, "allowed_tools": STRINGS,
+        "forbidden_tools": STRINGS, "resource_scope": STRINGS, "max_tool_calls": I, "max_duration_s": I, "delegation_allowed": B,
+        "max_delegation_depth": I, "tools": ANY_OBJECT},
+        ["agent_id", "mission", "allowed_tools", "forbidden_tools", "resource_scope", "delegation_allowed", "max_delegation_depth"],
+        "A mission as stored (absent `max_tool_calls` / `max_duration_s`: unlimited)."),
+    "MissionTemplate": obj({"name": S, "description": S, "mission": ref("StoredMission"), "resources": STRINGS, "ttl_s": I,
+                            "workspace": S, "created_at": TIME},
+                           ["name", "mission", "ttl_s", "workspace"],
+                           "A mission template: one OAuth scope. Absent `resources`: offered on every gateway resource."),
+    "MissionTemplateList": obj({"templates": {"type": "array", "items": ref("MissionTemplate")}}, ["templates"]),
+    # MCP gateway
+    "ResourceMetadata": obj({
+        "resource": {"type": "string", "description": "The endpoint's canonical URI (RFC 8707), `ISSUER/mcp/NAME`."},
+        "authorization_servers": STRINGS, "bearer_methods_supported": STRINGS, "dpop_signing_alg_values_supported": STRINGS,
+        "resource_name": S, "resource_documentation": S,
+        "scopes_supported": {"type": "array", "items": S, "description": "The mission templates offered on this resource (the OAuth scopes to ask for)."}},
+        ["resource", "authorization_servers", "bearer_methods_supported", "dpop_signing_alg_values_supported", "resource_name",
+         "resource_documentation"], "RFC 9728 protected-resource metadata."),
+    "InsufficientScope": obj({"error": {"type": "string", "const": "insufficient_scope"},
+                              "scope": {"type": "string", "description": "Granted ∪ needed scopes, space separated: what to ask for."},
+                              "reason": S}, ["error", "scope"],
+                             "Step-up (RFC 6750 §3.1, MCP scope challenge): the call was denied, and these mission templates "
+                             "offered on this resource would permit it."),
+}
+
+
 # -- Paths --------------------------------------------------------------------------------------------
 
 DID_PATTERN = "did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}|did:web:[a-z0-9-][a-z0-9.-]{0,62}(%3A[0-9]{1,5})?(:[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,4}"
@@ -662,6 +843,195 @@ paths = {
         parameters=[path_param("name", "The configured upstream.")], operation_id="mcpResourceMetadata")},
 }
 
+# OAuth 2.1 authorization server. Its own endpoints answer in the RFCs' shapes (form-encoded
+# requests, OAuthError bodies, never cached); the management routes in the server's usual ones.
+NO_STORE = {"Cache-Control": {"schema": S, "description": "`no-store`."}, "Pragma": {"schema": S, "description": "`no-cache`."}}
+PAGE_HEADERS = {
+    "Content-Security-Policy": {"schema": S, "description": "default-src 'none'; a per-response style nonce; form-action 'self' "
+                                                            "(and the client's redirect origin on the consent page); frame-ancestors 'none'."},
+    "X-Frame-Options": {"schema": S, "description": "`DENY`."},
+    "Cache-Control": {"schema": S, "description": "`no-store`."},
+    "Referrer-Policy": {"schema": S, "description": "`no-referrer`."},
+}
+REDIRECT_303 = {"description": "The authorization response (RFC 6749 §4.1.2, RFC 9207): to the registered redirect_uri with "
+                               "`code`, `state` and `iss`, or with `error` (invalid_request, unsupported_response_type, "
+                               "invalid_scope, invalid_target, access_denied), `error_description`, `state` and `iss`.",
+                "headers": {"Location": {"schema": S, "required": True, "description": "redirect_uri?code=…&state=…&iss=ISSUER"},
+                            "Cache-Control": {"schema": S, "description": "`no-store`."},
+                            "Referrer-Policy": {"schema": S, "description": "`no-referrer`."}}}
+OAUTH_STATUS = {
+    400: "An OAuth error (`error` says which; RFC 6749 §5.2).",
+    401: "`invalid_client`: client authentication failed (unknown client, wrong secret, a bad or replayed assertion, an "
+         "Authorization header that is not HTTP Basic).",
+    429: "`slow_down`: too many registrations from this address (20 an hour); the description says when to retry.",
+    503: "`temporarily_unavailable`: the store does not answer; retry.",
+}
+
+
+def oauth_error(code, note=None, headers=None):
+    response = {"description": OAUTH_STATUS[code] + (" " + note if note else ""),
+                "content": {"application/json": {"schema": ref("OAuthError")}}, "headers": dict(NO_STORE)}
+    if headers:
+        response["headers"] |= headers
+    return response
+
+
+def html(description, headers=None):
+    response = {"description": description, "content": {"text/html": {"schema": S}}}
+    response["headers"] = dict(PAGE_HEADERS) | (headers or {})
+    return response
+
+
+def form(schema):
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def oauth_query(name, description, required=False, schema=None):
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string", "maxLength": 8192}}
+
+
+FORM_413 = "Only for a declared Content-Length over 1 MiB; a form body over 16 KiB is a 400 `invalid_request`."
+WWW_401 = {"WWW-Authenticate": {"schema": S, "description": "`Basic realm=\"tessera\"` when the client sent HTTP Basic, else "
+                                                            "`Bearer realm=\"tessera\"`."}}
+WWW_DPOP = {"WWW-Authenticate": {"schema": S, "description": "`DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\"` on that error."}}
+CLIENT_AUTH = [{}, {"oauthClientBasic": []}]
+paths |= {
+    "/.well-known/oauth-authorization-server": {"get": op("RFC 8414 authorization server metadata", "oauth", {
+        "200": json_response("The metadata.", ref("OAuthServerMetadata"),
+                             headers={"Cache-Control": {"schema": S, "description": "`max-age=60`."}})},
+        errors=[503], security=ANON, operation_id="oauthServerMetadata")},
+    "/oauth/authorize": {
+        "get": op("Authorization endpoint: validate the request, then the sign-in page (HTML)", "oauth", {
+            "200": html("The sign-in page: a form posting `username`, `password` and the hidden `request` and `csrf_token` to "
+                        "POST /oauth/authorize.",
+                        {"Set-Cookie": {"schema": S, "description": "`tessera_oauth=…; Path=/oauth; HttpOnly; SameSite=Lax; "
+                                                                     "Max-Age=600` (and `Secure` on an https origin)."}}),
+            "303": REDIRECT_303,
+            "400": html("An error page, never a redirect: client_id missing or unknown (or its metadata document unusable), "
+                        "redirect_uri not registered for it (or missing when it has several), state over 1024 bytes, a "
+                        "malformed query string.")},
+            errors=[503], security=ANON, operation_id="oauthAuthorize",
+            description="OAuth 2.1 §4.1.1 with PKCE (S256 only) and RFC 8707 `resource`. Once the client and redirect_uri "
+                        "are known good, every other error is a 303 to the redirect_uri.",
+            parameters=[
+                oauth_query("response_type", "`code`.", True, {"type": "string", "enum": ["code"]}),
+                oauth_query("client_id", "A registered client id, or the https URL of a Client ID Metadata Document.", True,
+                            {"type": "string", "minLength": 1, "maxLength": 2048}),
+                oauth_query("redirect_uri", "One of the client's registered redirect URIs (optional when it has exactly one).",
+                            schema={"type": "string", "maxLength": 2048}),
+                oauth_query("state", "Returned unchanged in the authorization response; at most 1024 bytes.",
+                            schema={"type": "string", "maxLength": 1024}),
+                oauth_query("code_challenge", "PKCE: base64url SHA-256 of the verifier.", True,
+                            {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}),
+                oauth_query("code_challenge_method", "`S256`.", True, {"type": "string", "enum": ["S256"]}),
+                oauth_query("scope", "Space-separated mission template names offered on the resource, and `offline_access` for a "
+                                     "refresh token; absent: every template offered there.",
+                            schema={"type": "string", "maxLength": 2048}),
+                oauth_query("resource", "The MCP endpoint, `ISSUER/mcp/NAME` (RFC 8707).", True,
+                            {"type": "string", "minLength": 1, "maxLength": 8192}),
+            ]),
+        "post": op("Authorization endpoint: sign in, then approve or deny (HTML form posts)", "oauth", {
+            "200": html("After a sign-in: the consent page (client, redirect origin, resource, each scope's tools, constraints, "
+                        "budget and lifetime) with `decision` approve / deny buttons; or the sign-in page again when "
+                        "username or password is missing."),
+            "303": REDIRECT_303,
+            "400": html("An error page: the request is unknown or expired (10 minutes), a decision before sign-in, a decision "
+                        "other than approve/deny, a body that is not a valid form."),
+            "401": html("The sign-in page again: wrong username or password, or too many attempts."),
+            "403": html("An error page: the `tessera_oauth` cookie or `csrf_token` does not match the request (CSRF check).")},
+            errors=[413, 503], request=form(ref("OAuthAuthorizeForm")), security=ANON, operation_id="oauthAuthorizeForm",
+            parameters=[{"name": "tessera_oauth", "in": "cookie", "required": True, "schema": {"type": "string", "maxLength": 256},
+                         "description": "Set by GET /oauth/authorize: binds the request to this browser."}],
+            notes={413: FORM_413})},
+    "/oauth/token": {"post": op("Token endpoint: a passport for a code, refresh token, agent assertion or badge", "oauth", {
+        "200": json_response("The token. A `DPoP` proof on the request binds it (`cnf.jkt`; token_type DPoP).",
+                             ref("OAuthTokenResponse"), headers=NO_STORE),
+        "400": oauth_error(400, "invalid_request, invalid_grant (unknown, expired, reused or another client's code or "
+                                "refresh token; a reused one revokes its grant), unauthorized_client, unsupported_grant_type, "
+                                "invalid_scope, invalid_target, invalid_dpop_proof.", WWW_DPOP),
+        "401": oauth_error(401, headers=WWW_401),
+        "503": oauth_error(503)},
+        errors=[413], request=form(ref("OAuthTokenRequest")), security=CLIENT_AUTH, operation_id="oauthToken",
+        parameters=[{"name": "DPoP", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 8192},
+                     "description": "An RFC 9449 proof for POST on the token endpoint, signed by an Ed25519 key; required "
+                                    "for token exchange (by the badge's key)."}],
+        description="Form-encoded (RFC 6749 §3.2). Anonymous to IAM: a client authenticates itself (HTTP Basic, "
+                    "client_secret_post, private_key_jwt) or, if public, names its client_id.", notes={413: FORM_413})},
+    "/oauth/register": {"post": op("Dynamic client registration (RFC 7591)", "oauth", {
+        "201": json_response("The client: `client_id`, and `client_secret` (shown once) unless it is public.", ref("OAuthClient"),
+                             headers=NO_STORE) | {"links": {"DeleteClient": {
+                                 "operationId": "deleteOauthClient", "parameters": {"client_id": "$response.body#/client_id"}}}},
+        "400": oauth_error(400, "invalid_redirect_uri or invalid_client_metadata (also a body that is not a JSON object)."),
+        "429": oauth_error(429), "503": oauth_error(503)},
+        errors=[413], request=body(ref("OAuthClientRegistration"), example={
+            "redirect_uris": ["http://127.0.0.1:33418/callback"], "client_name": "Example MCP client",
+            "token_endpoint_auth_method": "none"}),
+        security=ANON, operation_id="oauthRegister",
+        notes={413: "Only for a declared Content-Length over 1 MiB; other unreadable bodies are a 400 invalid_client_metadata."})},
+    "/oauth/revoke": {"post": op("Revoke a refresh token (its whole grant) or an access token (RFC 7009)", "oauth", {
+        "200": {"description": "Revoked, or nothing to do: an unknown token, or another client's, is answered the same.",
+                "headers": NO_STORE},
+        "400": oauth_error(400, "invalid_request: no token, several client authentication methods, a malformed form."),
+        "401": oauth_error(401, headers=WWW_401), "503": oauth_error(503)},
+        errors=[413], request=form(ref("OAuthRevokeRequest")), security=CLIENT_AUTH, operation_id="oauthRevoke",
+        notes={413: FORM_413})},
+    "/oauth/introspect": {"post": op("Token introspection for resource servers (RFC 7662)", "oauth", {
+        "200": json_response("The token's state and claims.", ref("OAuthIntrospection"), headers=NO_STORE),
+        "400": oauth_error(400, "invalid_request: no token, a malformed form.")},
+        errors=[401, 403, 413], request=form(ref("OAuthIntrospectRequest")), security=PRINCIPAL, operation_id="oauthIntrospect",
+        description="Needs `tokens:introspect`: a token of a workspace where the caller lacks it is inactive.",
+        notes={413: FORM_413})},
+    "/oauth/clients": {"get": op("Registered OAuth clients", "oauth", {
+        "200": json_response("The clients (without secrets).", ref("OAuthClientList"))}, errors=[401, 403, 503],
+        security=PRINCIPAL, operation_id="listOauthClients", description="Needs `oauth:read` (clients belong to no workspace).")},
+    "/oauth/clients/{client_id}": {"delete": op("Delete a registered client, ending its grants and their passports", "oauth", {
+        "204": {"description": "Deleted."}}, errors=[401, 403, 404, 503], security=PRINCIPAL,
+        parameters=[path_param("client_id", "The client id (`tc_…`).")], operation_id="deleteOauthClient",
+        description="Needs `oauth:write`.")},
+    "/oauth/grants": {"get": op("OAuth grants: the caller's own, or every grant of the workspace with oauth:read", "oauth", {
+        "200": json_response("The grants.", ref("OAuthGrantList"))}, errors=[401, 503], security=PRINCIPAL,
+        operation_id="listOauthGrants")},
+    "/oauth/grants/{id}": {"delete": op("Revoke a grant: its refresh tokens and passports", "oauth", {
+        "204": {"description": "Revoked."}}, errors=[401, 404, 503], security=PRINCIPAL,
+        parameters=[path_param("id", "The grant id (`grant_…`).")], operation_id="revokeOauthGrant",
+        description="The person it belongs to, or a holder of `oauth:write` in its workspace; anyone else gets 404.")},
+    "/mission-templates": {
+        "post": op("Create a mission template (an OAuth scope)", "oauth", {
+            "201": json_response("The template.", ref("MissionTemplate"))}, errors=[400, 401, 403, 409, 413, 503],
+            request=body(ref("MissionTemplateRequest"), example={
+                "name": "time.read", "description": "Read the time", "mission": {"allowed_tools": ["get_time"], "max_tool_calls": 100},
+                "ttl_s": 900}),
+            security=PRINCIPAL, operation_id="createMissionTemplate", description="Needs `oauth:write` in the caller's workspace.",
+            notes={409: "A template of that name exists (names are unique across workspaces)."}),
+        "get": op("The workspace's mission templates", "oauth", {
+            "200": json_response("The templates, by name.", ref("MissionTemplateList"))}, errors=[401, 403, 503],
+            security=PRINCIPAL, operation_id="listMissionTemplates", description="Needs `oauth:read` in the caller's workspace."),
+    },
+    "/mission-templates/{name}": {
+        "get": op("A mission template", "oauth", {"200": json_response("The template.", ref("MissionTemplate"))},
+                  errors=[401, 403, 404, 503], security=PRINCIPAL,
+                  parameters=[path_param("name", "The template's name.", TEMPLATE_NAME)], operation_id="getMissionTemplate",
+                  description="Needs `oauth:read` in the template's workspace."),
+        "delete": op("Delete a mission template", "oauth", {"204": {"description": "Deleted."}}, errors=[401, 403, 404, 503],
+                     security=PRINCIPAL, parameters=[path_param("name", "The template's name.", TEMPLATE_NAME)],
+                     operation_id="deleteMissionTemplate",
+                     description="Needs `oauth:write` in the template's workspace. Tokens already issued keep their mission."),
+    },
+}
+# The gateway's step-up answer (only a tools/call, so only POST) and its resource metadata.
+paths["/mcp/{name}"]["post"]["responses"]["403"] = {
+    "description": ERROR_DESCRIPTIONS[403] + " Also step-up: `insufficient_scope` when the call was denied and mission "
+                                             "templates offered here (not yet granted) would permit it.",
+    "content": {"application/json": {"schema": {"anyOf": [ref("Error"), ref("InsufficientScope")]}}},
+    "headers": {"WWW-Authenticate": {"schema": S, "description": "On step-up: `Bearer error=\"insufficient_scope\", scope=\"…\", "
+                                                                 "resource_metadata=\"…\", error_description=\"…\"`."}}}
+for _method in paths["/mcp/{name}"].values():
+    _method["security"] = [{"passport": []}, {"oauth2": []}]
+paths["/.well-known/oauth-protected-resource/mcp/{name}"]["get"]["responses"]["200"] = json_response(
+    "The metadata, with the scopes offered here.", ref("ResourceMetadata"))
+paths["/.well-known/oauth-protected-resource/mcp/{name}"]["get"]["responses"]["503"] = error_response(503)
+
 document = {
     "openapi": "3.1.0",
     "info": {
@@ -669,12 +1039,13 @@ document = {
         "version": VERSION,
         "description": "Identity, authentication and authorization for AI agents: IAM (TrustGraph-compatible), the agent "
                        "registry and trust badges (CapiscIO RFC-002/RFC-003, IETF Token Status List), mission governance "
-                       "(passports, sessions, evaluation, delegation, receipts), and the MCP gateway. Generated by "
+                       "(passports, sessions, evaluation, delegation, receipts), the MCP gateway and its OAuth 2.1 "
+                       "authorization server (mission templates as scopes). Generated by "
                        "scripts/openapi/generate.py; served at GET /openapi.json.",
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "http://127.0.0.1:8787", "description": "`tessera serve` defaults"}],
-    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "authzen", "mcp", "console")],
+    "tags": [{"name": n} for n in ("operations", "iam", "agents", "badges", "governance", "authzen", "mcp", "oauth", "console")],
     "paths": paths,
     "components": {
         "schemas": schemas,
@@ -688,6 +1059,20 @@ document = {
             "passport": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                          "description": "A mission passport, as the MCP gateway takes it. (Governance routes take it in the body: "
                                         "`token`, `parent_token`; session routes take the session id in the body.)"},
+            "oauth2": {"type": "oauth2",
+                       "description": "Tessera's OAuth 2.1 authorization server (metadata: /.well-known/oauth-authorization-server). "
+                                      "The access token is a mission passport for one MCP endpoint: PKCE (S256) and the RFC 8707 "
+                                      "`resource` (`ISSUER/mcp/NAME`) are required. Scopes are the mission templates (their "
+                                      "names, listed in the metadata's `scopes_supported`) and `offline_access`.",
+                       "flows": {
+                           "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token",
+                                                 "refreshUrl": "/oauth/token",
+                                                 "scopes": {"offline_access": "A refresh token with the access token."}},
+                           "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}},
+                       }},
+            "oauthClientBasic": {"type": "http", "scheme": "basic",
+                                 "description": "OAuth client authentication (RFC 6749 §2.3.1): client_id and client_secret, "
+                                                "each form-urlencoded, as HTTP Basic credentials."},
         },
     },
 }

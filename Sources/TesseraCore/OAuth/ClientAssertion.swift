@@ -82,7 +82,7 @@ public enum OAuthFailure: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRedirectURI(String)
     case invalidClientMetadata(String)
     case temporarilyUnavailable(String)
-    case slowDown(String)
+    case slowDown(String, retryAfter: Int)
 
     /// The RFC's error code (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2; RFC 8707 §2; RFC 9449 §5).
     public var code: String {
@@ -108,7 +108,7 @@ public enum OAuthFailure: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidRequest(let d), .invalidClient(let d), .invalidGrant(let d), .unauthorizedClient(let d), .unsupportedGrantType(let d),
             .invalidScope(let d), .invalidTarget(let d), .invalidDPoPProof(let d), .accessDenied(let d), .unsupportedResponseType(let d),
-            .invalidRedirectURI(let d), .invalidClientMetadata(let d), .temporarilyUnavailable(let d), .slowDown(let d):
+            .invalidRedirectURI(let d), .invalidClientMetadata(let d), .temporarilyUnavailable(let d), .slowDown(let d, _):
             d
         }
     }

@@ -55,7 +55,7 @@ public struct MissionTemplate: Sendable, Equatable, Codable {
         var description: String?
         if let value = object["description"], value != .null {
             guard case .string(let text) = value, text.unicodeScalars.count <= 1024 else { throw .invalid("description must be a string of at most 1024 characters") }
-            description = text
+            description = text.isEmpty ? nil : text
         }
         guard case .object(var raw)? = object["mission"] else { throw .invalid("mission must be a mission object") }
         if raw["agent_id"] == nil || raw["agent_id"] == .null { raw["agent_id"] = .string(anyAgent) }

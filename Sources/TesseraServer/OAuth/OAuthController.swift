@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TesseraCore
+import TesseraStore
 
 /// The OAuth 2.1 authorization server's HTTP surface (see ``OAuthService`` and docs/oauth.md).
 /// The OAuth endpoints answer in the RFCs' shapes (form-encoded requests, `{"error",
@@ -79,6 +80,9 @@ struct OAuthController {
             }
         } catch let failure as OAuthService.PageFailure {
             return OAuthPages.error(failure)
+        } catch is StoreError {
+            // The person is on a page: an outage is a page too, not an API error body.
+            return OAuthPages.error(.init(status: 503, message: "The server cannot complete this sign-in now. Try again shortly."))
         }
     }
 

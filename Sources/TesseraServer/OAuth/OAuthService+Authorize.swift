@@ -71,6 +71,7 @@ extension OAuthService {
             guard let found = try await self.client(clientID) else { throw PageFailure(status: 400, message: "Unknown client_id.") }
             client = found
         } catch let failure as OAuthFailure {
+            if case .temporarilyUnavailable = failure { throw PageFailure(status: 503, message: "The server cannot look this client up now. Try again shortly.") }
             throw PageFailure(status: 400, message: "This client cannot be used: \(failure.description).")
         }
         let redirectURI: String

@@ -14,10 +14,11 @@ extension OAuthService {
     }
 
     public func register(_ object: [String: JSONValue], address: String?) async throws(OAuthFailure) -> OAuthWire.Client {
-        if let wait = registrations.admit(address ?? "unknown", now: clock.now()) {
-            throw .slowDown("too many client registrations from this address; retry in \(wait) s")
-        }
+        // Parsed first: only registrations that would be stored count against the address.
         let registration = try ClientRegistration.parse(object)
+        if let wait = registrations.admit(address ?? "unknown", now: clock.now()) {
+            throw .slowDown("too many client registrations from this address; retry in \(wait) s", retryAfter: wait)
+        }
         let clientID = Self.random("tc_")
         let secret = registration.token_endpoint_auth_method == "none" ? nil : Self.random("tcs_")
         let now = clock.now()

@@ -2428,6 +2428,27 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "InsufficientScope": {
+        "description": "Step-up (RFC 6750 §3.1, MCP scope challenge): the call was denied, and these mission templates offered on this resource would permit it.",
+        "properties": {
+          "error": {
+            "const": "insufficient_scope",
+            "type": "string"
+          },
+          "reason": {
+            "type": "string"
+          },
+          "scope": {
+            "description": "Granted ∪ needed scopes, space separated: what to ask for.",
+            "type": "string"
+          }
+        },
+        "required": [
+          "error",
+          "scope"
+        ],
+        "type": "object"
+      },
       "IssueBadgeRequest": {
         "anyOf": [
           {
@@ -2864,6 +2885,918 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "MissionTemplate": {
+        "description": "A mission template: one OAuth scope. Absent `resources`: offered on every gateway resource.",
+        "properties": {
+          "created_at": {
+            "description": "RFC 3339 / ISO 8601 UTC timestamp",
+            "type": "string"
+          },
+          "description": {
+            "type": "string"
+          },
+          "mission": {
+            "$ref": "#/components/schemas/StoredMission"
+          },
+          "name": {
+            "type": "string"
+          },
+          "resources": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "ttl_s": {
+            "type": "integer"
+          },
+          "workspace": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "name",
+          "mission",
+          "ttl_s",
+          "workspace"
+        ],
+        "type": "object"
+      },
+      "MissionTemplateList": {
+        "properties": {
+          "templates": {
+            "items": {
+              "$ref": "#/components/schemas/MissionTemplate"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "templates"
+        ],
+        "type": "object"
+      },
+      "MissionTemplateMission": {
+        "additionalProperties": false,
+        "description": "A mission as for /issue; `agent_id` and `mission` are optional.",
+        "properties": {
+          "agent_id": {
+            "description": "The one agent that may obtain this template without a person (client_credentials, token exchange); absent or `*`: any agent.",
+            "maxLength": 1024,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "allowed_tools": {
+            "items": {
+              "maxLength": 1024,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 1000,
+            "type": "array"
+          },
+          "delegation_allowed": {
+            "type": "boolean"
+          },
+          "forbidden_tools": {
+            "items": {
+              "maxLength": 1024,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 1000,
+            "type": "array"
+          },
+          "max_delegation_depth": {
+            "maximum": 16,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "max_duration_s": {
+            "maximum": 31622400,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "max_tool_calls": {
+            "maximum": 1000000000,
+            "minimum": 0,
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "mission": {
+            "description": "Default: the template's description, else its name.",
+            "maxLength": 1024,
+            "minLength": 1,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "resource_scope": {
+            "items": {
+              "pattern": "^/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,8}(/\\*\\*)?$",
+              "type": "string"
+            },
+            "maxItems": 100,
+            "type": "array"
+          },
+          "tools": {
+            "description": "Per-tool argument constraints and approvals (docs/governance.md); left empty here because their grammar is richer than JSON Schema says.",
+            "maxProperties": 0,
+            "type": [
+              "object",
+              "null"
+            ]
+          }
+        },
+        "type": "object"
+      },
+      "MissionTemplateRequest": {
+        "additionalProperties": false,
+        "properties": {
+          "description": {
+            "description": "Shown on the consent page.",
+            "maxLength": 1024,
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "mission": {
+            "$ref": "#/components/schemas/MissionTemplateMission"
+          },
+          "name": {
+            "description": "The OAuth scope: 1-64 characters of A-Z a-z 0-9 _ . : -, not `offline_access` or `openid`.",
+            "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+            "type": "string"
+          },
+          "resources": {
+            "description": "Gateway upstream names this template is offered on (each must be a configured `--mcp-upstream`); absent: every one.",
+            "items": {
+              "maxLength": 128,
+              "minLength": 1,
+              "type": "string"
+            },
+            "maxItems": 64,
+            "minItems": 1,
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "ttl_s": {
+            "description": "Access token lifetime; default 900.",
+            "maximum": 86400,
+            "minimum": 5,
+            "type": [
+              "integer",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "name",
+          "mission"
+        ],
+        "type": "object"
+      },
+      "OAuthAuthorizeForm": {
+        "additionalProperties": {
+          "maxLength": 8192,
+          "pattern": "^[^\\u0000]*$",
+          "type": "string"
+        },
+        "description": "The sign-in form (`username`, `password`) or the consent form (`decision`) of the pages.",
+        "maxProperties": 64,
+        "properties": {
+          "csrf_token": {
+            "description": "The page's CSRF token (hidden field); must match the request and the `tessera_oauth` cookie.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "decision": {
+            "description": "Consent step (after sign-in).",
+            "enum": [
+              "approve",
+              "deny"
+            ],
+            "type": "string"
+          },
+          "password": {
+            "description": "Sign-in step: the password.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "request": {
+            "description": "The pending authorization request (hidden field of the page).",
+            "maxLength": 128,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "username": {
+            "description": "Sign-in step: the IAM username.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          }
+        },
+        "propertyNames": {
+          "pattern": "^[^\\u0000]+$"
+        },
+        "required": [
+          "request",
+          "csrf_token"
+        ],
+        "type": "object"
+      },
+      "OAuthClient": {
+        "description": "A registered client (RFC 7591 §3.2.1).",
+        "properties": {
+          "client_id": {
+            "type": "string"
+          },
+          "client_id_issued_at": {
+            "type": "integer"
+          },
+          "client_name": {
+            "type": "string"
+          },
+          "client_secret": {
+            "description": "Only in the registration answer, once.",
+            "type": "string"
+          },
+          "client_secret_expires_at": {
+            "description": "0 (never), with a client_secret.",
+            "type": "integer"
+          },
+          "client_uri": {
+            "type": "string"
+          },
+          "grant_types": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "redirect_uris": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "response_types": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "scope": {
+            "type": "string"
+          },
+          "token_endpoint_auth_method": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "client_id",
+          "client_id_issued_at",
+          "redirect_uris",
+          "grant_types",
+          "response_types",
+          "token_endpoint_auth_method"
+        ],
+        "type": "object"
+      },
+      "OAuthClientList": {
+        "properties": {
+          "clients": {
+            "items": {
+              "$ref": "#/components/schemas/OAuthClient"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "clients"
+        ],
+        "type": "object"
+      },
+      "OAuthClientRegistration": {
+        "description": "RFC 7591 client metadata. Unknown members are ignored.",
+        "properties": {
+          "client_name": {
+            "description": "1-256 bytes, no control character.",
+            "maxLength": 256,
+            "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "client_uri": {
+            "description": "An http(s) URL, at most 2048 bytes.",
+            "maxLength": 2048,
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u001f\\u007f]*$",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "grant_types": {
+            "contains": {
+              "const": "authorization_code"
+            },
+            "description": "Default [authorization_code, refresh_token]; must include authorization_code.",
+            "items": {
+              "enum": [
+                "authorization_code",
+                "refresh_token"
+              ],
+              "type": "string"
+            },
+            "maxItems": 4,
+            "minItems": 1,
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "redirect_uris": {
+            "items": {
+              "description": "`https`, `http` on a loopback host (127.0.0.1, [::1], localhost; a loopback IP literal then matches on any port, RFC 8252), or a private-use scheme that is a reverse domain name (`com.example.app:/cb`). Never a fragment, userinfo, space or non-ASCII character, nor `javascript:`, `data:`, `file:`, `vbscript:`, `blob:`, `about:`, `ftp:`, `ws:`, `wss:`. The pattern shows the common forms; 1-2048 bytes.",
+              "maxLength": 2048,
+              "pattern": "^(https://[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?){0,3}(:[1-9][0-9]{0,3})?|http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[1-9][0-9]{0,3})?|[a-z][a-z0-9+-]{0,20}(\\.[a-z0-9+-]{1,20}){1,3}:)(/[A-Za-z0-9._~/-]{0,200})?$",
+              "type": "string"
+            },
+            "maxItems": 8,
+            "minItems": 1,
+            "type": "array"
+          },
+          "response_types": {
+            "description": "Default [code].",
+            "items": {
+              "enum": [
+                "code"
+              ],
+              "type": "string"
+            },
+            "maxItems": 4,
+            "minItems": 1,
+            "type": [
+              "array",
+              "null"
+            ]
+          },
+          "scope": {
+            "description": "At most 1024 bytes.",
+            "maxLength": 1024,
+            "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "token_endpoint_auth_method": {
+            "description": "Default client_secret_basic; `none` is a public client (no secret).",
+            "enum": [
+              "none",
+              "client_secret_post",
+              "client_secret_basic"
+            ],
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        },
+        "required": [
+          "redirect_uris"
+        ],
+        "type": "object"
+      },
+      "OAuthError": {
+        "description": "RFC 6749 §5.2 (and RFC 7591 §3.2.2, RFC 8707, RFC 9449): the error code and a human-readable reason.",
+        "properties": {
+          "error": {
+            "enum": [
+              "invalid_request",
+              "invalid_client",
+              "invalid_grant",
+              "unauthorized_client",
+              "unsupported_grant_type",
+              "invalid_scope",
+              "invalid_target",
+              "invalid_dpop_proof",
+              "access_denied",
+              "unsupported_response_type",
+              "invalid_redirect_uri",
+              "invalid_client_metadata",
+              "temporarily_unavailable",
+              "slow_down"
+            ],
+            "type": "string"
+          },
+          "error_description": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "error",
+          "error_description"
+        ],
+        "type": "object"
+      },
+      "OAuthGrant": {
+        "description": "One consent: a refresh-token family, what it grants and to whom.",
+        "properties": {
+          "client_id": {
+            "type": "string"
+          },
+          "client_name": {
+            "type": "string"
+          },
+          "created_at": {
+            "description": "RFC 3339 / ISO 8601 UTC timestamp",
+            "type": "string"
+          },
+          "expires_at": {
+            "description": "RFC 3339 / ISO 8601 UTC timestamp",
+            "type": "string"
+          },
+          "id": {
+            "type": "string"
+          },
+          "resource": {
+            "type": "string"
+          },
+          "scope": {
+            "description": "Space-separated mission template names.",
+            "type": "string"
+          },
+          "subject": {
+            "type": "string"
+          },
+          "workspace": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "id",
+          "client_id",
+          "subject",
+          "workspace",
+          "scope",
+          "resource",
+          "created_at",
+          "expires_at"
+        ],
+        "type": "object"
+      },
+      "OAuthGrantList": {
+        "properties": {
+          "grants": {
+            "items": {
+              "$ref": "#/components/schemas/OAuthGrant"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "grants"
+        ],
+        "type": "object"
+      },
+      "OAuthIntrospectRequest": {
+        "additionalProperties": {
+          "maxLength": 8192,
+          "pattern": "^[^\\u0000]*$",
+          "type": "string"
+        },
+        "description": "RFC 7662 §2.1.",
+        "maxProperties": 64,
+        "properties": {
+          "token": {
+            "description": "The token to introspect.",
+            "maxLength": 8192,
+            "minLength": 1,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "token_type_hint": {
+            "description": "`access_token` or `refresh_token` (ignored).",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          }
+        },
+        "propertyNames": {
+          "pattern": "^[^\\u0000]+$"
+        },
+        "required": [
+          "token"
+        ],
+        "type": "object"
+      },
+      "OAuthIntrospection": {
+        "description": "RFC 7662 §2.2: `{\"active\":false}` alone for a token that is unknown, expired, revoked, or of a workspace where the caller lacks tokens:introspect.",
+        "properties": {
+          "active": {
+            "type": "boolean"
+          },
+          "aud": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "client_id": {
+            "type": "string"
+          },
+          "cnf": {
+            "properties": {
+              "jkt": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "jkt"
+            ],
+            "type": "object"
+          },
+          "exp": {
+            "type": "integer"
+          },
+          "iat": {
+            "type": "integer"
+          },
+          "iss": {
+            "type": "string"
+          },
+          "jti": {
+            "type": "string"
+          },
+          "nbf": {
+            "type": "integer"
+          },
+          "scope": {
+            "type": "string"
+          },
+          "sub": {
+            "type": "string"
+          },
+          "token_type": {
+            "enum": [
+              "Bearer",
+              "DPoP",
+              "refresh_token"
+            ],
+            "type": "string"
+          },
+          "workspace": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "active"
+        ],
+        "type": "object"
+      },
+      "OAuthRevokeRequest": {
+        "additionalProperties": {
+          "maxLength": 8192,
+          "pattern": "^[^\\u0000]*$",
+          "type": "string"
+        },
+        "description": "RFC 7009, with client authentication as at the token endpoint.",
+        "maxProperties": 64,
+        "properties": {
+          "client_assertion": {
+            "description": "`private_key_jwt` by a registered Tessera agent: a JWT with iss = sub = the agent id, aud the issuer or the token endpoint, exp at most 5 minutes ahead, a single-use jti, signed by the agent's registered key.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "client_assertion_type": {
+            "description": "With `client_assertion` (RFC 7523).",
+            "enum": [
+              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ],
+            "type": "string"
+          },
+          "client_id": {
+            "description": "The client (public clients, `client_secret_post`; optional with HTTP Basic or an assertion, where it must match). An `https` URL is a Client ID Metadata Document client.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "client_secret": {
+            "description": "`client_secret_post`. Exactly one authentication method per request.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "token": {
+            "description": "The refresh token (ends its whole grant) or access token (revokes its passport) to revoke.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "token_type_hint": {
+            "description": "`access_token` or `refresh_token` (not needed: the server finds the kind itself).",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          }
+        },
+        "propertyNames": {
+          "pattern": "^[^\\u0000]+$"
+        },
+        "required": [
+          "token"
+        ],
+        "type": "object"
+      },
+      "OAuthServerMetadata": {
+        "description": "RFC 8414 authorization server metadata: exactly what this server supports.",
+        "properties": {
+          "authorization_endpoint": {
+            "type": "string"
+          },
+          "authorization_response_iss_parameter_supported": {
+            "type": "boolean"
+          },
+          "client_id_metadata_document_supported": {
+            "type": "boolean"
+          },
+          "code_challenge_methods_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "dpop_signing_alg_values_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "grant_types_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "introspection_endpoint": {
+            "type": "string"
+          },
+          "introspection_endpoint_auth_methods_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "issuer": {
+            "type": "string"
+          },
+          "registration_endpoint": {
+            "type": "string"
+          },
+          "response_modes_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "response_types_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "revocation_endpoint": {
+            "type": "string"
+          },
+          "revocation_endpoint_auth_methods_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "revocation_endpoint_auth_signing_alg_values_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "scopes_supported": {
+            "description": "Every mission template's name, and `offline_access`.",
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "service_documentation": {
+            "type": "string"
+          },
+          "token_endpoint": {
+            "type": "string"
+          },
+          "token_endpoint_auth_methods_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "token_endpoint_auth_signing_alg_values_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "issuer",
+          "authorization_endpoint",
+          "token_endpoint",
+          "registration_endpoint",
+          "revocation_endpoint",
+          "introspection_endpoint",
+          "scopes_supported",
+          "response_types_supported",
+          "response_modes_supported",
+          "grant_types_supported",
+          "code_challenge_methods_supported",
+          "token_endpoint_auth_methods_supported",
+          "token_endpoint_auth_signing_alg_values_supported",
+          "revocation_endpoint_auth_methods_supported",
+          "introspection_endpoint_auth_methods_supported",
+          "authorization_response_iss_parameter_supported",
+          "client_id_metadata_document_supported",
+          "dpop_signing_alg_values_supported"
+        ],
+        "type": "object"
+      },
+      "OAuthTokenRequest": {
+        "additionalProperties": {
+          "maxLength": 8192,
+          "pattern": "^[^\\u0000]*$",
+          "type": "string"
+        },
+        "description": "RFC 6749 §4.1.3, §6, §4.4 (with RFC 7523 client authentication) and RFC 8693. Client authentication (code and refresh grants): HTTP Basic, `client_secret`, `client_assertion`, or a public client's bare `client_id` — exactly one. Token exchange needs a `DPoP` proof by the badge's key.",
+        "maxProperties": 64,
+        "properties": {
+          "client_assertion": {
+            "description": "`private_key_jwt` by a registered Tessera agent: a JWT with iss = sub = the agent id, aud the issuer or the token endpoint, exp at most 5 minutes ahead, a single-use jti, signed by the agent's registered key.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "client_assertion_type": {
+            "description": "With `client_assertion` (RFC 7523).",
+            "enum": [
+              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ],
+            "type": "string"
+          },
+          "client_id": {
+            "description": "The client (public clients, `client_secret_post`; optional with HTTP Basic or an assertion, where it must match). An `https` URL is a Client ID Metadata Document client.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "client_secret": {
+            "description": "`client_secret_post`. Exactly one authentication method per request.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "code": {
+            "description": "authorization_code: the code (single use, 60 s).",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "code_verifier": {
+            "description": "authorization_code: the PKCE verifier (43-128 characters of A-Z a-z 0-9 - . _ ~).",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "grant_type": {
+            "enum": [
+              "authorization_code",
+              "refresh_token",
+              "client_credentials",
+              "urn:ietf:params:oauth:grant-type:token-exchange"
+            ],
+            "type": "string"
+          },
+          "redirect_uri": {
+            "description": "authorization_code: the authorization request's redirect_uri, exactly.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "refresh_token": {
+            "description": "refresh_token: the refresh token (rotated on every use; a reused one ends the grant).",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "requested_token_type": {
+            "description": "token exchange (optional). `actor_token` is refused (400).",
+            "enum": [
+              "urn:ietf:params:oauth:token-type:access_token"
+            ],
+            "type": "string"
+          },
+          "resource": {
+            "description": "RFC 8707: the MCP endpoint, `ISSUER/mcp/NAME`. Required for client_credentials and token exchange; for the other grants it must equal the grant's.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "scope": {
+            "description": "Space-separated mission template names (`offline_access` for a refresh token). refresh_token: a subset of the grant's; client_credentials / token exchange: default every template offered to the agent on the resource.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "subject_token": {
+            "description": "token exchange (RFC 8693): an IAL-1 badge of an active agent, issued here.",
+            "maxLength": 8192,
+            "pattern": "^[^\\u0000]*$",
+            "type": "string"
+          },
+          "subject_token_type": {
+            "description": "token exchange.",
+            "enum": [
+              "urn:ietf:params:oauth:token-type:jwt"
+            ],
+            "type": "string"
+          }
+        },
+        "propertyNames": {
+          "pattern": "^[^\\u0000]+$"
+        },
+        "required": [
+          "grant_type"
+        ],
+        "type": "object"
+      },
+      "OAuthTokenResponse": {
+        "description": "RFC 6749 §5.1 (+ RFC 8693 §2.2.1).",
+        "properties": {
+          "access_token": {
+            "description": "A mission passport for the resource (aud), scope = the granted templates.",
+            "type": "string"
+          },
+          "expires_in": {
+            "type": "integer"
+          },
+          "issued_token_type": {
+            "description": "Token exchange only.",
+            "enum": [
+              "urn:ietf:params:oauth:token-type:access_token"
+            ],
+            "type": "string"
+          },
+          "refresh_token": {
+            "description": "Code and refresh grants only.",
+            "type": "string"
+          },
+          "scope": {
+            "type": "string"
+          },
+          "token_type": {
+            "enum": [
+              "Bearer",
+              "DPoP"
+            ],
+            "type": "string"
+          }
+        },
+        "required": [
+          "access_token",
+          "token_type",
+          "expires_in",
+          "scope"
+        ],
+        "type": "object"
+      },
       "PassportClaims": {
         "properties": {
           "aat": {
@@ -3149,6 +4082,55 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "ResourceMetadata": {
+        "description": "RFC 9728 protected-resource metadata.",
+        "properties": {
+          "authorization_servers": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "bearer_methods_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "dpop_signing_alg_values_supported": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "resource": {
+            "description": "The endpoint's canonical URI (RFC 8707), `ISSUER/mcp/NAME`.",
+            "type": "string"
+          },
+          "resource_documentation": {
+            "type": "string"
+          },
+          "resource_name": {
+            "type": "string"
+          },
+          "scopes_supported": {
+            "description": "The mission templates offered on this resource (the OAuth scopes to ask for).",
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          }
+        },
+        "required": [
+          "resource",
+          "authorization_servers",
+          "bearer_methods_supported",
+          "dpop_signing_alg_values_supported",
+          "resource_name",
+          "resource_documentation"
+        ],
+        "type": "object"
+      },
       "RevokeBadgeRequest": {
         "properties": {
           "reason": {
@@ -3363,6 +4345,61 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "StoredMission": {
+        "description": "A mission as stored (absent `max_tool_calls` / `max_duration_s`: unlimited).",
+        "properties": {
+          "agent_id": {
+            "description": "`*`: any agent.",
+            "type": "string"
+          },
+          "allowed_tools": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "delegation_allowed": {
+            "type": "boolean"
+          },
+          "forbidden_tools": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "max_delegation_depth": {
+            "type": "integer"
+          },
+          "max_duration_s": {
+            "type": "integer"
+          },
+          "max_tool_calls": {
+            "type": "integer"
+          },
+          "mission": {
+            "type": "string"
+          },
+          "resource_scope": {
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "tools": {
+            "type": "object"
+          }
+        },
+        "required": [
+          "agent_id",
+          "mission",
+          "allowed_tools",
+          "forbidden_tools",
+          "resource_scope",
+          "delegation_allowed",
+          "max_delegation_depth"
+        ],
+        "type": "object"
+      },
       "TokenRequest": {
         "description": "The passport in the body is the credential.",
         "properties": {
@@ -3489,6 +4526,29 @@ enum OpenAPIDocument {
         "scheme": "bearer",
         "type": "http"
       },
+      "oauth2": {
+        "description": "Tessera's OAuth 2.1 authorization server (metadata: /.well-known/oauth-authorization-server). The access token is a mission passport for one MCP endpoint: PKCE (S256) and the RFC 8707 `resource` (`ISSUER/mcp/NAME`) are required. Scopes are the mission templates (their names, listed in the metadata's `scopes_supported`) and `offline_access`.",
+        "flows": {
+          "authorizationCode": {
+            "authorizationUrl": "/oauth/authorize",
+            "refreshUrl": "/oauth/token",
+            "scopes": {
+              "offline_access": "A refresh token with the access token."
+            },
+            "tokenUrl": "/oauth/token"
+          },
+          "clientCredentials": {
+            "scopes": {},
+            "tokenUrl": "/oauth/token"
+          }
+        },
+        "type": "oauth2"
+      },
+      "oauthClientBasic": {
+        "description": "OAuth client authentication (RFC 6749 §2.3.1): client_id and client_secret, each form-urlencoded, as HTTP Basic credentials.",
+        "scheme": "basic",
+        "type": "http"
+      },
       "passport": {
         "bearerFormat": "JWT",
         "description": "A mission passport, as the MCP gateway takes it. (Governance routes take it in the body: `token`, `parent_token`; session routes take the session id in the body.)",
@@ -3504,7 +4564,7 @@ enum OpenAPIDocument {
     }
   },
   "info": {
-    "description": "Identity, authentication and authorization for AI agents: IAM (TrustGraph-compatible), the agent registry and trust badges (CapiscIO RFC-002/RFC-003, IETF Token Status List), mission governance (passports, sessions, evaluation, delegation, receipts), and the MCP gateway. Generated by scripts/openapi/generate.py; served at GET /openapi.json.",
+    "description": "Identity, authentication and authorization for AI agents: IAM (TrustGraph-compatible), the agent registry and trust badges (CapiscIO RFC-002/RFC-003, IETF Token Status List), mission governance (passports, sessions, evaluation, delegation, receipts), the MCP gateway and its OAuth 2.1 authorization server (mission templates as scopes). Generated by scripts/openapi/generate.py; served at GET /openapi.json.",
     "license": {
       "identifier": "Apache-2.0",
       "name": "Apache-2.0"
@@ -3558,6 +4618,54 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/.well-known/oauth-authorization-server": {
+      "get": {
+        "operationId": "oauthServerMetadata",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthServerMetadata"
+                }
+              }
+            },
+            "description": "The metadata.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`max-age=60`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "RFC 8414 authorization server metadata",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
     "/.well-known/oauth-protected-resource/mcp/{name}": {
       "get": {
         "operationId": "mcpResourceMetadata",
@@ -3578,11 +4686,11 @@ enum OpenAPIDocument {
             "content": {
               "application/json": {
                 "schema": {
-                  "type": "object"
+                  "$ref": "#/components/schemas/ResourceMetadata"
                 }
               }
             },
-            "description": "The metadata."
+            "description": "The metadata, with the scopes offered here."
           },
           "404": {
             "content": {
@@ -3593,6 +4701,24 @@ enum OpenAPIDocument {
               }
             },
             "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
           }
         },
         "security": [],
@@ -6047,6 +7173,9 @@ enum OpenAPIDocument {
         "security": [
           {
             "passport": []
+          },
+          {
+            "oauth2": []
           }
         ],
         "summary": "MCP streamable HTTP, DELETE, relayed to upstream `name` after governance",
@@ -6187,6 +7316,9 @@ enum OpenAPIDocument {
         "security": [
           {
             "passport": []
+          },
+          {
+            "oauth2": []
           }
         ],
         "summary": "MCP streamable HTTP, GET, relayed to upstream `name` after governance",
@@ -6269,11 +7401,26 @@ enum OpenAPIDocument {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/Error"
+                  "anyOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "$ref": "#/components/schemas/InsufficientScope"
+                    }
+                  ]
                 }
               }
             },
-            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed). Also step-up: `insufficient_scope` when the call was denied and mission templates offered here (not yet granted) would permit it.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "On step-up: `Bearer error=\"insufficient_scope\", scope=\"…\", resource_metadata=\"…\", error_description=\"…\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           },
           "404": {
             "content": {
@@ -6337,6 +7484,9 @@ enum OpenAPIDocument {
         "security": [
           {
             "passport": []
+          },
+          {
+            "oauth2": []
           }
         ],
         "summary": "MCP streamable HTTP, POST, relayed to upstream `name` after governance",
@@ -6402,6 +7552,1732 @@ enum OpenAPIDocument {
         "summary": "Prometheus metrics",
         "tags": [
           "operations"
+        ]
+      }
+    },
+    "/mission-templates": {
+      "get": {
+        "description": "Needs `oauth:read` in the caller's workspace.",
+        "operationId": "listMissionTemplates",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/MissionTemplateList"
+                }
+              }
+            },
+            "description": "The templates, by name."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "The workspace's mission templates",
+        "tags": [
+          "oauth"
+        ]
+      },
+      "post": {
+        "description": "Needs `oauth:write` in the caller's workspace.",
+        "operationId": "createMissionTemplate",
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "example": {
+                "description": "Read the time",
+                "mission": {
+                  "allowed_tools": [
+                    "get_time"
+                  ],
+                  "max_tool_calls": 100
+                },
+                "name": "time.read",
+                "ttl_s": 900
+              },
+              "schema": {
+                "$ref": "#/components/schemas/MissionTemplateRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "201": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/MissionTemplate"
+                }
+              }
+            },
+            "description": "The template."
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Bad input: the message (or code) names the field. Also malformed or duplicate-key JSON."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "409": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Conflict with the current state. A template of that name exists (names are unique across workspaces)."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Create a mission template (an OAuth scope)",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/mission-templates/{name}": {
+      "delete": {
+        "description": "Needs `oauth:write` in the template's workspace. Tokens already issued keep their mission.",
+        "operationId": "deleteMissionTemplate",
+        "parameters": [
+          {
+            "description": "The template's name.",
+            "in": "path",
+            "name": "name",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Deleted."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Delete a mission template",
+        "tags": [
+          "oauth"
+        ]
+      },
+      "get": {
+        "description": "Needs `oauth:read` in the template's workspace.",
+        "operationId": "getMissionTemplate",
+        "parameters": [
+          {
+            "description": "The template's name.",
+            "in": "path",
+            "name": "name",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/MissionTemplate"
+                }
+              }
+            },
+            "description": "The template."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "A mission template",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/authorize": {
+      "get": {
+        "description": "OAuth 2.1 §4.1.1 with PKCE (S256 only) and RFC 8707 `resource`. Once the client and redirect_uri are known good, every other error is a 303 to the redirect_uri.",
+        "operationId": "oauthAuthorize",
+        "parameters": [
+          {
+            "description": "`code`.",
+            "in": "query",
+            "name": "response_type",
+            "required": true,
+            "schema": {
+              "enum": [
+                "code"
+              ],
+              "type": "string"
+            }
+          },
+          {
+            "description": "A registered client id, or the https URL of a Client ID Metadata Document.",
+            "in": "query",
+            "name": "client_id",
+            "required": true,
+            "schema": {
+              "maxLength": 2048,
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          {
+            "description": "One of the client's registered redirect URIs (optional when it has exactly one).",
+            "in": "query",
+            "name": "redirect_uri",
+            "required": false,
+            "schema": {
+              "maxLength": 2048,
+              "type": "string"
+            }
+          },
+          {
+            "description": "Returned unchanged in the authorization response; at most 1024 bytes.",
+            "in": "query",
+            "name": "state",
+            "required": false,
+            "schema": {
+              "maxLength": 1024,
+              "type": "string"
+            }
+          },
+          {
+            "description": "PKCE: base64url SHA-256 of the verifier.",
+            "in": "query",
+            "name": "code_challenge",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9_-]{43}$",
+              "type": "string"
+            }
+          },
+          {
+            "description": "`S256`.",
+            "in": "query",
+            "name": "code_challenge_method",
+            "required": true,
+            "schema": {
+              "enum": [
+                "S256"
+              ],
+              "type": "string"
+            }
+          },
+          {
+            "description": "Space-separated mission template names offered on the resource, and `offline_access` for a refresh token; absent: every template offered there.",
+            "in": "query",
+            "name": "scope",
+            "required": false,
+            "schema": {
+              "maxLength": 2048,
+              "type": "string"
+            }
+          },
+          {
+            "description": "The MCP endpoint, `ISSUER/mcp/NAME` (RFC 8707).",
+            "in": "query",
+            "name": "resource",
+            "required": true,
+            "schema": {
+              "maxLength": 8192,
+              "minLength": 1,
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The sign-in page: a form posting `username`, `password` and the hidden `request` and `csrf_token` to POST /oauth/authorize.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Set-Cookie": {
+                "description": "`tessera_oauth=…; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=600` (and `Secure` on an https origin).",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "The authorization response (RFC 6749 §4.1.2, RFC 9207): to the registered redirect_uri with `code`, `state` and `iss`, or with `error` (invalid_request, unsupported_response_type, invalid_scope, invalid_target, access_denied), `error_description`, `state` and `iss`.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Location": {
+                "description": "redirect_uri?code=…&state=…&iss=ISSUER",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "An error page, never a redirect: client_id missing or unknown (or its metadata document unusable), redirect_uri not registered for it (or missing when it has several), state over 1024 bytes, a malformed query string.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "Authorization endpoint: validate the request, then the sign-in page (HTML)",
+        "tags": [
+          "oauth"
+        ]
+      },
+      "post": {
+        "operationId": "oauthAuthorizeForm",
+        "parameters": [
+          {
+            "description": "Set by GET /oauth/authorize: binds the request to this browser.",
+            "in": "cookie",
+            "name": "tessera_oauth",
+            "required": true,
+            "schema": {
+              "maxLength": 256,
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/OAuthAuthorizeForm"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "After a sign-in: the consent page (client, redirect origin, resource, each scope's tools, constraints, budget and lifetime) with `decision` approve / deny buttons; or the sign-in page again when username or password is missing.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "The authorization response (RFC 6749 §4.1.2, RFC 9207): to the registered redirect_uri with `code`, `state` and `iss`, or with `error` (invalid_request, unsupported_response_type, invalid_scope, invalid_target, access_denied), `error_description`, `state` and `iss`.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Location": {
+                "description": "redirect_uri?code=…&state=…&iss=ISSUER",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "An error page: the request is unknown or expired (10 minutes), a decision before sign-in, a decision other than approve/deny, a body that is not a valid form.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The sign-in page again: wrong username or password, or too many attempts.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "An error page: the `tessera_oauth` cookie or `csrf_token` does not match the request (CSRF check).",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway). Only for a declared Content-Length over 1 MiB; a form body over 16 KiB is a 400 `invalid_request`."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "Authorization endpoint: sign in, then approve or deny (HTML form posts)",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/clients": {
+      "get": {
+        "description": "Needs `oauth:read` (clients belong to no workspace).",
+        "operationId": "listOauthClients",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthClientList"
+                }
+              }
+            },
+            "description": "The clients (without secrets)."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Registered OAuth clients",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/clients/{client_id}": {
+      "delete": {
+        "description": "Needs `oauth:write`.",
+        "operationId": "deleteOauthClient",
+        "parameters": [
+          {
+            "description": "The client id (`tc_…`).",
+            "in": "path",
+            "name": "client_id",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Deleted."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Delete a registered client, ending its grants and their passports",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/grants": {
+      "get": {
+        "operationId": "listOauthGrants",
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthGrantList"
+                }
+              }
+            },
+            "description": "The grants."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "OAuth grants: the caller's own, or every grant of the workspace with oauth:read",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/grants/{id}": {
+      "delete": {
+        "description": "The person it belongs to, or a holder of `oauth:write` in its workspace; anyone else gets 404.",
+        "operationId": "revokeOauthGrant",
+        "parameters": [
+          {
+            "description": "The grant id (`grant_…`).",
+            "in": "path",
+            "name": "id",
+            "required": true,
+            "schema": {
+              "pattern": "^[A-Za-z0-9._~-]{1,128}$",
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Revoked."
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "404": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Unknown (or outside the caller's workspaces, which looks the same)."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "The store (or the upstream) is unavailable; retry.",
+            "headers": {
+              "Retry-After": {
+                "description": "Seconds to wait.",
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Revoke a grant: its refresh tokens and passports",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/introspect": {
+      "post": {
+        "description": "Needs `tokens:introspect`: a token of a workspace where the caller lacks it is inactive.",
+        "operationId": "oauthIntrospect",
+        "requestBody": {
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/OAuthIntrospectRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthIntrospection"
+                }
+              }
+            },
+            "description": "The token's state and claims.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "An OAuth error (`error` says which; RFC 6749 §5.2). invalid_request: no token, a malformed form.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Not authenticated: never says which check failed.",
+            "headers": {
+              "WWW-Authenticate": {
+                "description": "Present on flat-shape 401s and badge refusals.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Authenticated, not permitted (or, on badge routes, an RFC-003 proof check failed)."
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway). Only for a declared Content-Length over 1 MiB; a form body over 16 KiB is a 400 `invalid_request`."
+          }
+        },
+        "security": [
+          {
+            "apiKey": []
+          },
+          {
+            "loginJWT": []
+          },
+          {
+            "registryKey": []
+          }
+        ],
+        "summary": "Token introspection for resource servers (RFC 7662)",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/register": {
+      "post": {
+        "operationId": "oauthRegister",
+        "requestBody": {
+          "content": {
+            "application/json": {
+              "example": {
+                "client_name": "Example MCP client",
+                "redirect_uris": [
+                  "http://127.0.0.1:33418/callback"
+                ],
+                "token_endpoint_auth_method": "none"
+              },
+              "schema": {
+                "$ref": "#/components/schemas/OAuthClientRegistration"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "201": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthClient"
+                }
+              }
+            },
+            "description": "The client: `client_id`, and `client_secret` (shown once) unless it is public.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "links": {
+              "DeleteClient": {
+                "operationId": "deleteOauthClient",
+                "parameters": {
+                  "client_id": "$response.body#/client_id"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "An OAuth error (`error` says which; RFC 6749 §5.2). invalid_redirect_uri or invalid_client_metadata (also a body that is not a JSON object).",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway). Only for a declared Content-Length over 1 MiB; other unreadable bodies are a 400 invalid_client_metadata."
+          },
+          "429": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`slow_down`: too many registrations from this address (20 an hour); the description says when to retry.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`temporarily_unavailable`: the store does not answer; retry.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        },
+        "security": [],
+        "summary": "Dynamic client registration (RFC 7591)",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/revoke": {
+      "post": {
+        "operationId": "oauthRevoke",
+        "requestBody": {
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/OAuthRevokeRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "description": "Revoked, or nothing to do: an unknown token, or another client's, is answered the same.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "An OAuth error (`error` says which; RFC 6749 §5.2). invalid_request: no token, several client authentication methods, a malformed form.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`invalid_client`: client authentication failed (unknown client, wrong secret, a bad or replayed assertion, an Authorization header that is not HTTP Basic).",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "WWW-Authenticate": {
+                "description": "`Basic realm=\"tessera\"` when the client sent HTTP Basic, else `Bearer realm=\"tessera\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway). Only for a declared Content-Length over 1 MiB; a form body over 16 KiB is a 400 `invalid_request`."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`temporarily_unavailable`: the store does not answer; retry.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {},
+          {
+            "oauthClientBasic": []
+          }
+        ],
+        "summary": "Revoke a refresh token (its whole grant) or an access token (RFC 7009)",
+        "tags": [
+          "oauth"
+        ]
+      }
+    },
+    "/oauth/token": {
+      "post": {
+        "description": "Form-encoded (RFC 6749 §3.2). Anonymous to IAM: a client authenticates itself (HTTP Basic, client_secret_post, private_key_jwt) or, if public, names its client_id.",
+        "operationId": "oauthToken",
+        "parameters": [
+          {
+            "description": "An RFC 9449 proof for POST on the token endpoint, signed by an Ed25519 key; required for token exchange (by the badge's key).",
+            "in": "header",
+            "name": "DPoP",
+            "required": false,
+            "schema": {
+              "maxLength": 8192,
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/OAuthTokenRequest"
+              }
+            }
+          },
+          "required": true
+        },
+        "responses": {
+          "200": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthTokenResponse"
+                }
+              }
+            },
+            "description": "The token. A `DPoP` proof on the request binds it (`cnf.jkt`; token_type DPoP).",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "An OAuth error (`error` says which; RFC 6749 §5.2). invalid_request, invalid_grant (unknown, expired, reused or another client's code or refresh token; a reused one revokes its grant), unauthorized_client, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "WWW-Authenticate": {
+                "description": "`DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\"` on that error.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`invalid_client`: client authentication failed (unknown client, wrong secret, a bad or replayed assertion, an Authorization header that is not HTTP Basic).",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "WWW-Authenticate": {
+                "description": "`Basic realm=\"tessera\"` when the client sent HTTP Basic, else `Bearer realm=\"tessera\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "413": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            },
+            "description": "Body larger than the route's limit (1 MiB; 4 MiB on the MCP gateway). Only for a declared Content-Length over 1 MiB; a form body over 16 KiB is a 400 `invalid_request`."
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OAuthError"
+                }
+              }
+            },
+            "description": "`temporarily_unavailable`: the store does not answer; retry.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Pragma": {
+                "description": "`no-cache`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        },
+        "security": [
+          {},
+          {
+            "oauthClientBasic": []
+          }
+        ],
+        "summary": "Token endpoint: a passport for a code, refresh token, agent assertion or badge",
+        "tags": [
+          "oauth"
         ]
       }
     },
@@ -8518,6 +11394,9 @@ enum OpenAPIDocument {
     },
     {
       "name": "mcp"
+    },
+    {
+      "name": "oauth"
     },
     {
       "name": "console"

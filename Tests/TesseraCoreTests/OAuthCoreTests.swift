@@ -29,7 +29,7 @@ struct OAuthCoreTests {
         for bad in [
             "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>", "file:///etc/passwd", "vbscript:x", "http://evil.example/cb",
             "https://app.example/cb#frag", "https://user@app.example/cb", "https://app.example/c b", "https://app.example/\u{202E}cb", "relative/cb",
-            "myapp:/cb", "", String(repeating: "a", count: 3000),
+            "myapp:/cb", "", String(repeating: "a", count: 3000), "http://127.attacker.example/cb", "http://127.0.0.1.nip.io/cb",
         ] {
             #expect((try? RedirectURI.check(bad)) == nil, "\(bad)")
         }
@@ -81,25 +81,30 @@ struct OAuthCoreTests {
         #expect(pinned.grantable(toAgent: "agt_1") && !pinned.grantable(toAgent: "agt_2"))
     }
 
-    @Test("the union of templates widens, never narrows; conflicting constrained entries for one tool are refused")
+    @Test("templates granted together: tools are a union; budget, duration and delegation take the narrowest; different resource scopes or tool constraints are refused")
     func combine() throws {
         let read = try Self.template("read", ["allowed_tools": .array([.string("get_time")]), "max_tool_calls": .number(JSONNumber(10)), "resource_scope": .array([.string("/a/*")])], ttl: 300)
         let echo = try Self.template("echo", [
             "tools": .object(["echo": .object(["arguments": .object(["text": .object(["one_of": .array([.string("hi")])])])])]),
-            "forbidden_tools": .array([.string("get_time"), .string("rm")]), "max_tool_calls": .number(JSONNumber(5)), "resource_scope": .array([.string("/b/*")]),
+            "forbidden_tools": .array([.string("get_time"), .string("rm")]), "max_tool_calls": .number(JSONNumber(5)),
+            "delegation_allowed": .bool(true), "max_delegation_depth": .number(JSONNumber(2)),
         ])
         let (mission, ttl) = try MissionTemplate.combine([read, echo], agentID: "client")
         #expect(Set(mission.allowed_tools) == ["get_time"])
         #expect(mission.tools?["echo"] != nil)
         #expect(mission.forbidden_tools == ["rm"], "a tool another granted template allows is not forbidden")
-        #expect(mission.max_tool_calls == 15)
-        #expect(Set(mission.resource_scope) == ["/a/*", "/b/*"])
+        #expect(mission.max_tool_calls == 5, "the smallest budget: no template's tools get more calls than it allowed")
+        #expect(mission.resource_scope == ["/a/*"], "an unrestricted template does not lift another's restriction")
+        #expect(!mission.delegation_allowed && mission.max_delegation_depth == 0, "delegation only when every template allows it")
         #expect(ttl == 300)
         let open = try Self.template("open", ["allowed_tools": .array([.string("echo")])])
         let widened = try MissionTemplate.combine([echo, open], agentID: "c").mission
-        #expect(widened.tools == nil && widened.allowed_tools == ["echo"], "a plain grant wins over a constrained one")
-        #expect(widened.resource_scope.isEmpty, "an unrestricted template makes the union unrestricted")
-        #expect(widened.max_tool_calls == nil, "unlimited anywhere is unlimited")
+        #expect(widened.tools == nil && widened.allowed_tools == ["echo"], "a plain grant of a tool wins over a constrained one")
+        #expect(widened.max_tool_calls == 5, "unlimited in one template does not lift another's budget")
+        let elsewhere = try Self.template("elsewhere", ["allowed_tools": .array([.string("x")]), "resource_scope": .array([.string("/b/*")])])
+        #expect(throws: MissionTemplate.CombineFailure.conflictingScope(first: "read", second: "elsewhere")) {
+            try MissionTemplate.combine([read, elsewhere], agentID: "c")
+        }
         let other = try Self.template("echo2", [
             "tools": .object(["echo": .object(["arguments": .object(["text": .object(["one_of": .array([.string("ho")])])])])])
         ])

@@ -166,13 +166,52 @@ struct OAuthServerTests {
         var user = f.user
         user.enabled = false
         try await f.environment.store.updateUser(user)
-        await #expect(throws: OAuthFailure.invalidGrant("the user is disabled or deleted")) { try await refresh(disabled.refresh_token) }
+        await #expect(throws: OAuthFailure.invalidGrant("the user is disabled or deleted, their workspace is disabled, their password changed, or their role no longer allows this grant")) { try await refresh(disabled.refresh_token) }
         user.enabled = true
         try await f.environment.store.updateUser(user)
         let deleted = try await fresh()
         try await f.oauth.deleteClient(client.client_id, by: f.admin)
         await #expect(throws: OAuthFailure.self) { try await refresh(deleted.refresh_token) }
         await #expect(throws: GovernanceError.passportRevoked) { _ = try await f.environment.governance.verify(deleted.access_token) }
+    }
+
+    @Test("sign-in refuses what /login refuses, and a person without oauth:authorize; refresh ends when the password changes or a granted template changes")
+    func personChecks() async throws {
+        let f = try await Fixture.make()
+        let client = try await f.registerPublicClient()
+        func signIn(_ username: String) async throws -> OAuthService.Step? {
+            guard case .page(let page) = try await f.oauth.beginAuthorization(FormBody([
+                "response_type": "code", "client_id": client.client_id, "redirect_uri": "http://127.0.0.1/cb", "code_challenge": PKCE.challenge(for: Self.verifier),
+                "code_challenge_method": "S256", "resource": f.resource, "scope": "time.read",
+            ])) else { return nil }
+            guard case .page(let next) = try await f.oauth.continueAuthorization(
+                FormBody(["request": page.requestID, "csrf_token": page.csrf, "username": username, "password": "correct horse battery"]), cookie: page.cookie, address: nil)
+            else { return nil }
+            return next
+        }
+        let hash = try PasswordHasher(iterations: 1_000).hash("correct horse battery")
+        try await f.environment.store.createUser(UserRecord(id: "u-none", username: "nobody", passwordHash: hash, roles: [], defaultWorkspace: "default", created: f.clock.now()))
+        try await f.environment.store.createUser(UserRecord(
+            id: "u-temp", username: "temp", passwordHash: hash, roles: ["writer"], defaultWorkspace: "default", mustChangePassword: true, created: f.clock.now()))
+        #expect(try await signIn("nobody")?.kind == .signIn, "no role: no consent page")
+        #expect(try await signIn("temp")?.kind == .signIn, "a temporary password: no consent page")
+        #expect(try await signIn("alice")?.kind == .consent)
+
+        let tokens = try await f.redeem(try await f.authorize(client, verifier: Self.verifier), client, verifier: Self.verifier)
+        func refresh(_ token: String?) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
+            try await f.oauth.token(FormBody(["grant_type": "refresh_token", "refresh_token": token ?? "", "client_id": client.client_id]), .init(authorization: nil, dpop: [], address: nil))
+        }
+        // The template is replaced by a wider one under the same name: the grant drops it.
+        try await f.oauth.deleteTemplate("time.read", by: f.admin)
+        _ = try await f.oauth.createTemplate(
+            ["name": .string("time.read"), "mission": .object(["allowed_tools": .array([.string("get_time"), .string("delete_everything")])])], by: f.admin)
+        await #expect(throws: OAuthFailure.invalidGrant("none of the granted mission templates exists any more")) { _ = try await refresh(tokens.refresh_token) }
+
+        let again = try await f.redeem(try await f.authorize(client, verifier: Self.verifier), client, verifier: Self.verifier)
+        var user = f.user
+        user.tokenEpoch += 1
+        try await f.environment.store.updateUser(user)
+        await #expect(throws: OAuthFailure.self, "a password change ends the grant") { _ = try await refresh(again.refresh_token) }
     }
 
     @Test("an unregistered redirect URI or unknown client is a page, never a redirect; other errors redirect with state and iss")

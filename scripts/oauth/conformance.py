@@ -75,7 +75,7 @@ def as_metadata():
     for member, values in {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
     }.items():
         check(f"contract: {member} = {values}", sorted(meta.get(member) or []) == sorted(values), meta.get(member))
     for member in [k for k in meta if k.endswith("_supported") and k not in ("authorization_response_iss_parameter_supported",

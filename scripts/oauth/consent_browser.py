@@ -143,9 +143,16 @@ def console(driver, refresh_token, client_id):
     visible and revocable (its refresh token then dead), clients listed for administrators only."""
     wait = WebDriverWait(driver, 20)
 
+    def settled(condition):
+        # The console re-renders a table after an action: an element read mid-render is stale.
+        try:
+            return condition()
+        except WebDriverException:
+            return False
+
     def until(what, condition):
         try:
-            return wait.until(lambda d: condition())
+            return wait.until(lambda d: settled(condition))
         except TimeoutException:
             check(what, False, driver.find_element(By.TAG_NAME, "body").text[:400])
             return None

@@ -389,8 +389,8 @@ def check_pages(prefix, walk, expect_scopes, expect_tools, expect_text=()):
     check(prefix + "sign-in page headers (CSP frame-ancestors 'none', X-Frame-Options DENY, no-store, no-referrer)",
           not page_header_problems(walk.first), page_header_problems(walk.first))
     cookie = walk.first.headers.get("Set-Cookie", "")
-    check(prefix + "the tessera_oauth cookie is HttpOnly, SameSite=Lax, Path=/oauth",
-          cookie.startswith("tessera_oauth=") and re.search(r";\s*HttpOnly", cookie, re.I) and re.search(r";\s*SameSite=Lax", cookie, re.I)
+    check(prefix + "the tessera_oauth_<request> cookie is HttpOnly, SameSite=Lax, Path=/oauth",
+          re.match(r"tessera_oauth_[A-Za-z0-9_-]{12}=", cookie) and re.search(r";\s*HttpOnly", cookie, re.I) and re.search(r";\s*SameSite=Lax", cookie, re.I)
           and re.search(r";\s*Path=/oauth(;|$)", cookie), cookie)
     consent = walk.consent
     check(prefix + "consent page: 200 with approve/deny buttons", consent is not None and consent.status_code == 200, walk.error)

@@ -905,12 +905,13 @@ paths |= {
         "get": op("Authorization endpoint: validate the request, then the sign-in page (HTML)", "oauth", {
             "200": html("The sign-in page: a form posting `username`, `password` and the hidden `request` and `csrf_token` to "
                         "POST /oauth/authorize.",
-                        {"Set-Cookie": {"schema": S, "description": "`tessera_oauth=…; Path=/oauth; HttpOnly; SameSite=Lax; "
-                                                                     "Max-Age=600` (and `Secure` on an https origin)."}}),
+                        {"Set-Cookie": {"schema": S, "description": "`tessera_oauth_<12 characters naming the request>=…; Path=/oauth; "
+                                                                     "HttpOnly; SameSite=Lax; Max-Age=600` (and `Secure` on an https origin)."}}),
             "303": REDIRECT_303,
             "400": html("An error page, never a redirect: client_id missing or unknown (or its metadata document unusable), "
                         "redirect_uri not registered for it (or missing when it has several), state over 1024 bytes, a "
-                        "malformed query string.")},
+                        "malformed query string."),
+            "429": html("An error page: more than 120 valid authorization requests from this address in a minute.")},
             errors=[503], security=ANON, operation_id="oauthAuthorize",
             description="OAuth 2.1 §4.1.1 with PKCE (S256 only) and RFC 8707 `resource`. Once the client and redirect_uri "
                         "are known good, every other error is a 303 to the redirect_uri.",
@@ -939,10 +940,9 @@ paths |= {
             "400": html("An error page: the request is unknown or expired (10 minutes), a decision before sign-in, a decision "
                         "other than approve/deny, a body that is not a valid form."),
             "401": html("The sign-in page again: wrong username or password, or too many attempts."),
-            "403": html("An error page: the `tessera_oauth` cookie or `csrf_token` does not match the request (CSRF check).")},
+            "403": html("An error page: the request's `tessera_oauth_…` cookie (set by GET /oauth/authorize, named after the "
+                        "request) or `csrf_token` does not match the request (CSRF check).")},
             errors=[413, 503], request=form(ref("OAuthAuthorizeForm")), security=ANON, operation_id="oauthAuthorizeForm",
-            parameters=[{"name": "tessera_oauth", "in": "cookie", "required": True, "schema": {"type": "string", "maxLength": 256},
-                         "description": "Set by GET /oauth/authorize: binds the request to this browser."}],
             notes={413: FORM_413})},
     "/oauth/token": {"post": op("Token endpoint: a passport for a code, refresh token, agent assertion or badge", "oauth", {
         "200": json_response("The token. A `DPoP` proof on the request binds it (`cnf.jkt`; token_type DPoP).",

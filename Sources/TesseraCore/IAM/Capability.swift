@@ -32,11 +32,14 @@ public enum Capability {
     public static let oauthWrite = "oauth:write"
     /// RFC 7662 introspection of tokens of a workspace, for resource servers that are not Tessera.
     public static let tokensIntrospect = "tokens:introspect"
+    /// Approving an OAuth client's request (the consent page) and keeping the grant alive: a
+    /// person without it cannot turn their password into a tool-calling passport.
+    public static let oauthAuthorize = "oauth:authorize"
 
     public static let all: Set<String> = [
         usersRead, usersWrite, usersAdmin, keysSelf, keysAdmin, workspacesAdmin, iamAdmin, metricsRead,
         agentsRead, agentsWrite, badgesIssue, badgesRevoke, passportsIssue, passportsRevoke, sessionsRead,
-        receiptsRead, auditRead, approvalsGrant, decisionsEvaluate, oauthRead, oauthWrite, tokensIntrospect,
+        receiptsRead, auditRead, approvalsGrant, decisionsEvaluate, oauthRead, oauthWrite, tokensIntrospect, oauthAuthorize,
     ]
 }
 
@@ -67,7 +70,7 @@ public struct RoleGrant: Sendable, Hashable, Codable {
 /// system-level capability.
 public enum RoleCatalog {
     static let reader: Set<String> = [
-        Capability.keysSelf, Capability.agentsRead, Capability.sessionsRead, Capability.receiptsRead, Capability.oauthRead,
+        Capability.keysSelf, Capability.agentsRead, Capability.sessionsRead, Capability.receiptsRead, Capability.oauthRead, Capability.oauthAuthorize,
     ]
     static let writer: Set<String> = reader.union([
         Capability.agentsWrite, Capability.badgesIssue, Capability.badgesRevoke, Capability.passportsIssue,

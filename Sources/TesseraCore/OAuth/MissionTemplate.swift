@@ -99,41 +99,48 @@ public struct MissionTemplate: Sendable, Equatable, Codable {
     public enum CombineFailure: Error, Equatable, Sendable, CustomStringConvertible {
         case empty
         case conflictingTool(tool: String, first: String, second: String)
+        case conflictingScope(first: String, second: String)
         public var description: String {
             switch self {
             case .empty: "no scope was granted"
+            case .conflictingScope(let first, let second):
+                "scopes \(first) and \(second) restrict resources differently; request them separately"
             case .conflictingTool(let tool, let first, let second):
                 "scopes \(first) and \(second) constrain tool \(tool) differently; request them separately"
             }
         }
     }
 
-    /// The union of `templates` as one mission for `agentID`, and the token lifetime (the
+    /// The templates granted together as one mission for `agentID`, and the token lifetime (the
     /// shortest template's).
     ///
-    /// A union of grants: every tool any template allows; a tool given constrained entries by
-    /// two templates must have the same entry in both (two different argument policies for one
-    /// tool cannot be one entry, and picking either would silently narrow or widen a grant);
-    /// a tool allowed plainly by one template is allowed plainly. A forbidden tool stays
-    /// forbidden unless another granted template allows it. Resource scope is the union, and an
-    /// unrestricted template makes it unrestricted; the call budget is the sum (unlimited
-    /// anywhere is unlimited); duration and delegation take the widest.
+    /// Tools are a union: every tool any template allows; a tool given constrained entries by two
+    /// templates must have the same entry in both (two argument policies for one tool cannot be
+    /// one entry, and picking either would silently narrow or widen a grant); a tool one template
+    /// allows plainly is allowed plainly; a tool one forbids stays forbidden unless another
+    /// granted template allows it. What a passport applies to *every* call is never widened by
+    /// another template: the call budget, the session duration and the delegation depth take the
+    /// smallest limit any template sets, delegation needs every template to allow it, and the
+    /// resource scope is the one the restricted templates share — two different restricted scopes
+    /// are refused, because the passport has one scope for all tools and either choice would move
+    /// one template's tools outside what the person saw.
     public static func combine(_ templates: [MissionTemplate], agentID: String) throws(CombineFailure) -> (mission: Mission, ttl: Int) {
         guard let first = templates.first else { throw .empty }
         var plain: [String] = []
         var entries: [String: (entry: JSONValue, from: String)] = [:]
         var forbidden: [String] = []
-        var scope: [String] = []
-        var unrestricted = false
-        var budget: Int? = 0
-        var duration: Int? = 0
-        var delegation = false
-        var depth = 0
+        var scope: (patterns: [String], from: String)?
+        var budget: Int?
+        var duration: Int?
+        var delegation = true
+        var depth = Int.max
         var ttl = Int.max
         for template in templates {
+            for tool in template.mission.allowed_tools where !plain.contains(tool) { plain.append(tool) }
+        }
+        for template in templates {
             let m = template.mission
-            for tool in m.allowed_tools where !plain.contains(tool) { plain.append(tool) }
-            for (tool, entry) in m.tools ?? [:] {
+            for (tool, entry) in m.tools ?? [:] where !plain.contains(tool) {
                 if let existing = entries[tool] {
                     if existing.entry != entry { throw .conflictingTool(tool: tool, first: existing.from, second: template.name) }
                 } else {
@@ -141,12 +148,19 @@ public struct MissionTemplate: Sendable, Equatable, Codable {
                 }
             }
             for tool in m.forbidden_tools where !forbidden.contains(tool) { forbidden.append(tool) }
-            if m.resource_scope.isEmpty { unrestricted = true }
-            for pattern in m.resource_scope where !scope.contains(pattern) { scope.append(pattern) }
-            budget = m.max_tool_calls.flatMap { calls in budget.map { $0 + calls } }
-            duration = m.max_duration_s.flatMap { seconds in duration.map { max($0, seconds) } }
-            delegation = delegation || m.delegation_allowed
-            depth = max(depth, m.max_delegation_depth)
+            if !m.resource_scope.isEmpty {
+                if let existing = scope {
+                    if Set(existing.patterns) != Set(m.resource_scope) {
+                        throw .conflictingScope(first: existing.from, second: template.name)
+                    }
+                } else {
+                    scope = (m.resource_scope, template.name)
+                }
+            }
+            if let calls = m.max_tool_calls { budget = min(budget ?? calls, calls) }
+            if let seconds = m.max_duration_s { duration = min(duration ?? seconds, seconds) }
+            delegation = delegation && m.delegation_allowed
+            depth = min(depth, m.max_delegation_depth)
             ttl = min(ttl, template.ttl_s)
         }
         // A plain grant is wider than any constrained entry for the same tool.
@@ -155,8 +169,8 @@ public struct MissionTemplate: Sendable, Equatable, Codable {
         let mission = Mission(
             agent_id: agentID, mission: templates.count == 1 ? first.mission.mission : templates.map(\.name).joined(separator: " "),
             allowed_tools: plain, forbidden_tools: forbidden.filter { !granted.contains($0) },
-            resource_scope: unrestricted ? [] : scope, max_tool_calls: budget, max_duration_s: duration,
-            delegation_allowed: delegation, max_delegation_depth: depth,
+            resource_scope: scope?.patterns ?? [], max_tool_calls: budget, max_duration_s: duration,
+            delegation_allowed: delegation, max_delegation_depth: delegation ? depth : 0,
             tools: entries.isEmpty ? nil : entries.mapValues(\.entry))
         return (mission, ttl)
     }

@@ -22,9 +22,10 @@ public enum OAuthWire {
         public var grant_types_supported = ["authorization_code", "refresh_token", "client_credentials", OAuthWire.tokenExchangeGrant]
         public var code_challenge_methods_supported = ["S256"]
         public var token_endpoint_auth_methods_supported = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
-        public var token_endpoint_auth_signing_alg_values_supported = ["EdDSA", "ES256"]
+        /// Agents' registered keys are Ed25519.
+        public var token_endpoint_auth_signing_alg_values_supported = ["EdDSA"]
         public var revocation_endpoint_auth_methods_supported = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
-        public var revocation_endpoint_auth_signing_alg_values_supported = ["EdDSA", "ES256"]
+        public var revocation_endpoint_auth_signing_alg_values_supported = ["EdDSA"]
         public var introspection_endpoint_auth_methods_supported = ["bearer"]
         public var authorization_response_iss_parameter_supported = true
         public var client_id_metadata_document_supported = true

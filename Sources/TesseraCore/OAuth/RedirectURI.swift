@@ -42,9 +42,13 @@ public enum RedirectURI {
         }
     }
 
+    /// `localhost`, `::1`, or an IPv4 literal in 127.0.0.0/8 — never a name that merely starts
+    /// with `127.` (`127.attacker.example` is a public host).
     static func isLoopback(_ host: String) -> Bool {
         let h = host.lowercased()
-        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
+        if h == "localhost" || h == "::1" || h == "[::1]" { return true }
+        guard let address = IPAddress(h), address.isIPv4 else { return false }
+        return address.bytes[0] == 127
     }
 
     /// Does the requested redirect URI match one registered? Exact, or a loopback IP literal

@@ -28,7 +28,9 @@ public struct MissionFetcher: Sendable {
         }
 
         static func isLoopback(_ host: String) -> Bool {
-            host == "localhost" || host == "[::1]" || host == "::1" || host.hasPrefix("127.")
+            if host == "localhost" || host == "[::1]" || host == "::1" { return true }
+            guard let address = IPAddress(host), address.isIPv4 else { return false }
+            return address.bytes[0] == 127
         }
     }
 

@@ -101,9 +101,10 @@ struct MCPGatewayController {
         return out + "\""
     }
 
-    func unauthorized(_ name: String, scheme: String = "Bearer", error: String?, description: String? = nil) -> Response {
+    func unauthorized(_ name: String, scheme: String = "Bearer", error: String?, description: String? = nil, scope: String? = nil) -> Response {
         var headers = HTTPFields()
         var challenge = "\(scheme) resource_metadata=\(Self.quoted(metadataURL(name)))"
+        if let scope { challenge += ", scope=\(Self.quoted(scope))" }
         if scheme == "DPoP" { challenge += ", algs=\"EdDSA\"" }
         if let error { challenge += ", error=\(Self.quoted(error))" }
         if let description { challenge += ", error_description=\(Self.quoted(description))" }
@@ -137,7 +138,9 @@ struct MCPGatewayController {
     @Sendable func relay(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         guard let name = context.parameters.get("name"), let upstream = upstreams[name] else { throw APIError.notFound() }
         guard let token = Self.accessToken(request.headers[.authorization]) else {
-            return unauthorized(name, error: nil)
+            // MCP 2026-07-28: the challenge names the scopes to ask for (every template offered here).
+            let scopes = (try? await oauth?.scopes(offeredOn: name)) ?? []
+            return unauthorized(name, error: nil, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "))
         }
         let claims: PassportClaims
         do {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,9 @@ import TesseraCore
 struct ClientMetadataFetcher: Sendable {
     let allowOrigins: Set<MissionFetcher.Origin>
     let cache = TTLCache<String, CachedDocument>(ttl: 300, capacity: 1_024)
+    /// Fetches in flight at once, on this node: a request past it is refused, not queued.
+    let inFlight = NIOLockedValueBox(0)
+    static let maximumInFlight = 16
 
     static let maximumBytes = 5 * 1024
     static let timeout: TimeAmount = .seconds(2)
@@ -38,7 +42,25 @@ struct ClientMetadataFetcher: Sendable {
             if let registration = cached.registration { return .success(registration) }
             return .failure(.invalidClient(cached.failure ?? "client metadata document unavailable"))
         }
-        let result = await fetch(clientID)
+        let admitted = inFlight.withLockedValue { count -> Bool in
+            guard count < Self.maximumInFlight else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { return .failure(.invalidClient("too many client metadata documents are being fetched; try again")) }
+        defer { inFlight.withLockedValue { $0 -= 1 } }
+        // One deadline for the lookup, the connection, the headers and the body together: a
+        // server trickling bytes (or a slow DNS answer) cannot hold the fetch past it.
+        let result = await withTaskGroup(of: Result<ClientRegistration, OAuthFailure>?.self) { group in
+            group.addTask { await fetch(clientID) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .failure(.invalidClient(Self.unusable))
+        }
         switch result {
         case .success(let registration): cache.set(CachedDocument(registration: registration, fetchedAt: now), for: clientID, now: now)
         case .failure(let failure): cache.set(CachedDocument(failure: failure.description, fetchedAt: now), for: clientID, now: now)
@@ -54,7 +76,7 @@ struct ClientMetadataFetcher: Sendable {
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         let allowListed = allowOrigins.contains(MissionFetcher.Origin(scheme: scheme, host: host, port: port))
         if !allowListed {
-            guard scheme == "https" else { return .failure(.invalidClient("a client metadata document URL must be https")) }
+            guard scheme == "https", port == 443 else { return .failure(.invalidClient("a client metadata document URL must be https on port 443")) }
             guard await Self.resolvesPublicly(host: host, port: port) else {
                 return .failure(.invalidClient("the client metadata document's host does not resolve to public addresses only"))
             }
@@ -63,7 +85,7 @@ struct ClientMetadataFetcher: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         do {
             let response = try await MissionFetcher.client.execute(request, timeout: Self.timeout)
-            guard response.status == .ok else { return .failure(.invalidClient("the client metadata document answered \(response.status.code)")) }
+            guard response.status == .ok else { return .failure(.invalidClient(Self.unusable)) }
             let body = try await response.body.collect(upTo: Self.maximumBytes)
             let object = try StrictJSON.object(body.readableBytesView)
             guard case .string(let declared)? = object["client_id"], declared == clientID else {
@@ -76,9 +98,13 @@ struct ClientMetadataFetcher: Sendable {
         } catch let failure as OAuthFailure {
             return .failure(failure)
         } catch {
-            return .failure(.invalidClient("the client metadata document could not be fetched or read (≤ \(Self.maximumBytes) bytes of JSON within 2 s, no redirects)"))
+            return .failure(.invalidClient(Self.unusable))
         }
     }
+
+    /// One answer for every fetch failure (status, timeout, size, redirect, connection): the
+    /// caller learns nothing about the target it named.
+    static let unusable = "the client metadata document could not be fetched or read (200, ≤ 5 KiB of JSON within 2 s, no redirects)"
 
     /// Every address `host` resolves to is public. An IP literal is checked as is.
     static func resolvesPublicly(host: String, port: Int) async -> Bool {

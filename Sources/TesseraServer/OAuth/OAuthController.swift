@@ -49,7 +49,7 @@ struct OAuthController {
         } catch {
             return OAuthPages.error(.init(status: 400, message: "The authorization request is malformed: \(error.description)."))
         }
-        return try await answer { try await oauth.beginAuthorization(query) }
+        return try await answer { try await oauth.beginAuthorization(query, address: context.remoteAddress) }
     }
 
     @Sendable func authorizeForm(_ request: Request, context: TesseraRequestContext) async throws -> Response {
@@ -59,7 +59,7 @@ struct OAuthController {
         } catch {
             return OAuthPages.error(.init(status: 400, message: error.description))
         }
-        let cookie = Self.cookie(OAuthService.cookieName, in: request.headers[values: .cookie])
+        let cookie = form.value("request").flatMap { Self.cookie(OAuthService.cookieName(for: $0), in: request.headers[values: .cookie]) }
         return try await answer { try await oauth.continueAuthorization(form, cookie: cookie, address: context.remoteAddress) }
     }
 

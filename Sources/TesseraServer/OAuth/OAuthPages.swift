@@ -31,7 +31,9 @@ enum OAuthPages {
         code{background:#eff1f3;padding:0 .25rem;border-radius:3px;word-break:break-all}li{margin:.4rem 0}
         """
 
-    static func response(status: HTTPResponse.Status, title: String, body: String, formTarget: String?, cookie: String? = nil, secureCookie: Bool = false) -> Response {
+    static func response(
+        status: HTTPResponse.Status, title: String, body: String, formTarget: String?, cookie: String? = nil, requestID: String = "", secureCookie: Bool = false
+    ) -> Response {
         let nonce = Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max) })
         let html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -52,7 +54,7 @@ enum OAuthPages {
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         headers[HTTPField.Name("Cross-Origin-Opener-Policy")!] = "same-origin"
         if let cookie {
-            headers[.setCookie] = "\(OAuthService.cookieName)=\(cookie); Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=\(Int(OAuthService.pendingLifetime))\(secureCookie ? "; Secure" : "")"
+            headers[.setCookie] = "\(OAuthService.cookieName(for: requestID))=\(cookie); Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=\(Int(OAuthService.pendingLifetime))\(secureCookie ? "; Secure" : "")"
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
@@ -76,7 +78,8 @@ enum OAuthPages {
             <p class="muted">After you sign in you will see exactly what this application asks to do.</p>
             """
         let status: HTTPResponse.Status = step.message != nil && step.username != nil ? .unauthorized : .ok
-        return response(status: status, title: "Sign in", body: body, formTarget: nil, cookie: step.cookie, secureCookie: secureCookie)
+        // form-action names the client too: an error found after sign-in redirects there.
+        return response(status: status, title: "Sign in", body: body, formTarget: step.redirectOrigin, cookie: step.cookie, requestID: step.requestID, secureCookie: secureCookie)
     }
 
     static func consent(_ step: OAuthService.Step) -> Response {
@@ -96,6 +99,12 @@ enum OAuthPages {
                 <section><h2><code>\(escape(template.name))</code></h2>\(template.description.map { "<p>\(escape($0))</p>" } ?? "")<ul>\(grants.joined())</ul></section>
                 """
         }
+        // What the passport will enforce for all of them together (the narrowest limits).
+        var together = ""
+        if step.templates.count > 1, let combined = try? MissionTemplate.combine(step.templates, agentID: step.clientID) {
+            let m = combined.mission
+            together = "<p><strong>Together</strong>: \(m.max_tool_calls.map { "at most \($0) tool calls in all" } ?? "no limit on tool calls"); resources: \(m.resource_scope.isEmpty ? "any" : m.resource_scope.map { "<code>\(escape($0))</code>" }.joined(separator: ", ")); token lifetime \(combined.ttl) s\(m.delegation_allowed ? "" : "; no delegation").</p>"
+        }
         let body = """
             <h1>Allow \(escape(step.clientName))?</h1>
             <p>Signed in as <strong>\(escape(step.username ?? ""))</strong>.</p>
@@ -103,6 +112,8 @@ enum OAuthPages {
             <p>Resource: <code>\(escape(step.resource))</code></p>
             <p>It asks for \(step.templates.count == 1 ? "this scope" : "these \(step.templates.count) scopes"); every call it makes is checked against them and recorded:</p>
             \(scopes)
+            \(together)
+            <p class="muted">If you approve, the application stays signed in (it may renew its access) for up to 30 days, until you revoke it in the console or your account changes.</p>
             <form method="post" action="/oauth/authorize">\(hidden(step))
             <button type="submit" name="decision" value="approve" class="approve">Approve</button>
             <button type="submit" name="decision" value="deny">Deny</button></form>

@@ -26,6 +26,8 @@ extension OAuthService {
         var client_id: String
         var client_name: String?
         var redirect_uri: String
+        /// Whether the request named it (then the token request must repeat it, RFC 6749 §4.1.3).
+        var redirect_uri_given: Bool?
         var state: String?
         var code_challenge: String
         var scope: String?
@@ -37,6 +39,8 @@ extension OAuthService {
         var workspace: String?
         var scopes: [String]?
         var offline: Bool?
+        var token_epoch: Int?
+        var template_digests: [String: String]?
     }
 
     /// What the page handler needs to render the next step.
@@ -64,7 +68,7 @@ extension OAuthService {
     static let maximumStateBytes = 1_024
 
     /// `GET /oauth/authorize`: validates, then asks the person to sign in.
-    public func beginAuthorization(_ query: FormBody) async throws -> AuthorizeOutcome {
+    public func beginAuthorization(_ query: FormBody, address: String? = nil) async throws -> AuthorizeOutcome {
         guard let clientID = query.value("client_id") else { throw PageFailure(status: 400, message: "client_id is required.") }
         let client: StoredClient
         do {
@@ -103,10 +107,15 @@ extension OAuthService {
                 return fail(.invalidScope("scope \(unknown) is not a mission template offered on \(upstream)"))
             }
         }
+        // Each valid request stores a pending sign-in for ten minutes: bounded per address.
+        if let wait = authorizations.admit(address ?? "unknown", now: clock.now()) {
+            throw PageFailure(status: 429, message: "Too many sign-in requests from this address. Try again in \(wait) s.")
+        }
         let requestID = Self.random("")
         let cookie = Self.random("")
         let pending = Pending(
-            client_id: client.client_id, client_name: client.client_name, redirect_uri: redirectURI, state: state, code_challenge: challenge,
+            client_id: client.client_id, client_name: client.client_name, redirect_uri: redirectURI, redirect_uri_given: query.value("redirect_uri") != nil,
+            state: state, code_challenge: challenge,
             scope: scope, resource: resource, upstream: upstream, cookie_hash: Self.digest(cookie), csrf: Self.random(""))
         try await save(pending, id: requestID, replace: false)
         return .page(step(.signIn, pending, requestID: requestID, cookie: cookie, templates: []))
@@ -152,8 +161,10 @@ extension OAuthService {
             case "approve":
                 let code = Self.random("tac_")
                 let grant = Code(
-                    client_id: pending.client_id, redirect_uri: pending.redirect_uri, code_challenge: pending.code_challenge, resource: pending.resource,
-                    upstream: pending.upstream, user_id: userID, workspace: workspace, scopes: scopes, offline: pending.offline ?? false)
+                    client_id: pending.client_id, redirect_uri: pending.redirect_uri, redirect_uri_given: pending.redirect_uri_given ?? true,
+                    code_challenge: pending.code_challenge, resource: pending.resource,
+                    upstream: pending.upstream, user_id: userID, workspace: workspace, scopes: scopes, offline: pending.offline ?? false,
+                    token_epoch: pending.token_epoch ?? 0, template_digests: pending.template_digests ?? [:])
                 let now = clock.now()
                 try await store.putOAuth(
                     OAuthRecord(
@@ -175,9 +186,19 @@ extension OAuthService {
         guard let username = form.value("username"), let password = form["password"], !password.isEmpty else {
             return .page(step(.signIn, pending, requestID: requestID, templates: [], message: "Enter your username and password."))
         }
-        let user: UserRecord
+        var user: UserRecord
         do {
             user = try await iam.authenticate(username: username, password: password, clientAddress: address)
+            // What /login refuses, this refuses too; and approving needs oauth:authorize.
+            guard (try? await iam.authenticator.workspaceIsEnabled(user.defaultWorkspace)) == true else {
+                return .page(step(.signIn, pending, requestID: requestID, templates: [], username: username, message: "Your workspace is disabled."))
+            }
+            guard !user.mustChangePassword else {
+                return .page(step(.signIn, pending, requestID: requestID, templates: [], username: username, message: "Change your temporary password first (tessera iam login, or the console), then sign in here."))
+            }
+            guard Identity(user: user, workspace: user.defaultWorkspace, source: .login(jti: "")).may(Capability.oauthAuthorize, in: user.defaultWorkspace) else {
+                return .page(step(.signIn, pending, requestID: requestID, templates: [], username: username, message: "Your role does not allow approving applications (oauth:authorize)."))
+            }
         } catch .rateLimited(_, let wait) {
             return .page(step(.signIn, pending, requestID: requestID, templates: [], username: username, message: "Too many attempts. Try again in \(wait) s."))
         } catch {
@@ -200,6 +221,8 @@ extension OAuthService {
         pending.workspace = user.defaultWorkspace
         pending.scopes = resolved.templates.map(\.name)
         pending.offline = resolved.offline
+        pending.token_epoch = user.tokenEpoch
+        pending.template_digests = Self.digests(resolved.templates)
         pending.csrf = Self.random("")
         try await save(pending, id: requestID, replace: true)
         return .page(step(.consent, pending, requestID: requestID, templates: resolved.templates, username: user.username))
@@ -216,6 +239,7 @@ extension OAuthService {
     struct Code: Codable, Sendable {
         var client_id: String
         var redirect_uri: String
+        var redirect_uri_given: Bool
         var code_challenge: String
         var resource: String
         var upstream: String
@@ -223,5 +247,13 @@ extension OAuthService {
         var workspace: String
         var scopes: [String]
         var offline: Bool
+        var token_epoch: Int
+        /// The templates as the person saw them: one changed since is dropped from the grant.
+        var template_digests: [String: String]
+    }
+
+    /// A digest of each template's mission as granted.
+    static func digests(_ templates: [MissionTemplate]) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: templates.map { ($0.name, digest(encode($0.mission) + "|\($0.ttl_s)|" + encode($0.resources))) })
     }
 }

@@ -39,7 +39,6 @@ extension OAuthService {
             answer.sub = grant.user_id
             answer.exp = record.expiresAt?.unixSeconds
             answer.iss = issuer
-            answer.token_type = "refresh_token"
             answer.aud = [grant.resource]
             answer.workspace = grant.workspace
             return answer

@@ -112,10 +112,15 @@ extension OAuthService {
         var out: [MissionTemplate] = []
         for name in wanted {
             guard let template = offered.first(where: { $0.name == name }) else {
-                throw .invalidScope("scope \(name) is not a mission template offered \(agent == nil ? "" : "to this agent ")on \(upstream)")
+                // A person's request may name scopes of other workspaces (clients ask for every
+                // `scopes_supported`): the grant is narrower than asked (RFC 6749 §3.3) and the
+                // consent page shows exactly what is granted. An agent asks precisely.
+                if agent == nil { continue }
+                throw .invalidScope("scope \(name) is not a mission template offered to this agent on \(upstream)")
             }
             if !out.contains(template) { out.append(template) }
         }
+        guard !out.isEmpty else { throw .invalidScope("none of the requested scopes is offered in your workspace on \(upstream)") }
         return (out, offline)
     }
 }

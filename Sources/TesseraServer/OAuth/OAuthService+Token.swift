@@ -17,6 +17,8 @@ extension OAuthService {
         var passport_jti: String
         var family_created: Double
         var family_expires: Double
+        var token_epoch: Int?
+        var template_digests: [String: String]?
     }
 
     /// What the request carried besides its form: the `DPoP` header(s).
@@ -33,23 +35,24 @@ extension OAuthService {
 
     public func token(_ form: FormBody, _ context: TokenRequestContext) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
         guard let grantType = form.value("grant_type") else { throw .invalidRequest("grant_type is required") }
-        let jkt = try await dpopKey(context.dpop)
+        // The client is authenticated before a DPoP proof is spent in the replay cache, so
+        // nobody unauthenticated can fill it (the exchange's badge is its authentication).
         switch grantType {
         case "authorization_code":
             let client = try await authenticateClient(form, authorization: context.authorization)
-            return try await redeemCode(form, client: client, jkt: jkt)
+            return try await redeemCode(form, client: client, jkt: try await dpopKey(context.dpop))
         case "refresh_token":
             let client = try await authenticateClient(form, authorization: context.authorization)
-            return try await refresh(form, client: client, jkt: jkt)
+            return try await refresh(form, client: client, jkt: try await dpopKey(context.dpop))
         case "client_credentials":
             guard form.value("client_assertion") != nil else {
                 throw .unauthorizedClient("client_credentials is for registered Tessera agents authenticating with private_key_jwt")
             }
             let client = try await authenticateClient(form, authorization: context.authorization)
             guard let agent = client.agent else { throw .unauthorizedClient("client_credentials needs an agent client") }
-            return try await issueToAgent(agent, form: form, jkt: jkt)
+            return try await issueToAgent(agent, form: form, jkt: try await dpopKey(context.dpop))
         case OAuthWire.tokenExchangeGrant:
-            return try await exchangeBadge(form, jkt: jkt)
+            return try await exchangeBadge(form, jkt: try await dpopKey(context.dpop))
         default:
             throw .unsupportedGrantType("grant_type \(grantType) is not supported")
         }
@@ -108,19 +111,39 @@ extension OAuthService {
         }
         guard let grant = try? Self.decode(Code.self, record.body) else { throw .invalidGrant("the code cannot be read") }
         guard grant.client_id == client.client.client_id else { throw .invalidGrant("the code was issued to another client") }
-        guard form.value("redirect_uri") == grant.redirect_uri else { throw .invalidGrant("redirect_uri differs from the authorization request's") }
+        if grant.redirect_uri_given || form.value("redirect_uri") != nil {
+            guard form.value("redirect_uri") == grant.redirect_uri else { throw .invalidGrant("redirect_uri differs from the authorization request's") }
+        }
         guard PKCE.verify(verifier, challenge: grant.code_challenge) else { throw .invalidGrant("code_verifier does not match the code_challenge") }
         try checkResource(form, expected: grant.resource)
         let now = clock.now()
         let refresh = Refresh(
             client_id: grant.client_id, resource: grant.resource, upstream: grant.upstream, user_id: grant.user_id, workspace: grant.workspace,
             scopes: grant.scopes, jkt: jkt, passport_jti: "", family_created: now.timeIntervalSince1970,
-            family_expires: now.addingTimeInterval(Self.refreshLifetime).timeIntervalSince1970)
-        return try await issueForUser(refresh, family: record.family, scopes: grant.scopes, clientName: client.client.client_name)
+            family_expires: now.addingTimeInterval(Self.refreshLifetime).timeIntervalSince1970, token_epoch: grant.token_epoch,
+            template_digests: grant.template_digests)
+        try await checkPerson(refresh, family: record.family)
+        return try await issueForUser(
+            refresh, family: record.family, scopes: grant.scopes, clientName: client.client.client_name, parent: (.code, record.id),
+            withRefresh: client.client.grant_types.contains("refresh_token"))
     }
 
     func refresh(_ form: FormBody, client: ClientContext, jkt: String?) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
         guard let token = form.value("refresh_token"), token.utf8.count <= 256 else { throw .invalidRequest("refresh_token is required") }
+        // A request that is wrong in itself (another client, resource or key, a wider scope) is
+        // refused before the token is spent: its retry must not look like reuse.
+        if let unspent = try? await store.oauthRecord(.refresh, id: Self.digest(token), now: clock.now()), !unspent.used,
+            let peek = try? Self.decode(Refresh.self, unspent.body)
+        {
+            guard peek.client_id == client.client.client_id else { throw .invalidGrant("the refresh token was issued to another client") }
+            try checkResource(form, expected: peek.resource)
+            if let bound = peek.jkt, bound != jkt { throw .invalidDPoPProof("this refresh token is bound to a DPoP key; prove it") }
+            if let requested = form.value("scope"),
+                !requested.split(separator: " ").map(String.init).filter({ $0 != OAuthWire.offlineAccess }).allSatisfy(peek.scopes.contains)
+            {
+                throw .invalidScope("a refresh may only narrow the granted scopes")
+            }
+        }
         let claim: OAuthClaim
         do {
             claim = try await store.claimOAuth(.refresh, id: Self.digest(token), now: clock.now())
@@ -143,11 +166,8 @@ extension OAuthService {
         try checkResource(form, expected: grant.resource)
         // RFC 9449 §5: a public client's DPoP-bound refresh token needs the same key again.
         if let bound = grant.jkt, bound != jkt { throw .invalidDPoPProof("this refresh token is bound to a DPoP key; prove it") }
+        try await checkPerson(grant, family: record.family)
         do {
-            guard let user = try await store.user(id: grant.user_id), user.enabled else {
-                try await endGrant(record.family)
-                throw OAuthFailure.invalidGrant("the user is disabled or deleted")
-            }
             if !grant.passport_jti.isEmpty, try await store.isRevoked(jti: grant.passport_jti, parentJTI: nil) {
                 try await endGrant(record.family)
                 throw OAuthFailure.invalidGrant("the grant's passport was revoked")
@@ -164,16 +184,22 @@ extension OAuthService {
             if !names.isEmpty { scopes = names }
         }
         grant.jkt = grant.jkt ?? jkt
-        return try await issueForUser(grant, family: record.family, scopes: scopes, clientName: client.client.client_name)
+        return try await issueForUser(grant, family: record.family, scopes: scopes, clientName: client.client.client_name, parent: (.refresh, record.id), withRefresh: true)
     }
 
     /// A passport for a person's grant, and the family's next refresh token.
-    func issueForUser(_ grant: Refresh, family: String, scopes: [String], clientName: String?) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
+    func issueForUser(
+        _ grant: Refresh, family: String, scopes: [String], clientName: String?, parent: (kind: OAuthRecord.Kind, id: String), withRefresh: Bool
+    ) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
         let now = clock.now()
         var templates: [MissionTemplate] = []
         do {
             for name in scopes {
-                if let template = try await template(named: name), template.workspace == grant.workspace, template.isOffered(on: grant.upstream) {
+                // A template deleted, moved or changed since the person approved it is dropped:
+                // a grant never widens behind their back.
+                if let template = try await template(named: name), template.workspace == grant.workspace, template.isOffered(on: grant.upstream),
+                    grant.template_digests.map({ $0[name] == Self.digests([template])[name] }) ?? true
+                {
                     templates.append(template)
                 }
             }
@@ -202,14 +228,26 @@ extension OAuthService {
         var next = grant
         next.passport_jti = claims.jti
         next.scopes = grant.scopes
-        let refreshToken = Self.random("trt_")
+        let refreshToken = withRefresh ? Self.random("trt_") : nil
         let expires = min(now.addingTimeInterval(Self.refreshLifetime), Date(timeIntervalSince1970: grant.family_expires))
         do {
-            try await store.putOAuth(
-                OAuthRecord(
-                    kind: .refresh, id: Self.digest(refreshToken), family: family, clientID: grant.client_id, subject: grant.user_id,
-                    workspace: grant.workspace, body: Self.encode(next), createdAt: Date(timeIntervalSince1970: grant.family_created), expiresAt: expires),
-                replace: false)
+            if let refreshToken {
+                try await store.putOAuth(
+                    OAuthRecord(
+                        kind: .refresh, id: Self.digest(refreshToken), family: family, clientID: grant.client_id, subject: grant.user_id,
+                        workspace: grant.workspace, body: Self.encode(next), createdAt: now, expiresAt: expires),
+                    replace: false)
+            }
+            // The grant may have been ended meanwhile (a replay of the code or refresh token just
+            // spent, on any node): its rows are gone then. Checked after writing, so either the
+            // ending saw this token's row and revoked its passport, or this sees the ending.
+            guard try await store.oauthRecord(parent.kind, id: parent.id, now: now) != nil else {
+                try await governance.revokeGranted(jti: claims.jti)
+                if let refreshToken { try await store.deleteOAuth(.refresh, id: Self.digest(refreshToken)) }
+                throw OAuthFailure.invalidGrant("the grant was ended while this token was being issued")
+            }
+        } catch let failure as OAuthFailure {
+            throw failure
         } catch {
             throw storeFailure(error)
         }
@@ -220,6 +258,9 @@ extension OAuthService {
 
     /// `client_credentials` for an agent authenticated by its registered key.
     func issueToAgent(_ agent: AgentRecord, form: FormBody, jkt: String?, issuedTokenType: String? = nil) async throws(OAuthFailure) -> OAuthWire.TokenResponse {
+        guard (try? await iam.authenticator.workspaceIsEnabled(agent.workspace)) == true else {
+            throw .invalidGrant("the agent's workspace is disabled")
+        }
         guard let resource = form.value("resource") else { throw .invalidTarget("resource is required (RFC 8707): this server's MCP endpoint") }
         guard let upstream = upstream(of: resource) else { throw .invalidTarget("resource is not an MCP endpoint of this server") }
         let resolved = try await resolveScopes(form.value("scope"), workspace: agent.workspace, upstream: upstream, agent: agent.id)
@@ -270,6 +311,26 @@ extension OAuthService {
             throw storeFailure(error)
         }
         return try await issueToAgent(agent, form: form, jkt: jkt, issuedTokenType: OAuthWire.accessTokenType)
+    }
+
+    /// The person behind a grant may still hold it: enabled, workspace enabled, password not
+    /// changed or reset since they approved (`tokenEpoch`), still holding `oauth:authorize`.
+    /// Anything else ends the grant.
+    func checkPerson(_ grant: Refresh, family: String) async throws(OAuthFailure) {
+        do {
+            let user = try await store.user(id: grant.user_id)
+            let workspaceEnabled = (try? await iam.authenticator.workspaceIsEnabled(grant.workspace)) == true
+            guard let user, user.enabled, workspaceEnabled, grant.token_epoch.map({ $0 == user.tokenEpoch }) ?? true,
+                Identity(user: user, workspace: grant.workspace, source: .login(jti: "")).may(Capability.oauthAuthorize, in: grant.workspace)
+            else {
+                try await endGrant(family)
+                throw OAuthFailure.invalidGrant("the user is disabled or deleted, their workspace is disabled, their password changed, or their role no longer allows this grant")
+            }
+        } catch let failure as OAuthFailure {
+            throw failure
+        } catch {
+            throw storeFailure(error)
+        }
     }
 
     /// Ends a grant: every passport its refresh tokens carried is revoked, its codes and

@@ -21,11 +21,18 @@ public struct OAuthService: Sendable {
     let metadataDocuments: ClientMetadataFetcher
     /// Dynamic registrations per client address per hour.
     let registrations = RequesterLimiter(limit: 20, window: 3600)
+    /// Authorization requests (each stores a pending sign-in) per client address per minute.
+    let authorizations = RequesterLimiter(limit: 120, window: 60)
 
     public static let codeLifetime: TimeInterval = 60
     public static let pendingLifetime: TimeInterval = 600
     public static let refreshLifetime: TimeInterval = 30 * 86_400
     public static let cookieName = "tessera_oauth"
+
+    /// The browser-binding cookie of one authorization request: named after the request, so two
+    /// authorizations in one browser at once (a host connecting to several upstreams) do not
+    /// overwrite each other's binding.
+    public static func cookieName(for requestID: String) -> String { cookieName + "_" + String(digest(requestID).prefix(12)) }
 
     public init(
         store: any TesseraStore, governance: GovernanceService, iam: IAMService, badges: BadgeService, origin: RegistryOrigin,

@@ -8077,7 +8077,7 @@ enum OpenAPIDocument {
                 }
               },
               "Set-Cookie": {
-                "description": "`tessera_oauth=…; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=600` (and `Secure` on an https origin).",
+                "description": "`tessera_oauth_<12 characters naming the request>=…; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=600` (and `Secure` on an https origin).",
                 "schema": {
                   "type": "string"
                 }
@@ -8150,6 +8150,42 @@ enum OpenAPIDocument {
               }
             }
           },
+          "429": {
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "An error page: more than 120 valid authorization requests from this address in a minute.",
+            "headers": {
+              "Cache-Control": {
+                "description": "`no-store`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Content-Security-Policy": {
+                "description": "default-src 'none'; a per-response style nonce; form-action 'self' (and the client's redirect origin on the consent page); frame-ancestors 'none'.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Referrer-Policy": {
+                "description": "`no-referrer`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Frame-Options": {
+                "description": "`DENY`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
           "503": {
             "content": {
               "application/json": {
@@ -8177,18 +8213,6 @@ enum OpenAPIDocument {
       },
       "post": {
         "operationId": "oauthAuthorizeForm",
-        "parameters": [
-          {
-            "description": "Set by GET /oauth/authorize: binds the request to this browser.",
-            "in": "cookie",
-            "name": "tessera_oauth",
-            "required": true,
-            "schema": {
-              "maxLength": 256,
-              "type": "string"
-            }
-          }
-        ],
         "requestBody": {
           "content": {
             "application/x-www-form-urlencoded": {
@@ -8340,7 +8364,7 @@ enum OpenAPIDocument {
                 }
               }
             },
-            "description": "An error page: the `tessera_oauth` cookie or `csrf_token` does not match the request (CSRF check).",
+            "description": "An error page: the request's `tessera_oauth_…` cookie (set by GET /oauth/authorize, named after the request) or `csrf_token` does not match the request (CSRF check).",
             "headers": {
               "Cache-Control": {
                 "description": "`no-store`.",

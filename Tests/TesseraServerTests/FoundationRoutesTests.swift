@@ -134,7 +134,12 @@ struct FoundationRoutesTests {
             "/v1/badges/:jti/status", "/v1/agents/:id/status", "/v1/status-lists/:list", "/agents/:slug/did.json",
             // The AuthZEN PDP metadata: a discovery document, like the JWKS.
             "/.well-known/authzen-configuration",
+            // The OAuth authorization server: its metadata, and endpoints whose clients (or the
+            // person, on the sign-in page) authenticate in the handler (RFC 6749 §2.3).
+            "/.well-known/oauth-authorization-server", "/oauth/authorize", "/oauth/token", "/oauth/register", "/oauth/revoke",
         ])
+        #expect(routes.first { $0.path == "/oauth/introspect" }?.access == .capability("tokens:introspect"))
+        #expect(routes.first { $0.path == "/mission-templates" && $0.method == .post }?.access == .capability("oauth:write"))
         #expect(routes.first { $0.path == "/access/v1/evaluation" }?.access == .capability("decisions:evaluate"))
         #expect(routes.first { $0.path == "/access/v1/evaluations" }?.access == .capability("decisions:evaluate"))
         #expect(routes.first { $0.path == "/issue" }?.access == .capability("passports:issue"))

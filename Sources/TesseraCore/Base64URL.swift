@@ -5,6 +5,13 @@
 /// value has exactly one encoding (no malleable tokens or thumbprints). Both directions work on
 /// bytes with a table: they sit on every token verification's path.
 public enum Base64URL {
+    /// `count` bytes from the system's cryptographically secure generator, base64url-encoded:
+    /// the one way Tessera makes bearer identifiers, nonces and secrets.
+    public static func random(byteCount count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return encode((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// 0xFF for bytes outside the alphabet.

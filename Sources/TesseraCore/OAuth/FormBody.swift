@@ -68,9 +68,19 @@ public struct FormBody: Sendable, Equatable {
         parameters.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
     }
 
+    /// Every UTF-8 byte outside RFC 3986's unreserved set as `%XX` with upper-case hex: redirect
+    /// parameters, path segments the CLI builds, and RFC-003's canonical badge URL (§6.4).
     public static func escape(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(Character(UnicodeScalar(byte)))
+            default:
+                out += "%" + String(byte >> 4, radix: 16).uppercased() + String(byte & 0x0f, radix: 16).uppercased()
+            }
+        }
+        return out
     }
 }

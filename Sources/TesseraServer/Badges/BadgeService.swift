@@ -293,8 +293,7 @@ public struct BadgeService: Sendable {
             throw RegistryError.rfc(400, "invalid_request", "invalid field challenge_ttl: 10-\(settings.challengeMaximumLifetime) seconds")
         }
         let audience = try Self.audience(badgeAudience, field: "badge_aud")
-        var generator = SystemRandomNumberGenerator()
-        let nonce = Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        let nonce = Base64URL.random(byteCount: 32)
         let registry = origin.current
         let record = ChallengeRecord(
             id: "ch-" + UUID().uuidString.lowercased(), agentID: agent.id, did: agent.did, nonce: nonce, createdAt: now,
@@ -310,21 +309,7 @@ public struct BadgeService: Sendable {
     /// RFC-003 §6.4: the canonical badge URL, built by concatenation (no URL parser rewrites it):
     /// the DID percent-encoded with upper-case hex, every byte outside RFC 3986's unreserved set.
     static func htu(origin: String, did: String) -> String {
-        "\(origin)/v1/agents/\(percentEncode(did))/badge"
-    }
-
-    static func percentEncode(_ value: String) -> String {
-        var out = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(Character(UnicodeScalar(byte)))
-            default:
-                out += "%" + String(byte >> 4, radix: 16).uppercased() + String(byte & 0x0f, radix: 16).uppercased()
-            }
-        }
-        return out
+        "\(origin)/v1/agents/\(FormBody.escape(did))/badge"
     }
 
     /// RFC-003 phase 2: the proof authenticates the request. Each step of §5.2.2's checklist, in

@@ -7,8 +7,7 @@ import TesseraStore
 extension GovernanceService {
     /// 128 random bits.
     static func newApprovalID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "apr_" + Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        "apr_" + Base64URL.random(byteCount: 16)
     }
 
     public struct ApprovalView: Sendable, Codable, Equatable {

@@ -178,8 +178,7 @@ public struct GovernanceService: Sendable {
 
     /// 256 random bits: the session id is a bearer capability for /evaluate and /end.
     static func newSessionID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "ses_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        "ses_" + Base64URL.random(byteCount: 32)
     }
 
     /// Checks a proof of possession for a key-bound passport (see ``PassportProofClaims/verify``:

@@ -140,12 +140,11 @@ extension IAMService {
     func resetPassword(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         var user = try await targetUser(request)
         try require(identity, Capability.usersWrite, in: user.defaultWorkspace)
-        var generator = SystemRandomNumberGenerator()
         // 96 random bits as base64url; one that would start with "-" is drawn again, because a
         // command line (`tg-login --password -x…`) reads it as an option (1 in 64 otherwise).
         var drawn: String
         repeat {
-            drawn = Base64URL.encode((0..<12).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+            drawn = Base64URL.random(byteCount: 12)
         } while drawn.hasPrefix("-")
         let temporary = drawn
         let hasher = self.hasher

@@ -34,7 +34,7 @@ enum OAuthPages {
     static func response(
         status: HTTPResponse.Status, title: String, body: String, formTarget: String?, cookie: String? = nil, requestID: String = "", secureCookie: Bool = false
     ) -> Response {
-        let nonce = Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max) })
+        let nonce = Base64URL.random(byteCount: 16)
         let html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
             <meta name="referrer" content="no-referrer"><title>\(escape(title))</title><style nonce="\(nonce)">\(style)</style></head>

@@ -68,8 +68,7 @@ public struct OAuthService: Sendable {
     // MARK: secrets
 
     static func random(_ prefix: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        prefix + Base64URL.random(byteCount: 32)
     }
 
     /// What is stored for a secret (code, refresh token, client secret, pending request id).

@@ -25,6 +25,8 @@ enum ErrorMapping {
         case .forbidden(let message): governance(.forbidden, message)
         case .conflict(let message): governance(.conflict, message)
         case .unavailable: APIError.unavailable()
+        case .auditUnavailable:
+            APIError(.serviceUnavailable, type: "audit_unavailable", message: "audit_unavailable", shape: .flat, retryAfter: 1)
         case .aatInvalid(let failure): governance(failure.credential ? .unauthorized : .forbidden, "aat_invalid: \(failure)")
         case .aatProofRequired(let why): governance(.forbidden, "aat_pop_required: \(why)")
         case .missionRefused(let refusal): governance(.forbidden, "\(refusal.code): \(refusal.detail)")

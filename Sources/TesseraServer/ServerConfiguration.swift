@@ -65,6 +65,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// (`require_pop:false`, Ardur's bearer mode). Off by default: the token is then a bearer
     /// credential, which is what `cnf` exists to prevent.
     public var aatPopOptOut: Bool = false
+    /// Where audit events go (docs/audit.md): `--audit-sink`, `TESSERA_AUDIT_SINKS`, `audit_sinks`.
+    public var auditSinks: [AuditSinkSpec] = []
+    /// The config file's `otel_*` keys (the standard `OTEL_*` variables in lower case); the
+    /// environment's own variables win over them (see ``Telemetry``).
+    public var otel: [String: String] = [:]
     /// Bounds of every connection deadline, in seconds: at least 1 (0 would close every
     /// connection at once), at most an hour (a longer one is no deadline against slow clients).
     public static let connectionTimeoutRange: ClosedRange<Int> = 1...3600
@@ -113,6 +118,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var mdOrigins: [String]?
         public var oauthCIMDAllowOrigins: [String]?
         public var aatPopOptOut: Bool?
+        public var auditSinks: [String]?
+        /// Not a JSON member of its own: the file's `otel_*` keys, collected by ``file(_:path:)``.
+        public var otel: [String: String]?
 
         public init(
             host: String? = nil, port: Int? = nil, stateDirectory: String? = nil, logLevel: String? = nil,
@@ -158,6 +166,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case mdOrigins = "md_origins"
             case oauthCIMDAllowOrigins = "oauth_cimd_allow_origins"
             case aatPopOptOut = "aat_pop_opt_out"
+            case auditSinks = "audit_sinks"
         }
 
         /// The `TESSERA_*` variables; a value that does not parse is an error naming the variable.
@@ -192,6 +201,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let list = env["TESSERA_MD_ISSUERS"] {
                 layer.mdIssuers = try ServerConfiguration.parseIssuerKeys(list.split(separator: ",").map(String.init), name: "TESSERA_MD_ISSUERS")
             }
+            if let list = env["TESSERA_AUDIT_SINKS"] { layer.auditSinks = list.split(separator: ",").map(String.init) }
             if let list = env["TESSERA_MD_ORIGINS"] { layer.mdOrigins = list.split(separator: ",").map(String.init) }
             if let list = env["TESSERA_OAUTH_CIMD_ALLOW_ORIGINS"] { layer.oauthCIMDAllowOrigins = list.split(separator: ",").map(String.init) }
             if let value = env["TESSERA_AAT_POP_OPT_OUT"] {
@@ -227,12 +237,29 @@ public struct ServerConfiguration: Sendable, Equatable {
                         "badge_min_ttl_seconds", "max_connections", "mcp_upstreams", "public_url", "status_list_ttl_seconds",
                         "header_timeout_seconds", "idle_timeout_seconds", "request_timeout_seconds", "websocket_idle_timeout_seconds",
                         "aat_trust_anchors", "md_issuers", "md_origins", "aat_pop_opt_out", "oauth_cimd_allow_origins",
-                    ])
+                        "audit_sinks",
+                    ]).union(Telemetry.fileKeys)
                     if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
                         throw ConfigurationError.unknownKey(path: path, key: unknown)
                     }
                 }
-                return try StrictJSON.decode(Layer.self, from: data)
+                // The otel_* keys are strings, passed on as the standard variables.
+                var otel: [String: String] = [:]
+                var rest: [String: JSONValue] = [:]
+                guard case .object(let members) = try StrictJSON.parse(Array(data)) else {
+                    throw ConfigurationError.invalid(name: path, value: "expected a JSON object")
+                }
+                for (key, value) in members {
+                    if Telemetry.fileKeys.contains(key) {
+                        guard case .string(let text) = value else { throw ConfigurationError.invalid(name: key, value: "expected a string") }
+                        otel[key] = text
+                    } else {
+                        rest[key] = value
+                    }
+                }
+                var layer = try StrictJSON.decode(Layer.self, from: Array(CanonicalJSON.serialize(.object(rest)).utf8))
+                layer.otel = otel.isEmpty ? nil : otel
+                return layer
             } catch let error as ConfigurationError {
                 throw error
             } catch let error as StrictJSON.Failure {
@@ -276,6 +303,12 @@ public struct ServerConfiguration: Sendable, Equatable {
             if let v = layer.mdOrigins { config.mdOrigins = v }
             if let v = layer.oauthCIMDAllowOrigins { config.oauthCIMDAllowOrigins = v }
             if let v = layer.aatPopOptOut { config.aatPopOptOut = v }
+            if let v = layer.auditSinks {
+                var specs: [AuditSinkSpec] = []
+                for text in v { specs.append(try AuditSinkSpec.parse(text, setting: "audit_sinks")) }
+                config.auditSinks = specs
+            }
+            if let v = layer.otel { config.otel = v }
         }
         try config.validate()
         return config
@@ -407,6 +440,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             ("md_origins", mdOrigins.isEmpty ? "(none)" : mdOrigins.joined(separator: ",")),
             ("oauth_cimd_allow_origins", oauthCIMDAllowOrigins.isEmpty ? "(none)" : oauthCIMDAllowOrigins.joined(separator: ",")),
             ("aat_pop_opt_out", String(aatPopOptOut)),
+            ("audit_sinks", auditSinks.isEmpty ? "(none)" : auditSinks.map(\.description).joined(separator: "; ")),
             ("mcp_upstreams", mcpUpstreams.isEmpty ? "(none)" : mcpUpstreams.keys.sorted().map { "\($0)=\(Self.redacted(mcpUpstreams[$0]!))" }.joined(separator: ",")),
         ]
     }

@@ -21,12 +21,15 @@ public struct ServerEnvironment: Sendable {
     public let oauth: OAuthService
     public let clock: any TesseraClock
     public let logger: Logger
+    /// The audit stream (docs/audit.md); ``AuditLog/disabled`` without sinks.
+    public let audit: AuditLog
 
     public init(
         configuration: ServerConfiguration, store: any TesseraStore, clock: any TesseraClock = SystemClock(),
-        logger: Logger
+        logger: Logger, audit: AuditLog = .disabled
     ) async throws {
         self.configuration = configuration
+        self.audit = audit
         self.store = store
         self.clock = clock
         self.logger = logger
@@ -40,8 +43,10 @@ public struct ServerEnvironment: Sendable {
         settings.passwordIterations = configuration.passwordIterations
         settings.cacheTTL = TimeInterval(configuration.authCacheSeconds)
         settings.loginLifetime = TimeInterval(configuration.loginTTLSeconds)
-        self.iam = IAMService(
+        var iam = IAMService(
             store: store, keys: keys, authenticator: authenticator, clock: clock, settings: settings, logger: logger)
+        iam.auditLog = audit
+        self.iam = iam
         self.origin = RegistryOrigin(configuration.registryOrigin)
         var badgeSettings = BadgeSettings()
         badgeSettings.minimumLifetime = configuration.badgeMinimumLifetimeSeconds
@@ -49,14 +54,32 @@ public struct ServerEnvironment: Sendable {
         badgeSettings.maximumLifetime = max(badgeSettings.maximumLifetime, configuration.badgeMinimumLifetimeSeconds)
         badgeSettings.statusTTL = configuration.statusListTTLSeconds
         self.statusLists = StatusListService(store: store, keys: keys, clock: clock, origin: origin, ttl: badgeSettings.statusTTL)
-        self.governance = GovernanceService(
+        var governance = GovernanceService(
             store: store, keys: keys, clock: clock, issuer: configuration.issuer, statusLists: statusLists, logger: logger,
             aat: try await AATPolicy.load(configuration: configuration, origin: origin), statusTTL: configuration.statusListTTLSeconds)
-        self.badges = BadgeService(
+        governance.auditLog = audit
+        if let relay = store as? any FeedRelayStore {
+            governance.fleet = FleetFeed(relay: relay, feed: governance.feed, logger: logger)
+        }
+        self.governance = governance
+        var badges = BadgeService(
             store: store, keys: keys, clock: clock, origin: origin, statusLists: statusLists, settings: badgeSettings, logger: logger)
+        badges.auditLog = audit
+        self.badges = badges
         self.oauth = OAuthService(
             store: store, governance: governance, iam: iam, badges: badges, origin: origin, upstreams: Array(configuration.mcpUpstreams.keys),
             clock: clock, logger: logger, cimdAllowOrigins: configuration.oauthCIMDAllowOrigins)
+    }
+
+    /// The start-up audit event: the effective configuration (the summary, which holds no secret).
+    public func recordStart() {
+        let summary = configuration.summary
+        audit.record(
+            .configurationLoaded, outcome: "success", actor: .system, target: .init(type: "configuration", id: configuration.issuer)
+        ) { event in
+            event.details = Dictionary(summary, uniquingKeysWith: { _, last in last })
+            event.details?["version"] = TesseraVersion.current
+        }
     }
 
     /// Start-up rule for a store with no users: a bootstrap mode must be chosen (no permissive
@@ -83,6 +106,13 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     _ = TesseraMetrics.registry
     let router = Router(context: TesseraRequestContext.self)
     let table = RouteTable()
+    if Telemetry.isTracing {
+        // A server span per request, continuing the caller's W3C trace context. Query values
+        // that may carry a secret are recorded as REDACTED.
+        router.addMiddleware {
+            TracingMiddleware(redactingQueryParameters: ["code", "state", "token", "access_token", "refresh_token", "code_verifier", "client_secret", "password", "api_key"])
+        }
+    }
     router.addMiddleware {
         RequestGuardMiddleware(routes: table)
         LogRequestsMiddleware(.debug)
@@ -149,7 +179,8 @@ public func buildApplication(
             CredentialChangeFollower(
                 store: environment.store, authenticator: environment.authenticator,
                 revocations: environment.governance.revocations, logger: environment.logger),
-        ],
+            environment.audit,
+        ] + (environment.governance.fleet.map { [$0] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             if configuration.publicURL == nil {

@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The process-wide Prometheus registry. swift-metrics allows one bootstrap per process, so the
 /// first application built installs it and every later one (tests build many) reuses it.
@@ -15,9 +16,23 @@ public enum TesseraMetrics {
             .seconds(1), .seconds(2), .seconds(5),
         ]
         factory.defaultDurationHistogramBuckets = buckets
-        MetricsSystem.bootstrap(factory)
+        if let extra = extraFactory.withLock({ $0 }) {
+            MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [factory, extra]))
+        } else {
+            MetricsSystem.bootstrap(factory)
+        }
         return registry
     }()
+
+    private static let extraFactory = Mutex<(any MetricsFactory)?>(nil)
+
+    /// Also sends every metric to `factory` (OTLP, when `OTEL_METRICS_EXPORTER=otlp`). Only
+    /// before the first metric exists: `tessera serve` calls it once, at start.
+    public static func alsoExport(to factory: (any MetricsFactory)?) {
+        guard let factory else { return }
+        extraFactory.withLock { $0 = factory }
+        _ = registry
+    }
 
     /// The Prometheus text exposition of every metric.
     public static func exposition() -> [UInt8] {

@@ -53,6 +53,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open, 1-3600. Default 30.") var idleTimeoutSeconds: Int?
     @Option(help: "Seconds of silence allowed while a request body is read or answered, 1-3600. Default 30.")
     var requestTimeoutSeconds: Int?
+    @Option(name: .customLong("audit-sink"), help: "Send audit events to SPEC (file:///PATH, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, syslog+unix:///PATH, webhook+https://URL, otlp; options ?on_failure=drop|fail_closed&workspace=W; docs/audit.md); repeatable.")
+    var auditSink: [String] = []
     @Option(name: .customLong("websocket-idle-timeout-seconds"), help: "Seconds an idle WebSocket stays open, 1-3600. Default 300.")
     var webSocketIdleTimeoutSeconds: Int?
 
@@ -75,6 +77,7 @@ struct Serve: AsyncParsableCommand {
             if !mdOrigin.isEmpty { flagLayer.mdOrigins = mdOrigin }
             if !oauthCIMDAllowOrigin.isEmpty { flagLayer.oauthCIMDAllowOrigins = oauthCIMDAllowOrigin }
             if aatPopOptOut { flagLayer.aatPopOptOut = true }
+            if !auditSink.isEmpty { flagLayer.auditSinks = auditSink }
             if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
             flagLayer.publicURL = publicURL
             flagLayer.headerTimeoutSeconds = headerTimeoutSeconds
@@ -90,15 +93,29 @@ struct Serve: AsyncParsableCommand {
         }
 
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        let wantsOTLPAudit = configuration.auditSinks.contains { $0.kind == .otlp }
+        let telemetry: Telemetry.Setup
+        do {
+            telemetry = try Telemetry.bootstrap(
+                fileSettings: configuration.otel, wantsLogHandler: wantsOTLPAudit, logger: Logger(label: "tessera.otel"))
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
         }
+        let otlpLogs = telemetry.exportLogs ? telemetry.logHandler : nil
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+            handler.logLevel = level
+            guard let otlpLogs else { return handler }
+            var exported = otlpLogs(label)
+            exported.logLevel = level
+            return MultiplexLogHandler([handler, exported])
+        }, metadataProvider: Telemetry.loggingMetadataProvider)
+        TesseraMetrics.alsoExport(to: telemetry.metricsFactory)
         let logger = Logger(label: "tessera")
 
         Output.context("tessera \(TesseraVersion.current) starting with:")
         for (key, value) in configuration.summary { Output.context("  \(key)=\(value)") }
+        Output.context("  otel=\(telemetry.summary)")
         let descriptors = Self.raiseDescriptorLimit()
         Output.context("  open_files_limit=\(descriptors)")
         if descriptors < configuration.connectionLimits.maximumConnections + 64 {
@@ -119,7 +136,16 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CLIFailure("cannot open the store: \(error)")
         }
-        let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger)
+        let audit: AuditLog
+        do {
+            audit = try AuditLog.make(
+                configuration.auditSinks, stateDirectory: configuration.stateDirectory, clock: SystemClock(),
+                logger: Logger(label: "tessera.audit"), otlpLogHandler: telemetry.logHandler)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger, audit: audit)
+        serverEnvironment.recordStart()
         do {
             try await serverEnvironment.prepareBootstrap()
         } catch let error as ConfigurationError {
@@ -142,7 +168,8 @@ struct Serve: AsyncParsableCommand {
         }
         // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).
         let lifecycle = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))],
+            services: [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))]
+                + telemetry.services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await ServiceGroup(configuration: lifecycle).run()
         Output.context("tessera: stopped")

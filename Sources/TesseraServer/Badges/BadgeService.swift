@@ -53,6 +53,8 @@ public struct BadgeService: Sendable {
     public let statusLists: StatusListService
     let settings: BadgeSettings
     let logger: Logger
+    /// Where security-relevant events go (docs/audit.md); set by ``ServerEnvironment``.
+    public internal(set) var auditLog: AuditLog = .disabled
     let challengeRequesters: RequesterLimiter
     let challengeDIDs: RequesterLimiter
     let issuanceDIDs: RequesterLimiter
@@ -251,6 +253,7 @@ public struct BadgeService: Sendable {
             agent, ial: "0", lifetime: try lifetime(requested, field: "ttl"), audience: try Self.audience(audience, field: "badge_aud"), cnf: nil,
             challengeID: nil)
         else { throw RegistryError.rfc(503, "unavailable", "badge not issued; retry") }
+        recordIssued(issued, agent: agent, actor: AuditLog.actor(identity))
         return issued
     }
 
@@ -414,6 +417,7 @@ public struct BadgeService: Sendable {
         guard let issued = try await sign(
             agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id)
         else { throw fail(403, "challenge_used", "challenge has already been used") }
+        recordIssued(issued, agent: agent, actor: .init(type: "agent", id: agent.id))
         return issued
     }
 
@@ -448,7 +452,28 @@ public struct BadgeService: Sendable {
         return claims
     }
 
+    /// A registry action: a row of the stored trail and an event on the audit stream.
     func audit(_ identity: Identity, _ action: String, _ target: String) async {
         try? await store.appendAudit(AuditEvent(at: clock.now(), actor: identity.userID, action: action, target: target, outcome: "ok"))
+        let type: AuditStreamEvent.EventType
+        let targetType: String
+        switch action {
+        case "register-agent": (type, targetType) = (.agentRegistered, "agent")
+        case "revoke-badge": (type, targetType) = (.badgeRevoked, "badge")
+        default: (type, targetType) = (.agentUpdated, "agent")
+        }
+        let workspace = identity.workspace
+        auditLog.record(type, outcome: "success", actor: AuditLog.actor(identity), workspace: workspace, target: .init(type: targetType, id: target)) {
+            $0.details = ["action": action]
+            if targetType == "agent" { $0.agent_id = target }
+        }
+    }
+
+    /// `badge.issued`, for either assurance level.
+    func recordIssued(_ issued: IssuedBadge, agent: AgentRecord, actor: AuditStreamEvent.Actor) {
+        auditLog.record(.badgeIssued, outcome: "success", actor: actor, workspace: agent.workspace, target: .init(type: "badge", id: issued.claims.jti)) {
+            $0.agent_id = agent.id
+            $0.details = ["ial": issued.claims.ial, "expires": String(issued.claims.exp ?? 0)]
+        }
     }
 }

@@ -27,6 +27,8 @@ public enum GovernanceError: Error, Equatable, Sendable {
     case tooManyDenials(retryAfter: Int)
     /// The store did not answer.
     case unavailable
+    /// An audit sink that fails closed cannot write: nothing is decided (docs/audit.md).
+    case auditUnavailable
     /// An AAT chain, call or proof that failed draft-01 §7: the link and step are named (an AAT
     /// is not a secret of ours, and a precise reason is what its holder needs to fix it).
     case aatInvalid(AATFailure)

@@ -22,6 +22,7 @@ extension GovernanceService {
         statusLists.invalidate()
         revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(session.passport.jti)", "by": "\(identity.userID)"])
+        recordRevoked(jti: session.passport.jti, workspace: session.passport.workspace, actor: AuditLog.actor(identity), sessionID: sessionID)
     }
 
     /// Revokes by passport `jti`. The passport's workspace comes from its issuance record (or
@@ -43,6 +44,15 @@ extension GovernanceService {
         statusLists.invalidate()
         revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "\(identity.userID)"])
+        recordRevoked(jti: jti, workspace: workspace ?? identity.workspace, actor: AuditLog.actor(identity))
+    }
+
+    /// `passport.revoked` (everything delegated from it is revoked with it).
+    func recordRevoked(jti: String, workspace: String?, actor: AuditStreamEvent.Actor, sessionID: String? = nil) {
+        auditLog.record(.passportRevoked, outcome: "success", actor: actor, workspace: workspace, target: .init(type: "passport", id: jti)) {
+            $0.passport_jti = jti
+            $0.session_ref = sessionID.map(AuditLog.sessionRef)
+        }
     }
 
     /// The session a passport started, for a caller who may read receipts in its workspace.

@@ -100,7 +100,7 @@ extension GovernanceService {
         let issuer = self.issuer
         let now = clock.now()
         do {
-            return try await store.mutateSession(id: entry.sessionID, request: nil) { current, _ in
+            let view = try await store.mutateSession(id: entry.sessionID, request: nil) { current, _ in
                 guard var list = current.approvals, let index = list.firstIndex(where: { $0.id == id }) else {
                     throw GovernanceError.notFound("unknown_approval")
                 }
@@ -136,6 +136,17 @@ extension GovernanceService {
                     id: id, sessionID: current.id, workspace: current.passport.workspace, status: record.status.rawValue, expiresAt: record.expires_at)
                 return SessionMutation(session: next, receipts: [receipt], approvals: [indexEntry], output: ApprovalView(record, session: next))
             }
+            auditLog.record(
+                grant ? .approvalGranted : .approvalDenied, outcome: "success", actor: AuditLog.actor(identity), workspace: view.workspace,
+                target: .init(type: "approval", id: id)
+            ) {
+                $0.approval_id = id
+                $0.session_ref = AuditLog.sessionRef(view.session_id)
+                $0.agent_id = view.agent_id
+                $0.tool = view.tool
+                $0.details = ["status": view.status, "grants": String(view.granted_by.count), "min_approvals": String(view.min_approvals)]
+            }
+            return view
         } catch let error as StoreError {
             if case .notFound = error { throw GovernanceError.notFound("unknown_approval") }
             throw GovernanceError.unavailable

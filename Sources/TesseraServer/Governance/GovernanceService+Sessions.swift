@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import Tracing
 import TesseraCore
 import TesseraStore
 
@@ -27,6 +28,19 @@ extension GovernanceService {
     /// again and spends nothing. This is what makes a 503 safe to retry: the first attempt either
     /// committed (the retry returns its answer) or did not (the retry decides now).
     public func evaluate(sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String? = nil, proof: String? = nil) async throws -> EvaluationResult {
+        guard Telemetry.isTracing else {
+            return try await decide(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof, span: nil)
+        }
+        return try await Telemetry.span("tessera.evaluate") { span in
+            span.attributes["tessera.session.ref"] = AuditLog.sessionRef(sessionID)
+            span.attributes["tessera.tool"] = tool
+            return try await decide(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof, span: span)
+        }
+    }
+
+    private func decide(
+        sessionID: String, tool: String, arguments: [String: JSONValue], requestID: String?, proof: String?, span: (any Span)?
+    ) async throws -> EvaluationResult {
         let evaluator = try await evaluator(for: sessionID)
         if let passport = evaluator.holderBoundAAT {
             try await checkAATProof(proof, passport: passport, tool: tool, arguments: arguments)
@@ -41,6 +55,8 @@ extension GovernanceService {
             }
         }
         if let wait = denials.retryAfter(sessionID, now: clock.now()) { throw GovernanceError.tooManyDenials(retryAfter: wait) }
+        // A sink that fails closed and cannot write: decide nothing rather than decide unaudited.
+        guard auditLog.permitsAllowed else { throw GovernanceError.auditUnavailable }
         // Passport-only rules (tool lists, path normalisation, glob matching) run here, outside
         // the write lock; the transaction only applies the state rules and writes. A call whose
         // constraint checks may cost more than a few microseconds runs on its own thread, never
@@ -116,8 +132,10 @@ extension GovernanceService {
                     session: next, receipts: [receipt], evaluation: record, approvals: index.map { [$0] } ?? [],
                     output: Decided(result: result, passport: current.passport))
             }
-            decided = try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
-                try SessionMutation.openingApprovals(in: current, now: now) { approvalsFull in try plan(current, prior, approvalsFull) }
+            decided = try await Telemetry.span("tessera.store.write") { _ in
+                try await store.mutateSession(id: sessionID, request: requestID.map(SessionRequestKey.evaluation)) { current, prior in
+                    try SessionMutation.openingApprovals(in: current, now: now) { approvalsFull in try plan(current, prior, approvalsFull) }
+                }
             }
         } catch is Revoked {
             throw GovernanceError.passportRevoked
@@ -133,13 +151,52 @@ extension GovernanceService {
                 let costly = result.reason?.hasPrefix("constraint_too_costly") == true
                 denials.record(sessionID, weight: costly ? Evaluator.stepBudget : max(1, cost), now: now)
             }
-            feed.publish(
-                workspace: passport.workspace, outcome: result.decision, at: now,
-                event: ConsoleWire.DecisionEvent(
-                    at_ms: Int64((now.timeIntervalSince1970 * 1000).rounded()), agent_id: passport.agent_id, passport_jti: passport.jti,
-                    parent_jti: passport.parent_jti, tool: tool, result: result))
+            let event = ConsoleWire.DecisionEvent(
+                at_ms: Int64((now.timeIntervalSince1970 * 1000).rounded()), agent_id: passport.agent_id, passport_jti: passport.jti,
+                parent_jti: passport.parent_jti, tool: tool, result: result)
+            feed.publish(workspace: passport.workspace, outcome: result.decision, at: now, event: event)
+            fleet?.publish(workspace: passport.workspace, outcome: result.decision, event: event)
+            recordDecision(result, passport: passport, sessionID: sessionID, tool: tool, arguments: arguments, span: span)
         }
         return decided.result
+    }
+
+    /// The decision's audit event (and its approval request's, when it opened one), and the
+    /// decision's attributes on the current span.
+    func recordDecision(
+        _ result: EvaluationResult, passport: PassportClaims, sessionID: String, tool: String, arguments: [String: JSONValue], span: (any Span)?
+    ) {
+        let outcome = result.decision.lowercased()
+        if let span {
+            span.attributes["tessera.decision"] = result.decision
+            span.attributes["tessera.passport.jti"] = passport.jti
+            span.attributes["tessera.workspace"] = passport.workspace
+            if let reason = result.reason { span.attributes["tessera.reason"] = reason }
+            if let receipt = result.receipt_id { span.attributes["tessera.receipt.id"] = receipt }
+        }
+        guard auditLog.isEnabled else { return }
+        let actor = AuditStreamEvent.Actor(type: "agent", id: passport.agent_id)
+        let names = arguments.keys.sorted()
+        auditLog.record(.decision, outcome: outcome, actor: actor, workspace: passport.workspace, target: .init(type: "session", id: AuditLog.sessionRef(sessionID))) { event in
+            event.session_ref = AuditLog.sessionRef(sessionID)
+            event.passport_jti = passport.jti
+            event.agent_id = passport.agent_id
+            event.tool = tool
+            event.argument_names = names.isEmpty ? nil : names
+            event.reason = result.reason
+            event.receipt_id = result.receipt_id
+            event.approval_id = result.approval_id
+        }
+        if result.decision == Decision.Verdict.approvalRequired.rawValue, let approval = result.approval_id {
+            auditLog.record(.approvalRequested, outcome: "success", actor: actor, workspace: passport.workspace, target: .init(type: "approval", id: approval)) { event in
+                event.session_ref = AuditLog.sessionRef(sessionID)
+                event.passport_jti = passport.jti
+                event.agent_id = passport.agent_id
+                event.tool = tool
+                event.approval_id = approval
+                event.receipt_id = result.receipt_id
+            }
+        }
     }
 
     /// One thread for the constraint checks that may take long (see ``Evaluator/inlineCost``): at
@@ -201,7 +258,7 @@ extension GovernanceService {
         let childStatus = try await statusLists.allocate(
             kind: "passport", jti: childJTI, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(parentClaims.exp ?? 0)))
         do {
-            return try await store.mutateSession(id: parent.id, delegationRequestID: request.requestID) { current, existing in
+            let delegated = try await store.mutateSession(id: parent.id, delegationRequestID: request.requestID) { current, existing in
                 if let existing {
                     guard existing.fingerprint == fingerprint else {
                         throw DelegationError.conflict("delegation_request_id \(existing.requestID) was already used for a different reservation")
@@ -241,6 +298,16 @@ extension GovernanceService {
                         child_token: token, child_claims: child, parent_jti: current.passport.jti,
                         parent_calls_remaining_at_delegation: remainingBefore))
             }
+            auditLog.record(
+                .passportDelegated, outcome: "success", actor: .init(type: "agent", id: parentClaims.agent_id),
+                workspace: parentClaims.workspace, target: .init(type: "passport", id: delegated.child_claims.jti)
+            ) {
+                $0.passport_jti = delegated.child_claims.jti
+                $0.agent_id = delegated.child_claims.agent_id
+                $0.session_ref = AuditLog.sessionRef(parent.id)
+                $0.details = ["parent_jti": parentClaims.jti]
+            }
+            return delegated
         } catch let error as DelegationError {
             switch error {
             case .invalid(let message): throw GovernanceError.invalid(message)
@@ -256,6 +323,13 @@ extension GovernanceService {
 
     public typealias EndResult = GovernanceWire.EndResult
 
+    /// An end's attestation, and whether this call ended the session (or found it ended).
+    struct EndedNow: Sendable {
+        var token: String
+        var now: Bool
+        var passport: PassportClaims
+    }
+
     /// Ends the session (once) and returns its attestation; later calls return the same bytes.
     public func end(sessionID: String, proof: String? = nil) async throws -> EndResult {
         try await checkHolder(sessionID: sessionID, proof: proof, tool: Self.sessionEndTool)
@@ -264,10 +338,21 @@ extension GovernanceService {
         let now = clock.now()
         let token: String
         do {
-            token = try await store.mutateSession(id: sessionID, delegationRequestID: nil) { current, _ in
+            let ended = try await store.mutateSession(id: sessionID, delegationRequestID: nil) { current, _ in
                 var next = current
                 let token = try next.end(issuer: issuer, now: now, key: key)
-                return SessionMutation(session: next, output: token)
+                return SessionMutation(session: next, output: EndedNow(token: token, now: current.endedAt == nil, passport: current.passport))
+            }
+            token = ended.token
+            if ended.now {
+                auditLog.record(
+                    .sessionEnded, outcome: "success", actor: .init(type: "agent", id: ended.passport.agent_id),
+                    workspace: ended.passport.workspace, target: .init(type: "session", id: AuditLog.sessionRef(sessionID))
+                ) {
+                    $0.session_ref = AuditLog.sessionRef(sessionID)
+                    $0.passport_jti = ended.passport.jti
+                    $0.agent_id = ended.passport.agent_id
+                }
             }
         } catch let error as StoreError {
             if case .notFound = error { throw GovernanceError.unknownSession }

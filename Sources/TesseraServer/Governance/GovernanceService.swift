@@ -13,6 +13,10 @@ public struct GovernanceService: Sendable {
     let clock: any TesseraClock
     let issuer: String
     let logger: Logger
+    /// Where security-relevant events go (docs/audit.md); set by ``ServerEnvironment``.
+    public internal(set) var auditLog: AuditLog = .disabled
+    /// On a shared PostgreSQL store: shares this node's decisions with the other nodes' consoles.
+    public internal(set) var fleet: FleetFeed?
     /// Compiled evaluators by session id. A session's passport never changes, so an entry is
     /// never stale; the cache is only bounded (in count, and in time by the longest passport).
     let evaluators: TTLCache<String, Evaluator>
@@ -84,7 +88,7 @@ public struct GovernanceService: Sendable {
             mission: mission, issuer: issuer, workspace: identity.workspace, issuedAt: clock.now().unixSeconds,
             ttl: Int64(request.ttl), jkt: jkt)
         claims.aud = request.audience.map(Audience.init)
-        return try await mint(claims)
+        return try await mint(claims, actor: AuditLog.actor(identity))
     }
 
     /// Signs a passport the OAuth authorization server grants: its mission is the union of the
@@ -100,11 +104,11 @@ public struct GovernanceService: Sendable {
         claims.aud = Audience([audience])
         claims.scope = scope
         claims.client_id = clientID
-        return try await mint(claims)
+        return try await mint(claims, actor: AuditStreamEvent.Actor(type: "client", id: clientID))
     }
 
     /// Allocates the status-list entry, signs, and records the passport.
-    func mint(_ unsigned: PassportClaims) async throws -> (String, PassportClaims) {
+    func mint(_ unsigned: PassportClaims, actor: AuditStreamEvent.Actor) async throws -> (String, PassportClaims) {
         var claims = unsigned
         claims.status = try await statusLists.allocate(
             kind: "passport", jti: claims.jti, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
@@ -112,6 +116,10 @@ public struct GovernanceService: Sendable {
         // Recorded before it is handed out: revocation can then walk through it even if it never
         // starts a session, and a revocation by jti knows its workspace.
         try await store.recordPassport(PassportRecord(claims))
+        auditLog.record(.passportIssued, outcome: "success", actor: actor, workspace: claims.workspace, target: .init(type: "passport", id: claims.jti)) {
+            $0.passport_jti = claims.jti
+            $0.agent_id = claims.agent_id
+        }
         return (token, claims)
     }
 
@@ -122,11 +130,22 @@ public struct GovernanceService: Sendable {
         statusLists.invalidate()
         revocations.clear()
         logger.notice("passport revoked", metadata: ["jti": "\(jti)", "by": "oauth"])
+        recordRevoked(jti: jti, workspace: try? await store.passport(jti: jti)?.workspace, actor: AuditStreamEvent.Actor(type: "system", id: "oauth"))
     }
 
     /// Verifies a passport: `invalidToken` for anything that does not verify, `passportRevoked`
     /// for a revoked one (or one delegated from a revoked one).
     public func verify(_ token: String) async throws -> PassportClaims {
+        guard Telemetry.isTracing else { return try await verifyPassport(token) }
+        return try await Telemetry.span("tessera.passport.verify") { span in
+            let claims = try await verifyPassport(token)
+            span.attributes["tessera.passport.jti"] = claims.jti
+            span.attributes["tessera.workspace"] = claims.workspace
+            return claims
+        }
+    }
+
+    private func verifyPassport(_ token: String) async throws -> PassportClaims {
         let claims: PassportClaims
         do {
             claims = try await keys.verify(token, as: PassportClaims.self, policy: passportPolicy)
@@ -165,6 +184,15 @@ public struct GovernanceService: Sendable {
     func open(_ session: SessionState) async throws {
         do {
             try await store.startSession(session)
+            let passport = session.passport
+            auditLog.record(
+                .sessionStarted, outcome: "success", actor: .init(type: "agent", id: passport.agent_id), workspace: passport.workspace,
+                target: .init(type: "session", id: AuditLog.sessionRef(session.id))
+            ) {
+                $0.session_ref = AuditLog.sessionRef(session.id)
+                $0.passport_jti = passport.jti
+                $0.agent_id = passport.agent_id
+            }
         } catch {
             switch error {
             case .conflict: throw GovernanceError.passportAlreadyUsed

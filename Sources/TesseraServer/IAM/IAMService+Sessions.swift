@@ -79,7 +79,7 @@ extension IAMService {
         let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
             || target == user.defaultWorkspace
         guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
-            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace")
+            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace", clientAddress: clientAddress)
             throw .authFailed
         }
         let expires = now.addingTimeInterval(settings.loginLifetime)
@@ -92,7 +92,7 @@ extension IAMService {
         } catch {
             throw .unavailable
         }
-        await audit(identity, "login", target: user.id)
+        await audit(identity, "login", target: user.id, clientAddress: clientAddress)
         return LoginResult(jwt: token, expires: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
     }
 
@@ -114,7 +114,7 @@ extension IAMService {
         let matches = (try? await offLoop { hasher.verify(password, against: stored) }) ?? false
         guard let user, matches, !user.passwordHash.isEmpty, user.enabled else {
             throttle.finish(ticket, succeeded: false)
-            await audit(nil, "login", target: username, outcome: "denied")
+            await audit(nil, "login", target: username, outcome: "denied", clientAddress: clientAddress)
             throw .authFailed
         }
         throttle.finish(ticket, succeeded: true)

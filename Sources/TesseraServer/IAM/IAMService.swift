@@ -18,6 +18,8 @@ public struct IAMService: Sendable {
     let hasher: PasswordHasher
     let settings: IAMSettings
     let logger: Logger
+    /// Where security-relevant events go (docs/audit.md); set by ``ServerEnvironment``.
+    public internal(set) var auditLog: AuditLog = .disabled
     let throttle: LoginThrottle
     /// Verifying an unknown username against this costs what a real check costs.
     let decoyHash: String
@@ -109,7 +111,11 @@ public struct IAMService: Sendable {
         guard identity.may(capability, in: workspace) else { throw .accessDenied }
     }
 
-    func audit(_ identity: Identity?, _ action: String, target: String, outcome: String = "ok", detail: String? = nil) async {
+    /// One administrative action: a row of the stored trail (`GET /api/v1/audit`, TrustGraph's
+    /// shape) and an event on the audit stream (docs/audit.md), written here once for both.
+    func audit(
+        _ identity: Identity?, _ action: String, target: String, outcome: String = "ok", detail: String? = nil, clientAddress: String? = nil
+    ) async {
         let event = AuditEvent(
             at: clock.now(), actor: identity?.userID ?? "anonymous", action: action, target: target, outcome: outcome,
             detail: detail)
@@ -117,6 +123,33 @@ public struct IAMService: Sendable {
             try await store.appendAudit(event)
         } catch {
             logger.error("audit write failed", metadata: ["action": "\(action)", "error": "\(error)"])
+        }
+        guard auditLog.isEnabled, case (var type, let targetType)? = Self.streamType(action) else { return }
+        if type == .loginSucceeded, outcome != "ok" { type = .loginFailed }
+        let actor = identity.map(AuditLog.actor) ?? (action.hasPrefix("bootstrap") ? .system : .init(type: "anonymous", id: "anonymous"))
+        auditLog.record(
+            type, outcome: outcome == "ok" ? "success" : "failure", actor: actor, workspace: identity?.workspace,
+            target: .init(type: targetType, id: target)
+        ) {
+            $0.client_address = clientAddress
+            $0.details = ["action": action]
+            if let detail { $0.details?["detail"] = detail }
+        }
+    }
+
+    /// The stream's event type (and target type) for a stored trail action.
+    static func streamType(_ action: String) -> (AuditStreamEvent.EventType, String)? {
+        switch action {
+        case "login": (.loginSucceeded, "user")
+        case "create-user", "bootstrap", "bootstrap-token": (.userCreated, "user")
+        case "update-user", "enable-user", "disable-user", "reset-password", "change-password": (.userUpdated, "user")
+        case "delete-user": (.userDeleted, "user")
+        case "create-workspace": (.workspaceCreated, "workspace")
+        case "disable-workspace", "update-workspace": (.workspaceUpdated, "workspace")
+        case "create-api-key": (.apiKeyCreated, "api_key")
+        case "revoke-api-key": (.apiKeyRevoked, "api_key")
+        case "rotate-signing-key": (.signingKeyRotated, "signing_key")
+        default: nil
         }
     }
 

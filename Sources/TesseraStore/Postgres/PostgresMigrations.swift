@@ -164,5 +164,13 @@ enum PostgresMigrations {
                 "CREATE INDEX oauth_records_by_workspace ON oauth_records(kind, workspace, created_at)",
             ]
         ),
+        (
+            // PostgreSQL only (a fleet's store): the decisions every node shows on its consoles.
+            "v14-fleet-feed",
+            [
+                "CREATE TABLE feed_events (seq BIGSERIAL PRIMARY KEY, node TEXT NOT NULL, workspace TEXT NOT NULL, outcome TEXT NOT NULL, at_ms BIGINT NOT NULL, event TEXT NOT NULL)",
+                "CREATE INDEX feed_events_by_time ON feed_events(at_ms)",
+            ]
+        ),
     ]
 }

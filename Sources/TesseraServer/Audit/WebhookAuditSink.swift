@@ -1,0 +1,256 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import TesseraCore
+import TesseraFileSystem
+
+/// Batches of events POSTed to an HTTP receiver, at least once, across restarts.
+///
+/// Events go first to a spool file in the state directory (appended and fsynced, one flush per
+/// batch), then to the receiver in order, `{"events":[…]}` of at most `batch` events. A 2xx moves
+/// a cursor (written atomically) past them; anything else is retried with exponential backoff
+/// (0.5 s doubling to 30 s). A crash after a delivery and before its cursor moved resends that
+/// batch: receivers deduplicate by the event `id`. Once everything is delivered the spool is
+/// truncated. The spool is bounded (``spoolLimit``); past it new events are dropped and counted
+/// (or, failing closed, permits stop well before).
+final class WebhookAuditSink: AuditSink {
+    let spec: AuditSinkSpec
+    let queue: AuditQueue
+    let url: String
+    let batchSize: Int
+    let authorization: String?
+    let directory: String
+    let logger: Logger
+    private let writing = Atomic<Bool>(true)
+    var isWriting: Bool { writing.load(ordering: .relaxed) }
+
+    static let spoolLimit = 256 * 1024 * 1024
+    /// Longest wait between two delivery attempts.
+    static let maximumBackoff: Duration = .seconds(30)
+    /// A receiver's answer is read up to this many bytes (and ignored).
+    static let responseLimit = 64 * 1024
+
+    var spoolPath: String { directory + "/spool.ndjson" }
+    var cursorPath: String { directory + "/cursor" }
+
+    init(spec: AuditSinkSpec, stateDirectory: String, logger: Logger) throws {
+        guard case .webhook(let url, let batch, let variable) = spec.kind else { preconditionFailure("not a webhook sink") }
+        self.spec = spec
+        self.url = url
+        self.batchSize = batch
+        self.logger = logger
+        self.queue = AuditQueue(sink: "webhook", capacity: AuditLog.queueCapacity)
+        if let variable {
+            guard let token = ProcessInfo.processInfo.environment[variable], !token.isEmpty else {
+                throw ConfigurationError.invalid(name: "audit_sinks", value: "\(spec): token_env=\(variable) but \(variable) is not set")
+            }
+            self.authorization = "Bearer " + token
+        } else {
+            self.authorization = nil
+        }
+        // One folder per receiver URL, so two webhooks never share a spool.
+        let digest = SHA256.hash(data: Array(url.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        self.directory = stateDirectory + "/audit/webhook-" + digest
+    }
+
+    /// The spool on disk: its open descriptor, its size and the delivered offset.
+    struct Spool {
+        var descriptor: Int32
+        var size: Int
+        var cursor: Int
+    }
+
+    func run(until shutdown: AuditShutdown) async {
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10))))
+        await deliver(client: client, until: shutdown)
+        try? await client.shutdown()
+    }
+
+    private func deliver(client: HTTPClient, until shutdown: AuditShutdown) async {
+        var spool: Spool
+        do {
+            spool = try openSpool()
+        } catch {
+            // Without a spool nothing can be delivered at least once: the sink stays failed.
+            writing.store(false, ordering: .relaxed)
+            logger.critical("cannot open the audit webhook spool", metadata: ["path": "\(spoolPath)", "error": "\(error)"])
+            while !shutdown.requested {
+                queue.remove(queue.count, .dropped)
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return
+        }
+        defer { close(spool.descriptor) }
+        if spool.cursor < spool.size {
+            logger.notice("audit webhook: resuming delivery of spooled events", metadata: ["bytes": "\(spool.size - spool.cursor)"])
+        }
+        var failures = 0
+        var nextAttempt = ContinuousClock.now
+        var lastDelivery = true
+        while true {
+            var worked = false
+            // 1. Spool what is queued (local, fast): the events are durable from here on.
+            let batch = queue.peek(256)
+            if !batch.isEmpty {
+                worked = true
+                var bytes: [UInt8] = []
+                for record in batch {
+                    bytes += record.json
+                    bytes.append(UInt8(ascii: "\n"))
+                }
+                if spool.size + bytes.count > Self.spoolLimit {
+                    queue.remove(batch.count, .dropped)
+                    writing.store(false, ordering: .relaxed)
+                } else {
+                    do {
+                        try append(bytes, to: &spool)
+                        queue.remove(batch.count, .handedOn)
+                    } catch {
+                        writing.store(false, ordering: .relaxed)
+                        logger.error("cannot append to the audit webhook spool", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+            }
+            // 2. Deliver what is spooled, when the backoff allows.
+            if spool.cursor < spool.size, ContinuousClock.now >= nextAttempt, !(shutdown.requested && !lastDelivery) {
+                worked = true
+                do {
+                    let (body, consumed, count) = try readBatch(from: spool)
+                    try await post(body, client: client)
+                    spool.cursor += consumed
+                    try saveCursor(&spool)
+                    queue.countWritten(count)
+                    if failures > 0 { logger.notice("audit webhook receiver reachable again", metadata: ["sink": "\(spec)"]) }
+                    failures = 0
+                    lastDelivery = true
+                    writing.store(spool.size - spool.cursor < Self.spoolLimit / 2, ordering: .relaxed)
+                } catch {
+                    failures += 1
+                    lastDelivery = false
+                    writing.store(false, ordering: .relaxed)
+                    if failures == 1 || failures % 20 == 0 {
+                        logger.warning(
+                            "audit webhook delivery failed; events stay spooled and are retried",
+                            metadata: ["sink": "\(spec)", "attempts": "\(failures)", "error": "\(error)"])
+                    }
+                    let backoff = min(Self.maximumBackoff, .milliseconds(500) * (1 << min(failures - 1, 6)))
+                    nextAttempt = ContinuousClock.now + backoff
+                }
+            }
+            if !worked {
+                // Nothing queued; nothing deliverable now. Stop when asked once the queue is
+                // spooled: what is not delivered yet waits in the spool for the next start.
+                if shutdown.requested { return }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private func openSpool() throws -> Spool {
+        try PrivateFiles.ensureDirectory(directory)
+        try PrivateFiles.ensureFile(spoolPath)
+        let descriptor = open(spoolPath, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "open", code: errno) }
+        var size = Int(lseek(descriptor, 0, SEEK_END))
+        // A line cut by a crash mid-append is not an event: cut back to the last newline.
+        if size > 0 {
+            let content = try readRange(descriptor, from: max(0, size - 1), count: 1)
+            if content.last != UInt8(ascii: "\n") {
+                let all = try readRange(descriptor, from: 0, count: size)
+                size = (all.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
+                guard ftruncate(descriptor, off_t(size)) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "truncate", code: errno) }
+            }
+        }
+        var cursor = 0
+        if let data = FileManager.default.contents(atPath: cursorPath), let text = String(data: data, encoding: .utf8),
+            let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), value >= 0
+        {
+            // Past the end only after the spool was emptied and the cursor not yet reset.
+            cursor = value <= size ? value : 0
+        }
+        return Spool(descriptor: descriptor, size: size, cursor: cursor)
+    }
+
+    private func append(_ bytes: [UInt8], to spool: inout Spool) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(spool.descriptor, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PrivateFiles.Failure(path: spoolPath, operation: "write", code: errno)
+            }
+            offset += n
+        }
+        guard fsync(spool.descriptor) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "fsync", code: errno) }
+        spool.size += bytes.count
+    }
+
+    private func readRange(_ descriptor: Int32, from offset: Int, count: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = buffer[done...].withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PrivateFiles.Failure(path: spoolPath, operation: "read", code: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(buffer.prefix(done))
+    }
+
+    /// Up to `batch` whole lines from the cursor, as `{"events":[…]}`; the bytes they took.
+    private func readBatch(from spool: Spool) throws -> ([UInt8], Int, Int) {
+        let window = try readRange(spool.descriptor, from: spool.cursor, count: min(spool.size - spool.cursor, 4 * 1024 * 1024))
+        var body = Array(#"{"events":["#.utf8)
+        var consumed = 0
+        var count = 0
+        var start = 0
+        for index in window.indices where window[index] == UInt8(ascii: "\n") {
+            if count > 0 { body.append(UInt8(ascii: ",")) }
+            body += window[start..<index]
+            count += 1
+            start = index + 1
+            consumed = start
+            if count == batchSize { break }
+        }
+        guard count > 0 else { throw Failure(description: "a spooled event is longer than 4 MiB") }
+        body += Array("]}".utf8)
+        return (body, consumed, count)
+    }
+
+    private func post(_ body: [UInt8], client: HTTPClient) async throws {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tessera/\(TesseraVersion.current) audit")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        _ = try? await response.body.collect(upTo: Self.responseLimit)
+        guard (200..<300).contains(response.status.code) else { throw Failure(description: "the receiver answered \(response.status.code)") }
+    }
+
+    /// Moves the cursor on disk; once everything is delivered, empties the spool first.
+    private func saveCursor(_ spool: inout Spool) throws {
+        if spool.cursor == spool.size {
+            guard ftruncate(spool.descriptor, 0) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "truncate", code: errno) }
+            spool.size = 0
+            spool.cursor = 0
+        }
+        try PrivateFiles.writeAtomically(Array(String(spool.cursor).utf8), to: cursorPath)
+    }
+}

@@ -107,11 +107,8 @@ public func buildRouter(_ environment: ServerEnvironment) throws -> (Router<Tess
     let router = Router(context: TesseraRequestContext.self)
     let table = RouteTable()
     if Telemetry.isTracing {
-        // A server span per request, continuing the caller's W3C trace context. Query values
-        // that may carry a secret are recorded as REDACTED.
-        router.addMiddleware {
-            TracingMiddleware(redactingQueryParameters: ["code", "state", "token", "access_token", "refresh_token", "code_verifier", "client_secret", "password", "api_key"])
-        }
+        // A server span per request, continuing the caller's W3C trace context.
+        router.addMiddleware { HTTPTracingMiddleware() }
     }
     router.addMiddleware {
         RequestGuardMiddleware(routes: table)

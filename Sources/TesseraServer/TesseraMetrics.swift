@@ -29,8 +29,7 @@ public enum TesseraMetrics {
     /// Also sends every metric to `factory` (OTLP, when `OTEL_METRICS_EXPORTER=otlp`). Only
     /// before the first metric exists: `tessera serve` calls it once, at start.
     public static func alsoExport(to factory: (any MetricsFactory)?) {
-        guard let factory else { return }
-        extraFactory.withLock { $0 = factory }
+        if let factory { extraFactory.withLock { $0 = factory } }
         _ = registry
     }
 

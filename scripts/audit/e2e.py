@@ -346,6 +346,8 @@ def check_main(run, syslog, hook):
             wrong.append(f"{label}: reason {event.get('reason')!r} (want the rule, resource_out_of_scope)")
         if "argument_names" in event and event["argument_names"] != (["path"] if tool == "read_file" else ["amount", "to"]):
             wrong.append(f"{label}: argument_names {event['argument_names']!r}")
+    if s1_decisions:
+        info("keys of a decision event: " + ", ".join(sorted(s1_decisions[0])))
     check("file: decisions carry receipt_id (= /evaluate's), session_id, passport_jti, tool, approval_id, the DENY's rule",
           len(s1_decisions) == len(run["decisions"]) and not wrong, wrong or f"{len(s1_decisions)} decision events for {len(run['decisions'])} calls")
     approvals = [e for e in scripted if e.get("type", "").startswith("approval.")]
@@ -458,8 +460,9 @@ def outage_phase(run, syslog, hook):
     body = expect_ok("outage: alice issues a third passport", server.call("POST", "/issue", {"mission": run["mission"], "ttl_s": 3600}, alice))
     jwt_secrets("passport 3", body["token"])
     s3 = expect_ok("outage: its session started", server.call("POST", "/session/start", {"token": body["token"]}))["session_id"]
-    ok, _ = until(lambda: s3 in {e.get("session_id") for e in hook.snapshot()[0]}, 15, 0.2)
-    check("outage: (before) the webhook acknowledged session.started", ok)
+    ok, _ = until(lambda: (lambda ids: len(ids) > len(run["file_ids_before_outage"]) and ids <= hook.ids())(
+        {e.get("id") for e in file_events()[0]}), 15, 0.2)
+    check("outage: (before) the webhook acknowledged every event so far, the new passport's included", ok)
     receipts = []
 
     def decide(path):

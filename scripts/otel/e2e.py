@@ -18,7 +18,8 @@ got is searched for the secrets and argument values used, and the two other serv
 exported nothing.
 
 Environment: TESSERA_BIN, OTEL_E2E_WORK (a scratch folder), SERVER_ON, SERVER_OFF,
-SERVER_DISABLED, RECEIVER_ON, RECEIVER_DISABLED, RECEIVER_DEFAULT (may be empty).
+SERVER_DISABLED, RECEIVER_ON, RECEIVER_DISABLED, RECEIVER_DEFAULT (may be empty); OTEL_E2E_DUMP
+(optional): a file to write everything the receivers got to, as JSON.
 Prints "PASS name" / "FAIL name (detail)" per check and "N passed, N failed"; exits 1 on any failure.
 """
 import base64
@@ -315,6 +316,13 @@ def main():
         if decision in on.traces:
             check_trace(snapshot["spans"], on, decision)
 
+    receiver_port = RECEIVER_ON.rsplit(":", 1)[-1]
+    self_spans = [s for s in snapshot["spans"] if str(s["attributes"].get("server.port")) == receiver_port
+                  or str(s["attributes"].get("url.full", "")).startswith(RECEIVER_ON)]
+    if self_spans:
+        note(f"{len(self_spans)} span(s) describe the exporter's own requests to the receiver: "
+             f"{[(s['kind'], s['name'], s['attributes'].get('url.full')) for s in self_spans][:5]}")
+
     # Logs (OTEL_LOGS_EXPORTER=otlp) and metrics (not asked for: OTEL_METRICS_EXPORTER unset).
     check("log records exported to /v1/logs (OTEL_LOGS_EXPORTER=otlp)", snapshot["logs"],
           {"paths": sorted({e.get("path") for e in snapshot["requests"]})})
@@ -361,6 +369,11 @@ def main():
         used = any(kind in s.secrets for s in (on, off, disabled))
         check(f"no exported payload (traces, logs, metrics; raw and decoded) holds the {kind}s used", used and control and not hits,
               hits or (f"no {kind} was used" if not used else f"nothing to search: the tool name {TOOL!r} is in no exported payload"))
+    if os.environ.get("OTEL_E2E_DUMP"):
+        with open(os.environ["OTEL_E2E_DUMP"], "w") as handle:
+            json.dump({"servers": {s.label: {"traces": s.traces, "session_id": s.session_id, "jti": s.jti} for s in (on, off, disabled)},
+                       "received": snapshots}, handle, indent=1)
+        note(f"everything received: {os.environ['OTEL_E2E_DUMP']}")
     names = find_secret({"receiver (tracing on)": snapshots["receiver (tracing on)"]}, f'"{ARGUMENT}"')
     note(f"argument name {ARGUMENT!r} appears in exported payloads: {'yes' if names else 'no'} (allowed)")
     summary()

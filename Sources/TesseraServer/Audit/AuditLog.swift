@@ -165,6 +165,15 @@ extension AuditLog {
         return AuditStreamEvent.Actor(type: "user", id: identity.userID, name: identity.username)
     }
 
+    /// A decision's reason as events and spans carry it: the rule alone (`resource_out_of_scope`),
+    /// never its detail, which quotes the call's arguments (a path, an amount) — values that may
+    /// be secrets. The full reason stays in the receipt and the answer to the agent.
+    public static func reasonCode(_ reason: String?) -> String? {
+        guard let reason else { return nil }
+        let code = reason.prefix { $0 != ":" && $0 != " " }
+        return code.isEmpty ? nil : String(code.prefix(128))
+    }
+
     /// A session's public reference (its id is a secret: a bearer capability for `/evaluate`).
     public static func sessionRef(_ sessionID: String) -> String {
         "sesref_" + Base64URL.encode(Array(SHA256.hash(data: Array(sessionID.utf8)).prefix(16)))

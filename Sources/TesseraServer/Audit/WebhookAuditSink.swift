@@ -65,10 +65,10 @@ final class WebhookAuditSink: AuditSink {
     }
 
     func run(until shutdown: AuditShutdown) async {
-        let client = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: HTTPClient.Configuration(
-                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10))))
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(10)))
+        // Deliveries are not traced: a span per batch would be noise in the traces it reports on.
+        configuration.tracing.tracer = nil
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         await deliver(client: client, until: shutdown)
         try? await client.shutdown()
     }

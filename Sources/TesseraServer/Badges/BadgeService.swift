@@ -249,9 +249,13 @@ public struct BadgeService: Sendable {
     /// `badges:issue` in its workspace.
     public func issueCA(_ reference: String, lifetime requested: Int?, audience: [String]?, by identity: Identity) async throws -> IssuedBadge {
         let agent = try await agent(reference, Capability.badgesIssue, by: identity)
-        guard let issued = try await sign(
-            agent, ial: "0", lifetime: try lifetime(requested, field: "ttl"), audience: try Self.audience(audience, field: "badge_aud"), cnf: nil,
-            challengeID: nil)
+        let lifetime = try lifetime(requested, field: "ttl")
+        let audience = try Self.audience(audience, field: "badge_aud")
+        guard let issued = try await Telemetry.span("tessera.badge.issue", { span in
+            span.attributes["tessera.agent.id"] = agent.id
+            span.attributes["tessera.badge.ial"] = "0"
+            return try await sign(agent, ial: "0", lifetime: lifetime, audience: audience, cnf: nil, challengeID: nil)
+        })
         else { throw RegistryError.rfc(503, "unavailable", "badge not issued; retry") }
         recordIssued(issued, agent: agent, actor: AuditLog.actor(identity))
         return issued
@@ -414,8 +418,11 @@ public struct BadgeService: Sendable {
         }
         // 24: consume atomically, in the same transaction as the issuance; of two concurrent
         // answers one wins.
-        guard let issued = try await sign(
-            agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id)
+        guard let issued = try await Telemetry.span("tessera.badge.issue", { span in
+            span.attributes["tessera.agent.id"] = agent.id
+            span.attributes["tessera.badge.ial"] = "1"
+            return try await sign(agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id)
+        })
         else { throw fail(403, "challenge_used", "challenge has already been used") }
         recordIssued(issued, agent: agent, actor: .init(type: "agent", id: agent.id))
         return issued

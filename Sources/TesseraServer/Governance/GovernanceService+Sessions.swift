@@ -171,7 +171,7 @@ extension GovernanceService {
             span.attributes["tessera.decision"] = result.decision
             span.attributes["tessera.passport.jti"] = passport.jti
             span.attributes["tessera.workspace"] = passport.workspace
-            if let reason = result.reason { span.attributes["tessera.reason"] = reason }
+            if let reason = AuditLog.reasonCode(result.reason) { span.attributes["tessera.reason"] = reason }
             if let receipt = result.receipt_id { span.attributes["tessera.receipt.id"] = receipt }
         }
         guard auditLog.isEnabled else { return }
@@ -183,7 +183,7 @@ extension GovernanceService {
             event.agent_id = passport.agent_id
             event.tool = tool
             event.argument_names = names.isEmpty ? nil : names
-            event.reason = result.reason
+            event.reason = AuditLog.reasonCode(result.reason)
             event.receipt_id = result.receipt_id
             event.approval_id = result.approval_id
         }

@@ -79,7 +79,7 @@ extension IAMService {
         let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
             || target == user.defaultWorkspace
         guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
-            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace", clientAddress: clientAddress)
+            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace", clientAddress: clientAddress, workspace: target)
             throw .authFailed
         }
         let expires = now.addingTimeInterval(settings.loginLifetime)
@@ -114,7 +114,7 @@ extension IAMService {
         let matches = (try? await offLoop { hasher.verify(password, against: stored) }) ?? false
         guard let user, matches, !user.passwordHash.isEmpty, user.enabled else {
             throttle.finish(ticket, succeeded: false)
-            await audit(nil, "login", target: username, outcome: "denied", clientAddress: clientAddress)
+            await audit(nil, "login", target: username, outcome: "denied", clientAddress: clientAddress, workspace: user?.defaultWorkspace)
             throw .authFailed
         }
         throttle.finish(ticket, succeeded: true)

@@ -114,7 +114,8 @@ public struct IAMService: Sendable {
     /// One administrative action: a row of the stored trail (`GET /api/v1/audit`, TrustGraph's
     /// shape) and an event on the audit stream (docs/audit.md), written here once for both.
     func audit(
-        _ identity: Identity?, _ action: String, target: String, outcome: String = "ok", detail: String? = nil, clientAddress: String? = nil
+        _ identity: Identity?, _ action: String, target: String, outcome: String = "ok", detail: String? = nil, clientAddress: String? = nil,
+        workspace: String? = nil
     ) async {
         let event = AuditEvent(
             at: clock.now(), actor: identity?.userID ?? "anonymous", action: action, target: target, outcome: outcome,
@@ -128,7 +129,7 @@ public struct IAMService: Sendable {
         if type == .loginSucceeded, outcome != "ok" { type = .loginFailed }
         let actor = identity.map(AuditLog.actor) ?? (action.hasPrefix("bootstrap") ? .system : .init(type: "anonymous", id: "anonymous"))
         auditLog.record(
-            type, outcome: outcome == "ok" ? "success" : "failure", actor: actor, workspace: identity?.workspace,
+            type, outcome: outcome == "ok" ? "success" : "failure", actor: actor, workspace: workspace ?? identity?.workspace,
             target: .init(type: targetType, id: target)
         ) {
             $0.client_address = clientAddress

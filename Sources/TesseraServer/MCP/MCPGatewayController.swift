@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import TesseraCore
+import Tracing
 import TesseraStore
 
 /// The MCP gateway over streamable HTTP: `tessera serve --mcp-upstream NAME=URL` serves the
@@ -185,6 +186,8 @@ struct MCPGatewayController {
         }
         let session = try await governanceSession(for: claims, token: token)
         var receipt: (id: JSONValue, receiptID: String)?
+        var toolSpan: (any Span)?
+        defer { toolSpan?.end() }
         if method == "tools/call", let message {
             let id = message["id"] ?? .null
             guard case .object(let params)? = message["params"], case .string(let tool)? = params["name"] else {
@@ -196,7 +199,15 @@ struct MCPGatewayController {
             case .object(let object)?: arguments = object
             default: return jsonRPC(error: -32602, "tools/call params.arguments must be an object", id: id)
             }
-            let result = try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
+            if Telemetry.isTracing {
+                toolSpan = MCPTracing.start(
+                    tool: tool, id: id, params: params, protocolVersion: request.headers[Self.protocolVersionHeader],
+                    headerHadContext: request.headers[HTTPField.Name("traceparent")!] != nil)
+            }
+            let result = try await MCPTracing.within(toolSpan) {
+                try await governance.evaluate(sessionID: session, tool: tool, arguments: arguments)
+            }
+            MCPTracing.record(result, on: toolSpan)
             // An OAuth-issued passport refused a call some other template offered here would
             // allow: step-up (MCP 2026-07-28 § Scope challenge), naming every scope needed at once.
             if result.decision == "DENY", claims.scope != nil, let oauth,
@@ -231,7 +242,9 @@ struct MCPGatewayController {
                 derived?.append(contentsOf: MCPParamHeaders.headers(for: arguments, declared))
             }
         }
-        return try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
+        return try await MCPTracing.within(toolSpan) {
+            try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
+        }
     }
 
     static let protocolVersionHeader = HTTPField.Name("MCP-Protocol-Version")!
@@ -330,6 +343,8 @@ struct MCPGatewayController {
         }
         let response: HTTPClientResponse
         do {
+            // With tracing on, the HTTP client records the upstream call as a CLIENT span of the
+            // current `tools/call` span and sends its `traceparent` upstream.
             response = try await HTTPClient.shared.execute(outbound, timeout: .seconds(300))
         } catch {
             logger.warning("MCP upstream unreachable", metadata: ["upstream": "\(upstream)", "error": "\(error)"])

@@ -92,8 +92,16 @@ struct OAuthController {
         let authorization = request.headers[.authorization]
         do {
             let form = try await Self.form(request)
-            let answer = try await oauth.token(
-                form, .init(authorization: authorization, dpop: request.headers[values: HTTPField.Name("DPoP")!], address: context.remoteAddress))
+            let tokenContext = OAuthService.TokenRequestContext(
+                authorization: authorization, dpop: request.headers[values: HTTPField.Name("DPoP")!], address: context.remoteAddress)
+            let answer = try await Telemetry.span("tessera.oauth.token") { span in
+                // The grant type and client only: never a code, verifier, assertion or token.
+                if Telemetry.isTracing {
+                    span.attributes["oauth.grant_type"] = form.value("grant_type") ?? ""
+                    if let client = form.value("client_id"), client.utf8.count <= 256 { span.attributes["oauth.client_id"] = client }
+                }
+                return try await oauth.token(form, tokenContext)
+            }
             return Self.noStore(try JSONResponse(answer).response(from: request, context: context))
         } catch let failure as OAuthFailure {
             return ErrorMapping.oauth(failure, basicAuthentication: authorization?.lowercased().hasPrefix("basic ") == true)

@@ -73,15 +73,10 @@ public enum Telemetry {
         configuration.logs.otlpExporter.protocol = .httpProtobuf
         configuration.metrics.otlpExporter.protocol = .httpProtobuf
         var setup = Setup(enabled: true, summary: "", logHandler: nil, exportLogs: false, metricsFactory: nil, services: [])
-        var signals = ["traces"]
-        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() != "none" {
-            let tracing = try OTel.makeTracingBackend(configuration: configuration)
-            InstrumentationSystem.bootstrap(tracing.factory)
-            setup.services.append(tracing.service)
-            Self.tracing.store(true, ordering: .relaxed)
-        } else {
-            signals = []
-        }
+        var signals: [String] = []
+        // Logs and metrics first: their exporters' HTTP clients take the global tracer when they
+        // are made, and made before it exists they never trace their own uploads (which would
+        // be noise, and a loop).
         setup.exportLogs = environment["OTEL_LOGS_EXPORTER"]?.lowercased() == "otlp"
         if setup.exportLogs || wantsLogHandler {
             var logs = configuration
@@ -97,6 +92,13 @@ public enum Telemetry {
             setup.metricsFactory = metrics.factory
             setup.services.append(metrics.service)
             signals.append("metrics")
+        }
+        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() != "none" {
+            let tracing = try OTel.makeTracingBackend(configuration: configuration)
+            InstrumentationSystem.bootstrap(tracing.factory)
+            setup.services.append(tracing.service)
+            Self.tracing.store(true, ordering: .relaxed)
+            signals.insert("traces", at: 0)
         }
         let service = environment["OTEL_SERVICE_NAME"] ?? "unknown_service"
         setup.summary = "on (\(signals.joined(separator: ", ")) to \(Self.redacted(endpoint)), service \(service))"

@@ -1,0 +1,40 @@
+import Foundation
+import TesseraCore
+import Tracing
+
+/// Spans of the MCP gateway's `tools/call`s (see ``MCPSpanAttributes``), and the trace context it
+/// passes on to the upstream. Nothing here runs unless ``Telemetry/isTracing``.
+enum MCPTracing {
+    /// Starts the `tools/call TOOL` span: a child of the current (HTTP) span, or of the trace
+    /// context in `params._meta` when the request carried none in its headers.
+    static func start(tool: String, id: JSONValue, params: [String: JSONValue], protocolVersion: String?, headerHadContext: Bool) -> any Span {
+        var context = ServiceContext.current ?? .topLevel
+        let meta = MCPSpanAttributes.metaTraceContext(params)
+        if !headerHadContext, !meta.isEmpty {
+            var fresh = ServiceContext.topLevel
+            InstrumentationSystem.instrument.extract(meta, into: &fresh, using: DictionaryExtractor())
+            context = fresh
+        }
+        let span = startSpan(MCPSpanAttributes.name(tool: tool), context: context, ofKind: .internal)
+        for (key, value) in MCPSpanAttributes.call(tool: tool, id: id, protocolVersion: protocolVersion, transport: "tcp") {
+            span.attributes[key] = value
+        }
+        return span
+    }
+
+    static func record(_ result: GovernanceWire.EvaluationResult, on span: (any Span)?) {
+        guard let span else { return }
+        for (key, value) in MCPSpanAttributes.decision(result) { span.attributes[key] = value }
+    }
+
+    /// Runs `body` with `span` as the current span (or as is, without one).
+    static func within<T>(_ span: (any Span)?, _ body: () async throws -> T) async rethrows -> T {
+        guard let span else { return try await body() }
+        return try await ServiceContext.$current.withValue(span.context) { try await body() }
+    }
+
+    struct DictionaryExtractor: Extractor {
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+    }
+
+}

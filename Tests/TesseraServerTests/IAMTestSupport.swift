@@ -18,10 +18,10 @@ struct IAMFixture {
     let adminID: String
 
     static func make(
-        directory: String = makeStateDirectory(), clock: any TesseraClock = SystemClock(),
+        directory: String = makeStateDirectory(), clock: any TesseraClock = SystemClock(), audit: AuditLog = .disabled,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> IAMFixture {
-        let environment = try await makeEnvironment(clock: clock, directory: directory) { config in
+        let environment = try await makeEnvironment(clock: clock, directory: directory, audit: audit) { config in
             config.bootstrapMode = "bootstrap"
             config.passwordIterations = 1_000
             configure(&config)

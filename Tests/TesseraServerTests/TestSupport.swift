@@ -25,7 +25,8 @@ func makeStateDirectory(_ name: String = #function) -> String {
 
 /// A server environment on a real SQLite file in a fresh state directory.
 func makeEnvironment(
-    clock: any TesseraClock = SystemClock(), directory: String = makeStateDirectory(), configure: (inout ServerConfiguration) -> Void = { _ in }
+    clock: any TesseraClock = SystemClock(), directory: String = makeStateDirectory(), audit: AuditLog = .disabled,
+    configure: (inout ServerConfiguration) -> Void = { _ in }
 ) async throws -> ServerEnvironment {
     var configuration = ServerConfiguration()
     configuration.stateDirectory = directory
@@ -33,5 +34,5 @@ func makeEnvironment(
     configure(&configuration)
     let store = try SQLiteStore(stateDirectory: directory)
     return try await ServerEnvironment(
-        configuration: configuration, store: store, clock: clock, logger: Logger(label: "test"))
+        configuration: configuration, store: store, clock: clock, logger: Logger(label: "test"), audit: audit)
 }

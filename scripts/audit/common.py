@@ -4,7 +4,9 @@ for every event whatever the sink (docs/audit.md, schema tessera.audit/1).
 
 Environment (set by scripts/audit-e2e): TESSERA_BIN, AUDIT_WORK (a scratch folder, removed on exit).
 """
+import base64
 import ctypes
+import hashlib
 import json
 import os
 import re
@@ -24,11 +26,21 @@ SCHEMA = "tessera.audit/1"
 TYPES = {"decision", "approval.requested", "approval.granted", "approval.denied", "passport.issued", "passport.delegated",
          "passport.revoked", "session.started", "session.ended", "session.revoked", "badge.issued", "badge.revoked",
          "login.succeeded", "login.failed", "api_key.created", "api_key.revoked", "user.created", "user.updated",
-         "configuration.loaded", "signing_key.rotated"}
+         "configuration.loaded", "signing_key.rotated",
+         # CHANGES (14:20) of the contract: more event types.
+         "workspace.created", "workspace.updated", "user.deleted", "agent.registered", "agent.updated"}
 OUTCOMES = {"permit", "deny", "approval_required", "success", "failure"}
-ACTOR_TYPES = {"user", "agent", "api_key", "system", "client"}
-TARGET_TYPES = {"passport", "session", "badge", "user", "api_key", "approval", "signing_key", "configuration"}
+ACTOR_TYPES = {"user", "agent", "api_key", "system", "client", "anonymous"}   # anonymous: a failed login (CHANGES 14:20)
+# workspace and agent: the targets of workspace.* and agent.* (the event types CHANGES 14:20 added).
+TARGET_TYPES = {"passport", "session", "badge", "user", "api_key", "approval", "signing_key", "configuration", "workspace", "agent"}
+SESSION_REF = re.compile(r"^sesref_[A-Za-z0-9_-]{22}$")
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def session_ref(session_id):
+    """What events and spans carry instead of a session id (a bearer capability): "sesref_" +
+    base64url, unpadded, of the first 16 bytes of SHA-256(session id)."""
+    return "sesref_" + base64.urlsafe_b64encode(hashlib.sha256(session_id.encode()).digest()[:16]).decode().rstrip("=")
 
 
 def check(name, condition, detail=""):
@@ -242,6 +254,10 @@ def event_problems(event):
         names = event["argument_names"]
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and names == sorted(names)):
             p.append(f"{label}: argument_names {names!r} (want sorted names)")
+    if "session_id" in event:
+        p.append(f"{label}: carries session_id (a bearer capability; the contract's field is session_ref)")
+    if "session_ref" in event and not (isinstance(event["session_ref"], str) and SESSION_REF.match(event["session_ref"])):
+        p.append(f"{label}: session_ref {event['session_ref']!r} (want sesref_ + 22 base64url characters)")
     for key in ("trace_id", "span_id"):
         if key in event and not re.fullmatch(r"[0-9a-f]{%d}" % (32 if key == "trace_id" else 16), str(event[key])):
             p.append(f"{label}: {key} {event[key]!r}")

@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (WORK, Tessera, check, event_problems, event_time, info, keys_sorted, metric_values, mode, read_ndjson,  # noqa: E402
-                    secrets_found, summary, until)
+                    secrets_found, session_ref, summary, until)
 from receivers import SyslogListener, WebhookReceiver  # noqa: E402
 
 OTHER = "siem-other"
@@ -38,6 +38,7 @@ AUDIT_DIR = os.path.join(WORK, "audit")
 AUDIT_FILE = os.path.join(AUDIT_DIR, "audit.ndjson")
 WS_FILE = os.path.join(AUDIT_DIR, "ws.ndjson")
 SECRETS = {}          # name → value that must never appear in any sink's bytes
+ABSENT = "(absent)"   # an expected event's workspace: the event must have none
 SERVERS = []
 
 
@@ -94,9 +95,9 @@ def wait_delivered(syslog, hook, minimum_ids, timeout=20):
 
 
 def group_of(event, sessions):
-    """Which scripted session an event belongs to: by session_id, passport_jti or approval_id."""
+    """Which scripted session an event belongs to: by session_ref, passport_jti or approval_id."""
     for label, s in sessions.items():
-        if event.get("session_id") == s["session_id"] or event.get("passport_jti") == s["jti"] or \
+        if event.get("session_ref") == session_ref(s["session_id"]) or event.get("passport_jti") == s["jti"] or \
                 (event.get("approval_id") and event.get("approval_id") in s["approvals"]):
             return label
     return None
@@ -170,6 +171,11 @@ def main_phase(syslog, hook):
     status, body, _ = server.call("POST", "/api/v1/auth/login", {"username": "alice", "password": pw_wrong})
     check("main: login with a wrong password → 401", status == 401, (status, body))
     expected.append(("login.failed", "failure", None, "default"))
+    ghost = "ghost" + mark
+    pw_ghost = secret("the unknown user's password", "ghostpw-" + random.token_urlsafe(18))
+    status, body, _ = server.call("POST", "/api/v1/auth/login", {"username": ghost, "password": pw_ghost})
+    check("main: login as an unknown user → 401", status == 401, (status, body))
+    expected.append(("login.failed", "failure", None, ABSENT))
     body = expect_ok("main: login with the right password → JWT", server.call("POST", "/api/v1/auth/login", {"username": "alice", "password": pw_alice}))
     alice = body["jwt"]
     jwt_secrets("alice's login JWT", alice)
@@ -181,6 +187,28 @@ def main_phase(syslog, hook):
     expect_ok("main: alice revokes it", server.call("POST", "/api/v1/iam", {"operation": "revoke-api-key", "key_id": body["api_key"]["id"]}, alice))
     expected.append(("api_key.revoked", "success", None, "default"))
 
+    # An agent registered (its public key from `tessera key gen`) and renamed; a user created and deleted.
+    key_dir = os.path.join(WORK, "agent-key")
+    made = server.cli("key", "gen", "--out-dir", key_dir, "--json")
+    if not check("main: tessera key gen", made.returncode == 0, (made.returncode, made.stderr[-300:])):
+        raise Abort("key gen")
+    with open(os.path.join(key_dir, "public.jwk")) as handle:
+        public_jwk = json.load(handle)
+    agent = expect_ok("main: alice registers an agent (POST /v1/agents)", server.call("POST", "/v1/agents", {"name": "audit-agent-" + mark, "public_jwk": public_jwk}, alice), 201)
+    agent_id = agent.get("id")
+    expected.append(("agent.registered", "success", None, "default"))
+    expect_ok("main: alice renames it (PATCH /v1/agents/{id})", server.call("PATCH", f"/v1/agents/{agent_id}", {"name": "audit-agent-renamed-" + mark}, alice))
+    expected.append(("agent.updated", "success", None, "default"))
+    pw_carol = secret("carol's password", "pw-" + random.token_urlsafe(18))
+    body = expect_ok("main: admin creates user carol", server.call("POST", "/api/v1/iam", {
+        "operation": "create-user", "workspace": "default",
+        "user": {"username": "carol" + mark, "name": "Carol", "password": pw_carol, "roles": ["reader"]}}, admin))
+    carol_id = body["user"]["id"]
+    expected.append(("user.created", "success", None, "default"))
+    expect_ok("main: admin deletes carol", server.call("POST", "/api/v1/iam", {"operation": "delete-user", "user_id": carol_id}, admin))
+    expected.append(("user.deleted", "success", None, "default"))
+    run.update(ghost=ghost, agent_id=agent_id, carol_id=carol_id)
+
     mission = {"agent_id": "audit-bot", "mission": "audit e2e", "allowed_tools": ["read_file"], "resource_scope": ["/data/**"],
                "max_tool_calls": 50,
                "tools": {"transfer": {"arguments": {"amount": {"range": {"min": 0, "max": 10000}}, "to": {"not_one_of": ["nobody"]}},
@@ -191,6 +219,7 @@ def main_phase(syslog, hook):
     expected.append(("passport.issued", "success", "S1", "default"))
     body = expect_ok("main: session started", server.call("POST", "/session/start", {"token": passport}))
     s1 = body["session_id"]
+    secret("session 1 id", s1)
     expected.append(("session.started", "success", "S1", "default"))
     sessions = {"S1": {"session_id": s1, "jti": jti, "approvals": set()}}
     run.update(alice=alice, alice_id=alice_id, mission=mission, sessions=sessions)
@@ -230,6 +259,10 @@ def main_phase(syslog, hook):
     status, body, _ = server.call("POST", "/api/v1/iam", {"operation": "create-workspace", "workspace_record": {"id": OTHER, "name": "SIEM other"}}, admin)
     other = check(f"main: admin creates workspace {OTHER} (docs/iam.md create-workspace)", status == 200, (status, body))
     if other:
+        expected.append(("workspace.created", "success", None, None))
+        expect_ok(f"main: admin renames workspace {OTHER} (update-workspace)", server.call("POST", "/api/v1/iam", {
+            "operation": "update-workspace", "workspace_record": {"id": OTHER, "name": "SIEM other, renamed"}}, admin))
+        expected.append(("workspace.updated", "success", None, None))
         expect_ok(f"main: admin creates user bob (writer in {OTHER})", server.call("POST", "/api/v1/iam", {
             "operation": "create-user", "workspace": OTHER,
             "user": {"username": "bob", "name": "Bob", "password": pw_bob, "roles": ["writer"]}}, admin))
@@ -242,6 +275,7 @@ def main_phase(syslog, hook):
         jwt_secrets("passport 2", body["token"])
         expected.append(("passport.issued", "success", "S2", OTHER))
         s2 = expect_ok("main: bob's session started", server.call("POST", "/session/start", {"token": body["token"]}))["session_id"]
+        secret("session 2 id", s2)
         sessions["S2"] = {"session_id": s2, "jti": body["claims"]["jti"], "approvals": set()}
         expected.append(("session.started", "success", "S2", OTHER))
         status, b2, _ = server.call("POST", "/evaluate", {"session_id": s2, "tool_name": "read_file", "arguments": {"path": permit_path}})
@@ -251,7 +285,7 @@ def main_phase(syslog, hook):
         expected.append(("session.ended", "success", "S2", OTHER))
     else:
         print(f"SKIP workspace filtering: the API refused to create workspace {OTHER}", file=sys.stderr, flush=True)
-    run.update(expected=expected, decisions=decisions, other=other)
+    run.update(expected=expected, decisions=decisions, other=other, admin_id=None)
 
     # --- what each sink holds ---
     scripted_count = len(expected)
@@ -304,11 +338,51 @@ def check_main(run, syslog, hook):
         if match is None:
             continue
         pool.remove(match)
-        if "workspace" not in match or (w is not None and match.get("workspace") != w):
+        if w == ABSENT:
+            if "workspace" in match:
+                wrong_ws.append(f"{t}/{o}: workspace {match.get('workspace')!r}, want none")
+        elif "workspace" not in match or (w is not None and match.get("workspace") != w):
             wrong_ws.append(f"{t}/{o}: workspace {match.get('workspace', '(absent)')!r}, want {w or 'any'}")
-    check("file: every scripted event names its workspace (default, or the second workspace's)", scripted and not wrong_ws, wrong_ws or "no events")
+    check("file: every scripted event names its workspace (default, or the second workspace's; none for a failed login "
+          "of an unknown user)", scripted and not wrong_ws, wrong_ws or "no events")
     created = [e for e in scripted if e.get("type") == "user.created"]
     info("user.created workspaces: " + ", ".join(f"{(e.get('target') or {}).get('id')} → {e.get('workspace')}" for e in created))
+    info("workspace.* events' workspaces: " + ", ".join(f"{e.get('type')} → {e.get('workspace', '(absent)')}"
+                                                       for e in scripted if e.get("type", "").startswith("workspace.")))
+
+    # Failed logins (CHANGES 14:20): actor anonymous; target the username tried; the user's home workspace when it exists.
+    failed = [e for e in scripted if e.get("type") == "login.failed"]
+    wrong = []
+    for username, workspace in (("alice", "default"), (run["ghost"], None)):
+        event = next((e for e in failed if (e.get("target") or {}).get("id") == username), None)
+        if event is None:
+            wrong.append(f"no login.failed with target id {username!r}")
+            continue
+        if (event.get("actor") or {}).get("type") != "anonymous":
+            wrong.append(f"{username}: actor {event.get('actor')!r}, want type anonymous")
+        if (event.get("target") or {}).get("type") != "user":
+            wrong.append(f"{username}: target {event.get('target')!r}, want type user")
+        if event.get("workspace") != workspace:
+            wrong.append(f"{username}: workspace {event.get('workspace', '(absent)')!r}, want {workspace or '(absent)'}")
+    check("file: login.failed: actor anonymous, target {type:user, id:<username tried>}, workspace the user's home one "
+          "(alice: default) or absent (an unknown username)", len(failed) == 2 and not wrong, wrong or failed)
+    anonymous = [f"{e.get('type')}/{e.get('id')}" for e in events if (e.get("actor") or {}).get("type") == "anonymous" and e.get("type") != "login.failed"]
+    check("file: actor type anonymous only on login.failed", not anonymous, anonymous)
+
+    # The event types CHANGES (14:20) added, each naming its target.
+    def target_of(type_):
+        return next(((e.get("target") or {}) for e in scripted if e.get("type") == type_), None)
+    wanted_targets = {"agent.registered": {"type": "agent", "id": run["agent_id"]}, "agent.updated": {"type": "agent", "id": run["agent_id"]},
+                      "user.deleted": {"type": "user", "id": run["carol_id"]}}
+    if run["other"]:
+        wanted_targets.update({"workspace.created": {"type": "workspace", "id": OTHER}, "workspace.updated": {"type": "workspace", "id": OTHER}})
+    wrong = {t: {"want": want, "got": target_of(t)} for t, want in wanted_targets.items() if target_of(t) != want}
+    check("file: " + ", ".join(sorted(wanted_targets)) + " name their target (the agent, user or workspace)", not wrong, wrong)
+
+    # Reasons are rules only (CHANGES 14:20): no detail, which may quote argument values.
+    reasons = sorted({str(e.get("reason")) for e in events if "reason" in e})
+    info(f"reasons seen: {reasons}")
+    check("file: every reason is a rule only (no ':' or space)", all(r and ":" not in r and " " not in r for r in reasons), reasons)
 
     # Per session, in order.
     s1 = [(e.get("type"), e.get("outcome")) for e in scripted if group_of(e, sessions) == "S1"]
@@ -334,26 +408,33 @@ def check_main(run, syslog, hook):
         label = f"{tool} {want}"
         if event.get("receipt_id") != response.get("receipt_id") or not event.get("receipt_id"):
             wrong.append(f"{label}: receipt_id {event.get('receipt_id')!r} ≠ /evaluate's {response.get('receipt_id')!r}")
-        if event.get("session_id") != sessions["S1"]["session_id"]:
-            wrong.append(f"{label}: session_id {event.get('session_id')!r}")
+        if event.get("session_ref") != session_ref(sessions["S1"]["session_id"]):
+            wrong.append(f"{label}: session_ref {event.get('session_ref')!r}, want {session_ref(sessions['S1']['session_id'])}")
+        if "session_id" in event:
+            wrong.append(f"{label}: carries session_id {event.get('session_id')!r}")
         if event.get("passport_jti") != sessions["S1"]["jti"]:
             wrong.append(f"{label}: passport_jti {event.get('passport_jti')!r}")
         if event.get("tool") != tool:
             wrong.append(f"{label}: tool {event.get('tool')!r}")
         if want == "APPROVAL_REQUIRED" and event.get("approval_id") != response.get("approval_id"):
             wrong.append(f"{label}: approval_id {event.get('approval_id')!r} ≠ {response.get('approval_id')!r}")
-        if want == "DENY" and not str(event.get("reason", "")).startswith("resource_out_of_scope"):
-            wrong.append(f"{label}: reason {event.get('reason')!r} (want the rule, resource_out_of_scope)")
+        if want == "DENY" and event.get("reason") != "resource_out_of_scope":
+            wrong.append(f"{label}: reason {event.get('reason')!r} (want the rule only, resource_out_of_scope)")
         if "argument_names" in event and event["argument_names"] != (["path"] if tool == "read_file" else ["amount", "to"]):
             wrong.append(f"{label}: argument_names {event['argument_names']!r}")
     if s1_decisions:
         info("keys of a decision event: " + ", ".join(sorted(s1_decisions[0])))
-    check("file: decisions carry receipt_id (= /evaluate's), session_id, passport_jti, tool, approval_id, the DENY's rule",
+    check("file: decisions carry receipt_id (= /evaluate's), session_ref (= sesref_ of the session id; no session_id), passport_jti, tool, "
+          "approval_id, the DENY's rule",
           len(s1_decisions) == len(run["decisions"]) and not wrong, wrong or f"{len(s1_decisions)} decision events for {len(run['decisions'])} calls")
     approvals = [e for e in scripted if e.get("type", "").startswith("approval.")]
-    check("file: approval events name their approval_id and session", approvals and all(
-        e.get("approval_id") in sessions["S1"]["approvals"] and e.get("session_id") == sessions["S1"]["session_id"] for e in approvals),
-        [(e.get("type"), e.get("approval_id"), e.get("session_id")) for e in approvals])
+    check("file: approval events name their approval_id and session (session_ref)", approvals and all(
+        e.get("approval_id") in sessions["S1"]["approvals"] and e.get("session_ref") == session_ref(sessions["S1"]["session_id"]) for e in approvals),
+        [(e.get("type"), e.get("approval_id"), e.get("session_ref")) for e in approvals])
+    session_events = [e for e in scripted if e.get("type") in ("session.started", "session.ended") and group_of(e, sessions)]
+    check("file: session.started/ended carry the session's session_ref", session_events and all(
+        e.get("session_ref") == session_ref(sessions[group_of(e, sessions)]["session_id"]) for e in session_events),
+        [(e.get("type"), e.get("session_ref"), e.get("passport_jti")) for e in session_events])
     issued = next((e for e in scripted if e.get("type") == "passport.issued" and group_of(e, sessions) == "S1"), {})
     check("file: passport.issued names alice as its actor and the passport as target",
           (issued.get("actor") or {}).get("type") == "user" and (issued.get("actor") or {}).get("id") in (run["alice_id"], "alice")
@@ -443,7 +524,7 @@ def check_main(run, syslog, hook):
     info(f"secrets looked for: {', '.join(sorted(SECRETS))}")
     for name, raw in (("file", raw_file), ("ws file", raw_ws), ("syslog", raw_syslog), ("webhook", raw_hook)):
         found = secrets_found(raw, SECRETS)
-        check(f"secrets: no API key, password, JWT, passport or argument value in the {name}'s bytes ({len(raw)} bytes)", raw and not found or (name == "ws file" and not run["other"]), found)
+        check(f"secrets: no API key, password, JWT, passport, raw session id or argument value in the {name}'s bytes ({len(raw)} bytes)", raw and not found or (name == "ws file" and not run["other"]), found)
 
     # Metrics.
     status, text, _ = server.call("GET", "/metrics", token=run["admin"])
@@ -451,6 +532,10 @@ def check_main(run, syslog, hook):
     written = {dict(k).get("sink"): v for k, v in values.items() if dict(k).get("result") == "written"}
     check("metrics: tessera_audit_events_total{sink=file|syslog|webhook,result=written} counted",
           status == 200 and all(written.get(s, 0) > 0 for s in ("file", "syslog", "webhook")), (status, values))
+    series = {(dict(k).get("sink"), dict(k).get("result")) for k in values}
+    missing = sorted({(s, r) for s in ("file", "syslog", "webhook") for r in ("written", "dropped")} - series)
+    check("metrics: tessera_audit_events_total registered for every configured sink kind, result=written and result=dropped (0 counted too)",
+          status == 200 and not missing, f"missing {missing}")
 
 
 # --- phase 2 ------------------------------------------------------------------------------------------
@@ -460,6 +545,7 @@ def outage_phase(run, syslog, hook):
     body = expect_ok("outage: alice issues a third passport", server.call("POST", "/issue", {"mission": run["mission"], "ttl_s": 3600}, alice))
     jwt_secrets("passport 3", body["token"])
     s3 = expect_ok("outage: its session started", server.call("POST", "/session/start", {"token": body["token"]}))["session_id"]
+    secret("session 3 id", s3)
     ok, _ = until(lambda: (lambda ids: len(ids) > len(run["file_ids_before_outage"]) and ids <= hook.ids())(
         {e.get("id") for e in file_events()[0]}), 15, 0.2)
     check("outage: (before) the webhook acknowledged every event so far, the new passport's included", ok)
@@ -559,6 +645,9 @@ def bootstrap_with_passport(server, label, max_calls=None):
         mission["max_tool_calls"] = max_calls
     body = expect_ok(f"{label}: passport issued", server.call("POST", "/issue", {"mission": mission, "ttl_s": 3600}, admin))
     session = expect_ok(f"{label}: session started", server.call("POST", "/session/start", {"token": body["token"]}))["session_id"]
+    api_key_secrets(f"{label} admin API key", admin)
+    jwt_secrets(f"{label} passport", body["token"])
+    secret(f"{label} session id", session)
     return admin, session
 
 
@@ -615,6 +704,9 @@ def fail_closed_phase():
         check("fail_closed: nothing was spent while refusing (calls_used = before + 1)", back[1].get("calls_used") == used + 1,
               f"calls_used {back[1].get('calls_used')}, before the 503s {used}")
     check("fail_closed: the receiver got the held events", len(hook.ids()) > 0, len(hook.ids()))
+    raw = hook.snapshot()[3]
+    check("secrets: none (raw session id, passport, API key…) in what the fail_closed webhook received", raw and not secrets_found(raw, SECRETS),
+          secrets_found(raw, SECRETS) or "nothing received")
     server.stop()
     hook.stop()
 
@@ -667,6 +759,8 @@ def drop_rotation_phase():
     info(f"rotation: files (bytes, events): {sizes}")
     ids = [e.get("id") for e in all_events]
     check("rotation: no event in two files", ids and len(ids) == len(set(ids)))
+    raw = b"".join(read_ndjson(p)[2] for p in files if os.path.exists(p))
+    check("secrets: none (raw session id, passport, API key…) in the rotated files", raw and not secrets_found(raw, SECRETS), secrets_found(raw, SECRETS) or "empty")
     kept = [e.get("receipt_id") for e in all_events if e.get("type") == "decision"]
     check("rotation: .2, .1, current hold the latest decisions, in order, none missing between",
           kept and kept == receipts[len(receipts) - len(kept):], (kept[:3], receipts[-3:]))

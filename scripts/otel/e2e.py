@@ -11,20 +11,30 @@ the OTLP/HTTP receivers of scripts/otel/receiver.py.
 On each server, what a user does: `tessera iam bootstrap`, a user with a password who signs in
 (and once with a wrong password), an agent registered with its public key, a passport with a tool
 allow-list and an argument constraint, a session, and /evaluate once PERMIT and once DENY, each
-with its own W3C `traceparent`. Then the spans that reached RECEIVER_ON are checked against the
-contract (trace context honoured; `tessera.evaluate` under the HTTP server span, with its
-attributes; `tessera.store.write` under it; HTTP attributes; resource), every payload any receiver
-got is searched for the secrets and argument values used, and the two other servers must have
-exported nothing.
+with its own W3C `traceparent`. SERVER_ON also runs the MCP HTTP gateway (`--mcp-upstream
+MCP_UPSTREAM_NAME=…`, scripts/otel/mcp_upstream.py): with a passport whose `aud` is the gateway
+resource, initialize, then `tools/call echo` with an HTTP `traceparent`, `tools/call echo` with no
+header but `params._meta.traceparent`, and a denied `tools/call delete_everything`. Then the spans
+that reached RECEIVER_ON are checked against the contract (trace context honoured; `tessera.evaluate`
+under the HTTP server span, with its attributes, `tessera.session.ref` never the session id;
+`tessera.store.write` under it; HTTP attributes; resource; for MCP: `tools/call TOOL` under
+`POST /mcp/{name}` with its attributes, `tessera.evaluate` and the upstream CLIENT span under it, the
+upstream given a traceparent of the same trace; the `_meta` context used when no header carries one;
+no exporter upload traced), every payload any receiver got is searched for the secrets, the raw
+session ids and the argument values used, and the two other servers must have exported nothing.
 
 Environment: TESSERA_BIN, OTEL_E2E_WORK (a scratch folder), SERVER_ON, SERVER_OFF,
-SERVER_DISABLED, RECEIVER_ON, RECEIVER_DISABLED, RECEIVER_DEFAULT (may be empty); OTEL_E2E_DUMP
-(optional): a file to write everything the receivers got to, as JSON.
+SERVER_DISABLED, RECEIVER_ON, RECEIVER_DISABLED, RECEIVER_DEFAULT (may be empty),
+MCP_UPSTREAM_NAME, UPSTREAM_REQUESTS (the upstream's NDJSON of requests and their traceparent),
+UPSTREAM_CALLS (its `CALL tool …` lines); OTEL_E2E_DUMP (optional): a file to write everything the
+receivers got to, as JSON.
 Prints "PASS name" / "FAIL name (detail)" per check and "N passed, N failed"; exits 1 on any failure.
 """
 import base64
+import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -40,6 +50,10 @@ SERVER_DISABLED = os.environ["SERVER_DISABLED"].rstrip("/")
 RECEIVER_ON = os.environ["RECEIVER_ON"].rstrip("/")
 RECEIVER_DISABLED = os.environ["RECEIVER_DISABLED"].rstrip("/")
 RECEIVER_DEFAULT = os.environ.get("RECEIVER_DEFAULT", "").rstrip("/")
+MCP_NAME = os.environ.get("MCP_UPSTREAM_NAME", "demo")
+UPSTREAM_REQUESTS = os.environ.get("UPSTREAM_REQUESTS", "")
+UPSTREAM_CALLS = os.environ.get("UPSTREAM_CALLS", "")
+MCP_PROTOCOL = "2025-11-25"
 SERVICE_NAME = "tessera-e2e"
 ENVIRONMENT = "e2e"
 TOOL = "query_db"
@@ -72,6 +86,17 @@ def summary():
     sys.exit(1 if failed else 0)
 
 
+def session_ref(session_id):
+    """What events and spans carry instead of a session id (a bearer capability): "sesref_" +
+    base64url, unpadded, of the first 16 bytes of SHA-256(session id)."""
+    return "sesref_" + base64.urlsafe_b64encode(hashlib.sha256(session_id.encode()).digest()[:16]).decode().rstrip("=")
+
+
+def rule_of(reason):
+    """The rule of a decision's reason: the text before the first ':' or space (the detail may quote argument values)."""
+    return re.split(r"[: ]", reason or "", maxsplit=1)[0]
+
+
 def traceparent():
     """A fresh W3C trace context: (header, trace id, parent span id); never the invalid all-zero ids."""
     trace_id, span_id = "0" * 32, "0" * 16
@@ -89,7 +114,8 @@ class Tessera:
         self.base, self.label = base, label
         self.secrets = {}          # kind → list of strings that must never be exported
         self.traces = {}           # "PERMIT"/"DENY" → {trace_id, span_id, response, status}
-        self.session_id = self.jti = self.agent_id = None
+        self.session_id = self.jti = self.agent_id = self.admin = None
+        self.mcp = {}              # what the MCP gateway part did (calls, their trace context, answers)
         self.problems = []
 
     def http(self, method, path, body=None, token=None, headers=None):
@@ -161,6 +187,7 @@ class Tessera:
         if not started:
             return False
         self.session_id = started["session_id"]
+        self.secrets["session id"] = [self.session_id, self.session_id[4:]]
         # /evaluate: PERMIT (the value matches the constraint) and DENY (it does not), each with a traceparent.
         permit_value = f"s3cr3t-arg-value-permit-{secrets.token_hex(8)}"
         deny_value = f"S3CR3T-ARG-VALUE-DENY-{secrets.token_hex(8).upper()}!"

@@ -6,6 +6,7 @@ import Logging
 import NIOConcurrencyHelpers
 import TesseraClient
 import TesseraCore
+import Tracing
 
 /// The MCP stdio gateway: what an MCP host launches instead of the server. It starts the
 /// upstream server as a child, relays JSON-RPC both ways, and puts Tessera's evaluation in front of
@@ -281,6 +282,30 @@ public final class StdioGateway: Sendable {
             }
             arguments = object
         }
+        // The call's span (a no-op unless `tessera gateway` was started with OpenTelemetry on):
+        // the MCP server side of the host's call, its parent the trace context in `_meta`.
+        var parent = ServiceContext.current ?? .topLevel
+        let meta = MCPSpanAttributes.metaTraceContext(params)
+        if !meta.isEmpty { InstrumentationSystem.instrument.extract(meta, into: &parent, using: MetaExtractor()) }
+        let span = startSpan(MCPSpanAttributes.name(tool: tool), context: parent, ofKind: .server)
+        defer { span.end() }
+        for (key, value) in MCPSpanAttributes.call(tool: tool, id: id, protocolVersion: nil, transport: "pipe") { span.attributes[key] = value }
+        await ServiceContext.$current.withValue(span.context) {
+            await evaluateAndForward(message: message, tool: tool, arguments: arguments, id: id, key: key, upstream: upstream, span: span)
+        }
+    }
+
+    struct MetaExtractor: Extractor {
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+    }
+
+    struct MetaInjector: Injector {
+        func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
+    }
+
+    func evaluateAndForward(
+        message: [String: JSONValue], tool: String, arguments: [String: JSONValue], id: JSONValue, key: String, upstream: LineWriter, span: any Span
+    ) async {
         let decision: GovernanceWire.EvaluationResult
         switch await session() {
         case .failure(let failure):
@@ -314,6 +339,7 @@ public final class StdioGateway: Sendable {
             logger.info("call cancelled during evaluation; not forwarded", metadata: ["tool": "\(tool)"])
             return
         }
+        for (name, value) in MCPSpanAttributes.decision(decision) { span.attributes[name] = value }
         if let refusal = MCPGovernance.refusal(decision, id: id) {
             send(refusal)
             return
@@ -322,8 +348,20 @@ public final class StdioGateway: Sendable {
             state.forwarded[key] = id
             if let receipt = decision.receipt_id { state.receipts[key] = receipt }
         }
-        // Exactly the message evaluated: same tool, same arguments, one line.
-        if !upstream.write(MCPGovernance.wire(.object(message))) {
+        // Exactly the message evaluated: same tool, same arguments, one line (with tracing on,
+        // `params._meta` carries this call's trace context to the upstream server).
+        var forwarded = message
+        if span.isRecording, case .object(var params)? = message["params"] {
+            var context: [String: String] = [:]
+            InstrumentationSystem.instrument.inject(span.context, into: &context, using: MetaInjector())
+            if !context.isEmpty {
+                var meta: [String: JSONValue] = if case .object(let existing)? = params["_meta"] { existing } else { [:] }
+                for (name, value) in context { meta[name] = .string(value) }
+                params["_meta"] = .object(meta)
+                forwarded["params"] = .object(params)
+            }
+        }
+        if !upstream.write(MCPGovernance.wire(.object(forwarded))) {
             state.withLockedValue { state in
                 state.forwarded.removeValue(forKey: key)
                 state.receipts.removeValue(forKey: key)

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import TesseraCore
+import ServiceLifecycle
 import TesseraGateway
+import TesseraServer
 
 /// `tessera gateway stdio -- <upstream command…>`: what an MCP host starts instead of the server.
 struct GatewayCommand: AsyncParsableCommand {
@@ -43,11 +45,21 @@ struct GatewayCommand: AsyncParsableCommand {
                 agentKey = pair
             }
             let level = Logger.Level(rawValue: logLevel) ?? .notice
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+            // OpenTelemetry from the standard OTEL_* variables, as for `tessera serve`: a span per
+            // tools/call, its context passed to the server's /evaluate and the upstream's `_meta`.
+            let telemetry: Telemetry.Setup
+            do {
+                telemetry = try Telemetry.bootstrap(fileSettings: [:], wantsLogHandler: false, logger: Logger(label: "tessera.otel"))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            LoggingSystem.bootstrap({ label, provider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
                 handler.logLevel = level
                 return handler
-            }
+            }, metadataProvider: Telemetry.loggingMetadataProvider)
+            let exporters = ServiceGroup(configuration: .init(services: telemetry.services, logger: Logger(label: "tessera.otel")))
+            let exporting = Task { try? await exporters.run() }
             let gateway: StdioGateway
             do {
                 gateway = try StdioGateway(
@@ -57,6 +69,13 @@ struct GatewayCommand: AsyncParsableCommand {
                 throw CLIFailure("cannot start the gateway: \(error)")
             }
             let status = await gateway.run()
+            // Flush what the exporters hold (their shutdown exports the last batch).
+            if !telemetry.services.isEmpty {
+                await exporters.triggerGracefulShutdown()
+                _ = await exporting.value
+            } else {
+                exporting.cancel()
+            }
             if status != 0 { throw ExitCode(status) }
         }
 

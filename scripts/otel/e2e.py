@@ -205,6 +205,89 @@ class Tessera:
         return True
 
 
+    def mcp_gateway(self):
+        """Through /mcp/NAME as an MCP host does (raw streamable HTTP, revision 2025-11-25): initialize,
+        then three tools/call, each with its own W3C trace context."""
+        endpoint = self.base + "/mcp/" + MCP_NAME
+        mission = {"agent_id": self.agent_id or "otel-mcp-agent", "mission": "OpenTelemetry through the MCP gateway", "allowed_tools": ["echo"]}
+        issued = self.expect("issue a passport for the gateway (audience = its resource)",
+                             self.http("POST", "/issue", {"mission": mission, "audience": endpoint, "ttl_s": 600}, token=self.admin), 200)
+        if not issued:
+            return False
+        passport = issued["token"]
+        self.mcp["jti"] = issued.get("claims", {}).get("jti")
+        self.secrets["MCP passport token"] = [passport, passport.rsplit(".", 1)[-1]]
+        headers = {"Authorization": "Bearer " + passport, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+        def post(body, extra=None):
+            response = requests.post(endpoint, data=json.dumps(body), headers={**headers, **(extra or {})}, timeout=30)
+            return response, mcp_message(response)
+
+        response, message = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": MCP_PROTOCOL, "capabilities": {}, "clientInfo": {"name": "otel-e2e", "version": "1"}}})
+        if response.status_code != 200 or not (message or {}).get("result"):
+            self.problems.append(f"MCP initialize: {response.status_code} {response.text[:300]}")
+            return False
+        session = response.headers.get("Mcp-Session-Id")
+        self.mcp["mcp_session_id"] = session
+        common = {"MCP-Protocol-Version": MCP_PROTOCOL, **({"Mcp-Session-Id": session} if session else {})}
+        response, _ = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, common)
+        if response.status_code not in (200, 202):
+            self.problems.append(f"MCP notifications/initialized: {response.status_code} {response.text[:300]}")
+        values = [f"mcp-s3cr3t-arg-{secrets.token_hex(8)}" for _ in range(3)]
+        self.secrets["MCP argument value"] = values
+        calls = []
+        # 1: an HTTP traceparent header; 2: none, params._meta.traceparent instead; 3: a tool outside the passport (DENY).
+        for label, request_id, tool, arguments, where in (("header", 7, "echo", {"text": values[0]}, "header"),
+                                                           ("_meta", 8, "echo", {"text": values[1]}, "_meta"),
+                                                           ("denied", 9, "delete_everything", {}, "header")):
+            header, trace_id, span_id = traceparent()
+            params = {"name": tool, "arguments": arguments}
+            extra = dict(common)
+            if where == "header":
+                extra["traceparent"] = header
+            else:
+                params["_meta"] = {"traceparent": header}
+            response, message = post({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}, extra)
+            calls.append({"label": label, "id": request_id, "tool": tool, "where": where, "header": header, "trace_id": trace_id,
+                          "span_id": span_id, "status": response.status_code, "message": message, "text": response.text[:500]})
+        self.mcp["calls"] = calls
+        return True
+
+
+def mcp_message(response):
+    """The JSON-RPC message of a streamable-HTTP answer: application/json, or the first message event of text/event-stream."""
+    text = response.text
+    if response.headers.get("Content-Type", "").lower().startswith("text/event-stream"):
+        for event in re.split(r"\r?\n\r?\n", text):
+            data = "\n".join(line[5:].lstrip(" ") if line.startswith("data:") else "" for line in event.splitlines() if line.startswith("data:"))
+            if data.strip():
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    continue
+                if isinstance(message, dict) and ("result" in message or "error" in message):
+                    return message
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def upstream_requests():
+    try:
+        with open(UPSTREAM_REQUESTS) as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
+def parse_traceparent(value):
+    m = re.fullmatch(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})", value or "")
+    return {"version": m.group(1), "trace_id": m.group(2), "parent_id": m.group(3), "flags": m.group(4)} if m else None
+
+
 def received(receiver):
     response = requests.get(receiver + "/_received", timeout=30)
     response.raise_for_status()
@@ -230,6 +313,136 @@ def complete(spans, trace):
             if children(spans, trace["trace_id"], evaluate["span_id"], "tessera.store.write"):
                 return True
     return False
+
+
+def tool_call_span(spans, call):
+    """The `tools/call TOOL` span of one MCP call: under the server span (header), or parented by the _meta context."""
+    name = "tools/call " + call["tool"]
+    if call["where"] == "header":
+        return [c for server in children(spans, call["trace_id"], call["span_id"]) for c in children(spans, call["trace_id"], server["span_id"], name)]
+    return children(spans, call["trace_id"], call["span_id"], name)
+
+
+def mcp_complete(spans, server):
+    """True once every MCP call's tools/call span, its tessera.evaluate and (when forwarded) its CLIENT span arrived."""
+    for call in server.mcp.get("calls", []):
+        found = tool_call_span(spans, call)
+        if len(found) != 1:
+            return False
+        under = children(spans, call["trace_id"], found[0]["span_id"])
+        if not any(s["name"] == "tessera.evaluate" for s in under):
+            return False
+        if call["label"] != "denied" and not any(s["kind"] == "CLIENT" for s in under):
+            return False
+    return True
+
+
+def check_mcp(spans, server):
+    calls = {c["label"]: c for c in server.mcp.get("calls", [])}
+    path = "/mcp/" + MCP_NAME
+    answers = {label: (c["status"], (c["message"] or {}).get("error", {}).get("code") if c["message"] else None) for label, c in calls.items()}
+    ok = check(f"MCP setup: passport for {SERVER_ON}{path}, initialize, two tools/call echo answered with a result, "
+               "tools/call delete_everything refused with -32001",
+               not server.problems and len(calls) == 3
+               and all(calls[k]["status"] == 200 and (calls[k]["message"] or {}).get("result") and not calls[k]["message"]["result"].get("isError")
+                       for k in ("header", "_meta"))
+               and answers.get("denied") == (200, -32001),
+               {"problems": server.problems, "answers": {k: {"status": c["status"], "text": c["text"]} for k, c in calls.items()}})
+    if not ok:
+        return
+    requests_seen = upstream_requests()
+    forwarded = [r for r in requests_seen if r.get("jsonrpc_method") == "tools/call"]
+    note(f"upstream got {len(requests_seen)} HTTP requests, {len(forwarded)} tools/call: "
+         f"{[(r.get('tool'), r.get('jsonrpc_id'), r.get('traceparent'), r.get('meta_traceparent')) for r in forwarded]}")
+    try:
+        with open(UPSTREAM_CALLS) as handle:
+            upstream_calls = [line.split()[1] for line in handle if line.startswith("CALL ")]
+    except OSError:
+        upstream_calls = []
+    check("MCP: the upstream ran echo twice and never delete_everything (the DENY is not forwarded)",
+          upstream_calls == ["echo", "echo"] and [r.get("tool") for r in forwarded] == ["echo", "echo"], {"CALL lines": upstream_calls,
+                                                                                                     "forwarded": forwarded})
+
+    # 1: HTTP traceparent → POST /mcp/{name} → tools/call echo → tessera.evaluate + CLIENT → upstream's traceparent.
+    for label in ("header", "_meta", "denied"):
+        call = calls[label]
+        tid = call["trace_id"]
+        mine = in_trace(spans, tid)
+        title = {"header": "MCP tools/call echo (HTTP traceparent)", "_meta": "MCP tools/call echo (params._meta.traceparent, no header)",
+                 "denied": "MCP tools/call delete_everything (DENY, HTTP traceparent)"}[label]
+        if call["where"] == "header":
+            roots = children(spans, tid, call["span_id"])
+            if not check(f"{title}: the HTTP SERVER span continues the caller's trace, named 'POST /mcp/{{name}}'",
+                         len(roots) == 1 and roots[0]["kind"] == "SERVER" and roots[0]["name"] == "POST /mcp/{name}",
+                         {"spans with this trace id": [brief(s) for s in mine], "spans received": len(spans)}):
+                continue
+            attrs = roots[0]["attributes"]
+            check(f"{title}: server span http.request.method=POST, http.route=/mcp/{{name}}, url.path={path}, http.response.status_code=200",
+                  attrs.get("http.request.method") == "POST" and attrs.get("http.route") == "/mcp/{name}" and attrs.get("url.path") == path
+                  and attrs.get("http.response.status_code") == 200, attrs)
+        found = tool_call_span(spans, call)
+        where = "child of the server span" if call["where"] == "header" else \
+            f"in the _meta trace ({tid[:8]}…), parent = the _meta span id"
+        if not check(f"{title}: one INTERNAL span 'tools/call {call['tool']}', {where}",
+                     len(found) == 1 and found[0]["kind"] == "INTERNAL",
+                     {"matching": [brief(s) for s in found], "spans with this trace id": [brief(s) for s in mine],
+                      "tools/call spans received": [brief(s) for s in spans if s["name"].startswith("tools/call")]}):
+            continue
+        tool_span = found[0]
+        got = tool_span["attributes"]
+        message = call["message"]
+        decision = "DENY" if label == "denied" else "PERMIT"
+        receipt = ((message.get("result") or {}).get("_meta") or {}).get("io.tessera/receipt") if decision == "PERMIT" else \
+            ((message.get("error") or {}).get("data") or {}).get("receipt_id")
+        wanted = {"mcp.method.name": "tools/call", "gen_ai.tool.name": call["tool"], "gen_ai.operation.name": "execute_tool",
+                  "jsonrpc.request.id": str(call["id"]), "mcp.protocol.version": MCP_PROTOCOL, "network.transport": "tcp",
+                  "tessera.decision": decision, "tessera.receipt.id": receipt}
+        wrong = {k: {"wanted": v, "got": got.get(k)} for k, v in wanted.items()
+                 if v is None or (str(got.get(k)) if k == "jsonrpc.request.id" and got.get(k) is not None else got.get(k)) != v}
+        check(f"{title}: attributes mcp.method.name, gen_ai.tool.name, gen_ai.operation.name=execute_tool, jsonrpc.request.id, "
+              f"mcp.protocol.version, network.transport=tcp, tessera.decision={decision}, tessera.receipt.id (= the answer's)",
+              not wrong, {"mismatches": wrong, "attributes": got, "answer": message})
+        if label == "header":
+            note(f"tools/call span: mcp.session.id {'present' if 'mcp.session.id' in got else 'absent'}; attribute keys {sorted(got)}")
+        if decision == "DENY":
+            reason = (((message.get("error") or {}).get("data") or {}).get("reason")) or ""
+            check(f"{title}: tessera.reason is the rule only ({rule_of(reason)!r}, of the answer's reason {reason[:60]!r})",
+                  reason and got.get("tessera.reason") == rule_of(reason) and not re.search(r"[: ]", str(got.get("tessera.reason"))),
+                  {"tessera.reason": got.get("tessera.reason"), "answer": message})
+        under = children(spans, tid, tool_span["span_id"])
+        evaluates = [s for s in under if s["name"] == "tessera.evaluate"]
+        ok = check(f"{title}: tessera.evaluate is a child of the tools/call span", len(evaluates) == 1,
+                   {"children of the tools/call span": [brief(s) for s in under], "all spans of the trace": [brief(s) for s in mine]})
+        if ok:
+            ev = evaluates[0]["attributes"]
+            wanted = {"tessera.decision": decision, "tessera.tool": call["tool"], "tessera.passport.jti": server.mcp.get("jti"),
+                      "tessera.receipt.id": receipt}
+            wrong = {k: {"wanted": v, "got": ev.get(k)} for k, v in wanted.items() if v is None or ev.get(k) != v}
+            ref = ev.get("tessera.session.ref")
+            check(f"{title}: tessera.evaluate attributes decision, tool, passport.jti (the gateway passport's), receipt.id, "
+                  "tessera.session.ref (sesref_…)", not wrong and isinstance(ref, str) and re.fullmatch(r"sesref_[A-Za-z0-9_-]{22}", ref),
+                  {"mismatches": wrong, "attributes": ev})
+        clients = [s for s in under if s["kind"] == "CLIENT"]
+        if label == "denied":
+            check(f"{title}: no CLIENT span under it (nothing forwarded upstream)", not clients, [brief(s) for s in clients])
+            continue
+        if not check(f"{title}: the upstream HTTP call is a CLIENT span, child of the tools/call span", len(clients) == 1,
+                     {"children of the tools/call span": [brief(s) for s in under], "all spans of the trace": [brief(s) for s in mine]}):
+            continue
+        client = clients[0]
+        note(f"{title}: CLIENT span {client['name']!r}, attributes {sorted(client['attributes'])}")
+        index = 0 if label == "header" else 1
+        seen = forwarded[index] if len(forwarded) > index else {}
+        context = parse_traceparent(seen.get("traceparent"))
+        check(f"{title}: the upstream received a traceparent header of the same trace ({tid[:8]}…)",
+              context and context["trace_id"] == tid, {"upstream request": seen, "wanted trace id": tid})
+        check(f"{title}: the upstream's traceparent names the CLIENT span as its parent (W3C propagation)",
+              context and context["parent_id"] == client["span_id"], {"upstream traceparent": seen.get("traceparent"),
+                                                                         "CLIENT span id": client["span_id"]})
+    problems = {s["name"]: s["resource"] for c in calls.values() for s in in_trace(spans, c["trace_id"])
+                if s["resource"].get("service.name") != SERVICE_NAME or s["resource"].get("deployment.environment") != ENVIRONMENT}
+    check(f"MCP: resource service.name={SERVICE_NAME}, deployment.environment={ENVIRONMENT} on every span of the three traces",
+          not problems, problems)
 
 
 def check_trace(spans, server, decision):
@@ -260,13 +473,16 @@ def check_trace(spans, server, decision):
         evaluate = evaluates[0]
         got = evaluate["attributes"]
         wanted = {"tessera.decision": decision, "tessera.tool": TOOL, "tessera.passport.jti": server.jti, "tessera.workspace": "default",
-                  "tessera.receipt.id": body.get("receipt_id"), "tessera.session.id": server.session_id}
+                  "tessera.receipt.id": body.get("receipt_id"), "tessera.session.ref": session_ref(server.session_id) if server.session_id else None}
         wrong = {k: {"wanted": v, "got": got.get(k)} for k, v in wanted.items() if got.get(k) != v or v is None}
-        check(f"{label}: tessera.evaluate attributes decision, tool, passport.jti, workspace, receipt.id, session.id", not wrong,
-              {"mismatches": wrong, "attributes": got})
+        if "tessera.session.id" in got:
+            wrong["tessera.session.id"] = {"wanted": "(absent: the session id is a bearer capability)", "got": got["tessera.session.id"]}
+        check(f"{label}: tessera.evaluate attributes decision, tool, passport.jti, workspace, receipt.id, "
+              "session.ref (= sesref_ of the session id; no tessera.session.id)", not wrong, {"mismatches": wrong, "attributes": got})
         if decision == "DENY":
-            check(f"{label}: tessera.evaluate tessera.reason is the answer's reason ({body.get('reason')})",
-                  body.get("reason") and got.get("tessera.reason") == body.get("reason"), got)
+            rule = rule_of(body.get("reason"))
+            check(f"{label}: tessera.evaluate tessera.reason is the rule of the answer's reason ({rule!r} of {str(body.get('reason'))[:60]!r})",
+                  rule and got.get("tessera.reason") == rule and not re.search(r"[: ]", str(got.get("tessera.reason"))), got)
         writes = children(spans, tid, evaluate["span_id"], "tessera.store.write")
         check(f"{label}: tessera.store.write is a child of tessera.evaluate", len(writes) >= 1,
               {"children of tessera.evaluate": [brief(s) for s in children(spans, tid, evaluate["span_id"])],
@@ -309,6 +525,9 @@ def main():
     print(f"otel-e2e: OpenTelemetry on ({SERVER_ON} → {RECEIVER_ON})", file=sys.stderr, flush=True)
     on.setup_and_evaluate()
     check("setup (tracing on): bootstrap, sign-in, agent, passport, session answered as documented", not on.problems, on.problems)
+    if on.admin:
+        print(f"otel-e2e: MCP HTTP gateway ({SERVER_ON}/mcp/{MCP_NAME})", file=sys.stderr, flush=True)
+        on.mcp_gateway()
     for decision in ("PERMIT", "DENY"):
         trace = on.traces.get(decision)
         check(f"setup (tracing on): /evaluate answered 200 {decision}",
@@ -327,7 +546,8 @@ def main():
     # Spans of the traced server: poll (bounded) until both calls' server span → tessera.evaluate → tessera.store.write arrived.
     deadline = time.monotonic() + SPAN_WAIT_S
     snapshot = received(RECEIVER_ON)
-    while time.monotonic() < deadline and not all(complete(snapshot["spans"], t) for t in on.traces.values()):
+    while time.monotonic() < deadline and not (all(complete(snapshot["spans"], t) for t in on.traces.values())
+                                               and mcp_complete(snapshot["spans"], on)):
         time.sleep(0.25)
         snapshot = received(RECEIVER_ON)
     note(f"receiver (tracing on): {len(snapshot['requests'])} requests, {len(snapshot['spans'])} spans, "
@@ -342,13 +562,15 @@ def main():
     for decision in ("PERMIT", "DENY"):
         if decision in on.traces:
             check_trace(snapshot["spans"], on, decision)
+    check_mcp(snapshot["spans"], on)
 
     receiver_port = RECEIVER_ON.rsplit(":", 1)[-1]
     self_spans = [s for s in snapshot["spans"] if str(s["attributes"].get("server.port")) == receiver_port
                   or str(s["attributes"].get("url.full", "")).startswith(RECEIVER_ON)]
-    if self_spans:
-        note(f"{len(self_spans)} span(s) describe the exporter's own requests to the receiver: "
-             f"{[(s['kind'], s['name'], s['attributes'].get('url.full')) for s in self_spans][:5]}")
+    check("no span describes the exporter's own uploads to the receiver", not self_spans,
+          [(s["kind"], s["name"], s["attributes"].get("url.full")) for s in self_spans][:5])
+    with_id = [brief(s) for s in snapshot["spans"] if "tessera.session.id" in s["attributes"]]
+    check("no span carries a tessera.session.id attribute (tessera.session.ref instead)", not with_id, with_id[:3])
 
     # Logs (OTEL_LOGS_EXPORTER=otlp) and metrics (not asked for: OTEL_METRICS_EXPORTER unset).
     check("log records exported to /v1/logs (OTEL_LOGS_EXPORTER=otlp)", snapshot["logs"],
@@ -388,7 +610,8 @@ def main():
     # Secrets: no payload any receiver got holds one (argument names may appear). The search must
     # first find what is meant to be there (the tool name of tessera.tool), or it proves nothing.
     control = find_secret({"receiver (tracing on)": snapshots["receiver (tracing on)"]}, TOOL)
-    for kind in ("admin API key", "password", "wrong password", "login JWT", "passport token", "argument value"):
+    for kind in ("admin API key", "password", "wrong password", "login JWT", "passport token", "session id", "argument value",
+                 "MCP passport token", "MCP argument value"):
         hits = []
         for server in (on, off, disabled):
             for value in server.secrets.get(kind, []):

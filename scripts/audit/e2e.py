@@ -5,12 +5,15 @@ Receivers of our own (scripts/audit/receivers.py): an NDJSON file, an RFC 6587/5
 on TCP loopback, a webhook receiver that deduplicates by event id. Then:
 
 1. main: one `tessera serve` with a file sink, the syslog sink, the webhook sink and a second file
-   sink filtered to workspace OTHER. A scripted session — bootstrap, a user created, a failed and
-   a successful login, an API key created and revoked, a passport issued, its session started,
+   sink filtered to workspace OTHER. A scripted session — bootstrap, a user created, a failed login
+   (wrong password; unknown username) and a successful one, an API key created and revoked, an agent
+   registered and renamed, a user created and deleted, a passport issued, its session started,
    PERMIT, DENY, APPROVAL_REQUIRED granted then PERMIT, APPROVAL_REQUIRED denied, the passport
-   revoked; a second workspace's user, passport, session, PERMIT and end. Every sink must hold
-   exactly the expected events, in order per session, with the common shape, and no secret in any
-   byte (admin API key, passwords, login JWTs, API keys, passports, argument values).
+   revoked; a second workspace created and renamed, its user, passport, session, PERMIT and end.
+   Every sink must hold exactly the expected events, in order per session, with the common shape
+   (sessions named by session_ref = sesref_ + base64url(SHA-256(session id)[:16]), never session_id;
+   reasons the rule only; failed logins by an anonymous actor), and no secret in any byte (admin API
+   key, passwords, login JWTs, API keys, passports, raw session ids, argument values).
 2. outage: the webhook answers 503, then is stopped; decisions go on; `kill -9`; the server
    restarts on the same state directory; the receiver comes back: every event of the outage
    arrives within 30 s (duplicates allowed, none lost); syslog reconnects.

@@ -289,6 +289,22 @@ enum SQLiteMigrations {
             CREATE INDEX oauth_records_by_workspace ON oauth_records(kind, workspace, created_at);
             """
         ),
+        (
+            // The fleet feed's table (see FeedRelayStore). Only PostgreSQL nodes use it: one
+            // SQLite file serves one node, whose feed is already complete. Kept in step with the
+            // PostgreSQL schema so both backends share one list of versions.
+            "v14-fleet-feed",
+            """
+            CREATE TABLE feed_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                node TEXT NOT NULL,
+                workspace TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                at_ms INTEGER NOT NULL,
+                event TEXT NOT NULL
+            );
+            """
+        ),
     ]
 
     static var latestVersion: Int { all.count }

@@ -168,8 +168,10 @@ struct Serve: AsyncParsableCommand {
         }
         // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).
         let lifecycle = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))]
-                + telemetry.services.map { .init(service: $0) },
+            // Services stop in reverse order: the exporters last, after the app has drained, so
+            // the spans, logs and audit records of the drain are still exported.
+            services: telemetry.services.map { .init(service: $0) }
+                + [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await ServiceGroup(configuration: lifecycle).run()
         Output.context("tessera: stopped")

@@ -109,7 +109,6 @@ public struct AuditStreamEvent: Codable, Sendable, Equatable {
         case passportRevoked = "passport.revoked"
         case sessionStarted = "session.started"
         case sessionEnded = "session.ended"
-        case sessionRevoked = "session.revoked"
         case badgeIssued = "badge.issued"
         case badgeRevoked = "badge.revoked"
         case loginSucceeded = "login.succeeded"
@@ -145,7 +144,7 @@ public struct AuditStreamEvent: Codable, Sendable, Equatable {
                 case .apiKeyCreated: (3001, "Account Change", 3, 99, "API Key Create")
                 case .apiKeyRevoked: (3001, "Account Change", 3, 99, "API Key Revoke")
                 case .passportIssued, .passportDelegated, .badgeIssued, .sessionStarted: (6003, "API Activity", 6, 1, "Create")
-                case .passportRevoked, .badgeRevoked, .sessionRevoked, .sessionEnded: (6003, "API Activity", 6, 4, "Delete")
+                case .passportRevoked, .badgeRevoked, .sessionEnded: (6003, "API Activity", 6, 4, "Delete")
                 case .configurationLoaded: (6003, "API Activity", 6, 99, "Configuration Loaded")
                 case .signingKeyRotated: (6003, "API Activity", 6, 3, "Update")
                 }

@@ -36,8 +36,6 @@ public final class AuditLog: Sendable, Service {
 
     /// Events one sink may hold in memory before it drops (or fails closed).
     public static let queueCapacity = 10_000
-    /// How long a stopping server gives its sinks to write what they hold.
-    static let drainLimit: Duration = .seconds(3)
 
     let sinks: [any AuditSink]
     let node: String?
@@ -115,17 +113,10 @@ public final class AuditLog: Sendable, Service {
         }
     }
 
-    private let lastDropWarning = Mutex<Int>(0)
-
     /// A warning on the first drop of a sink and on every 1,000th after it (the metric counts all).
     private func warnDropped(_ sink: any AuditSink) {
         let total = sink.queue.droppedSoFar
-        let warn = lastDropWarning.withLock { last in
-            guard total == 1 || total - last >= 1_000 else { return false }
-            last = total
-            return true
-        }
-        if warn {
+        if total == 1 || total % 1_000 == 0 {
             logger.warning(
                 "audit events dropped: the sink cannot keep up or cannot write",
                 metadata: ["sink": "\(sink.spec)", "dropped_total": "\(total)"])

@@ -67,7 +67,10 @@ final class FileAuditSink: AuditSink {
     }
 
     private func open() throws -> Open {
-        try PrivateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
+        // A folder that does not exist yet is created 0700; an existing one (`/var/log`, say) is
+        // the operator's and is left as it is — the file itself is 0600 either way.
+        let folder = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: folder) { try PrivateFiles.ensureDirectory(folder) }
         let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw PrivateFiles.Failure(path: path, operation: "open", code: errno) }
         var info = stat()

@@ -29,6 +29,8 @@ final class WebhookAuditSink: AuditSink {
     var isWriting: Bool { writing.load(ordering: .relaxed) }
 
     static let spoolLimit = 256 * 1024 * 1024
+    /// Delivered bytes past which the spool is rewritten without them.
+    static let compactionThreshold = 16 * 1024 * 1024
     /// Longest wait between two delivery attempts.
     static let maximumBackoff: Duration = .seconds(30)
     /// A receiver's answer is read up to this many bytes (and ignored).
@@ -105,7 +107,7 @@ final class WebhookAuditSink: AuditSink {
                     bytes += record.json
                     bytes.append(UInt8(ascii: "\n"))
                 }
-                if spool.size + bytes.count > Self.spoolLimit {
+                if spool.size - spool.cursor + bytes.count > Self.spoolLimit {
                     queue.remove(batch.count, .dropped)
                     writing.store(false, ordering: .relaxed)
                 } else {
@@ -244,12 +246,21 @@ final class WebhookAuditSink: AuditSink {
         guard (200..<300).contains(response.status.code) else { throw Failure(description: "the receiver answered \(response.status.code)") }
     }
 
-    /// Moves the cursor on disk; once everything is delivered, empties the spool first.
+    /// Moves the cursor on disk; once everything is delivered, empties the spool first, and past
+    /// ``compactionThreshold`` delivered bytes keeps only what is not delivered yet (a receiver
+    /// that is never quite caught up must not grow the file without bound).
     private func saveCursor(_ spool: inout Spool) throws {
         if spool.cursor == spool.size {
             guard ftruncate(spool.descriptor, 0) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "truncate", code: errno) }
             spool.size = 0
             spool.cursor = 0
+        } else if spool.cursor >= Self.compactionThreshold {
+            let rest = try readRange(spool.descriptor, from: spool.cursor, count: spool.size - spool.cursor)
+            try PrivateFiles.writeAtomically(rest, to: spoolPath)
+            close(spool.descriptor)
+            let descriptor = open(spoolPath, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+            guard descriptor >= 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "open", code: errno) }
+            spool = Spool(descriptor: descriptor, size: rest.count, cursor: 0)
         }
         try PrivateFiles.writeAtomically(Array(String(spool.cursor).utf8), to: cursorPath)
     }

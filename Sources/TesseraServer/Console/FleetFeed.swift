@@ -77,7 +77,12 @@ public final class FleetFeed: Sendable, Service {
             do {
                 try await relay.appendFeed(records)
             } catch {
-                logger.warning("fleet feed: decisions not shared with other nodes", metadata: ["count": "\(records.count)", "error": "\(error)"])
+                // Put back (ahead of what came meanwhile, within the bound) and retry next time.
+                buffer.withLock { buffer in
+                    buffer.insert(contentsOf: records, at: 0)
+                    if buffer.count > Self.bufferLimit { buffer.removeFirst(buffer.count - Self.bufferLimit) }
+                }
+                logger.warning("fleet feed: decisions not shared with other nodes yet; retrying", metadata: ["count": "\(records.count)", "error": "\(error)"])
             }
         }
     }

@@ -247,6 +247,14 @@ struct MCPGatewayController {
         }
     }
 
+    /// The client for upstream calls. Its own tracing is off: with OpenTelemetry on, the gateway
+    /// records the call itself (``MCPTracing/upstreamCall(_:upstream:_:)``), without the URL.
+    static let upstreamClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     static let protocolVersionHeader = HTTPField.Name("MCP-Protocol-Version")!
     static let methodHeader = HTTPField.Name("Mcp-Method")!
     static let nameHeader = HTTPField.Name("Mcp-Name")!
@@ -343,9 +351,13 @@ struct MCPGatewayController {
         }
         let response: HTTPClientResponse
         do {
-            // With tracing on, the HTTP client records the upstream call as a CLIENT span of the
-            // current `tools/call` span and sends its `traceparent` upstream.
-            response = try await HTTPClient.shared.execute(outbound, timeout: .seconds(300))
+            if Telemetry.isTracing {
+                response = try await MCPTracing.upstreamCall(outbound, upstream: upstream) { request in
+                    try await Self.upstreamClient.execute(request, timeout: .seconds(300))
+                }
+            } else {
+                response = try await Self.upstreamClient.execute(outbound, timeout: .seconds(300))
+            }
         } catch {
             logger.warning("MCP upstream unreachable", metadata: ["upstream": "\(upstream)", "error": "\(error)"])
             throw APIError(.badGateway, type: "upstream-unavailable", message: "the MCP upstream did not answer")

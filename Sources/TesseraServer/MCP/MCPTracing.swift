@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import TesseraCore
 import Tracing
 
@@ -31,6 +33,36 @@ enum MCPTracing {
     static func within<T>(_ span: (any Span)?, _ body: () async throws -> T) async rethrows -> T {
         guard let span else { return try await body() }
         return try await ServiceContext.$current.withValue(span.context) { try await body() }
+    }
+
+    /// The upstream call as a CLIENT span named by its method, with the upstream's host and port
+    /// but not its URL (a configured upstream URL may carry a credential in its query), and the
+    /// span's `traceparent` sent upstream.
+    static func upstreamCall(
+        _ request: HTTPClientRequest, upstream: String, _ execute: (HTTPClientRequest) async throws -> HTTPClientResponse
+    ) async throws -> HTTPClientResponse {
+        var request = request
+        let span = startSpan(request.method.rawValue, ofKind: .client)
+        defer { span.end() }
+        span.attributes["http.request.method"] = request.method.rawValue
+        if let url = URL(string: upstream) {
+            span.attributes["server.address"] = url.host ?? ""
+            if let port = url.port { span.attributes["server.port"] = port }
+        }
+        InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HeadersInjector())
+        do {
+            let response = try await execute(request)
+            span.attributes["http.response.status_code"] = Int(response.status.code)
+            if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            return response
+        } catch {
+            Telemetry.record(error, on: span)
+            throw error
+        }
+    }
+
+    struct HeadersInjector: Injector {
+        func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) { carrier.replaceOrAdd(name: key, value: value) }
     }
 
     struct DictionaryExtractor: Extractor {

@@ -19,7 +19,7 @@ struct HTTPTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         span.attributes["url.path"] = request.uri.path
         span.attributes["url.scheme"] = "http"
         if let agent = request.headers[.userAgent] { span.attributes["user_agent.original"] = String(agent.prefix(256)) }
-        if let address = (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress {
+        if let address = (context as? TesseraRequestContext)?.remoteAddress {
             span.attributes["client.address"] = address
             span.attributes["network.peer.address"] = address
         }

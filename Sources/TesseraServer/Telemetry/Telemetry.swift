@@ -63,8 +63,10 @@ public enum Telemetry {
             return Setup(enabled: false, summary: "off (OTEL_SDK_DISABLED=true)", logHandler: nil, exportLogs: false, metricsFactory: nil, services: [])
         }
         guard let endpoint, !endpoint.isEmpty else { return .off }
-        if let protocolName = environment["OTEL_EXPORTER_OTLP_PROTOCOL"], !["http/protobuf", "http/json"].contains(protocolName) {
-            throw ConfigurationError.invalid(name: "OTEL_EXPORTER_OTLP_PROTOCOL", value: "\(protocolName) (this build exports http/protobuf or http/json; grpc is not built in)")
+        for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] {
+            if let value = environment[name], !["http/protobuf", "http/json"].contains(value) {
+                throw ConfigurationError.invalid(name: name, value: "\(value) (this build exports http/protobuf or http/json; grpc is not built in)")
+            }
         }
         var configuration = OTel.Configuration.default
         configuration.diagnosticLogger = .custom(Logger(label: "tessera.otel"))
@@ -131,13 +133,35 @@ public enum Telemetry {
         _ name: String, kind: SpanKind = .internal, isolation: isolated (any Actor)? = #isolation, _ body: (any Span) async throws -> T
     ) async rethrows -> T {
         guard isTracing else { return try await body(NoOpTracer.NoOpSpan(context: .topLevel)) }
-        return try await withSpan(name, ofKind: kind, isolation: isolation) { span in try await body(span) }
+        let span = startSpan(name, ofKind: kind)
+        defer { span.end() }
+        do {
+            return try await ServiceContext.$current.withValue(span.context, operation: { try await body(span) }, isolation: isolation)
+        } catch {
+            record(error, on: span)
+            throw error
+        }
+    }
+
+    /// An error on a span: its type only. A description may quote what failed to parse or
+    /// verify (a token, an argument), which no span may hold.
+    @usableFromInline
+    static func record(_ error: any Error, on span: any Span) {
+        span.attributes["error.type"] = String(describing: type(of: error))
+        span.setStatus(SpanStatus(code: .error))
     }
 
     /// The synchronous form of ``span(_:kind:isolation:_:)``.
     @inlinable
     public static func span<T>(_ name: String, kind: SpanKind = .internal, _ body: (any Span) throws -> T) rethrows -> T {
         guard isTracing else { return try body(NoOpTracer.NoOpSpan(context: .topLevel)) }
-        return try withSpan(name, ofKind: kind) { span in try body(span) }
+        let span = startSpan(name, ofKind: kind)
+        defer { span.end() }
+        do {
+            return try ServiceContext.$current.withValue(span.context) { try body(span) }
+        } catch {
+            record(error, on: span)
+            throw error
+        }
     }
 }

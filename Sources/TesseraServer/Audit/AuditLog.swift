@@ -36,6 +36,10 @@ public final class AuditLog: Sendable, Service {
 
     /// Events one sink may hold in memory before it drops (or fails closed).
     public static let queueCapacity = 10_000
+    /// The shortest time between two flushes (fsync) of a file or spool: the bound on how long an
+    /// event waits in memory under load, and what keeps the audit's fsyncs from competing with
+    /// the store's durable commits (measured in scripts/load-telemetry).
+    static let flushInterval: Duration = .milliseconds(100)
 
     let sinks: [any AuditSink]
     let node: String?

@@ -40,7 +40,7 @@ final class FileAuditSink: AuditSink {
         var failures = 0
         defer { if let file, file.descriptor >= 0 { close(file.descriptor) } }
         while true {
-            let batch = queue.peek(256)
+            let batch = queue.peek(1024)
             if batch.isEmpty {
                 if shutdown.requested { return }
                 try? await Task.sleep(for: .milliseconds(20))
@@ -53,6 +53,10 @@ final class FileAuditSink: AuditSink {
                 if failures > 0 { logger.notice("audit file writable again", metadata: ["path": "\(path)"]) }
                 failures = 0
                 writing.store(true, ordering: .relaxed)
+                // At most one flush per ``AuditLog/flushInterval``: under load the next batch
+                // gathers meanwhile, so the disk sees a few fsyncs a second, not one per event,
+                // beside the store's own durable commits.
+                if !shutdown.requested { try? await Task.sleep(for: AuditLog.flushInterval) }
             } catch {
                 if let open = file, open.descriptor >= 0 { close(open.descriptor) }
                 file = nil

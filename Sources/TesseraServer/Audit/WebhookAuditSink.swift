@@ -96,10 +96,12 @@ final class WebhookAuditSink: AuditSink {
         var failures = 0
         var nextAttempt = ContinuousClock.now
         var lastDelivery = true
+        var spooledAt = ContinuousClock.now - AuditLog.flushInterval
         while true {
             var worked = false
-            // 1. Spool what is queued (local, fast): the events are durable from here on.
-            let batch = queue.peek(256)
+            // 1. Spool what is queued (local, fast): the events are durable from here on. At most
+            // one fsync per ``AuditLog/flushInterval`` (see FileAuditSink).
+            let batch = ContinuousClock.now - spooledAt >= AuditLog.flushInterval || shutdown.requested ? queue.peek(1024) : []
             if !batch.isEmpty {
                 worked = true
                 var bytes: [UInt8] = []
@@ -114,6 +116,7 @@ final class WebhookAuditSink: AuditSink {
                     do {
                         try append(bytes, to: &spool)
                         queue.remove(batch.count, .handedOn)
+                        spooledAt = ContinuousClock.now
                     } catch {
                         writing.store(false, ordering: .relaxed)
                         logger.error("cannot append to the audit webhook spool", metadata: ["error": "\(error)"])

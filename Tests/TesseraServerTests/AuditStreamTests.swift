@@ -43,6 +43,8 @@ struct AuditStreamTests {
         ("syslog+tcp://host", "HOST:PORT"), ("webhook+https://u:p@siem.example/", "credentials"),
         ("webhook+https://siem.example/?batch=5000", "batch"), ("file:///a?on_failure=maybe", "on_failure"),
         ("otlp?on_failure=fail_closed", "cannot fail closed"), ("webhook+https://x/?token_env=A-B", "token_env"),
+        ("webhook+https://siem.example/in?workspce=acme", "misspelt"), ("webhook+https://siem.example/in?On_Failure=fail_closed", "misspelt"),
+        ("webhook+http://siem.example/in?token_env=SIEM", "webhook+https"),
     ])
     func refused(spec: String, why: String) {
         #expect {
@@ -75,7 +77,58 @@ struct AuditStreamTests {
         }
     }
 
+    @Test("a refused spec is not echoed: its query may hold a receiver's secret")
+    func errorsDoNotEchoTheSpec() {
+        #expect {
+            try AuditSinkSpec.parse("webhook+https://siem.example/in?apikey=hunter2&batch=0", setting: "audit_sinks")
+        } throws: { error in
+            !"\(error)".contains("hunter2")
+        }
+    }
+
+    @Test("a file sink inside the state directory is refused (beside the database and keys)")
+    func fileSinkOutsideState() throws {
+        let directory = makeStateDirectory()
+        #expect(throws: ConfigurationError.self) {
+            try AuditLog.make(
+                [try AuditSinkSpec.parse("file://\(directory)/audit.ndjson", setting: "t")], stateDirectory: directory, clock: SystemClock(),
+                logger: Logger(label: "t"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try AuditLog.make(
+                [try AuditSinkSpec.parse("file://\(directory)/sub/../x/audit.ndjson", setting: "t")], stateDirectory: directory,
+                clock: SystemClock(), logger: Logger(label: "t"))
+        }
+    }
+
+    @Test("two webhook sinks to one receiver with different tenant filters keep separate spools")
+    func spoolPerSink() throws {
+        let a = try WebhookAuditSink(
+            spec: try AuditSinkSpec.parse("webhook+https://siem.example/in?workspace=acme", setting: "t"), stateDirectory: "/s", logger: Logger(label: "t"))
+        let b = try WebhookAuditSink(
+            spec: try AuditSinkSpec.parse("webhook+https://siem.example/in?workspace=globex", setting: "t"), stateDirectory: "/s", logger: Logger(label: "t"))
+        #expect(a.directory != b.directory)
+    }
+
     // MARK: Events
+
+    @Test("what a caller controls is capped in an event: tool, argument names, target, details")
+    func bounds() {
+        var event = AuditStreamEvent(
+            id: "evt_1", time: "t", type: .decision, outcome: "deny", actor: .init(type: "agent", id: "a"),
+            target: .init(type: "session", id: String(repeating: "s", count: 2000)))
+        event.tool = String(repeating: "t", count: 100_000)
+        event.argument_names = (0..<1000).map { String(repeating: "n", count: 300) + "\($0)" }
+        AuditLog.bound(&event)
+        #expect(event.tool?.utf8.count == 256)
+        #expect(event.argument_names?.count == 64 && event.argument_names?.allSatisfy { $0.utf8.count <= 128 } == true)
+        #expect(event.target?.id.utf8.count == 512)
+        #expect(event.details?["truncated"] == "true")
+        var small = AuditStreamEvent(id: "evt_2", time: "t", type: .decision, outcome: "permit", actor: .init(type: "agent", id: "a"))
+        small.tool = "read_file"
+        AuditLog.bound(&small)
+        #expect(small.details == nil && small.tool == "read_file")
+    }
 
     @Test("a reason keeps only its rule; a session is named by a reference, never by its id")
     func redaction() {
@@ -132,7 +185,7 @@ struct AuditStreamTests {
     @Test("a governed session's events reach a 0600 file in a 0700 folder: decisions with their receipt, no session id, no argument value")
     func decisionsToFile() async throws {
         let directory = makeStateDirectory()
-        let path = directory + "/audit/out/audit.ndjson"
+        let path = directory + "-audit/out/audit.ndjson"
         let audit = try AuditLog.make(
             [try AuditSinkSpec.parse("file://\(path)", setting: "t")], stateDirectory: directory, clock: SystemClock(), logger: Logger(label: "t"))
         let fixture = try await IAMFixture.make(audit: audit)
@@ -157,14 +210,14 @@ struct AuditStreamTests {
             let raw = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
             for secret in [session, token, fixture.adminKey, "secret-argument-value"] { #expect(!raw.contains(secret)) }
             #expect(PrivateFilesMode.of(path) == 0o600)
-            #expect(PrivateFilesMode.of(directory + "/audit/out") == 0o700)
+            #expect(PrivateFilesMode.of(directory + "-audit/out") == 0o700)
         }
     }
 
     @Test("the file rotates before a line would cross max_bytes: no split line, at most keep files, all 0600")
     func rotation() async throws {
         let directory = makeStateDirectory()
-        let path = directory + "/audit.ndjson"
+        let path = directory + "-audit/audit.ndjson"
         let log = try AuditLog.make(
             [try AuditSinkSpec.parse("file://\(path)?max_bytes=2048&keep=2", setting: "t")], stateDirectory: directory, clock: SystemClock(),
             logger: Logger(label: "t"))
@@ -245,6 +298,34 @@ struct AuditStreamTests {
                 ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["events"].flatMap { $0 as? [Any] }.map { $0.count <= 3 } ?? false
             }, "batches of at most batch=3")
             #expect(Self.lines(directory + "/audit/" + (spool ?? "") + "/spool.ndjson").isEmpty, "the spool is emptied once delivered")
+        }
+    }
+
+    @Test("webhook: an event the receiver refuses (422) is skipped after a one-by-one retry; the others arrive in order")
+    func webhookSkipsRefusedEvent() async throws {
+        let directory = makeStateDirectory()
+        let accepted = NIOLockedValueBox<[String]>([])
+        let router = Router()
+        router.post("/in") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            if body.contains("poison") { return Response(status: .unprocessableContent) }
+            let events = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["events"] as? [[String: Any]] ?? []
+            accepted.withLockedValue { $0 += events.compactMap { ($0["target"] as? [String: Any])?["id"] as? String } }
+            return Response(status: .ok)
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let log = try AuditLog.make(
+                [try AuditSinkSpec.parse("webhook+http://127.0.0.1:\(client.port ?? 0)/in?batch=10", setting: "t")], stateDirectory: directory,
+                clock: SystemClock(), logger: Logger(label: "t"))
+            try await Self.running(log) {
+                for id in ["a", "b", "poison", "c", "d"] {
+                    log.record(.passportIssued, outcome: "success", actor: .system, target: .init(type: "passport", id: id))
+                }
+                let done = await Self.eventually { accepted.withLockedValue { $0 }.count >= 4 }
+                #expect(done)
+            }
+            #expect(accepted.withLockedValue { $0 } == ["a", "b", "c", "d"])
         }
     }
 

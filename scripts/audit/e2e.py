@@ -582,8 +582,9 @@ def outage_phase(run, syslog, hook):
     check("outage: none of them acknowledged by the webhook yet", outage_ids and not (outage_ids & acked_now))
     spools = glob.glob(os.path.join(run["state"], "audit", "webhook-*"))
     spooled, _ = until(lambda: [f for d in spools for f in glob.glob(os.path.join(d, "**"), recursive=True) if os.path.isfile(f) and os.path.getsize(f) > 0], 5, 0.2)
-    check("outage: events spooled under STATE_DIR/audit/webhook-<8 hex>/", len(spools) == 1 and os.path.basename(spools[0])[8:].isalnum()
-          and len(os.path.basename(spools[0])) == len("webhook-") + 8 and spooled, (spools, spooled))
+    check("outage: events spooled under STATE_DIR/audit/webhook-<16 hex>/ (one folder per sink)", len(spools) == 1
+          and all(c in "0123456789abcdef" for c in os.path.basename(spools[0])[8:])
+          and len(os.path.basename(spools[0])) == len("webhook-") + 16 and spooled, (spools, spooled))
     spool_raw = b"".join(open(f, "rb").read() for f in (spooled or []))
     check("secrets: none in the webhook spool's bytes", spool_raw and not secrets_found(spool_raw, SECRETS), secrets_found(spool_raw, SECRETS) or "spool empty")
     time.sleep(1.0)

@@ -41,9 +41,13 @@ public struct MissionFetcher: Sendable {
     public init(origins: [Origin]) { self.origins = Set(origins) }
 
     /// One client for these fetches: redirects are refused (a 3xx is an error, never followed).
-    static let client = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(2))))
+    /// Not traced by the HTTP client itself: its spans would record caller-supplied URLs and send
+    /// our `traceparent` to third-party origins.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(2)))
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// The body at `url` as text, or a refusal naming why (`mission_origin_not_allowed`,
     /// `mission_fetch_failed`).

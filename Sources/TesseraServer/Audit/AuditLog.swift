@@ -66,7 +66,14 @@ public final class AuditLog: Sendable, Service {
         var sinks: [any AuditSink] = []
         for spec in specs {
             switch spec.kind {
-            case .file: sinks.append(FileAuditSink(spec: spec, logger: logger))
+            case .file(let path, _, _):
+                let state = URL(fileURLWithPath: stateDirectory).standardizedFileURL.resolvingSymlinksInPath().path
+                let target = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().resolvingSymlinksInPath().path
+                guard target != state, !target.hasPrefix(state + "/") else {
+                    throw ConfigurationError.invalid(
+                        name: "audit_sinks", value: "file:\(path) (inside the state directory, beside the database and keys: choose another folder)")
+                }
+                sinks.append(FileAuditSink(spec: spec, logger: logger))
             case .syslog: sinks.append(SyslogAuditSink(spec: spec, logger: logger))
             case .webhook: sinks.append(try WebhookAuditSink(spec: spec, stateDirectory: stateDirectory, logger: logger))
             case .otlp:
@@ -100,6 +107,7 @@ public final class AuditLog: Sendable, Service {
             actor: actor, workspace: workspace, target: target)
         event.node = node
         fill(&event)
+        Self.bound(&event)
         if let ids = Telemetry.currentTraceIDs() {
             event.trace_id = ids.trace
             event.span_id = ids.span
@@ -167,6 +175,31 @@ extension AuditLog {
         guard let reason else { return nil }
         let code = reason.prefix { $0 != ":" && $0 != " " }
         return code.isEmpty ? nil : String(code.prefix(128))
+    }
+
+    /// Caps what a caller controls, so one event stays small enough for every receiver (a
+    /// webhook's body limit, a syslog frame, a datagram): tool names at 256 bytes, at most 64
+    /// argument names of at most 128 bytes, each `details` value at 1 KiB. A cut is marked in
+    /// `details.truncated`.
+    static func bound(_ event: inout AuditStreamEvent) {
+        var cut = false
+        if let tool = event.tool, tool.utf8.count > Evaluator.maxToolNameBytes {
+            event.tool = Telemetry.bounded(tool, Evaluator.maxToolNameBytes)
+            cut = true
+        }
+        if let names = event.argument_names, names.count > 64 || names.contains(where: { $0.utf8.count > 128 }) {
+            event.argument_names = names.prefix(64).map { Telemetry.bounded($0, 128) }
+            cut = true
+        }
+        if let target = event.target, target.id.utf8.count > 512 {
+            event.target?.id = Telemetry.bounded(target.id, 512)
+            cut = true
+        }
+        if let details = event.details, details.values.contains(where: { $0.utf8.count > 1024 }) {
+            event.details = details.mapValues { Telemetry.bounded($0, 1024) }
+            cut = true
+        }
+        if cut { event.details = (event.details ?? [:]).merging(["truncated": "true"]) { _, new in new } }
     }
 
     /// A session's public reference (its id is a secret: a bearer capability for `/evaluate`).

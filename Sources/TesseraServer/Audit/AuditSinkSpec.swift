@@ -67,13 +67,28 @@ public struct AuditSinkSpec: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
+    /// Levenshtein distance (names are short: at most a few dozen characters).
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.prefix(64)), b = Array(b.prefix(64))
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
     public static let defaultMaxBytes = 64 * 1024 * 1024
     public static let defaultKeep = 5
     public static let defaultBatch = 100
 
     /// Parses one SPEC; every error names `setting` and what is wrong.
     public static func parse(_ spec: String, setting: String) throws(ConfigurationError) -> AuditSinkSpec {
-        func invalid(_ why: String) -> ConfigurationError { .invalid(name: setting, value: "\(spec) (\(why))") }
+        // The spec is not repeated in errors: it may hold a receiver's query secrets.
+        func invalid(_ why: String) -> ConfigurationError { .invalid(name: setting, value: why) }
         // `otlp` and `otlp?workspace=…` have no authority; read them as `otlp://?…`.
         let text = spec == "otlp" || spec.hasPrefix("otlp?") ? "otlp://" + spec.dropFirst(4) : spec
         guard spec.count <= 2048, let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
@@ -128,8 +143,21 @@ public struct AuditSinkSpec: Sendable, Equatable, CustomStringConvertible {
             }
             // The remaining query items (other than the common options below) belong to the
             // receiver's URL; the common ones are ours.
-            let ours: Set<String> = ["on_failure", "workspace"]
-            let theirs = (components.queryItems ?? []).filter { !ours.contains($0.name) && !["batch", "token_env"].contains($0.name) }
+            let ours: Set<String> = ["on_failure", "workspace", "batch", "token_env"]
+            let theirs = (components.queryItems ?? []).filter { !ours.contains($0.name) }
+            // A misspelt option of ours must not pass silently to the receiver (a tenant filter
+            // or a fail-closed switch that is not in force).
+            for item in theirs {
+                let name = item.name.lowercased()
+                if ours.contains(where: { Self.distance(name, $0) <= 2 }) || name.contains("workspace") || name.hasPrefix("on_")
+                    || name.contains("token") || name.contains("batch")
+                {
+                    throw invalid("\(item.name) looks like a misspelt option (on_failure, workspace, batch, token_env)")
+                }
+            }
+            if variable != nil, target.scheme == "http", !["127.0.0.1", "::1", "[::1]", "localhost"].contains(host.lowercased()) {
+                throw invalid("token_env sends a bearer token: use webhook+https (http only to a loopback address)")
+            }
             target.queryItems = theirs.isEmpty ? nil : theirs
             for item in theirs { options.removeValue(forKey: item.name) }
             guard let url = target.string else { throw invalid("unparseable URL") }

@@ -78,9 +78,9 @@ final class FileAuditSink: AuditSink {
         let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw PrivateFiles.Failure(path: path, operation: "open", code: errno) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(), info.st_nlink == 1 else {
             close(descriptor)
-            throw PrivateFiles.Failure(path: path, operation: "not a regular file owned by this user", code: EPERM)
+            throw PrivateFiles.Failure(path: path, operation: "not a regular, unlinked-elsewhere file owned by this user", code: EPERM)
         }
         if info.st_mode & 0o777 != 0o600 { fchmod(descriptor, 0o600) }
         return Open(descriptor: descriptor, size: Int(info.st_size))
@@ -108,7 +108,11 @@ final class FileAuditSink: AuditSink {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(file.descriptor, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw PrivateFiles.Failure(path: path, operation: "write", code: errno)
+                let code = errno
+                // A partial write (disk full) is cut off again: no torn line, and the retry
+                // writes the whole batch once.
+                _ = ftruncate(file.descriptor, off_t(file.size))
+                throw PrivateFiles.Failure(path: path, operation: "write", code: code)
             }
             offset += n
         }

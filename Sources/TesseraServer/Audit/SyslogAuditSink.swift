@@ -161,7 +161,9 @@ final class SyslogAuditSink: AuditSink {
                 .connectTimeout(.seconds(2))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host))
+                        // SNI carries names only (RFC 6066 §3); an IP literal is verified without it.
+                        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: name))
                         try channel.pipeline.syncOperations.addHandler(CloseOnEOF())
                     }
                 }

@@ -54,8 +54,11 @@ final class WebhookAuditSink: AuditSink {
         } else {
             self.authorization = nil
         }
-        // One folder per receiver URL, so two webhooks never share a spool.
-        let digest = SHA256.hash(data: Array(url.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        // One folder per sink — receiver URL, workspace filter, token variable and batch — so two
+        // sinks (two tenants' filters to one receiver, say) never share a spool; the folder is
+        // also locked while a process uses it.
+        let identity = [url, spec.workspaces.sorted().joined(separator: ","), variable ?? "", String(batch)].joined(separator: "\n")
+        let digest = SHA256.hash(data: Array(identity.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         self.directory = stateDirectory + "/audit/webhook-" + digest
     }
 
@@ -64,6 +67,8 @@ final class WebhookAuditSink: AuditSink {
         var descriptor: Int32
         var size: Int
         var cursor: Int
+        /// The folder's lock, held while this sink runs.
+        var lock: Int32 = -1
     }
 
     func run(until shutdown: AuditShutdown) async {
@@ -89,7 +94,10 @@ final class WebhookAuditSink: AuditSink {
             }
             return
         }
-        defer { close(spool.descriptor) }
+        defer {
+            if spool.descriptor >= 0 { close(spool.descriptor) }
+            if spool.lock >= 0 { close(spool.lock) }
+        }
         if spool.cursor < spool.size {
             logger.notice("audit webhook: resuming delivery of spooled events", metadata: ["bytes": "\(spool.size - spool.cursor)"])
         }
@@ -97,6 +105,7 @@ final class WebhookAuditSink: AuditSink {
         var nextAttempt = ContinuousClock.now
         var lastDelivery = true
         var spooledAt = ContinuousClock.now - AuditLog.flushInterval
+        var batchLimit = batchSize
         while true {
             var worked = false
             // 1. Spool what is queued (local, fast): the events are durable from here on. At most
@@ -128,8 +137,24 @@ final class WebhookAuditSink: AuditSink {
             if spool.cursor < spool.size, ContinuousClock.now >= nextAttempt, !(shutdown.requested && !lastDelivery) {
                 worked = true
                 do {
-                    let (body, consumed, count) = try readBatch(from: spool)
-                    try await post(body, client: client)
+                    let (body, consumed, count) = try readBatch(from: spool, limit: batchLimit)
+                    do {
+                        try await post(body, client: client)
+                    } catch let failure as Failure where failure.refusesContent {
+                        // A batch the receiver refuses is retried one event at a time; a single
+                        // event it refuses is set aside (counted as dropped, logged by id) so
+                        // it cannot hold back every later event.
+                        if count > 1 {
+                            batchLimit = 1
+                            continue
+                        }
+                        logger.error("audit webhook: the receiver refuses an event; skipped", metadata: ["status": "\(failure.status ?? 0)"])
+                        spool.cursor += consumed
+                        try saveCursor(&spool)
+                        queue.countDropped(1)
+                        continue
+                    }
+                    batchLimit = batchSize
                     spool.cursor += consumed
                     try saveCursor(&spool)
                     queue.countWritten(count)
@@ -161,10 +186,24 @@ final class WebhookAuditSink: AuditSink {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        var status: Int? = nil
+
+        /// A refusal of the content itself (400, 413, 415, 422): retrying the same bytes cannot
+        /// succeed. Everything else is retried — a 401, 403 or 404 is a receiver or token
+        /// misconfigured, which must not turn into events skipped one by one.
+        var refusesContent: Bool { status.map { [400, 413, 415, 422].contains($0) } ?? false }
     }
 
     private func openSpool() throws -> Spool {
         try PrivateFiles.ensureDirectory(directory)
+        // Held while this sink runs: a second process on the same state directory (or a second
+        // sink with the same folder) would truncate what this one has not delivered.
+        try PrivateFiles.ensureFile(directory + "/lock")
+        let lock = open(directory + "/lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            if lock >= 0 { close(lock) }
+            throw Failure(description: "the spool \(directory) is in use by another process or sink")
+        }
         try PrivateFiles.ensureFile(spoolPath)
         let descriptor = open(spoolPath, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "open", code: errno) }
@@ -182,23 +221,33 @@ final class WebhookAuditSink: AuditSink {
         if let data = FileManager.default.contents(atPath: cursorPath), let text = String(data: data, encoding: .utf8),
             let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), value >= 0
         {
-            // Past the end only after the spool was emptied and the cursor not yet reset.
+            // Past the end only after the spool was emptied and the cursor not yet reset; a
+            // cursor that is not at a line's start (a crash between a compaction and its cursor)
+            // starts over: duplicates, never a torn or skipped event.
             cursor = value <= size ? value : 0
+            if cursor > 0, try readRange(descriptor, from: cursor - 1, count: 1).first != UInt8(ascii: "\n") { cursor = 0 }
         }
-        return Spool(descriptor: descriptor, size: size, cursor: cursor)
+        return Spool(descriptor: descriptor, size: size, cursor: cursor, lock: lock)
     }
 
     private func append(_ bytes: [UInt8], to spool: inout Spool) throws {
+        guard spool.descriptor >= 0 else { throw Failure(description: "the spool is not open") }
         var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(spool.descriptor, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PrivateFiles.Failure(path: spoolPath, operation: "write", code: errno)
+        do {
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { write(spool.descriptor, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw PrivateFiles.Failure(path: spoolPath, operation: "write", code: errno)
+                }
+                offset += n
             }
-            offset += n
+            guard fsync(spool.descriptor) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "fsync", code: errno) }
+        } catch {
+            // A partial append (disk full) is cut off again, so no torn line stays behind.
+            _ = ftruncate(spool.descriptor, off_t(spool.size))
+            throw error
         }
-        guard fsync(spool.descriptor) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "fsync", code: errno) }
         spool.size += bytes.count
     }
 
@@ -218,7 +267,7 @@ final class WebhookAuditSink: AuditSink {
     }
 
     /// Up to `batch` whole lines from the cursor, as `{"events":[…]}`; the bytes they took.
-    private func readBatch(from spool: Spool) throws -> ([UInt8], Int, Int) {
+    private func readBatch(from spool: Spool, limit: Int) throws -> ([UInt8], Int, Int) {
         let window = try readRange(spool.descriptor, from: spool.cursor, count: min(spool.size - spool.cursor, 4 * 1024 * 1024))
         var body = Array(#"{"events":["#.utf8)
         var consumed = 0
@@ -230,7 +279,7 @@ final class WebhookAuditSink: AuditSink {
             count += 1
             start = index + 1
             consumed = start
-            if count == batchSize { break }
+            if count == limit { break }
         }
         guard count > 0 else { throw Failure(description: "a spooled event is longer than 4 MiB") }
         body += Array("]}".utf8)
@@ -246,7 +295,9 @@ final class WebhookAuditSink: AuditSink {
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await client.execute(request, timeout: .seconds(10))
         _ = try? await response.body.collect(upTo: Self.responseLimit)
-        guard (200..<300).contains(response.status.code) else { throw Failure(description: "the receiver answered \(response.status.code)") }
+        guard (200..<300).contains(response.status.code) else {
+            throw Failure(description: "the receiver answered \(response.status.code)", status: Int(response.status.code))
+        }
     }
 
     /// Moves the cursor on disk; once everything is delivered, empties the spool first, and past
@@ -259,11 +310,16 @@ final class WebhookAuditSink: AuditSink {
             spool.cursor = 0
         } else if spool.cursor >= Self.compactionThreshold {
             let rest = try readRange(spool.descriptor, from: spool.cursor, count: spool.size - spool.cursor)
+            // Cursor 0 first, then the compacted file: a crash between the two resends what was
+            // delivered (at least once), never skips what was not.
+            try PrivateFiles.writeAtomically(Array("0".utf8), to: cursorPath)
             try PrivateFiles.writeAtomically(rest, to: spoolPath)
             close(spool.descriptor)
+            spool.descriptor = -1
             let descriptor = open(spoolPath, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
             guard descriptor >= 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "open", code: errno) }
-            spool = Spool(descriptor: descriptor, size: rest.count, cursor: 0)
+            spool = Spool(descriptor: descriptor, size: rest.count, cursor: 0, lock: spool.lock)
+            return
         }
         try PrivateFiles.writeAtomically(Array(String(spool.cursor).utf8), to: cursorPath)
     }

@@ -60,6 +60,7 @@ public final class FleetFeed: Sendable, Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.flushLoop() }
             group.addTask { await self.listenLoop() }
+            group.addTask { await self.readLoop() }
             group.addTask { await self.pruneLoop() }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -88,6 +89,21 @@ public final class FleetFeed: Sendable, Service {
     }
 
     private let listening = Atomic<Bool>(false)
+    /// Set by a signal; cleared by the reader that catches up.
+    private let dirty = Atomic<Bool>(true)
+
+    /// Reads what other nodes published when signalled, and every 5 s regardless (a listening
+    /// connection that died silently still costs at most 5 s).
+    private func readLoop() async {
+        var last = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.flushInterval)
+            if dirty.exchange(false, ordering: .relaxed) || ContinuousClock.now - last >= .seconds(5) {
+                last = ContinuousClock.now
+                await catchUp()
+            }
+        }
+    }
 
     private func listenLoop() async {
         var failures = 0
@@ -95,9 +111,11 @@ public final class FleetFeed: Sendable, Service {
             do {
                 try await relay.listenFeed { [self] payload in
                     listening.store(true, ordering: .relaxed)
-                    // Our own signal: nothing to read. The first call (empty payload) catches up.
-                    guard payload != node else { return }
-                    await catchUp()
+                    // Our own signal: nothing to read. Any other (node ids are short) marks the
+                    // feed dirty; one reader catches up at most every flush interval, however
+                    // many signals arrive. The first call (empty payload) catches up.
+                    guard payload != node, payload.utf8.count <= 256 else { return }
+                    dirty.store(true, ordering: .relaxed)
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -33,7 +33,7 @@ extension GovernanceService {
         }
         return try await Telemetry.span("tessera.evaluate") { span in
             span.attributes["tessera.session.ref"] = AuditLog.sessionRef(sessionID)
-            span.attributes["tessera.tool"] = tool
+            span.attributes["tessera.tool"] = Telemetry.bounded(tool, Evaluator.maxToolNameBytes)
             return try await decide(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof, span: span)
         }
     }

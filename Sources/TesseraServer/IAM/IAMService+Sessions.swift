@@ -79,7 +79,7 @@ extension IAMService {
         let mayUse = identity.grantedWorkspaces.contains("*") || identity.grantedWorkspaces.contains(target)
             || target == user.defaultWorkspace
         guard mayUse, (try? await authenticator.workspaceIsEnabled(target)) == true else {
-            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace", clientAddress: clientAddress, workspace: target)
+            await audit(nil, "login", target: username, outcome: "denied", detail: "workspace", clientAddress: clientAddress, workspace: user.defaultWorkspace)
             throw .authFailed
         }
         let expires = now.addingTimeInterval(settings.loginLifetime)

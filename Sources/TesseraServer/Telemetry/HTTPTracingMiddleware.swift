@@ -12,11 +12,18 @@ import Tracing
 struct HTTPTracingMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var parent = ServiceContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: FieldsExtractor())
+        // Only the two W3C fields, each bounded, are handed to the propagator: given the whole
+        // header block, a malformed `traceparent` made swift-otel log every header — credentials
+        // included — as the "carrier" of its warning.
+        var carrier: [String: String] = [:]
+        for name in [HTTPField.Name("traceparent")!, HTTPField.Name("tracestate")!] {
+            if let value = request.headers[name], value.utf8.count <= 512 { carrier[name.canonicalName] = value }
+        }
+        if !carrier.isEmpty { InstrumentationSystem.instrument.extract(carrier, into: &parent, using: CarrierExtractor()) }
         let method = request.method.rawValue
         let span = startSpan(method, context: parent, ofKind: .server)
         span.attributes["http.request.method"] = method
-        span.attributes["url.path"] = request.uri.path
+        span.attributes["url.path"] = Telemetry.bounded(request.uri.path, 1024)
         span.attributes["url.scheme"] = "http"
         if let agent = request.headers[.userAgent] { span.attributes["user_agent.original"] = String(agent.prefix(256)) }
         if let address = (context as? TesseraRequestContext)?.remoteAddress {
@@ -47,10 +54,7 @@ struct HTTPTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    struct FieldsExtractor: Extractor {
-        func extract(key: String, from carrier: HTTPFields) -> String? {
-            guard let name = HTTPField.Name(key) else { return nil }
-            return carrier[name]
-        }
+    struct CarrierExtractor: Extractor {
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key.lowercased()] }
     }
 }

@@ -70,7 +70,8 @@ public enum Telemetry {
         }
         var configuration = OTel.Configuration.default
         configuration.diagnosticLogger = .custom(Logger(label: "tessera.otel"))
-        configuration.diagnosticLogLevel = .warning
+        // Errors only: swift-otel's warnings may quote what it failed to parse.
+        configuration.diagnosticLogLevel = .error
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.logs.otlpExporter.protocol = .httpProtobuf
         configuration.metrics.otlpExporter.protocol = .httpProtobuf
@@ -105,6 +106,18 @@ public enum Telemetry {
         let service = environment["OTEL_SERVICE_NAME"] ?? "unknown_service"
         setup.summary = "on (\(signals.joined(separator: ", ")) to \(Self.redacted(endpoint)), service \(service))"
         return setup
+    }
+
+    /// A value cut to at most `limit` bytes (on a character boundary): span names and attributes
+    /// taken from requests are bounded, so a queued span never holds megabytes.
+    public static func bounded(_ value: String, _ limit: Int) -> String {
+        guard value.utf8.count > limit else { return value }
+        var out = ""
+        for character in value {
+            if out.utf8.count + character.utf8.count > limit { break }
+            out.append(character)
+        }
+        return out
     }
 
     /// An endpoint without user information or query.

@@ -113,15 +113,11 @@ public enum PrivateFiles {
         guard fd >= 0 else { throw Failure(path: temp, operation: "open", code: errno) }
         var failure: Failure?
         if fchmod(fd, 0o600) != 0 { failure = Failure(path: temp, operation: "chmod", code: errno) }
-        let bytes = Array(data)
-        var written = 0
-        while failure == nil, written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = Failure(path: temp, operation: "write", code: errno)
-            } else {
-                written += n
+        if failure == nil {
+            do {
+                try writeAll(Array(data), to: fd, path: temp)
+            } catch {
+                failure = error
             }
         }
         if failure == nil, fsync(fd) != 0 { failure = Failure(path: temp, operation: "fsync", code: errno) }
@@ -135,6 +131,20 @@ public enum PrivateFiles {
         if dirfd >= 0 {
             _ = fsync(dirfd)
             close(dirfd)
+        }
+    }
+
+    /// Writes all of `bytes` to `fd` (`path` names it in the error), retrying short writes and
+    /// interrupted ones.
+    public static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(Failure) {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(path: path, operation: "write", code: errno)
+            }
+            written += n
         }
     }
 

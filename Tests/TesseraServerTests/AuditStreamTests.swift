@@ -132,9 +132,13 @@ struct AuditStreamTests {
 
     @Test("a reason keeps only its rule; a session is named by a reference, never by its id")
     func redaction() {
-        #expect(AuditLog.reasonCode("resource_out_of_scope: /etc/shadow is outside resource_scope") == "resource_out_of_scope")
-        #expect(AuditLog.reasonCode("tool_not_allowed") == "tool_not_allowed")
-        #expect(AuditLog.reasonCode(nil) == nil)
+        func rule(_ reason: String?) -> String? {
+            GovernanceWire.EvaluationResult(decision: "DENY", reason: reason, calls_used: 0, calls_remaining: nil).reasonRule
+        }
+        #expect(rule("resource_out_of_scope: /etc/shadow is outside resource_scope") == "resource_out_of_scope")
+        #expect(rule("tool_not_allowed") == "tool_not_allowed")
+        #expect(rule(nil) == nil)
+        #expect("a€b".prefix(utf8Bytes: 3) == "a", "never cuts inside a character")
         let reference = AuditLog.sessionRef("ses_secret")
         #expect(reference.hasPrefix("sesref_") && !reference.contains("secret") && reference == AuditLog.sessionRef("ses_secret"))
     }

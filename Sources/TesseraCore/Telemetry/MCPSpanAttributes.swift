@@ -6,41 +6,27 @@
 /// Never an argument value (they may be secrets), and not `mcp.session.id`: MCP session ids are
 /// meant to be unguessable, and a trace backend is read by more people than the gateway.
 public enum MCPSpanAttributes {
-    public static func name(tool: String) -> String { "tools/call \(bounded(tool))" }
-
-    /// Tool names and request ids come from the caller: at most 256 bytes go into a span.
-    static func bounded(_ value: String, _ limit: Int = Evaluator.maxToolNameBytes) -> String {
-        guard value.utf8.count > limit else { return value }
-        var out = ""
-        for character in value {
-            if out.utf8.count + character.utf8.count > limit { break }
-            out.append(character)
-        }
-        return out
-    }
+    public static func name(tool: String) -> String { "tools/call \(tool.prefix(utf8Bytes: Evaluator.maxToolNameBytes))" }
 
     /// String attributes of a `tools/call` span before the decision.
     public static func call(tool: String, id: JSONValue, protocolVersion: String?, transport: String) -> [(String, String)] {
         var out: [(String, String)] = [
-            ("mcp.method.name", "tools/call"), ("gen_ai.tool.name", bounded(tool)), ("gen_ai.operation.name", "execute_tool"),
-            ("network.transport", transport), ("tessera.tool", bounded(tool)),
+            ("mcp.method.name", "tools/call"), ("gen_ai.tool.name", tool.prefix(utf8Bytes: Evaluator.maxToolNameBytes)), ("gen_ai.operation.name", "execute_tool"),
+            ("network.transport", transport), ("tessera.tool", tool.prefix(utf8Bytes: Evaluator.maxToolNameBytes)),
         ]
         switch id {
-        case .string(let text): out.append(("jsonrpc.request.id", bounded(text)))
-        case .number: out.append(("jsonrpc.request.id", bounded(CanonicalJSON.serialize(id))))
+        case .string(let text): out.append(("jsonrpc.request.id", text.prefix(utf8Bytes: 256)))
+        case .number: out.append(("jsonrpc.request.id", CanonicalJSON.serialize(id).prefix(utf8Bytes: 256)))
         default: break
         }
-        if let protocolVersion { out.append(("mcp.protocol.version", bounded(protocolVersion, 64))) }
+        if let protocolVersion { out.append(("mcp.protocol.version", protocolVersion.prefix(utf8Bytes: 64))) }
         return out
     }
 
     /// The decision's attributes.
     public static func decision(_ result: GovernanceWire.EvaluationResult) -> [(String, String)] {
         var out: [(String, String)] = [("tessera.decision", result.decision)]
-        // The rule only: the detail after it quotes argument values.
-        if let reason = result.reason, let code = reason.split(whereSeparator: { $0 == ":" || $0 == " " }).first {
-            out.append(("tessera.reason", String(code.prefix(128))))
-        }
+        if let rule = result.reasonRule { out.append(("tessera.reason", rule)) }
         if let receipt = result.receipt_id { out.append(("tessera.receipt.id", receipt)) }
         return out
     }

@@ -168,15 +168,6 @@ extension AuditLog {
         return AuditStreamEvent.Actor(type: "user", id: identity.userID, name: identity.username)
     }
 
-    /// A decision's reason as events and spans carry it: the rule alone (`resource_out_of_scope`),
-    /// never its detail, which quotes the call's arguments (a path, an amount) — values that may
-    /// be secrets. The full reason stays in the receipt and the answer to the agent.
-    public static func reasonCode(_ reason: String?) -> String? {
-        guard let reason else { return nil }
-        let code = reason.prefix { $0 != ":" && $0 != " " }
-        return code.isEmpty ? nil : String(code.prefix(128))
-    }
-
     /// Caps what a caller controls, so one event stays small enough for every receiver (a
     /// webhook's body limit, a syslog frame, a datagram): tool names at 256 bytes, at most 64
     /// argument names of at most 128 bytes, each `details` value at 1 KiB. A cut is marked in
@@ -184,19 +175,19 @@ extension AuditLog {
     static func bound(_ event: inout AuditStreamEvent) {
         var cut = false
         if let tool = event.tool, tool.utf8.count > Evaluator.maxToolNameBytes {
-            event.tool = Telemetry.bounded(tool, Evaluator.maxToolNameBytes)
+            event.tool = tool.prefix(utf8Bytes: Evaluator.maxToolNameBytes)
             cut = true
         }
         if let names = event.argument_names, names.count > 64 || names.contains(where: { $0.utf8.count > 128 }) {
-            event.argument_names = names.prefix(64).map { Telemetry.bounded($0, 128) }
+            event.argument_names = names.prefix(64).map { $0.prefix(utf8Bytes: 128) }
             cut = true
         }
         if let target = event.target, target.id.utf8.count > 512 {
-            event.target?.id = Telemetry.bounded(target.id, 512)
+            event.target?.id = target.id.prefix(utf8Bytes: 512)
             cut = true
         }
         if let details = event.details, details.values.contains(where: { $0.utf8.count > 1024 }) {
-            event.details = details.mapValues { Telemetry.bounded($0, 1024) }
+            event.details = details.mapValues { $0.prefix(utf8Bytes: 1024) }
             cut = true
         }
         if cut { event.details = (event.details ?? [:]).merging(["truncated": "true"]) { _, new in new } }

@@ -44,6 +44,18 @@ final class AuditQueue: Sendable {
         state.withLock { Array($0.prefix(limit)) }
     }
 
+    /// The oldest `limit` records (left in the queue), waiting while there are none: nil once the
+    /// queue is empty and the server is stopping. A 20 ms poll: an idle sink costs nothing that
+    /// matters, and a busy one never waits.
+    func nextBatch(_ limit: Int, until shutdown: AuditShutdown) async -> [AuditRecord]? {
+        while true {
+            let batch = peek(limit)
+            if !batch.isEmpty { return batch }
+            if shutdown.requested { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// What became of records taken out of the queue.
     enum Outcome {
         case written

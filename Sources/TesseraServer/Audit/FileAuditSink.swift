@@ -40,12 +40,7 @@ final class FileAuditSink: AuditSink {
         var failures = 0
         defer { if let file, file.descriptor >= 0 { close(file.descriptor) } }
         while true {
-            let batch = queue.peek(1024)
-            if batch.isEmpty {
-                if shutdown.requested { return }
-                try? await Task.sleep(for: .milliseconds(20))
-                continue
-            }
+            guard let batch = await queue.nextBatch(1024, until: shutdown) else { return }
             do {
                 if file == nil { file = try open() }
                 try write(batch, to: &file!)
@@ -103,18 +98,13 @@ final class FileAuditSink: AuditSink {
     }
 
     private func flush(_ bytes: inout [UInt8], to file: inout Open) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(file.descriptor, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                // A partial write (disk full) is cut off again: no torn line, and the retry
-                // writes the whole batch once.
-                _ = ftruncate(file.descriptor, off_t(file.size))
-                throw PrivateFiles.Failure(path: path, operation: "write", code: code)
-            }
-            offset += n
+        do {
+            try PrivateFiles.writeAll(bytes, to: file.descriptor, path: path)
+        } catch {
+            // A partial write (disk full) is cut off again: no torn line, and the retry writes
+            // the whole batch once.
+            _ = ftruncate(file.descriptor, off_t(file.size))
+            throw error
         }
         file.size += bytes.count
         bytes.removeAll(keepingCapacity: true)

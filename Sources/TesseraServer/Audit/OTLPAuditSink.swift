@@ -25,12 +25,7 @@ final class OTLPAuditSink: AuditSink {
 
     func run(until shutdown: AuditShutdown) async {
         while true {
-            let batch = queue.peek(256)
-            if batch.isEmpty {
-                if shutdown.requested { return }
-                try? await Task.sleep(for: .milliseconds(20))
-                continue
-            }
+            guard let batch = await queue.nextBatch(256, until: shutdown) else { return }
             for record in batch {
                 logger.log(level: record.event.isFailure ? .warning : .info, "audit \(record.event.type)", metadata: Self.metadata(record.event))
             }

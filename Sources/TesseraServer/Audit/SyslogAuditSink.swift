@@ -69,12 +69,7 @@ final class SyslogAuditSink: AuditSink {
         var failures = 0
         defer { connection?.close() }
         while true {
-            let batch = queue.peek(256)
-            if batch.isEmpty {
-                if shutdown.requested { return }
-                try? await Task.sleep(for: .milliseconds(20))
-                continue
-            }
+            guard let batch = await queue.nextBatch(256, until: shutdown) else { return }
             do {
                 if connection == nil || connection?.isOpen == false { connection = try await connect() }
                 try await connection!.send(batch.map { Self.message($0, hostname: hostname) })

@@ -232,16 +232,8 @@ final class WebhookAuditSink: AuditSink {
 
     private func append(_ bytes: [UInt8], to spool: inout Spool) throws {
         guard spool.descriptor >= 0 else { throw Failure(description: "the spool is not open") }
-        var offset = 0
         do {
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { write(spool.descriptor, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw PrivateFiles.Failure(path: spoolPath, operation: "write", code: errno)
-                }
-                offset += n
-            }
+            try PrivateFiles.writeAll(bytes, to: spool.descriptor, path: spoolPath)
             guard fsync(spool.descriptor) == 0 else { throw PrivateFiles.Failure(path: spoolPath, operation: "fsync", code: errno) }
         } catch {
             // A partial append (disk full) is cut off again, so no torn line stays behind.

@@ -33,7 +33,7 @@ extension GovernanceService {
         }
         return try await Telemetry.span("tessera.evaluate") { span in
             span.attributes["tessera.session.ref"] = AuditLog.sessionRef(sessionID)
-            span.attributes["tessera.tool"] = Telemetry.bounded(tool, Evaluator.maxToolNameBytes)
+            span.attributes["tessera.tool"] = tool.prefix(utf8Bytes: Evaluator.maxToolNameBytes)
             return try await decide(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof, span: span)
         }
     }
@@ -171,7 +171,7 @@ extension GovernanceService {
             span.attributes["tessera.decision"] = result.decision
             span.attributes["tessera.passport.jti"] = passport.jti
             span.attributes["tessera.workspace"] = passport.workspace
-            if let reason = AuditLog.reasonCode(result.reason) { span.attributes["tessera.reason"] = reason }
+            if let reason = result.reasonRule { span.attributes["tessera.reason"] = reason }
             if let receipt = result.receipt_id { span.attributes["tessera.receipt.id"] = receipt }
         }
         guard auditLog.isEnabled else { return }
@@ -183,7 +183,7 @@ extension GovernanceService {
             event.agent_id = passport.agent_id
             event.tool = tool
             event.argument_names = names.isEmpty ? nil : names
-            event.reason = AuditLog.reasonCode(result.reason)
+            event.reason = result.reasonRule
             event.receipt_id = result.receipt_id
             event.approval_id = result.approval_id
         }

@@ -14,7 +14,7 @@ enum MCPTracing {
         let meta = MCPSpanAttributes.metaTraceContext(params)
         if !headerHadContext, !meta.isEmpty {
             var fresh = ServiceContext.topLevel
-            InstrumentationSystem.instrument.extract(meta, into: &fresh, using: DictionaryExtractor())
+            InstrumentationSystem.instrument.extract(meta, into: &fresh, using: Telemetry.DictionaryExtractor())
             context = fresh
         }
         let span = startSpan(MCPSpanAttributes.name(tool: tool), context: context, ofKind: .internal)
@@ -64,9 +64,4 @@ enum MCPTracing {
     struct HeadersInjector: Injector {
         func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) { carrier.replaceOrAdd(name: key, value: value) }
     }
-
-    struct DictionaryExtractor: Extractor {
-        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
-    }
-
 }

@@ -97,7 +97,7 @@ struct OAuthController {
             let answer = try await Telemetry.span("tessera.oauth.token") { span in
                 // The grant type and client only: never a code, verifier, assertion or token.
                 if Telemetry.isTracing {
-                    span.attributes["oauth.grant_type"] = Telemetry.bounded(form.value("grant_type") ?? "", 64)
+                    span.attributes["oauth.grant_type"] = (form.value("grant_type") ?? "").prefix(utf8Bytes: 64)
                     if let client = form.value("client_id"), client.utf8.count <= 256 { span.attributes["oauth.client_id"] = client }
                 }
                 return try await oauth.token(form, tokenContext)

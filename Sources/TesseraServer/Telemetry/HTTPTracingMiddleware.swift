@@ -19,11 +19,11 @@ struct HTTPTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         for name in [HTTPField.Name("traceparent")!, HTTPField.Name("tracestate")!] {
             if let value = request.headers[name], value.utf8.count <= 512 { carrier[name.canonicalName] = value }
         }
-        if !carrier.isEmpty { InstrumentationSystem.instrument.extract(carrier, into: &parent, using: CarrierExtractor()) }
+        if !carrier.isEmpty { InstrumentationSystem.instrument.extract(carrier, into: &parent, using: Telemetry.DictionaryExtractor()) }
         let method = request.method.rawValue
         let span = startSpan(method, context: parent, ofKind: .server)
         span.attributes["http.request.method"] = method
-        span.attributes["url.path"] = Telemetry.bounded(request.uri.path, 1024)
+        span.attributes["url.path"] = request.uri.path.prefix(utf8Bytes: 1024)
         span.attributes["url.scheme"] = "http"
         if let agent = request.headers[.userAgent] { span.attributes["user_agent.original"] = String(agent.prefix(256)) }
         if let address = (context as? TesseraRequestContext)?.remoteAddress {
@@ -54,7 +54,4 @@ struct HTTPTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    struct CarrierExtractor: Extractor {
-        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key.lowercased()] }
-    }
 }

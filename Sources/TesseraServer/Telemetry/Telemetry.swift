@@ -108,16 +108,10 @@ public enum Telemetry {
         return setup
     }
 
-    /// A value cut to at most `limit` bytes (on a character boundary): span names and attributes
-    /// taken from requests are bounded, so a queued span never holds megabytes.
-    public static func bounded(_ value: String, _ limit: Int) -> String {
-        guard value.utf8.count > limit else { return value }
-        var out = ""
-        for character in value {
-            if out.utf8.count + character.utf8.count > limit { break }
-            out.append(character)
-        }
-        return out
+    /// Reads W3C trace context (`traceparent`, `tracestate`) from a dictionary: the only carrier
+    /// Tessera hands the propagator, holding those two bounded values and nothing else.
+    struct DictionaryExtractor: Extractor {
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key.lowercased()] }
     }
 
     /// An endpoint without user information or query.

@@ -55,10 +55,11 @@ extension PostgresStore: FeedRelayStore {
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: pool.probeConfiguration, id: 0, logger: logger
         ).get()
         do {
-            let notifications = try await connection.listen(Self.feedChannel)
-            await onSignal("")
-            for try await notification in notifications {
-                await onSignal(notification.payload)
+            try await connection.listen(on: Self.feedChannel) { notifications in
+                await onSignal("")
+                for try await notification in notifications {
+                    await onSignal(notification.payload)
+                }
             }
             try? await connection.close()
         } catch {

@@ -36,6 +36,7 @@ HOST, PORT = urllib.parse.urlsplit(SERVER).hostname, urllib.parse.urlsplit(SERVE
 XSS_NAME = "<img src=x onerror=alert(1)>"
 failures = []
 passed = 0
+measurements = []   # (name, value, unit): printed, and written for scripts/console-bench; never asserted
 
 
 def check(name, condition, detail=""):
@@ -46,6 +47,11 @@ def check(name, condition, detail=""):
     else:
         failures.append(name)
         print(f"  FAIL {name} {detail}", file=sys.stderr)
+
+
+def measured(name, value, unit):
+    measurements.append({"name": name, "value": value, "unit": unit})
+    print(f"  measured {name}: {value} {unit}", file=sys.stderr)
 
 
 def http(method, path, body=None, token=ADMIN, raw=False):
@@ -236,10 +242,10 @@ try:
     row = until("the decision appears in the feed", lambda: driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr[data-decision=PERMIT]"))
     if row:
         lag = int(row[0].get_attribute("data-lag"))
-        print(f"  feed lag (decision → row on the page): {lag} ms", file=sys.stderr)
-        # Issue 17's acceptance criterion, not a performance figure: measured in the page (the row's
-        # creation time minus the decision's), so WebDriver's polling does not count; ~140 ms here.
-        check("decision on screen within 1 s of being made", lag < 1000, f"({lag} ms)")
+        # A measured number, not an assertion (issue 24: a timed bound in a test fails on a busy
+        # machine, not on a slow console). Measured in the page (the row's creation time minus the
+        # decision's), so WebDriver's polling does not count; ~140 ms on an idle 2-core machine.
+        measured("feed lag (decision → row on the page)", lag, "ms")
     evil = evaluate(session_id, XSS_NAME, {"to": "<script>alert(2)</script>"})
     check("DENY through the API", evil["decision"] == "DENY")
     until("the DENY appears with its tool name as text",
@@ -445,17 +451,19 @@ try:
         t.join()
     elapsed = time.monotonic() - began
     total = sum(permits)
-    print(f"  load: {total} PERMITs in {elapsed:.1f} s ({total / elapsed:.0f}/s), {len(errors)} errors; "
-          f"page answered a script in at most {max(responsive) * 1000:.0f} ms during the load", file=sys.stderr)
+    print(f"  load: {total} PERMITs in {elapsed:.1f} s, {len(errors)} errors", file=sys.stderr)
+    measured(f"decisions a second offered to the page (target {rate}/s)", round(total / elapsed), "/s")
+    measured("slowest WebDriver script answer during the load", round(max(responsive) * 1000), "ms")
     check("every evaluation answered 200 while a feed was not reading", not errors, str(errors[:5]))
     expected_total = total
     until("the page's totals count every decision, shown or sampled",
           lambda: f"{expected_total} permit" in text("#feed-totals"), timeout=20)
     gaps = driver.execute_script("clearInterval(window.__probe); return window.__gaps")
     longest = max(gaps) if gaps else 0
-    print(f"  page timer: longest gap {longest:.0f} ms over {len(gaps)} ticks (50 ms interval)", file=sys.stderr)
-    # "Does not freeze", made checkable: a 50 ms timer in the page never stalls for a second (~150 ms here).
-    check("the page kept running (no freeze: longest timer gap under 1 s)", longest < 1000, f"({longest:.0f} ms)")
+    # "Does not freeze", measured: the longest stall of a 50 ms timer in the page (~150 ms on an idle
+    # machine). Printed, not asserted: the browser shares two cores with the server and the load.
+    measured(f"page timer, longest gap over {len(gaps)} ticks (50 ms interval)", round(longest), "ms")
+    check("the page timer ran throughout the load (it ticked)", len(gaps) >= 5, f"({len(gaps)} ticks)")
     check("the page keeps a bounded number of rows", len(driver.find_elements(By.CSS_SELECTOR, "#feed-rows tr")) <= 500)
     print(f"  totals line: {css('#feed-totals').text}", file=sys.stderr)
     shot("10-feed-under-load")
@@ -480,6 +488,8 @@ try:
 finally:
     driver.quit()
 
+with open(os.path.join(ARTIFACTS, "measurements.json"), "w") as out:
+    json.dump(measurements, out, indent=1)
 print(f"console-e2e: {passed} checks passed, {len(failures)} failed; screenshots in {ARTIFACTS}", file=sys.stderr)
 if failures:
     print("failed: " + "; ".join(failures), file=sys.stderr)

@@ -126,7 +126,6 @@ let package = Package(
                 "TesseraCore",
                 "TesseraClient",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
@@ -148,16 +147,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The one copy of the helpers several test targets use: temporary folders, file modes,
+        // loopback sockets, polling, the built binary, the test PostgreSQL cluster.
+        .target(
+            name: "TesseraTestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TesseraTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], exclude: ["Resources"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TesseraStoreTests",
-            dependencies: ["TesseraStore", "TesseraCore", "TesseraFileSystem", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "TesseraStore", "TesseraCore", "TesseraFileSystem", "TesseraTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware", "TesseraFileSystem",
+                "TesseraServer", "TesseraStore", "TesseraCore", "TesseraClient", "TesseraBadgeMiddleware", "TesseraFileSystem", "TesseraTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -170,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "TesseraEndToEndTests",
             dependencies: [
-                "TesseraCore", "TesseraClient", "TesseraFileSystem", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "TesseraCore", "TesseraClient", "TesseraFileSystem", "TesseraTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import TesseraCore
+import Synchronization
 
 /// Entry point of the agent SDK.
 public enum Tessera {
@@ -69,27 +69,28 @@ public enum Tessera {
 /// An agent with a badge that stays fresh: renewal runs in the background until ``close()``.
 public final class AgentIdentity: Sendable {
     public let key: Ed25519KeyPair
-    let badge: NIOLockedValueBox<BadgeKeeper.Held>
-    let renewal: NIOLockedValueBox<Task<Void, Never>?>
+    /// Shared with the renewal task, which must not retain `self` (``close()`` ends it).
+    let badge: SharedMutex<BadgeKeeper.Held>
+    let renewal: Mutex<Task<Void, Never>?>
 
     init(keeper: BadgeKeeper, key: Ed25519KeyPair, first: BadgeKeeper.Held) {
         self.key = key
-        let badge = NIOLockedValueBox(first)
+        let badge = SharedMutex(first)
         self.badge = badge
-        self.renewal = NIOLockedValueBox(nil)
+        self.renewal = Mutex(nil)
         let task = Task {
-            _ = try? await keeper.run(initial: first) { fresh in badge.withLockedValue { $0 = fresh } }
+            _ = try? await keeper.run(initial: first) { fresh in badge.withLock { $0 = fresh } }
         }
-        renewal.withLockedValue { $0 = task }
+        renewal.withLock { $0 = task }
     }
 
     /// The current badge (compact JWS).
-    public func currentBadge() -> String { badge.withLockedValue { $0.token } }
+    public func currentBadge() -> String { badge.withLock { $0.token } }
 
     /// `"0"` (CA) or `"1"` (proof of possession).
-    public var assurance: String { badge.withLockedValue { $0.ial } }
+    public var assurance: String { badge.withLock { $0.ial } }
 
-    public var expires: Date { badge.withLockedValue { $0.expires } }
+    public var expires: Date { badge.withLock { $0.expires } }
 
     /// Adds `Authorization: Bearer <badge>` to an outgoing request, and a DPoP proof (RFC 9449)
     /// for its method and URL signed with the agent's key, so a service that requires proof of
@@ -109,8 +110,8 @@ public final class AgentIdentity: Sendable {
     }
 
     public func close() {
-        renewal.withLockedValue { $0?.cancel() }
+        renewal.withLock { $0?.cancel() }
     }
 
-    deinit { renewal.withLockedValue { $0?.cancel() } }
+    deinit { renewal.withLock { $0?.cancel() } }
 }

@@ -16,13 +16,14 @@ public enum ClientError: Error, Equatable, CustomStringConvertible {
 
     /// `type: message` from either error shape, or the raw body.
     static func summary(of body: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return body }
-        if let error = object["error"] as? [String: Any] {
-            return "\(error["type"] as? String ?? "error"): \(error["message"] as? String ?? "")"
+        guard let object = try? StrictJSON.object(Array(body.utf8)) else { return body }
+        func text(_ value: JSONValue?) -> String? { if case .string(let s)? = value { s } else { nil } }
+        if case .object(let error)? = object["error"] {
+            return "\(text(error["type"]) ?? "error"): \(text(error["message"]) ?? "")"
         }
-        if let error = object["error"] as? String {
+        if let error = text(object["error"]) {
             // RFC-002/RFC-003 bodies: {"error":"code","message":"…"}.
-            if let message = object["message"] as? String { return "\(error): \(message)" }
+            if let message = text(object["message"]) { return "\(error): \(message)" }
             return error
         }
         return body

@@ -9,13 +9,13 @@ public struct JWSSigner: Sendable {
 
     public var kid: String { keyPair.kid }
 
-    public init(keyPair: Ed25519KeyPair) async {
+    public init(keyPair: Ed25519KeyPair) {
         self.keyPair = keyPair
     }
 
     /// - Parameter type: the `typ` header, so that one kind of token can never be accepted as
     ///   another (RFC 8725 §3.11).
-    public func sign<Claims: JWSClaims>(_ claims: Claims, type: String) async throws(JWSError) -> String {
+    public func sign<Claims: JWSClaims>(_ claims: Claims, type: String) throws(JWSError) -> String {
         do {
             return try CompactJWS.sign(claims, type: type, key: keyPair)
         } catch {

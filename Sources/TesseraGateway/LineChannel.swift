@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Newline-delimited messages over a file descriptor, as MCP's stdio transport frames them.
 ///
@@ -81,16 +81,16 @@ public final class LineReader: Sendable {
 /// with another).
 public final class LineWriter: Sendable {
     let fd: Int32
-    let lock = NIOLock()
-    let closed = NIOLockedValueBox(false)
+    /// Whether the descriptor is closed; its lock is also the one writer's turn.
+    let closed = Mutex(false)
 
     public init(fd: Int32) { self.fd = fd }
 
     /// Writes `bytes` and a newline; false when the other side is gone.
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
-        lock.withLock {
-            guard !closed.withLockedValue({ $0 }) else { return false }
+        closed.withLock { closed in
+            guard !closed else { return false }
             var out = bytes
             out.append(UInt8(ascii: "\n"))
             var written = 0
@@ -98,7 +98,7 @@ public final class LineWriter: Sendable {
                 let n = out[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
                 if n < 0 {
                     if errno == EINTR { continue }
-                    closed.withLockedValue { $0 = true }
+                    closed = true
                     return false
                 }
                 written += n
@@ -108,9 +108,9 @@ public final class LineWriter: Sendable {
     }
 
     public func close() {
-        lock.withLock {
-            guard !closed.withLockedValue({ $0 }) else { return }
-            closed.withLockedValue { $0 = true }
+        closed.withLock { closed in
+            guard !closed else { return }
+            closed = true
             _ = Glibc.close(fd)
         }
     }

@@ -3,10 +3,10 @@ import Glibc
 #endif
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import TesseraClient
 import TesseraCore
 import Tracing
+import Synchronization
 
 /// The MCP stdio gateway: what an MCP host launches instead of the server. It starts the
 /// upstream server as a child, relays JSON-RPC both ways, and puts Tessera's evaluation in front of
@@ -75,7 +75,7 @@ public final class StdioGateway: Sendable {
     let permitted: Set<String>
     /// When the passport expires: a filtered tool list may not be cached past it.
     let passportExpiry: Int64?
-    let state = NIOLockedValueBox(State())
+    let state = Mutex(State())
     let toClient: LineWriter
     let clientInput: LineReader
 
@@ -125,7 +125,7 @@ public final class StdioGateway: Sendable {
                     logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
                     // If it answered a request, the client gets a clear error instead of waiting forever.
                     if let id = Self.leadingID(prefix) {
-                        let known = state.withLockedValue { state -> Bool in
+                        let known = state.withLock { state -> Bool in
                             state.receipts.removeValue(forKey: Self.key(id))
                             return state.forwarded.removeValue(forKey: Self.key(id)) != nil
                         }
@@ -161,7 +161,7 @@ public final class StdioGateway: Sendable {
         var status: Int32 = 0
         if clientFirst {
             // Let evaluations in flight finish (bounded), then close the upstream's input.
-            for task in state.withLockedValue({ Array($0.evaluations.values) }) { _ = await task.value }
+            for task in state.withLock({ Array($0.evaluations.values) }) { _ = await task.value }
             toUpstream.close()
             if await !waitForExit(process, within: configuration.upstreamExitGrace) {
                 process.terminate()
@@ -172,7 +172,7 @@ public final class StdioGateway: Sendable {
             // The upstream is gone: nothing it was asked will be answered.
             _ = await waitForExit(process, within: .seconds(2))
             let code = process.isRunning ? -1 : process.terminationStatus
-            let pending = state.withLockedValue { state in
+            let pending = state.withLock { state in
                 defer { state.forwarded.removeAll() }
                 return Array(state.forwarded.values)
             }
@@ -236,15 +236,15 @@ public final class StdioGateway: Sendable {
                 return
             }
             let key = Self.key(id)
-            state.withLockedValue { _ = $0.evaluating.insert(key) }
+            state.withLock { _ = $0.evaluating.insert(key) }
             let task = Task { [self] in await evaluateAndForward(message: message, id: id, key: key, upstream: upstream) }
-            state.withLockedValue { state in
+            state.withLock { state in
                 if state.evaluating.contains(key) { state.evaluations[key] = task }
             }
         case "notifications/cancelled":
             if case .object(let params)? = message["params"], let requestID = params["requestId"] {
                 let key = Self.key(requestID)
-                let dropped = state.withLockedValue { state -> Bool in
+                let dropped = state.withLock { state -> Bool in
                     guard state.evaluating.contains(key) else { return false }
                     state.cancelled.insert(key)
                     return true
@@ -256,7 +256,7 @@ public final class StdioGateway: Sendable {
         default:
             if let id, id != .null {
                 let key = Self.key(id)
-                state.withLockedValue { $0.forwarded[key] = id }
+                state.withLock { $0.forwarded[key] = id }
             }
             upstream.write(MCPGovernance.wire(.object(message)))
         }
@@ -264,7 +264,7 @@ public final class StdioGateway: Sendable {
 
     func evaluateAndForward(message: [String: JSONValue], id: JSONValue, key: String, upstream: LineWriter) async {
         defer {
-            state.withLockedValue { state in
+            state.withLock { state in
                 state.evaluating.remove(key)
                 state.cancelled.remove(key)
                 state.evaluations[key] = nil
@@ -334,7 +334,7 @@ public final class StdioGateway: Sendable {
                 return
             }
         }
-        let cancelled = state.withLockedValue { $0.cancelled.contains(key) }
+        let cancelled = state.withLock { $0.cancelled.contains(key) }
         if cancelled {
             logger.info("call cancelled during evaluation; not forwarded", metadata: ["tool": "\(tool)"])
             return
@@ -344,7 +344,7 @@ public final class StdioGateway: Sendable {
             send(refusal)
             return
         }
-        state.withLockedValue { state in
+        state.withLock { state in
             state.forwarded[key] = id
             if let receipt = decision.receipt_id { state.receipts[key] = receipt }
         }
@@ -362,7 +362,7 @@ public final class StdioGateway: Sendable {
             }
         }
         if !upstream.write(MCPGovernance.wire(.object(forwarded))) {
-            state.withLockedValue { state in
+            state.withLock { state in
                 state.forwarded.removeValue(forKey: key)
                 state.receipts.removeValue(forKey: key)
             }
@@ -392,7 +392,7 @@ public final class StdioGateway: Sendable {
         var receipt: (id: JSONValue, receiptID: String)?
         if message["method"] == nil, let id = message["id"] {
             let key = Self.key(id)
-            let known = state.withLockedValue { state -> String? in
+            let known = state.withLock { state -> String? in
                 state.forwarded.removeValue(forKey: key)
                 return state.receipts.removeValue(forKey: key)
             }
@@ -409,7 +409,7 @@ public final class StdioGateway: Sendable {
     // MARK: The governance session
 
     func ensureSessionStarting() {
-        let start = state.withLockedValue { state -> Bool in
+        let start = state.withLock { state -> Bool in
             guard case .notStarted = state.session else { return false }
             state.session = .starting
             return true
@@ -426,7 +426,7 @@ public final class StdioGateway: Sendable {
                 let reason = (error as? ClientError).map { $0.governanceCode ?? $0.description } ?? "\(error)"
                 outcome = .failure(GatewayFailure(reason: reason))
             }
-            let waiters = state.withLockedValue { state in
+            let waiters = state.withLock { state in
                 switch outcome {
                 case .success(let id): state.session = .started(id)
                 case .failure(let failure): state.session = .failed(failure.reason)
@@ -440,7 +440,7 @@ public final class StdioGateway: Sendable {
 
     func session() async -> Result<String, GatewayFailure> {
         await withCheckedContinuation { continuation in
-            let ready: Result<String, GatewayFailure>? = state.withLockedValue { state in
+            let ready: Result<String, GatewayFailure>? = state.withLock { state in
                 switch state.session {
                 case .started(let id): return .success(id)
                 case .failed(let reason): return .failure(GatewayFailure(reason: reason))
@@ -454,7 +454,7 @@ public final class StdioGateway: Sendable {
     }
 
     func endSession() async {
-        guard case .started(let id) = state.withLockedValue({ $0.session }) else { return }
+        guard case .started(let id) = state.withLock({ $0.session }) else { return }
         do {
             let ended = try await client.endSession(id)
             logger.notice(

@@ -44,8 +44,7 @@ struct BenchCommand: AsyncParsableCommand {
                     mission: Mission(agent_id: "bench", mission: "chain", allowed_tools: ["read"]), issuer: "tessera", workspace: "default",
                     issuedAt: Date().unixSeconds, ttl: 3600),
                 startedAt: Date())
-            FileManager.default.createFile(atPath: out, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: out) else { throw CLIFailure("cannot write \(out)") }
+            guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else { throw CLIFailure("cannot write \(out)") }
             defer { try? handle.close() }
             var pending = Data()
             for i in 0..<receipts {

@@ -11,52 +11,30 @@ struct Serve: AsyncParsableCommand {
     /// How long SIGTERM waits for in-flight requests before closing what is left.
     static let drainLimit: Duration = .seconds(5)
 
+    /// The discussion is the settings table rendered (``ServerSettings/helpText``): every flag,
+    /// variable and file key, with its default, so help cannot drift from what is read.
     static let configuration = CommandConfiguration(
-        abstract: "Run the Tessera server on the embedded SQLite store.",
-        discussion: """
-            Settings come from flags, then TESSERA_* environment variables (TESSERA_HOST, \
-            TESSERA_PORT, TESSERA_STATE_DIR, TESSERA_LOG_LEVEL, TESSERA_KEY_GRACE_SECONDS, \
-            TESSERA_KEY_REFRESH_SECONDS, TESSERA_DURABLE_COMMITS, TESSERA_MAX_CONNECTIONS, \
-            TESSERA_HEADER_TIMEOUT_SECONDS, TESSERA_IDLE_TIMEOUT_SECONDS, TESSERA_REQUEST_TIMEOUT_SECONDS, \
-            TESSERA_WEBSOCKET_IDLE_TIMEOUT_SECONDS, …), then the JSON config file (--config or \
-            TESSERA_CONFIG; snake_case keys such as header_timeout_seconds), then defaults. Connection \
-            deadlines are whole seconds from 1 to 3600. SIGTERM or SIGINT drains and stops.
-            """
+        abstract: "Run the Tessera server (embedded SQLite, or PostgreSQL with --database-url).",
+        discussion: ServerSettings.helpText
     )
 
-    @Option(help: "State directory (created 0700). Default ~/.tessera.") var stateDir: String?
-    @Option(help: "Address to bind. Default 127.0.0.1.") var host: String?
-    @Option(help: "Port to bind; 0 picks a free one. Default 8787.") var port: Int?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
-    @Option(help: "JSON config file with snake_case keys.") var config: String?
-    @Option(help: "bootstrap or token. Required while the store has no users.") var bootstrapMode: String?
-    @Option(help: "PostgreSQL URL for several nodes (prefer TESSERA_DATABASE_URL). Default: embedded SQLite.")
-    var databaseURL: String?
-    @Option(help: "token mode: the initial admin API key (prefer TESSERA_BOOTSTRAP_TOKEN: flags show in ps).")
-    var bootstrapToken: String?
-    @Option(help: "iss of every token this server signs (same on every node). Default tessera.") var issuer: String?
-    @Option(name: .customLong("aat-trust-anchor"), help: "Accept AATs whose root is issued by ISSUER and signed by a key in PATH (a public JWK or JWKS file, or an https JWKS URL read at start): ISSUER=PATH; repeatable.")
-    var aatTrustAnchor: [String] = []
-    @Option(name: .customLong("md-issuer"), help: "Accept mission declarations issued by ISSUER and signed by a key in PATH (JWK or JWKS file, or an https JWKS URL read at start): ISSUER=PATH; repeatable.")
-    var mdIssuer: [String] = []
-    @Option(name: .customLong("md-origin"), help: "An origin mission declarations and their status lists may be fetched from (https://host[:port], or http:// on loopback); repeatable.")
-    var mdOrigin: [String] = []
-    @Option(name: .customLong("oauth-cimd-allow-origin"), help: "An origin OAuth client metadata documents may be fetched from although it is not a public address (loopback, private network); repeatable.")
-    var oauthCIMDAllowOrigin: [String] = []
-    @Flag(name: .customLong("aat-pop-opt-out"), help: "Let clients start sessions from key-bound AATs without proof of possession (require_pop:false). Off by default.")
-    var aatPopOptOut = false
-    @Option(name: .customLong("mcp-upstream"), help: "Front an MCP server (streamable HTTP) at /mcp/NAME: NAME=URL; repeatable.")
-    var mcpUpstream: [String] = []
-    @Option(help: "Externally visible base URL (MCP resource URIs). Default: the address the server listens on (never a request's Host).") var publicURL: String?
-    @Option(help: "Seconds a client has to send a request's head (line and headers), 1-3600. Default 10.")
-    var headerTimeoutSeconds: Int?
-    @Option(help: "Seconds an idle keep-alive connection stays open, 1-3600. Default 30.") var idleTimeoutSeconds: Int?
-    @Option(help: "Seconds of silence allowed while a request body is read or answered, 1-3600. Default 30.")
-    var requestTimeoutSeconds: Int?
-    @Option(name: .customLong("audit-sink"), help: "Send audit events to SPEC (file:///PATH, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, syslog+unix:///PATH, webhook+https://URL, otlp; options ?on_failure=drop|fail_closed&workspace=W; docs/audit.md); repeatable.")
-    var auditSink: [String] = []
-    @Option(name: .customLong("websocket-idle-timeout-seconds"), help: "Seconds an idle WebSocket stays open, 1-3600. Default 300.")
-    var webSocketIdleTimeoutSeconds: Int?
+    @Option(help: "JSON config file with snake_case keys (or TESSERA_CONFIG).") var config: String?
+    /// Every setting's flag, read against the table by ``ServerConfiguration/Layer/flags(_:)``
+    /// rather than declared one by one here: `.allUnrecognized` hands over whatever ArgumentParser
+    /// does not know (it still answers --help and --version itself), and ``validate()`` refuses
+    /// an unknown flag or a missing value as a usage error.
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp("Settings: --flag VALUE or --flag=VALUE, each flag listed above.", valueName: "setting"))
+    var settings: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try ServerConfiguration.Layer.flags(settings)
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+    }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -69,23 +47,8 @@ struct Serve: AsyncParsableCommand {
                 }
                 fileLayer = try ServerConfiguration.Layer.file(data, path: path)
             }
-            var flagLayer = ServerConfiguration.Layer(
-                host: host, port: port, stateDirectory: stateDir, logLevel: logLevel, bootstrapMode: bootstrapMode,
-                bootstrapToken: bootstrapToken, issuer: issuer, databaseURL: databaseURL)
-            if !aatTrustAnchor.isEmpty { flagLayer.aatTrustAnchors = try ServerConfiguration.parseIssuerKeys(aatTrustAnchor, name: "--aat-trust-anchor") }
-            if !mdIssuer.isEmpty { flagLayer.mdIssuers = try ServerConfiguration.parseIssuerKeys(mdIssuer, name: "--md-issuer") }
-            if !mdOrigin.isEmpty { flagLayer.mdOrigins = mdOrigin }
-            if !oauthCIMDAllowOrigin.isEmpty { flagLayer.oauthCIMDAllowOrigins = oauthCIMDAllowOrigin }
-            if aatPopOptOut { flagLayer.aatPopOptOut = true }
-            if !auditSink.isEmpty { flagLayer.auditSinks = auditSink }
-            if !mcpUpstream.isEmpty { flagLayer.mcpUpstreams = try ServerConfiguration.parseUpstreams(mcpUpstream, name: "--mcp-upstream") }
-            flagLayer.publicURL = publicURL
-            flagLayer.headerTimeoutSeconds = headerTimeoutSeconds
-            flagLayer.idleTimeoutSeconds = idleTimeoutSeconds
-            flagLayer.requestTimeoutSeconds = requestTimeoutSeconds
-            flagLayer.webSocketIdleTimeoutSeconds = webSocketIdleTimeoutSeconds
             configuration = try ServerConfiguration.resolve(
-                flags: flagLayer,
+                flags: try .flags(settings),
                 environment: try .environment(environment),
                 file: fileLayer)
         } catch let error as ConfigurationError {

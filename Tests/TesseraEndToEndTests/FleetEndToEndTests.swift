@@ -2,27 +2,14 @@ import Foundation
 import Testing
 import TesseraClient
 import TesseraCore
+import TesseraTestSupport
 
 /// Several `tessera serve` nodes on one PostgreSQL database (the throwaway cluster `scripts/test`
-/// starts). Skipped only where no cluster is configured.
-@Suite("Fleet on PostgreSQL", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] != nil))
+/// starts). Reported as skipped (not passed) where no cluster is configured.
+@Suite(
+    "Fleet on PostgreSQL", .serialized,
+    .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
 struct FleetEndToEndTests {
-    static var adminURL: String { ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"]! }
-
-    /// A fresh database on the test cluster.
-    func database() throws -> String {
-        let name = "fleet_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        let psql = Process()
-        psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        psql.arguments = [Self.adminURL, "-q", "-c", "CREATE DATABASE \(name)"]
-        try psql.run()
-        psql.waitUntilExit()
-        guard psql.terminationStatus == 0 else { throw ProcessFailure("psql could not create \(name)") }
-        var components = URLComponents(string: Self.adminURL)!
-        components.path = "/" + name
-        return components.string!
-    }
-
     func nodes(_ count: Int, url: String) async throws -> [ServerProcess] {
         var nodes: [ServerProcess] = []
         for _ in 0..<count {
@@ -54,7 +41,7 @@ struct FleetEndToEndTests {
 
     @Test("three nodes: a token from one verifies on all; delegations and evaluations stay exact; revocation on node 1 (passport, API key) refuses node 3")
     func threeNodes() async throws {
-        let nodes = try await nodes(3, url: try database())
+        let nodes = try await nodes(3, url: try await TestDatabase.makeEmptyDatabase())
         let urls = nodes.map(\.baseURL)
         let admin = try #require(try await TesseraHTTPClient(baseURL: urls[0]).bootstrap().bootstrap_admin_api_key)
         for url in urls { #expect(try await TesseraHTTPClient(baseURL: url, token: admin).iam(IAMRequest(operation: "whoami")).user?.username == "admin") }

@@ -3,10 +3,15 @@ import NIOConcurrencyHelpers
 import Testing
 import TesseraClient
 import TesseraCore
+import TesseraTestSupport
 
 /// Two `tessera serve` nodes on a PostgreSQL cluster of the test's own, crash-stopped in the middle
-/// of an evaluation storm and started again.
-@Suite("PostgreSQL outage", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] != nil))
+/// of an evaluation storm and started again. The cluster is its own (`PrivatePostgresCluster`), but
+/// the PostgreSQL installation it needs is the one `scripts/test` provides with the shared cluster:
+/// without that, reported as skipped (not passed).
+@Suite(
+    "PostgreSQL outage", .serialized,
+    .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
 struct FleetOutageEndToEndTests {
     enum Phase: Int, Sendable { case before, stopping, down, resuming, after }
 

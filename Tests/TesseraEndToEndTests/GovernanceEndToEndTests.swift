@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import Testing
 import TesseraClient
 import TesseraCore
+import TesseraTestSupport
 
 /// Governance across real `tessera serve` processes sharing one SQLite store.
 @Suite("Governance across processes", .serialized)

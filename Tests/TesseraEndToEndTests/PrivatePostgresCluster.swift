@@ -44,7 +44,7 @@ struct PrivatePostgresCluster: Sendable {
         // A file, not a pipe: the PostgreSQL server the script starts inherits the descriptor, so
         // a pipe would never reach end-of-file.
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-test-cluster-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)  // FileHandle below fails if it did not
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         try process.run()

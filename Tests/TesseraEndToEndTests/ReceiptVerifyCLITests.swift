@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 
 /// `tessera receipts verify` streams a chain from a file in chunks, keeping only the chain head.
 @Suite("receipts verify CLI")

@@ -4,6 +4,7 @@ import SystemPackage
 import Testing
 import TesseraClient
 import TesseraCore
+import TesseraTestSupport
 
 /// The stdio gateway under the *Swift* MCP SDK (modelcontextprotocol/swift-sdk), as issue 27
 /// asks: a Swift client lists and calls tools through `tessera gateway stdio` in front of the

@@ -2,23 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import TesseraFileSystem
 import Testing
-
-/// The built `tessera` binary: `TESSERA_BIN` if set, else the one next to this test bundle
-/// (`swift build --build-tests` puts both in the same folder).
-func tesseraBinary() throws -> String {
-    if let path = ProcessInfo.processInfo.environment["TESSERA_BIN"] { return path }
-    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    for _ in 0..<5 {
-        url.deleteLastPathComponent()
-        let candidate = url.appendingPathComponent("tessera").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/tessera"
-    guard FileManager.default.isExecutableFile(atPath: fallback) else {
-        throw ProcessFailure("tessera binary not found; run swift build first or set TESSERA_BIN")
-    }
-    return fallback
-}
+import TesseraTestSupport
 
 struct ProcessFailure: Error, CustomStringConvertible {
     let description: String
@@ -102,21 +86,3 @@ final class ServerProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
-
-/// Polls `condition` every `interval` until it holds or `limit` has passed; its last answer.
-@discardableResult
-func eventually(within limit: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: interval)
-    }
-    return try await condition()
-}
-
-func makeTemporaryDirectory(_ name: String = #function) -> String {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    return FileManager.default.temporaryDirectory.path + "/tessera-e2e-\(safe)-\(UUID().uuidString.prefix(8))"
-}
-
-func fileMode(_ path: String) -> Int? { PrivateFiles.mode(of: path) }

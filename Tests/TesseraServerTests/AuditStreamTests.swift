@@ -10,6 +10,7 @@ import ServiceLifecycle
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -88,7 +89,7 @@ struct AuditStreamTests {
 
     @Test("a file sink inside the state directory is refused (beside the database and keys)")
     func fileSinkOutsideState() throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         #expect(throws: ConfigurationError.self) {
             try AuditLog.make(
                 [try AuditSinkSpec.parse("file://\(directory)/audit.ndjson", setting: "t")], stateDirectory: directory, clock: SystemClock(),
@@ -188,7 +189,7 @@ struct AuditStreamTests {
 
     @Test("a governed session's events reach a 0600 file in a 0700 folder: decisions with their receipt, no session id, no argument value")
     func decisionsToFile() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let path = directory + "-audit/out/audit.ndjson"
         let audit = try AuditLog.make(
             [try AuditSinkSpec.parse("file://\(path)", setting: "t")], stateDirectory: directory, clock: SystemClock(), logger: Logger(label: "t"))
@@ -213,14 +214,14 @@ struct AuditStreamTests {
             #expect(events.map { $0["type"] as? String }.contains("session.started"))
             let raw = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
             for secret in [session, token, fixture.adminKey, "secret-argument-value"] { #expect(!raw.contains(secret)) }
-            #expect(PrivateFilesMode.of(path) == 0o600)
-            #expect(PrivateFilesMode.of(directory + "-audit/out") == 0o700)
+            #expect(fileMode(path) == 0o600)
+            #expect(fileMode(directory + "-audit/out") == 0o700)
         }
     }
 
     @Test("the file rotates before a line would cross max_bytes: no split line, at most keep files, all 0600")
     func rotation() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let path = directory + "-audit/audit.ndjson"
         let log = try AuditLog.make(
             [try AuditSinkSpec.parse("file://\(path)?max_bytes=2048&keep=2", setting: "t")], stateDirectory: directory, clock: SystemClock(),
@@ -239,7 +240,7 @@ struct AuditStreamTests {
             let data = try #require(FileManager.default.contents(atPath: file))
             #expect(data.count <= 2048)
             #expect(data.last == UInt8(ascii: "\n"))
-            #expect(PrivateFilesMode.of(file) == 0o600)
+            #expect(fileMode(file) == 0o600)
             ids += Self.lines(file).compactMap { ($0["target"] as? [String: Any])?["id"] as? String }
         }
         // The newest events, in order, none missing between the oldest kept and the last.
@@ -262,7 +263,7 @@ struct AuditStreamTests {
 
     @Test("webhook: events spooled while the receiver is down survive a stop and arrive after the next start, in order, at least once")
     func webhookSpool() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let receiver = Receiver()
         receiver.status.withLockedValue { $0 = .serviceUnavailable }
         let router = Router()
@@ -287,7 +288,7 @@ struct AuditStreamTests {
             let spool = try FileManager.default.contentsOfDirectory(atPath: directory + "/audit").first { $0.hasPrefix("webhook-") }
             let spooled = Self.lines(directory + "/audit/" + (spool ?? "") + "/spool.ndjson")
             #expect(spooled.count == 7)
-            #expect(PrivateFilesMode.of(directory + "/audit/" + (spool ?? "") + "/spool.ndjson") == 0o600)
+            #expect(fileMode(directory + "/audit/" + (spool ?? "") + "/spool.ndjson") == 0o600)
 
             receiver.status.withLockedValue { $0 = .ok }
             receiver.bodies.withLockedValue { $0 = [] }
@@ -307,7 +308,7 @@ struct AuditStreamTests {
 
     @Test("webhook: an event the receiver refuses (422) is skipped after a one-by-one retry; the others arrive in order")
     func webhookSkipsRefusedEvent() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let accepted = NIOLockedValueBox<[String]>([])
         let router = Router()
         router.post("/in") { request, _ -> Response in
@@ -335,7 +336,7 @@ struct AuditStreamTests {
 
     @Test("a sink that fails closed and cannot deliver stops /evaluate with 503 audit_unavailable, spending nothing")
     func failClosed() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         // A port nobody listens on.
         let closed = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let port = closed.localAddress?.port ?? 9

@@ -33,7 +33,7 @@ struct BadgeTests {
         _ environment: ServerEnvironment, _ token: String, minimumIAL: Int = 0, audience: String? = nil, requireFresh: Bool = false,
         at clock: any TesseraClock = SystemClock()
     ) async throws -> BadgeClaims {
-        let keys = await JWSVerifier(jwks: await environment.keys.jwks())
+        let keys = await JWSVerifier(jwks: environment.keys.jwks())
         let origin = environment.origin.current
         var lists: [String: StatusLookup] = [:]
         if let uri = CompactJWS.unverifiedPayload(token, as: BadgeClaims.self)?.status?.status_list.uri,

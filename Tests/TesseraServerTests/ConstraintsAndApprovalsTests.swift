@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import Testing
 import TesseraCore
+import TesseraTestSupport
 @testable import TesseraStore
 
 @testable import TesseraServer
@@ -118,7 +119,7 @@ struct ConstraintsAndApprovalsTests {
 
     @Test("approvals: request → two distinct grants → PERMIT once → the same call needs a new approval; non-approvers 403; budget only on PERMIT; seen from another process")
     func approvals() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         let other = try await IAMFixture.attach(directory: directory)
         try await fixture.withClient { client in
@@ -177,16 +178,11 @@ struct ConstraintsAndApprovalsTests {
 }
 
 extension ConstraintsAndApprovalsTests {
-    @Test("fleet: an approval requested on one PostgreSQL node is granted on another and used on a third")
+    @Test(
+        "fleet: an approval requested on one PostgreSQL node is granted on another and used on a third",
+        .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
     func approvalsAcrossNodes() async throws {
-        guard let admin = ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] else { return }
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let adminStore = try await PostgresStore(url: admin)
-        try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
-        adminStore.close()
-        var components = try #require(URLComponents(string: admin))
-        components.path = "/" + name
-        let url = try #require(components.string)
+        let url = try await TestDatabase.makeEmptyDatabase()
         var nodes: [ServerEnvironment] = []
         for _ in 0..<3 {
             var configuration = ServerConfiguration()

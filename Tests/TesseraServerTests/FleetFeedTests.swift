@@ -4,6 +4,7 @@ import PostgresNIO
 import ServiceLifecycle
 import Testing
 import TesseraCore
+import TesseraTestSupport
 @testable import TesseraStore
 
 @testable import TesseraServer
@@ -11,22 +12,23 @@ import TesseraCore
 /// The console's feed across nodes on one PostgreSQL database (docs/console.md): a decision made
 /// on node A reaches node B's feed, and after B's listening connection is cut, what was decided
 /// meanwhile still arrives. Reported as skipped (not passed) without a test database.
-@Suite("Fleet-wide console feed (PostgreSQL)", .enabled(if: ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"] != nil, "needs TESSERA_TEST_DATABASE_URL (scripts/pg-test-cluster)"))
+@Suite(
+    "Fleet-wide console feed (PostgreSQL)",
+    .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
 struct FleetFeedTests {
-    static func database() async throws -> String {
-        let admin = try #require(ProcessInfo.processInfo.environment["TESSERA_TEST_DATABASE_URL"])
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let adminStore = try await PostgresStore(url: admin)
-        try await adminStore.client.query("CREATE DATABASE \(unescaped: String(name))")
-        adminStore.close()
-        var components = try #require(URLComponents(string: admin))
-        components.path = "/" + name
-        return try #require(components.string)
+    /// How many connections are listening for the feed's signals on the database `store` is on.
+    /// A node listens only after reading where the feed ends (see `FleetFeed.run`).
+    static func listeners(_ store: PostgresStore) async throws -> Int {
+        var count: Int64 = 0
+        let rows = try await store.client.query(
+            "SELECT COUNT(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+        for try await value in rows.decode(Int64.self) { count = value }
+        return Int(count)
     }
 
     @Test("a decision on node A shows on node B's feed and rates; after B's connection is cut, the decisions made meanwhile arrive, each once")
     func acrossNodes() async throws {
-        let url = try await Self.database()
+        let url = try await TestDatabase.makeEmptyDatabase()
         var nodes: [ServerEnvironment] = []
         for _ in 0..<2 {
             var configuration = ServerConfiguration()
@@ -61,8 +63,14 @@ struct FleetFeedTests {
         let group = ServiceGroup(configuration: .init(services: fleets, logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            // Both listening before the first decision (a node starts reading from the newest row).
-            try await Task.sleep(for: .milliseconds(300))
+            // Both listening before the first decision: a node starts reading from the newest row
+            // it found when it started, and listens only once it has (polled, not a fixed wait).
+            let probe = try await PostgresStore(url: url)
+            let bothListening = try await TesseraTestSupport.eventually(within: .seconds(15), every: .milliseconds(25)) {
+                try await Self.listeners(probe) >= 2
+            }
+            probe.close()
+            try #require(bothListening, "both nodes listen for the feed")
             var first: [String] = []
             for _ in 0..<3 {
                 let result = try await a.governance.evaluate(sessionID: session.id, tool: "read_file", arguments: ["path": .string("/data/a")])

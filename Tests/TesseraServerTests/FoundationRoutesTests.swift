@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 import TesseraCore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -39,7 +40,7 @@ struct FoundationRoutesTests {
             try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
                 #expect(response.status == .ok)
                 let set = try JSONDecoder().decode(JWKSet.self, from: Data(response.body.readableBytesView))
-                let active = await environment.keys.signer.kid
+                let active = environment.keys.signer.kid
                 #expect(set.keys.map(\.kid) == [active])
                 #expect(set.keys.allSatisfy { $0.d == nil && $0.kty == "OKP" && $0.crv == "Ed25519" })
             }
@@ -52,17 +53,17 @@ struct FoundationRoutesTests {
         let environment = try await makeEnvironment(clock: clock) { $0.keyGraceSeconds = 3600 }
         struct Claims: JWSClaims { var iss: String?; var iat: Int64?; var exp: Int64? }
         let now = clock.now().unixSeconds
-        let oldToken = try await environment.keys.sign(Claims(iss: "t", iat: now, exp: now + 7200), type: "t+jwt")
-        let oldKid = await environment.keys.signer.kid
+        let oldToken = try environment.keys.sign(Claims(iss: "t", iat: now, exp: now + 7200), type: "t+jwt")
+        let oldKid = environment.keys.signer.kid
         let newKid = try await environment.keys.rotate().kid
         #expect(oldKid != newKid)
         let policy = JWSPolicy(type: "t+jwt")
         _ = try await environment.keys.verify(oldToken, as: Claims.self, policy: policy)
-        #expect(await environment.keys.jwks().keys.map(\.kid) == [newKid, oldKid])
+        #expect(environment.keys.jwks().keys.map(\.kid) == [newKid, oldKid])
 
         clock.advance(by: 3601)
         try await environment.keys.refresh()
-        #expect(await environment.keys.jwks().keys.map(\.kid) == [newKid])
+        #expect(environment.keys.jwks().keys.map(\.kid) == [newKid])
         await #expect(throws: JWSError.unknownKeyID(oldKid)) {
             _ = try await environment.keys.verify(oldToken, as: Claims.self, policy: policy)
         }
@@ -70,13 +71,13 @@ struct FoundationRoutesTests {
 
     @Test("a rotation by another process on the same store is picked up by refresh")
     func rotationSeenAcrossProcesses() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let a = try await makeEnvironment(directory: directory)
         let b = try await makeEnvironment(directory: directory)
-        #expect(await a.keys.signer.kid == b.keys.signer.kid)
+        #expect(a.keys.signer.kid == b.keys.signer.kid)
         let rotated = try await a.keys.rotate().kid
         try await b.keys.refresh()
-        #expect(await b.keys.signer.kid == rotated)
+        #expect(b.keys.signer.kid == rotated)
     }
 
     @Test("unknown paths give the uniform 404 body")
@@ -130,7 +131,7 @@ struct FoundationRoutesTests {
             // Badges: issuance and challenges authenticate in the handler (an IAL-1 request by its
             // proof, RFC-003 §5.2.1; IAL-0 and challenges by a credential, answered in the RFCs'
             // error shape); status, status lists and DID documents are public (RFC-002 §7.5, §6.3).
-            "/v1/agents/:id/badge", "/v1/agents/:id/badge/challenge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
+            "/v1/agents/:id/badge", "/v1/agents/:id/badge/pop", "/v1/badges/status",
             "/v1/badges/:jti/status", "/v1/agents/:id/status", "/v1/status-lists/:list", "/agents/:slug/did.json",
             // The AuthZEN PDP metadata: a discovery document, like the JWKS.
             "/.well-known/authzen-configuration",
@@ -147,6 +148,8 @@ struct FoundationRoutesTests {
         #expect(routes.first { $0.path == "/receipts" }?.access == .capability("receipts:read"))
         #expect(routes.first { $0.path == "/metrics" }?.access == .capability("metrics:read"))
         #expect(routes.first { $0.path == "/api/v1/iam" }?.access == .authenticated)
+        // Routes whose handler checks a credential say so (and which).
+        #expect(routes.first { $0.path == "/v1/agents/:id/badge/challenge" }.map { if case .handler = $0.access { true } else { false } } == true)
     }
 
     @Test("a route that needs authentication cannot be registered without an authorizer")

@@ -4,6 +4,7 @@ import TesseraFileSystem
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -187,7 +188,7 @@ struct GovernanceSeedTests {
     func privateState() async throws {
         let previous = umask(0o022)
         defer { umask(previous) }
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         try await fixture.withClient { client in
             let parent = try await client.issue(fixture.adminKey, parentMission(tools: ["read"], maxCalls: 2, maxDuration: nil))
@@ -280,7 +281,7 @@ struct GovernanceSeedTests {
 
     @Test("session start answers 503 replay_cache_unavailable when the replay cache is gone")
     func replayCacheUnavailable() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         try await fixture.withClient { client in
             _ = try await client.start(try await client.issue(fixture.adminKey, exampleMission, ttl: 60))
@@ -296,7 +297,8 @@ struct GovernanceSeedTests {
 
     @Test("attest is idempotent after end: byte-identical on every call")
     func attestIdempotent() async throws {
-        let fixture = try await IAMFixture.make()
+        let clock = ManualClock()
+        let fixture = try await IAMFixture.make(clock: clock)
         try await fixture.withClient { client in
             let session = try await client.start(try await client.issue(fixture.adminKey, exampleMission, ttl: 60))
             _ = try await client.evaluate(session, "read_file")
@@ -304,7 +306,9 @@ struct GovernanceSeedTests {
             #expect(end.status == .ok)
             #expect(end.json["summary"] != nil)
             let a1 = try await client.post("/attest", json: ["session": session])
-            try await Task.sleep(for: .milliseconds(1100))
+            // Past a whole second (the unit of every time claim): an attestation signed again
+            // now would differ.
+            clock.advance(by: 1.1)
             let a2 = try await client.post("/attest", json: ["session": session])
             #expect(a1.status == .ok)
             #expect(a2.status == .ok)
@@ -367,5 +371,3 @@ struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
-
-func fileMode(_ path: String) -> Int? { PrivateFiles.mode(of: path) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -133,7 +134,7 @@ struct IAMAuthTests {
 
     @Test("passwords are stored as PBKDF2 with their parameters; weaker hashes are upgraded at login")
     func passwordStorage() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         try await fixture.withClient { client in
             _ = try await client.createUser(fixture.adminKey, "dave", roles: ["reader"])
@@ -175,9 +176,9 @@ struct IAMAuthTests {
             let parts = jwt.split(separator: ".").map(String.init)
             let foreignKey = Ed25519KeyPair()
             let now = clock.now().unixSeconds
-            let foreign = try await JWSSigner(keyPair: foreignKey).sign(
+            let foreign = try JWSSigner(keyPair: foreignKey).sign(
                 LoginClaims(iss: "tessera", sub: "x", workspace: "default", iat: now, exp: now + 60), type: LoginClaims.type)
-            let wrongType = try await fixture.environment.keys.sign(
+            let wrongType = try fixture.environment.keys.sign(
                 LoginClaims(iss: "tessera", sub: "x", workspace: "default", iat: now, exp: now + 60), type: "tessera-badge+jwt")
             let candidates = [
                 parts[0] + "." + parts[1] + "." + String(parts[2].reversed()), foreign, wrongType, "a.b.c", "tsk_nope", "",

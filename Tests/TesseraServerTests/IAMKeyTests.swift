@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -11,7 +12,7 @@ import TesseraStore
 struct IAMKeyTests {
     @Test("API keys: plaintext once, only the SHA-256 at rest, prefix, last_used recorded")
     func keyLifecycle() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         try await fixture.withClient { client in
             let id = try await client.createUser(fixture.adminKey, "alice", roles: ["writer"])
@@ -64,9 +65,11 @@ struct IAMKeyTests {
 
     @Test("another process sharing the store stops accepting a revoked key, a disabled user and a disabled workspace within the cache TTL")
     func crossProcessRevocation() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory) { $0.authCacheSeconds = 1 }
-        let other = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 1 }
+        // The other process's cache TTL runs on its clock, moved by hand past it below.
+        let otherClock = ManualClock()
+        let other = try await makeEnvironment(clock: otherClock, directory: directory) { $0.authCacheSeconds = 1 }
         try await fixture.withClient { client in
             _ = try await client.iam(fixture.adminKey, ["operation": "create-workspace", "workspace_record": ["id": "lab"]])
             let id = try await client.createUser(fixture.adminKey, "carol", roles: ["writer"])
@@ -84,31 +87,21 @@ struct IAMKeyTests {
             for credential in [key, jwt, labKey] {
                 #expect(try await client.iam(credential, ["operation": "whoami"]).body == authFailureBody)
             }
-            // The other process: within its TTL (1 s here, ≤ 30 s by configuration).
-            let allRefused = try await Self.soon(within: .seconds(15), every: .milliseconds(200)) {
-                for credential in [key, jwt, labKey] where await other.authenticator.authenticate(bearer: credential) != nil {
-                    return false
-                }
-                return true
+            // The other process: once its TTL (1 s here, ≤ 30 s by configuration) has passed.
+            otherClock.advance(by: 1.1)
+            for credential in [key, jwt, labKey] {
+                #expect(await other.authenticator.authenticate(bearer: credential) == nil)
             }
-            #expect(allRefused)
         }
     }
 
-    /// Polls until `condition` holds; false if it still does not after `limit` (by default 15 s,
-    /// a tenth of the 30 s TTL the change-feed tests use).
-    static func soon(within limit: Duration = .seconds(15), every interval: Duration = .milliseconds(50), _ condition: () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try await Task.sleep(for: interval)
-        }
-        return await condition()
-    }
+    /// How long the change-feed tests wait for another process to catch up: a tenth of the 30 s
+    /// TTL they use (the feed's period is 100 ms; the bound only stops a broken build from hanging).
+    static let soon: Duration = .seconds(15)
 
     @Test("with the change feed followed, another process drops a revoked key, a disabled user and a role change within 1 s despite a 30 s cache TTL")
     func crossProcessChangeFeed() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory) { $0.authCacheSeconds = 30 }
         let other = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 30 }
         let follower = Task {
@@ -121,33 +114,33 @@ struct IAMKeyTests {
             let (keyID, key) = try await client.apiKey(fixture.adminKey, userID: carol)
             let (_, danKey) = try await client.apiKey(fixture.adminKey, userID: dan)
             let jwt = try await client.jwt("carol")
-            #expect(try await Self.soon { other.authenticator.cacheUsable() })
+            #expect(try await eventually(within: Self.soon) { other.authenticator.cacheUsable() })
             // Cached on the other process now.
             for credential in [key, jwt, danKey] { #expect(await other.authenticator.authenticate(bearer: credential) != nil) }
             #expect(await other.authenticator.authenticate(bearer: danKey)?.roles == ["writer"])
 
             #expect(try await client.iam(fixture.adminKey, ["operation": "revoke-api-key", "key_id": keyID]).status == .ok)
-            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: key) == nil }, "revoked key still accepted")
+            #expect(try await eventually(within: Self.soon) { await other.authenticator.authenticate(bearer: key) == nil }, "revoked key still accepted")
             #expect(try await client.iam(fixture.adminKey, ["operation": "disable-user", "user_id": carol]).status == .ok)
-            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: jwt) == nil }, "disabled user's login still accepted")
+            #expect(try await eventually(within: Self.soon) { await other.authenticator.authenticate(bearer: jwt) == nil }, "disabled user's login still accepted")
             #expect(try await client.iam(fixture.adminKey, ["operation": "update-user", "user_id": dan, "user": ["roles": ["reader"]]]).status == .ok)
-            #expect(try await Self.soon { await other.authenticator.authenticate(bearer: danKey)?.roles == ["reader"] }, "old roles still cached")
+            #expect(try await eventually(within: Self.soon) { await other.authenticator.authenticate(bearer: danKey)?.roles == ["reader"] }, "old roles still cached")
         }
     }
 
     @Test("while the change feed cannot be read, the caches are not used")
     func unreadableChangeFeed() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let environment = try await makeEnvironment(directory: directory) { $0.authCacheSeconds = 30 }
         let follower = Task {
             try await CredentialChangeFollower(store: environment.store, authenticator: environment.authenticator, period: .milliseconds(100), logger: Logger(label: "test")).run()
         }
         defer { follower.cancel() }
-        #expect(try await Self.soon { environment.authenticator.cacheUsable() })
+        #expect(try await eventually(within: Self.soon) { environment.authenticator.cacheUsable() })
         // Break the feed from outside, as a damaged or unreachable database would.
         let outside = try DatabaseQueue(path: directory + "/tessera.sqlite")
         try await outside.write { db in try db.execute(sql: "DROP TABLE credential_changes") }
-        #expect(try await Self.soon(within: .seconds(15)) { !environment.authenticator.cacheUsable() })
+        #expect(try await eventually(within: Self.soon) { !environment.authenticator.cacheUsable() })
     }
 
     @Test("the last enabled admin cannot be disabled or deleted (422)")

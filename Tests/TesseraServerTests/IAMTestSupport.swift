@@ -7,6 +7,7 @@ import Testing
 import TesseraClient
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -18,7 +19,7 @@ struct IAMFixture {
     let adminID: String
 
     static func make(
-        directory: String = makeStateDirectory(), clock: any TesseraClock = SystemClock(), audit: AuditLog = .disabled,
+        directory: String = makeTemporaryDirectory(), clock: any TesseraClock = SystemClock(), audit: AuditLog = .disabled,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> IAMFixture {
         let environment = try await makeEnvironment(clock: clock, directory: directory, audit: audit) { config in
@@ -147,7 +148,7 @@ func withAgentRegistry(named name: String, _ body: @Sendable (String, String, St
     let fixture = try await IAMFixture.make { $0.badgeMinimumLifetimeSeconds = 1 }
     try await buildApplication(fixture.environment).test(.live) { raw in
         let base = "http://127.0.0.1:\(try #require(raw.port))"
-        let keys = makeStateDirectory() + "/agent"
+        let keys = makeTemporaryDirectory() + "/agent"
         let pair = Ed25519KeyPair()
         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
         try JSONEncoder().encode(pair.privateJWK).write(to: URL(fileURLWithPath: keys + "/private.jwk"))

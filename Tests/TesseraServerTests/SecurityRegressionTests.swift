@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -344,23 +345,23 @@ struct SecurityRegressionTests {
 
     @Test("13: a world-writable or foreign state directory and a symlinked database are refused, the target untouched")
     func stateDirectoryTrust() throws {
-        let loose = makeStateDirectory()
+        let loose = makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: loose, withIntermediateDirectories: true)
         chmod(loose, 0o777)
         #expect { _ = try SQLiteStore(stateDirectory: loose) } throws: { error in
             "\(error)".contains("chmod 700")
         }
-        let planted = makeStateDirectory()
+        let planted = makeTemporaryDirectory()
         try FileManager.default.createDirectory(atPath: planted, withIntermediateDirectories: true)
         chmod(planted, 0o700)
         let target = planted + "-target"
-        FileManager.default.createFile(atPath: target, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: target, contents: Data("x".utf8)))
         chmod(target, 0o644)
         symlink(target, planted + "/tessera.sqlite")
         #expect { _ = try SQLiteStore(stateDirectory: planted) } throws: { error in
             "\(error)".contains("symbolic link")
         }
-        #expect(PrivateFilesMode.of(target) == 0o644)
+        #expect(fileMode(target) == 0o644)
     }
 
     @Test("14: /delegate refuses a child scope that /issue refuses")
@@ -408,7 +409,7 @@ struct SecurityRegressionTests {
 
     @Test("16: /evaluate with request_id answers a retry with the first answer and spends nothing, across processes")
     func evaluateIdempotency() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         let other = try await makeEnvironment(directory: directory) { $0.passwordIterations = 1_000 }
         let token = try await fixture.environment.governance.issue(
@@ -427,34 +428,6 @@ struct SecurityRegressionTests {
         #expect(next.calls_used == 2)
         #expect(try await fixture.environment.store.receipts(sessionID: session.id).count == 2)
     }
-}
-
-enum PrivateFilesMode {
-    static func of(_ path: String) -> Int? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Int(info.st_mode & 0o777)
-    }
-}
-
-/// A TCP connection to 127.0.0.1:port with a 1 s receive timeout.
-func connectLoopback(_ port: Int) throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else {
-        close(fd)
-        throw POSIXError(.ECONNREFUSED)
-    }
-    var timeout = timeval(tv_sec: 1, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    return fd
 }
 
 /// Runs blocking socket calls on a thread of their own. On Swift's cooperative pool (one thread

@@ -10,6 +10,7 @@ import TesseraBadgeMiddleware
 import TesseraClient
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -144,7 +145,7 @@ struct SecurityRound3BindingTests {
     @Test("round3 8: a proof spent on one process is refused on another sharing the store (fleet-wide replay cache)")
     func replayAcrossProcesses() async throws {
         let clock = ManualClock()
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let first = try await makeEnvironment(clock: clock, directory: directory)
         let second = try await makeEnvironment(clock: clock, directory: directory)
         let holder = Ed25519KeyPair()
@@ -383,10 +384,6 @@ struct SecurityRound3BindingTests {
 
     // MARK: The binary
 
-    struct MissingBinary: Error, CustomStringConvertible {
-        var description: String { "tessera binary not found; run swift build first or set TESSERA_BIN" }
-    }
-
     struct ProcessResult: Sendable, CustomStringConvertible {
         var status: Int32
         var stdout: String
@@ -394,25 +391,10 @@ struct SecurityRound3BindingTests {
         var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
     }
 
-    /// The `tessera` binary built beside this test bundle (`swift build --build-tests`), or
-    /// `TESSERA_BIN`.
-    static func binary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["TESSERA_BIN"] { return path }
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        for _ in 0..<5 {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("tessera").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/tessera"
-        guard FileManager.default.isExecutableFile(atPath: fallback) else { throw MissingBinary() }
-        return fallback
-    }
-
     /// Runs `tessera ARGS` to completion off the cooperative pool (the in-process server it may
     /// talk to keeps running meanwhile). A nil environment value removes the variable.
     static func runTessera(_ arguments: [String], environment: [String: String?] = [:]) async throws -> ProcessResult {
-        let path = try binary()
+        let path = try tesseraBinary()
         return try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {

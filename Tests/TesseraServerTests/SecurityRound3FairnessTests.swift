@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -224,7 +225,7 @@ struct SecurityRound3FairnessTests {
 
     @Test("round3 17: badge issuance is one transaction: a failed record leaves the challenge unused and no status index taken")
     func atomicIssuance() async throws {
-        let directory = makeStateDirectory()
+        let directory = makeTemporaryDirectory()
         let fixture = try await IAMFixture.make(directory: directory)
         try await fixture.withClient { client in
             let key = Ed25519KeyPair()

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
+import TesseraTestSupport
 
 @testable import TesseraServer
 
@@ -18,14 +19,9 @@ final class ManualClock: TesseraClock, @unchecked Sendable {
     func advance(by seconds: TimeInterval) { lock.withLock { instant = instant.addingTimeInterval(seconds) } }
 }
 
-func makeStateDirectory(_ name: String = #function) -> String {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    return FileManager.default.temporaryDirectory.path + "/tessera-server-\(safe)-\(UUID().uuidString.prefix(8))"
-}
-
 /// A server environment on a real SQLite file in a fresh state directory.
 func makeEnvironment(
-    clock: any TesseraClock = SystemClock(), directory: String = makeStateDirectory(), audit: AuditLog = .disabled,
+    clock: any TesseraClock = SystemClock(), directory: String = makeTemporaryDirectory(), audit: AuditLog = .disabled,
     configure: (inout ServerConfiguration) -> Void = { _ in }
 ) async throws -> ServerEnvironment {
     var configuration = ServerConfiguration()

@@ -51,8 +51,18 @@ struct DeadlineTests {
 
     @Test("cancelling the caller answers it at once with CancellationError")
     func callerCancelled() async throws {
-        let task = Task { try await Deadline(.seconds(30)).run { () async throws -> Int in try await Task.sleep(for: .seconds(30)); return 1 } }
-        try await Task.sleep(for: .milliseconds(50))
+        let started = Flag()
+        let task = Task {
+            try await Deadline(.seconds(30)).run { () async throws -> Int in
+                started.set()
+                try await Task.sleep(for: .seconds(30))
+                return 1
+            }
+        }
+        // Cancelled once the work is under way (polled, not a fixed wait).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !started.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(started.isSet)
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
     }

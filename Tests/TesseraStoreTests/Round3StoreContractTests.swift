@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 import TesseraCore
+import TesseraTestSupport
 
 @testable import TesseraStore
 
 /// Issue 23 findings 13 and 17 at the store, on every backend: the approval listing filtered in
 /// the query, the per-workspace approval cap decided inside the transaction, and badge issuance
-/// as one transaction.
+/// as one transaction. On SQLite here; on PostgreSQL in `OnPostgreSQL` (skipped without a cluster).
 @Suite("Store contract: issue 23 (fairness, atomic issuance)")
 struct Round3StoreContractTests {
     struct Refused: Error {}
@@ -17,7 +18,7 @@ struct Round3StoreContractTests {
         return SessionState(id: id, passport: passport, startedAt: Date())
     }
 
-    @Test("round3 13: open approvals are filtered by workspace in the query; a full workspace gets the alternative, in the same transaction", arguments: Backend.available)
+    @Test("round3 13: open approvals are filtered by workspace in the query; a full workspace gets the alternative, in the same transaction", arguments: [Backend.sqlite])
     func approvals(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let second = try await another()
@@ -61,7 +62,7 @@ struct Round3StoreContractTests {
         #expect(try await store.openApprovals(workspaces: ["other"], now: now.addingTimeInterval(61), limit: 10).isEmpty)
     }
 
-    @Test("round3 13: racing to open the workspace's last approval, across handles (processes, nodes), exactly one wins", arguments: Backend.available)
+    @Test("round3 13: racing to open the workspace's last approval, across handles (processes, nodes), exactly one wins", arguments: [Backend.sqlite])
     func approvalCapRace(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let second = try await another()
@@ -94,7 +95,7 @@ struct Round3StoreContractTests {
         #expect(try await store.openApprovals(workspaces: ["w"], now: now, limit: 2_000).count == SessionState.maximumOpenApprovalsPerWorkspace)
     }
 
-    @Test("round3 17: badge issuance is all or nothing; a used challenge issues nothing", arguments: Backend.available)
+    @Test("round3 17: badge issuance is all or nothing; a used challenge issues nothing", arguments: [Backend.sqlite])
     func issuance(backend: Backend) async throws {
         let (store, another) = try await backend.make()
         let second = try await another()
@@ -135,5 +136,17 @@ struct Round3StoreContractTests {
         let ial0 = try #require(try await second.issueBadge(issuance("b-ial0", challenge: nil)) { index in "token-\(index)" })
         #expect(ial0.token == "token-\(ial0.statusIndex)")
         #expect(try await store.badge(jti: "b-ial0") != nil)
+    }
+}
+
+/// The same on PostgreSQL: each test runs the one of the same name above with `.postgres`.
+extension Round3StoreContractTests {
+    @Suite("on PostgreSQL", .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
+    struct OnPostgreSQL {
+        let contract = Round3StoreContractTests()
+
+        @Test func approvals() async throws { try await contract.approvals(backend: .postgres) }
+        @Test func approvalCapRace() async throws { try await contract.approvalCapRace(backend: .postgres) }
+        @Test func issuance() async throws { try await contract.issuance(backend: .postgres) }
     }
 }

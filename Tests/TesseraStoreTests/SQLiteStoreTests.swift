@@ -3,14 +3,13 @@ import GRDB
 import Testing
 import TesseraCore
 import TesseraFileSystem
+import TesseraTestSupport
 
 @testable import TesseraStore
 
-/// A fresh state directory under the system temp folder, removed by the caller.
+/// A fresh state directory, `state` in a temporary folder of its own (which the caller removes).
 func makeStateDirectory(_ name: String = #function) -> String {
-    let base = FileManager.default.temporaryDirectory.path
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    return "\(base)/tessera-test-\(safe)-\(UUID().uuidString.prefix(8))/state"
+    makeTemporaryDirectory(name) + "/state"
 }
 
 @Suite("SQLite store on a real file")
@@ -111,7 +110,7 @@ struct SQLiteStoreTests {
         let directory = makeStateDirectory()
         try FileManager.default.createDirectory(
             atPath: (directory as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: directory, contents: Data("x".utf8)))
         #expect(throws: StoreError.self) { try SQLiteStore(stateDirectory: directory) }
     }
 }

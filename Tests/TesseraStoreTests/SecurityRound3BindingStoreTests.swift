@@ -2,14 +2,16 @@ import Foundation
 import GRDB
 import Testing
 import TesseraCore
+import TesseraTestSupport
 
 @testable import TesseraStore
 
 /// Security round three (issue 23), finding 8's store half: the fleet-wide replay cache of
-/// passport proofs, on every backend (PostgreSQL when `scripts/test` provides one).
+/// passport proofs, on every backend (PostgreSQL in `OnPostgreSQL`, skipped unless `scripts/test`
+/// provides a cluster).
 @Suite("Security round 3: the proof replay cache, on every backend")
 struct SecurityRound3BindingStoreTests {
-    @Test("round3 8: a proof key is recorded once across handles (even racing), counts as absent once expired, and is bounded", arguments: Backend.available)
+    @Test("round3 8: a proof key is recorded once across handles (even racing), counts as absent once expired, and is bounded", arguments: [Backend.sqlite])
     func replayCache(_ backend: Backend) async throws {
         let (store, open) = try await backend.make()
         let other = try await open()
@@ -52,5 +54,13 @@ struct SecurityRound3BindingStoreTests {
         #expect(try await rows() == 100 - ProofReplay.pruneBatch + 1)
         #expect(try await store.recordProofUse(key: "new-2", expiresAt: now + 200, now: now + 60))
         #expect(try await rows() == 2)
+    }
+}
+
+extension SecurityRound3BindingStoreTests {
+    @Suite("on PostgreSQL", .enabled(if: TestDatabase.isAvailable, "needs TESSERA_TEST_DATABASE_URL (scripts/test starts a throwaway PostgreSQL cluster)"))
+    struct OnPostgreSQL {
+        /// `replayCache` above, with `.postgres`.
+        @Test func replayCache() async throws { try await SecurityRound3BindingStoreTests().replayCache(.postgres) }
     }
 }

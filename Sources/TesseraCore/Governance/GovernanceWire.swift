@@ -48,11 +48,14 @@ public enum GovernanceWire {
         public var tool_name: String
         public var arguments: [String: JSONValue]
         public var request_id: String?
-        public init(session_id: String, tool_name: String, arguments: [String: JSONValue], request_id: String? = nil) {
+        /// For an AAT session: the holder's proof of possession for this call (docs/aat.md).
+        public var pop: String?
+        public init(session_id: String, tool_name: String, arguments: [String: JSONValue], request_id: String? = nil, pop: String? = nil) {
             self.session_id = session_id
             self.tool_name = tool_name
             self.arguments = arguments
             self.request_id = request_id
+            self.pop = pop
         }
     }
 

@@ -1,9 +1,9 @@
 import HTTPTypes
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
+import Synchronization
 
 /// Turns a bearer credential into an ``Identity``, or nil. Every failure is the same nil: callers
 /// answer one masked 401 and never say which check failed.
@@ -23,8 +23,8 @@ public final class Authenticator: Sendable {
     let users: TTLCache<String, UserRecord>
     let workspaces: TTLCache<String, WorkspaceRecord>
     /// Last use per key id, written to the store in batches by ``flushUsage()``.
-    let pendingUsage = NIOLockedValueBox<[String: Date]>([:])
-    let feed = NIOLockedValueBox(FeedConfirmation())
+    let pendingUsage = Mutex<[String: Date]>([:])
+    let feed = Mutex(FeedConfirmation())
 
     public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, cacheTTL: TimeInterval, logger: Logger) {
         self.store = store
@@ -94,7 +94,7 @@ public final class Authenticator: Sendable {
         guard !resolved.key.revoked else { throw Refused(reason: "revoked") }
         if let expires = resolved.key.expires, expires <= now { throw Refused(reason: "expired") }
         guard resolved.user.enabled, resolved.workspace?.enabled == true else { throw Refused(reason: "disabled") }
-        pendingUsage.withLockedValue { $0[resolved.key.id] = now }
+        pendingUsage.withLock { $0[resolved.key.id] = now }
         return Identity(user: resolved.user, workspace: resolved.user.defaultWorkspace, source: .apiKey(id: resolved.key.id))
     }
 
@@ -132,11 +132,11 @@ public final class Authenticator: Sendable {
     /// Whether cached entries may be used now: always without a follower (the TTL bounds them),
     /// else only while the change feed is confirmed (see ``FeedConfirmation``).
     func cacheUsable() -> Bool {
-        feed.withLockedValue { $0.trusted(unfollowed: true) }
+        feed.withLock { $0.trusted(unfollowed: true) }
     }
 
     /// Declares that a follower runs: from now on the caches depend on its reads.
-    func followChanges() { feed.withLockedValue { $0.followed = true } }
+    func followChanges() { feed.withLock { $0.followed = true } }
 
     /// Drops what `changes` make stale, then records the read as the latest confirmation.
     func apply(_ changes: [CredentialChange], readStartedAt: ContinuousClock.Instant) {
@@ -148,12 +148,12 @@ public final class Authenticator: Sendable {
             case .revocation: break  // passports: see RevocationCache
             }
         }
-        feed.withLockedValue { $0.confirmedAt = readStartedAt }
+        feed.withLock { $0.confirmedAt = readStartedAt }
     }
 
     /// Writes the batched `last_used` times.
     public func flushUsage() async {
-        let batch = pendingUsage.withLockedValue { pending in
+        let batch = pendingUsage.withLock { pending in
             defer { pending.removeAll() }
             return pending
         }

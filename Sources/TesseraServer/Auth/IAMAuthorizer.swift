@@ -18,7 +18,7 @@ public struct IAMAuthorizer: RequestAuthorizer {
         context.identity = identity
         context.logger[metadataKey: "user"] = .string(identity.userID)
         switch access {
-        case .anonymous, .authenticated:
+        case .anonymous, .authenticated, .handler:
             return context
         case .capability(let capability):
             guard !identity.mustChangePassword, identity.holdsAnywhere(capability) else {

@@ -1,5 +1,5 @@
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Throttles password checks (login and change-password's current password) per username and
 /// per client address.
@@ -16,7 +16,7 @@ final class LoginThrottle: Sendable {
     /// Password hashes running at once for one user / one address.
     let concurrentPerUsername: Int
     let concurrentPerAddress: Int
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
     static let capacity = 100_000
 
     struct State {
@@ -46,7 +46,7 @@ final class LoginThrottle: Sendable {
     /// Admits an attempt and counts it now, or refuses with the time to wait.
     func begin(username: String, address: String?, now: Date) throws(Refusal) -> Ticket {
         let keys = Self.keys(username: username, address: address)
-        let result: Result<Ticket, Refusal> = state.withLockedValue { state in
+        let result: Result<Ticket, Refusal> = state.withLock { state in
             if state.attempts.count >= Self.capacity {
                 state.attempts = state.attempts.filter { $0.value.last.map { now.timeIntervalSince($0) < window } ?? false }
             }
@@ -74,7 +74,7 @@ final class LoginThrottle: Sendable {
     /// Ends an attempt. A success takes back its own count (and clears the user's failures, as a
     /// successful login does); a failure stays counted.
     func finish(_ ticket: Ticket, succeeded: Bool) {
-        state.withLockedValue { state in
+        state.withLock { state in
             for key in ticket.keys {
                 let running = (state.inFlight[key] ?? 1) - 1
                 state.inFlight[key] = running > 0 ? running : nil

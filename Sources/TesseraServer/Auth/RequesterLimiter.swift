@@ -1,12 +1,12 @@
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// At most `limit` operations per requester (client address) in a sliding `window`: bounds what
 /// one anonymous caller can make the server store or compute, independently of the target.
 final class RequesterLimiter: Sendable {
     let limit: Int
     let window: TimeInterval
-    private let history = NIOLockedValueBox<[String: [Date]]>([:])
+    private let history = Mutex<[String: [Date]]>([:])
     static let capacity = 100_000
 
     init(limit: Int, window: TimeInterval) {
@@ -16,7 +16,7 @@ final class RequesterLimiter: Sendable {
 
     /// The seconds to wait if `requester` is at its limit now, without counting anything.
     func peek(_ requester: String, now: Date) -> Int? {
-        history.withLockedValue { history in
+        history.withLock { history in
             let recent = (history[requester] ?? []).filter { now.timeIntervalSince($0) < window }
             guard recent.count >= limit, let oldest = recent.first else { return nil }
             return max(1, Int((window - now.timeIntervalSince(oldest)).rounded(.up)))
@@ -25,7 +25,7 @@ final class RequesterLimiter: Sendable {
 
     /// Counts one operation for `requester` and returns nil, or the seconds to wait.
     func admit(_ requester: String, now: Date) -> Int? {
-        history.withLockedValue { history in
+        history.withLock { history in
             if history.count >= Self.capacity {
                 history = history.filter { $0.value.last.map { now.timeIntervalSince($0) < window } ?? false }
             }

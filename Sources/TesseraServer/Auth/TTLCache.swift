@@ -1,5 +1,5 @@
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// A bounded cache whose entries expire after a fixed time to live.
 ///
@@ -12,7 +12,7 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         var expires: Date
     }
 
-    private let entries = NIOLockedValueBox<[Key: Entry]>([:])
+    private let entries = Mutex<[Key: Entry]>([:])
     let ttl: TimeInterval
     let capacity: Int
 
@@ -22,7 +22,7 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     func value(for key: Key, now: Date) -> Value? {
-        entries.withLockedValue { entries in
+        entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
             guard entry.expires > now else {
                 entries[key] = nil
@@ -34,7 +34,7 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     func set(_ value: Value, for key: Key, now: Date) {
         guard ttl > 0 else { return }
-        entries.withLockedValue { entries in
+        entries.withLock { entries in
             if entries.count >= capacity {
                 entries = entries.filter { $0.value.expires > now }
                 if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
@@ -44,10 +44,10 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     func remove(_ key: Key) {
-        _ = entries.withLockedValue { $0.removeValue(forKey: key) }
+        _ = entries.withLock { $0.removeValue(forKey: key) }
     }
 
     func removeAll(where predicate: (Value) -> Bool) {
-        entries.withLockedValue { entries in entries = entries.filter { !predicate($0.value.value) } }
+        entries.withLock { entries in entries = entries.filter { !predicate($0.value.value) } }
     }
 }

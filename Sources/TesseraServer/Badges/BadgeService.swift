@@ -142,7 +142,7 @@ public struct BadgeService: Sendable {
     /// 400, otherwise). A did:key that does not decode passes and then names no agent (404).
     static func checkReference(_ reference: String) throws {
         guard reference.hasPrefix("did:key:") || reference.hasPrefix("did:web:") || reference.hasPrefix("agt_"), reference.utf8.count <= 512 else {
-            throw RegistryError.rfc(400, "invalid_did", "DID is malformed or unsupported")
+            throw RegistryError.rfc(.invalidDID, "DID is malformed or unsupported")
         }
     }
 
@@ -173,7 +173,7 @@ public struct BadgeService: Sendable {
     /// RFC-002 §7.5 `GET /v1/agents/{did}/status`.
     public func agentStatus(_ reference: String) async throws -> AgentRecord {
         try Self.checkReference(reference)
-        guard let agent = try await agents(named: reference).first else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+        guard let agent = try await agents(named: reference).first else { throw RegistryError.rfc(.agentNotFound, "agent not found") }
         return agent
     }
 
@@ -191,10 +191,10 @@ public struct BadgeService: Sendable {
         guard let requested else { return settings.defaultLifetime }
         // Above the maximum is capped; beyond a year is nonsense, refused rather than capped.
         guard requested <= 31_622_400 else {
-            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 31622400 seconds (longer than the maximum is capped at \(settings.maximumLifetime))")
+            throw RegistryError.rfc(.invalidRequest, "invalid field \(field): at most 31622400 seconds (longer than the maximum is capped at \(settings.maximumLifetime))")
         }
         guard requested >= settings.minimumLifetime else {
-            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at least \(settings.minimumLifetime) seconds")
+            throw RegistryError.rfc(.invalidRequest, "invalid field \(field): at least \(settings.minimumLifetime) seconds")
         }
         return min(requested, settings.maximumLifetime)
     }
@@ -202,7 +202,7 @@ public struct BadgeService: Sendable {
     static func audience(_ requested: [String]?, field: String) throws -> [String]? {
         guard let requested, !requested.isEmpty else { return nil }
         guard requested.count <= 16, requested.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.count <= 512 }) else {
-            throw RegistryError.rfc(400, "invalid_request", "invalid field \(field): at most 16 non-empty entries of at most 512 characters")
+            throw RegistryError.rfc(.invalidRequest, "invalid field \(field): at most 16 non-empty entries of at most 512 characters")
         }
         return requested
     }
@@ -218,12 +218,12 @@ public struct BadgeService: Sendable {
         _ agent: AgentRecord, ial: String, lifetime: Int, audience: [String]?, cnf: BadgeClaims.Confirmation?, challengeID: String?,
         jti: String = UUID().uuidString.lowercased()
     ) async throws -> IssuedBadge? {
-        guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
+        guard agent.status == "active" else { throw RegistryError.rfc(.agentDisabled, "agent is disabled") }
         let key = try Ed25519PublicKey(jwk: agent.publicJWK)
         let instant = clock.now()
         let now = instant.unixSeconds
         let expires = Date(timeIntervalSince1970: TimeInterval(now + Int64(lifetime)))
-        let signingKey = await keys.signer.keyPair
+        let signingKey = keys.signer.keyPair
         let statusLists = self.statusLists
         let issuer = origin.current
         let makeClaims: @Sendable (Int64) -> BadgeClaims = { index in
@@ -256,7 +256,7 @@ public struct BadgeService: Sendable {
             span.attributes["tessera.badge.ial"] = "0"
             return try await sign(agent, ial: "0", lifetime: lifetime, audience: audience, cnf: nil, challengeID: nil)
         })
-        else { throw RegistryError.rfc(503, "unavailable", "badge not issued; retry") }
+        else { throw RegistryError.rfc(.unavailable, "badge not issued; retry") }
         recordIssued(issued, agent: agent, actor: AuditLog.actor(identity))
         return issued
     }
@@ -268,36 +268,36 @@ public struct BadgeService: Sendable {
         try Self.checkReference(reference)
         let now = clock.now()
         if let wait = challengeRequesters.admit(requester ?? "unknown", now: now) {
-            throw RegistryError.rfc(status: 429, code: "rate_limit_exceeded", message: "too many challenge requests from this address", retryAfter: wait)
+            throw RegistryError.rfc(.rateLimitExceeded, message: "too many challenge requests from this address", retryAfter: wait)
         }
         let agent: AgentRecord
         let account: String
         switch caller {
         case .principal(let identity):
             let candidates = try await agents(named: reference)
-            guard !candidates.isEmpty else { throw RegistryError.rfc(404, "agent_not_found", "agent not found") }
+            guard !candidates.isEmpty else { throw RegistryError.rfc(.agentNotFound, "agent not found") }
             guard let owned = candidates.first(where: { identity.may(Capability.badgesIssue, in: $0.workspace) }) else {
-                throw RegistryError.rfc(403, "agent_not_owned", "the authenticated account does not own this agent")
+                throw RegistryError.rfc(.agentNotOwned, "the authenticated account does not own this agent")
             }
             agent = owned
             account = identity.userID
         case .badge(let badge):
             // RFC-003 §5.1: a registry-issued badge for this very DID.
             guard badge.sub == reference || badge.agent_id == reference, let owned = try await store.agents(did: badge.sub).first(where: { $0.id == badge.agent_id }) else {
-                throw RegistryError.rfc(403, "agent_not_owned", "a badge may only ask for challenges for its own DID")
+                throw RegistryError.rfc(.agentNotOwned, "a badge may only ask for challenges for its own DID")
             }
             agent = owned
             account = "badge:" + badge.jti
         }
-        guard agent.status == "active" else { throw RegistryError.rfc(403, "agent_disabled", "agent is disabled") }
+        guard agent.status == "active" else { throw RegistryError.rfc(.agentDisabled, "agent is disabled") }
         if let wait = challengeDIDs.admit(Self.limitKey(did: agent.did, account: account), now: now) {
             throw RegistryError.rfc(
-                status: 429, code: "rate_limit_exceeded", message: "too many challenge requests for this DID by this credential", retryAfter: wait)
+                .rateLimitExceeded, message: "too many challenge requests for this DID by this credential", retryAfter: wait)
         }
         let ttl = try lifetime(badgeTTL, field: "badge_ttl")
         let challengeLifetime = challengeTTL ?? settings.challengeDefaultLifetime
         guard (10...settings.challengeMaximumLifetime).contains(challengeLifetime) else {
-            throw RegistryError.rfc(400, "invalid_request", "invalid field challenge_ttl: 10-\(settings.challengeMaximumLifetime) seconds")
+            throw RegistryError.rfc(.invalidRequest, "invalid field challenge_ttl: 10-\(settings.challengeMaximumLifetime) seconds")
         }
         let audience = try Self.audience(badgeAudience, field: "badge_aud")
         let nonce = Base64URL.random(byteCount: 32)
@@ -322,22 +322,22 @@ public struct BadgeService: Sendable {
     /// RFC-003 phase 2: the proof authenticates the request. Each step of §5.2.2's checklist, in
     /// order, with its error code; the challenge is consumed atomically last.
     public func issuePoP(_ reference: String, challengeID: String, proof: String, requester: String?) async throws -> IssuedBadge {
-        func fail(_ status: Int, _ code: String, _ message: String) -> RegistryError {
-            logger.info("PoP proof refused", metadata: ["route": "\(reference)", "challenge": "\(challengeID)", "code": "\(code)"])
-            return .rfc(status, code, message)
+        func fail(_ code: RegistryErrorCode, _ message: String) -> RegistryError {
+            logger.info("PoP proof refused", metadata: ["route": "\(reference)", "challenge": "\(challengeID)", "code": "\(code.rawValue)"])
+            return .rfc(code, message)
         }
         let now = clock.now()
         let nowSeconds = now.unixSeconds
         // 1–5: cheap checks before the proof is parsed.
         guard challengeID.hasPrefix("ch-"), UUID(uuidString: String(challengeID.dropFirst(3))) != nil else {
-            throw fail(400, "invalid_challenge_id", "challenge_id must be ch- followed by a UUID")
+            throw fail(.invalidChallengeID, "challenge_id must be ch- followed by a UUID")
         }
-        guard let challenge = try await store.challenge(id: challengeID) else { throw fail(404, "challenge_not_found", "challenge not found") }
+        guard let challenge = try await store.challenge(id: challengeID) else { throw fail(.challengeNotFound, "challenge not found") }
         guard challenge.did == reference || challenge.agentID == reference else {
-            throw fail(403, "subject_mismatch", "the challenge was issued for another DID")
+            throw fail(.subjectMismatch, "the challenge was issued for another DID")
         }
-        guard !challenge.used else { throw fail(403, "challenge_used", "challenge has already been used") }
-        guard challenge.expiresAt > now else { throw fail(403, "challenge_expired", "challenge has expired") }
+        guard !challenge.used else { throw fail(.challengeUsed, "challenge has already been used") }
+        guard challenge.expiresAt > now else { throw fail(.challengeExpired, "challenge has expired") }
         // Failures count against the DID *and the principal that asked for this challenge* (only
         // it learnt the challenge id), never against the DID alone. Over the limit the proof is
         // still checked (a bounded parse and one signature check, after a live challenge of this
@@ -347,11 +347,11 @@ public struct BadgeService: Sendable {
         do {
             return try await answer(challenge, proof: proof, now: now, nowSeconds: nowSeconds, fail: fail)
         } catch let error as RegistryError {
-            guard case .rfc(let status, _, _, _) = error, status == 403 || status == 400 else { throw error }
+            guard case .rfc(let code, _, _) = error, code.category == .malformed || code.category == .refused else { throw error }
             _ = failedProofs.admit(failureKey, now: now)
             if let wait = limited {
                 throw RegistryError.rfc(
-                    status: 429, code: "rate_limit_exceeded", message: "too many failed proofs for this DID by this credential; retry later",
+                    .rateLimitExceeded, message: "too many failed proofs for this DID by this credential; retry later",
                     retryAfter: wait)
             }
             throw error
@@ -363,7 +363,7 @@ public struct BadgeService: Sendable {
     static func limitKey(did: String, account: String) -> String { did + " " + account }
 
     private func answer(
-        _ challenge: ChallengeRecord, proof: String, now: Date, nowSeconds: Int64, fail: (Int, String, String) -> RegistryError
+        _ challenge: ChallengeRecord, proof: String, now: Date, nowSeconds: Int64, fail: (RegistryErrorCode, String) -> RegistryError
     ) async throws -> IssuedBadge {
         // 6–7: well-formed `pop+jwt`.
         let read: KeyOwnershipProofClaims.Unverified
@@ -371,50 +371,50 @@ public struct BadgeService: Sendable {
             read = try KeyOwnershipProofClaims.read(proof)
         } catch {
             switch error {
-            case .missingCID: throw fail(400, "missing_cid", "proof JWT is missing cid")
-            case .missingExp: throw fail(400, "missing_exp", "proof JWT is missing exp")
-            case .invalidProof: throw fail(400, "invalid_proof", "proof JWS is malformed, not typ pop+jwt, or misses a required claim")
+            case .missingCID: throw fail(.missingCID, "proof JWT is missing cid")
+            case .missingExp: throw fail(.missingExp, "proof JWT is missing exp")
+            case .invalidProof: throw fail(.invalidProof, "proof JWS is malformed, not typ pop+jwt, or misses a required claim")
             }
         }
         let claims = read.claims
-        guard claims.cid == challenge.id else { throw fail(403, "cid_mismatch", "proof cid does not match challenge_id") }
-        guard ConstantTime.equals(Array(claims.nonce.utf8), Array(challenge.nonce.utf8)) else { throw fail(400, "invalid_proof", "proof nonce does not match") }
-        guard claims.audience == challenge.proofAudience else { throw fail(403, "audience_mismatch", "proof aud does not match proof_aud") }
-        guard Array(claims.htu.utf8) == Array(challenge.htu.utf8) else { throw fail(403, "htu_mismatch", "proof htu does not match the challenge's htu") }
-        guard claims.htm == "POST" else { throw fail(400, "invalid_proof", "proof htm must be POST") }
+        guard claims.cid == challenge.id else { throw fail(.cidMismatch, "proof cid does not match challenge_id") }
+        guard ConstantTime.equals(Array(claims.nonce.utf8), Array(challenge.nonce.utf8)) else { throw fail(.invalidProof, "proof nonce does not match") }
+        guard claims.audience == challenge.proofAudience else { throw fail(.audienceMismatch, "proof aud does not match proof_aud") }
+        guard Array(claims.htu.utf8) == Array(challenge.htu.utf8) else { throw fail(.htuMismatch, "proof htu does not match the challenge's htu") }
+        guard claims.htm == "POST" else { throw fail(.invalidProof, "proof htm must be POST") }
         let iat = claims.iat ?? 0
         let exp = claims.exp ?? 0
         let created = challenge.createdAt.unixSeconds
         let expires = challenge.expiresAt.unixSeconds
-        guard iat <= nowSeconds + 60, iat >= created - 60, iat <= expires else { throw fail(403, "iat_invalid", "proof iat is outside the challenge window") }
-        guard exp <= iat + 60 else { throw fail(403, "exp_too_long", "proof exp exceeds iat + 60 seconds") }
-        guard exp > nowSeconds else { throw fail(403, "proof_expired", "proof has expired") }
-        guard exp <= expires else { throw fail(403, "exp_outside_challenge_window", "proof exp is after the challenge expires") }
-        guard claims.sub == challenge.did else { throw fail(403, "subject_mismatch", "proof sub does not match the route DID") }
+        guard iat <= nowSeconds + 60, iat >= created - 60, iat <= expires else { throw fail(.iatInvalid, "proof iat is outside the challenge window") }
+        guard exp <= iat + 60 else { throw fail(.expTooLong, "proof exp exceeds iat + 60 seconds") }
+        guard exp > nowSeconds else { throw fail(.proofExpired, "proof has expired") }
+        guard exp <= expires else { throw fail(.expOutsideChallengeWindow, "proof exp is after the challenge expires") }
+        guard claims.sub == challenge.did else { throw fail(.subjectMismatch, "proof sub does not match the route DID") }
         // 20: the DID document. This registry is the authority for the agents it hosts: the
         // document is derived from the registered key (and, for did:key, from the DID itself,
         // which must be the same key).
         guard let agent = try await store.agent(id: challenge.agentID), let registered = try? Ed25519PublicKey(jwk: agent.publicJWK) else {
-            throw fail(404, "agent_not_found", "agent not found")
+            throw fail(.agentNotFound, "agent not found")
         }
         let document: DIDDocument
         if agent.did.hasPrefix("did:key:") {
-            guard let resolved = DIDs.resolveKeyDID(agent.did) else { throw fail(502, "did_document_invalid", "did:key does not decode") }
+            guard let resolved = DIDs.resolveKeyDID(agent.did) else { throw fail(.didDocumentInvalid, "did:key does not decode") }
             document = resolved
         } else {
             document = DIDDocument.forKey(did: agent.did, key: registered)
         }
         // 21–23.
         guard let kid = read.kid, !kid.contains("?"), let method = document.verificationMethod.first(where: { $0.id == kid }) else {
-            throw fail(403, "kid_not_found", "proof kid is not a verificationMethod of the DID document")
+            throw fail(.kidNotFound, "proof kid is not a verificationMethod of the DID document")
         }
-        guard document.authentication.contains(kid) else { throw fail(403, "key_not_in_authentication", "proof kid is not in the authentication relationship") }
+        guard document.authentication.contains(kid) else { throw fail(.keyNotInAuthentication, "proof kid is not in the authentication relationship") }
         guard let key = method.ed25519Key, key == registered, read.isSigned(by: key) else {
-            throw fail(403, "proof_verification_failed", "proof signature does not verify against the DID's key")
+            throw fail(.proofVerificationFailed, "proof signature does not verify against the DID's key")
         }
         if let wait = issuanceDIDs.admit(agent.did, now: now) {
             throw RegistryError.rfc(
-                status: 429, code: "rate_limit_exceeded", message: "Retry with X-Capiscio-Registry-Key for higher limits.", retryAfter: wait)
+                .rateLimitExceeded, message: "Retry with X-Capiscio-Registry-Key for higher limits.", retryAfter: wait)
         }
         // 24: consume atomically, in the same transaction as the issuance; of two concurrent
         // answers one wins.
@@ -423,7 +423,7 @@ public struct BadgeService: Sendable {
             span.attributes["tessera.badge.ial"] = "1"
             return try await sign(agent, ial: "1", lifetime: challenge.badgeTTL, audience: challenge.badgeAudience, cnf: .init(kid: kid), challengeID: challenge.id)
         })
-        else { throw fail(403, "challenge_used", "challenge has already been used") }
+        else { throw fail(.challengeUsed, "challenge has already been used") }
         recordIssued(issued, agent: agent, actor: .init(type: "agent", id: agent.id))
         return issued
     }
@@ -441,7 +441,7 @@ public struct BadgeService: Sendable {
     /// RFC-002 §12.2 `GET /v1/badges/{jti}/status`: the record and the agent's DID.
     public func badgeStatus(jti: String) async throws -> (BadgeRecord, String) {
         guard UUID(uuidString: jti) != nil, let badge = try await store.badge(jti: jti), let agent = try await store.agent(id: badge.agentID) else {
-            throw RegistryError.rfc(404, "badge_not_found", "badge not found")
+            throw RegistryError.rfc(.badgeNotFound, "badge not found")
         }
         return (badge, agent.did)
     }
@@ -450,7 +450,7 @@ public struct BadgeService: Sendable {
     /// absent or naming this registry (RFC-002 §8.3), not revoked, its agent active.
     public func authenticateBadge(_ token: String) async -> BadgeClaims? {
         let registry = origin.current
-        let verifier = await keys.verifier
+        let verifier = keys.verifier
         let verification = BadgeVerification(trustedIssuers: [registry], audience: registry)
         guard let claims = try? verification.verify(token, now: clock.now().unixSeconds, keys: { _ in verifier }, status: { _ in .unavailable }),
             claims.level != "0", let record = try? await store.badge(jti: claims.jti), record.revokedAt == nil,

@@ -1,3 +1,5 @@
+import TesseraCore
+
 /// What the agent registry and badge authority refuse, in their own terms; ``ErrorMapping`` turns
 /// each into the typed error body and its status.
 public enum RegistryError: Error, Equatable, Sendable {
@@ -10,11 +12,11 @@ public enum RegistryError: Error, Equatable, Sendable {
     case conflict(String)
     case rateLimited(String, retryAfter: Int)
     case unavailable
-    /// An RFC-002/RFC-003 error: its HTTP status and code (`challenge_used`, `htu_mismatch`…),
-    /// answered as `{"error":"code","message":"…"}` as the RFCs show.
-    case rfc(status: Int, code: String, message: String, retryAfter: Int? = nil)
+    /// An RFC-002/RFC-003 error by its code (`challenge_used`, `htu_mismatch`…), answered as
+    /// `{"error":"code","message":"…"}` as the RFCs show; its status comes from ``ErrorMapping``.
+    case rfc(RegistryErrorCode, message: String, retryAfter: Int? = nil)
 
-    static func rfc(_ status: Int, _ code: String, _ message: String) -> RegistryError {
-        .rfc(status: status, code: code, message: message, retryAfter: nil)
+    static func rfc(_ code: RegistryErrorCode, _ message: String) -> RegistryError {
+        .rfc(code, message: message, retryAfter: nil)
     }
 }

@@ -80,7 +80,7 @@ public final class StatusListService: Sendable {
         var list = try StatusList(bits: Self.bits, count: Int(highest - first + 1))
         for (index, status) in entries.statuses { try list.set(status, at: Int(index - first)) }
         let claims = StatusListClaims(iss: origin.current, uri: uri(list: n), iat: now.unixSeconds, ttl: ttl, list: list)
-        let token = try await keys.sign(claims, type: StatusListClaims.type)
+        let token = try keys.sign(claims, type: StatusListClaims.type)
         cache.withLock { $0[n] = Cached(token: token, builtAt: now, generation: current) }
         return token
     }

@@ -38,7 +38,7 @@ struct ConsoleService: Sendable {
             overview.decisions_last_hour = rates.lastHour
             overview.decisions_per_second = rates.perSecond
         }
-        if let active = await keys.ring.active {
+        if let active = keys.ring.active {
             overview.signing_key = .init(
                 kid: active.kid, created: WireTime.format(active.createdAt),
                 age_seconds: Int64(now.timeIntervalSince(active.createdAt).rounded(.down)),

@@ -1,6 +1,6 @@
 import Foundation
-import NIOConcurrencyHelpers
 import TesseraCore
+import Synchronization
 
 /// DENYs cost a session nothing from its budget, so without a limit an agent could repeat a
 /// refused — possibly expensive — call forever (round-three finding 12). A DENY weighs the
@@ -22,7 +22,7 @@ final class DenialRate: Sendable {
 
     let limit: Int
     let window: TimeInterval
-    private let windows = NIOLockedValueBox<[String: Window]>([:])
+    private let windows = Mutex<[String: Window]>([:])
     static let capacity = 100_000
 
     init(limit: Int = 20 * Evaluator.stepBudget, window: TimeInterval = 60) {
@@ -32,7 +32,7 @@ final class DenialRate: Sendable {
 
     /// Seconds until `session` may be evaluated again, or nil when it may now.
     func retryAfter(_ session: String, now: Date) -> Int? {
-        windows.withLockedValue { windows in
+        windows.withLock { windows in
             guard let current = windows[session], current.weight >= limit else { return nil }
             let elapsed = now.timeIntervalSince(current.start)
             guard elapsed < window else { return nil }
@@ -42,7 +42,7 @@ final class DenialRate: Sendable {
 
     /// Counts a DENY of `weight` against `session`.
     func record(_ session: String, weight: Int, now: Date) {
-        windows.withLockedValue { windows in
+        windows.withLock { windows in
             if windows.count >= Self.capacity {
                 windows = windows.filter { now.timeIntervalSince($0.value.start) < window }
             }

@@ -152,7 +152,7 @@ extension GovernanceService {
     /// issues itself (`iss` = its public origin).
     func aatAnchors() async throws -> [AATTrustAnchor] {
         var anchors = aat.anchors
-        for jwk in await keys.jwks().keys {
+        for jwk in keys.jwks().keys {
             if let key = try? ForeignPublicKey(jwk: jwk.publicKey) { anchors.append(AATTrustAnchor(issuer: aat.audience, key: key)) }
         }
         return anchors
@@ -180,7 +180,7 @@ extension GovernanceService {
         } catch {
             throw GovernanceError.invalid(error.description)
         }
-        let pair = await keys.signer.keyPair
+        let pair = keys.signer.keyPair
         let token = try AATIssuance.SigningKey.ed25519(pair, kid: pair.kid).sign(claims)
         guard case .string(let jti)? = claims["jti"], case .number(let e)? = claims["exp"], let exp = e.int else { throw GovernanceError.unavailable }
         try await store.recordPassport(PassportRecord(

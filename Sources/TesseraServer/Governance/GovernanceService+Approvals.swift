@@ -96,7 +96,7 @@ extension GovernanceService {
         guard let entry = try await store.approvalSession(id: id), identity.may(Capability.approvalsGrant, in: entry.workspace) else {
             throw GovernanceError.notFound("unknown_approval")
         }
-        let key = try await keys.signer.keyPair
+        let key = keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
         do {

@@ -68,7 +68,7 @@ extension GovernanceService {
         } else {
             call = evaluator.decide(tool: tool, arguments: arguments)
         }
-        let key = try await keys.signer.keyPair
+        let key = keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
         let fingerprint = requestID.map { _ in
@@ -248,7 +248,7 @@ extension GovernanceService {
         guard let parent = try await store.session(jti: parentClaims.jti) else {
             throw GovernanceError.forbidden("no started parent session for this passport: start the parent session first")
         }
-        let key = try await keys.signer.keyPair
+        let key = keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
         let fingerprint = request.fingerprint
@@ -333,7 +333,7 @@ extension GovernanceService {
     /// Ends the session (once) and returns its attestation; later calls return the same bytes.
     public func end(sessionID: String, proof: String? = nil) async throws -> EndResult {
         try await checkHolder(sessionID: sessionID, proof: proof, tool: Self.sessionEndTool)
-        let key = try await keys.signer.keyPair
+        let key = keys.signer.keyPair
         let issuer = self.issuer
         let now = clock.now()
         let token: String

@@ -112,7 +112,7 @@ public struct GovernanceService: Sendable {
         var claims = unsigned
         claims.status = try await statusLists.allocate(
             kind: "passport", jti: claims.jti, agentID: nil, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp ?? 0)))
-        let token = try await keys.sign(claims, type: PassportClaims.type)
+        let token = try keys.sign(claims, type: PassportClaims.type)
         // Recorded before it is handed out: revocation can then walk through it even if it never
         // starts a session, and a revocation by jti knows its workspace.
         try await store.recordPassport(PassportRecord(claims))

@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// Revocation answers kept in memory, so `POST /verify` (and every other passport check) costs
 /// no database read while nothing has been revoked.
@@ -31,23 +31,23 @@ final class RevocationCache: Sendable {
         var parent: String?
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
     static let capacity = 100_000
 
     /// The cached answer for a passport and its parent, if the cache may be used now.
     func revoked(jti: String, parent: String?) -> Bool? {
-        state.withLockedValue { state in
+        state.withLock { state in
             guard Self.usable(state) else { return nil }
             return state.answers[Key(jti: jti, parent: parent)]
         }
     }
 
     /// Taken before a store read whose answer is to be remembered.
-    var generation: UInt64 { state.withLockedValue { $0.generation } }
+    var generation: UInt64 { state.withLock { $0.generation } }
 
     /// Records an answer read from the store, unless the cache was cleared since `generation`.
     func remember(_ revoked: Bool, jti: String, parent: String?, readAtGeneration generation: UInt64) {
-        state.withLockedValue { state in
+        state.withLock { state in
             guard state.generation == generation, Self.usable(state) else { return }
             if state.answers.count >= Self.capacity { state.answers.removeAll(keepingCapacity: true) }
             state.answers[Key(jti: jti, parent: parent)] = revoked
@@ -56,19 +56,19 @@ final class RevocationCache: Sendable {
 
     /// Drops every answer: a revocation happened (here or anywhere, as the feed says).
     func clear() {
-        state.withLockedValue { state in
+        state.withLock { state in
             state.generation &+= 1
             state.answers.removeAll(keepingCapacity: true)
         }
     }
 
     /// Declares that a follower feeds this cache; only then is it used.
-    func followChanges() { state.withLockedValue { $0.feed.followed = true } }
+    func followChanges() { state.withLock { $0.feed.followed = true } }
 
     /// Applies one read of the change feed: clears on any revocation, then records the read.
     func apply(revocationSeen: Bool, readStartedAt: ContinuousClock.Instant) {
         if revocationSeen { clear() }
-        state.withLockedValue { $0.feed.confirmedAt = readStartedAt }
+        state.withLock { $0.feed.confirmedAt = readStartedAt }
     }
 
     private static func usable(_ state: State) -> Bool {

@@ -7,20 +7,15 @@ extension IAMService {
     /// One check as sent in `authorise_checks`.
     struct Check: Decodable {
         var capability: String
-        var resource: [String: JSONScalar]?
-        var parameters: [String: JSONScalar]?
+        /// Members are strings in practice; anything else is accepted and ignored.
+        var resource: [String: JSONValue]?
+        var parameters: [String: JSONValue]?
     }
 
-    /// Resource members are strings in practice; anything else is accepted and ignored.
-    enum JSONScalar: Decodable {
-        case string(String)
-        case other
-
-        init(from decoder: any Decoder) throws {
-            if let string = try? decoder.singleValueContainer().decode(String.self) { self = .string(string) } else { self = .other }
-        }
-
-        var string: String? { if case .string(let value) = self { value } else { nil } }
+    /// One answer in `decisions_json`.
+    struct Decision: Encodable {
+        var allow: Bool
+        var ttl: Int
     }
 
     /// The identity a decision is about: the caller, or (with `iam:admin`) the user named by `user_id`.
@@ -32,8 +27,8 @@ extension IAMService {
     }
 
     /// Any error in evaluating a check is a denial.
-    func decide(_ subject: Identity, capability: String, resource: [String: JSONScalar]?) async -> Bool {
-        let workspace = resource?["workspace"]?.string
+    func decide(_ subject: Identity, capability: String, resource: [String: JSONValue]?) async -> Bool {
+        let workspace: String? = if case .string(let named)? = resource?["workspace"] { named } else { nil }
         if let workspace, (try? await authenticator.workspaceIsEnabled(workspace)) != true { return false }
         return subject.may(capability, in: workspace)
     }
@@ -41,9 +36,9 @@ extension IAMService {
     func authorise(_ request: IAMRequest, _ identity: Identity) async throws -> IAMResponse {
         guard let capability = request.capability, !capability.isEmpty else { throw IAMError.invalid("missing field capability") }
         let subject = try await subject(request, identity)
-        var resource: [String: JSONScalar]?
+        var resource: [String: JSONValue]?
         if let json = request.resource_json, !json.isEmpty {
-            guard json.utf8.count <= 64 * 1024, let parsed = try? StrictJSON.decode([String: JSONScalar].self, from: Data(json.utf8)) else {
+            guard json.utf8.count <= 64 * 1024, let parsed = try? StrictJSON.object(Array(json.utf8)) else {
                 throw IAMError.invalid("invalid field resource_json: a JSON object expected")
             }
             resource = parsed
@@ -61,13 +56,14 @@ extension IAMService {
         }
         guard checks.count <= 256 else { throw IAMError.invalid("invalid field authorise_checks: at most 256 checks") }
         let subject = try await subject(request, identity)
-        var decisions: [[String: Any]] = []
+        var decisions: [Decision] = []
         for check in checks {
-            let allow = await decide(subject, capability: check.capability, resource: check.resource)
-            decisions.append(["allow": allow, "ttl": Int(settings.cacheTTL)])
+            decisions.append(Decision(allow: await decide(subject, capability: check.capability, resource: check.resource), ttl: Int(settings.cacheTTL)))
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         var response = IAMResponse()
-        response.decisions_json = String(decoding: try JSONSerialization.data(withJSONObject: decisions, options: [.sortedKeys]), as: UTF8.self)
+        response.decisions_json = String(decoding: try encoder.encode(decisions), as: UTF8.self)
         return response
     }
 }

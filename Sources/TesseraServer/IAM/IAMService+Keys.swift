@@ -80,7 +80,7 @@ extension IAMService {
 
     /// The active signing key as PEM (SPKI), the shape TrustGraph's gateway fetches.
     func signingKeyPublic() async throws -> IAMResponse {
-        let pair = try await keys.signer.keyPair
+        let pair = keys.signer.keyPair
         var response = IAMResponse()
         response.signing_key_public = pair.privateKey.publicKey.pemRepresentation
         return response

@@ -88,7 +88,7 @@ extension IAMService {
             epoch: user.tokenEpoch)
         let token: String
         do {
-            token = try await keys.sign(claims, type: LoginClaims.type)
+            token = try keys.sign(claims, type: LoginClaims.type)
         } catch {
             throw .unavailable
         }

@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import TesseraCore
@@ -52,17 +51,17 @@ struct MCPGatewayController {
     /// (``MCPParamHeaders``). A client's own `Mcp-Param-*` copies are never forwarded.
     static let modernForwardedRequestHeaders = ["accept", "last-event-id"]
     /// Upstream name → tool name → `x-mcp-header` declarations (bounded per upstream).
-    let paramDeclarations = NIOLockedValueBox<[String: [String: [MCPParamHeaders.Declaration]]]>([:])
+    let paramDeclarations = SharedMutex<[String: [String: [MCPParamHeaders.Declaration]]]>([:])
     static let maximumDeclaredTools = 4_096
     static let forwardedResponseHeaders = ["mcp-session-id", "cache-control"]
 
-    /// Declared anonymous: the passport is checked here, as the MCP resource server (a 401 must
-    /// carry the resource metadata, which the IAM authorizer does not know about).
+    /// The credential is checked here, as the MCP resource server (a 401 must carry the resource
+    /// metadata, which the IAM authorizer does not know about): declared `.handler`.
     func register(on routes: SecuredRouter) throws {
         guard !upstreams.isEmpty else { return }
         try routes.on("/.well-known/oauth-protected-resource/mcp/:name", method: .get, access: .anonymous, use: metadata)
         for method in [HTTPRequest.Method.post, .get, .delete] {
-            try routes.on("/mcp/:name", method: method, access: .anonymous, use: relay)
+            try routes.on("/mcp/:name", method: method, access: .handler("a passport or an OAuth access token, bound by DPoP when key-bound"), use: relay)
         }
     }
 
@@ -224,7 +223,7 @@ struct MCPGatewayController {
         var relay = MCPResponseRelay(visible: MCPGovernance.visibleTools(claims), logger: logger)
         let declarations = paramDeclarations
         relay.learn = { (learnt: [String: [MCPParamHeaders.Declaration]]) -> Void in
-            declarations.withLockedValue { (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> Void in
+            declarations.withLock { (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> Void in
                 var known = all[name] ?? [:]
                 for (tool, list) in learnt where known.count < Self.maximumDeclaredTools || known[tool] != nil { known[tool] = list }
                 all[name] = known
@@ -236,7 +235,7 @@ struct MCPGatewayController {
         if let modern, let message {
             derived = MCPRoutingHeaders.derived(message: message, version: modern)
             if method == "tools/call", case .object(let params)? = message["params"], case .string(let tool)? = params["name"],
-                let declared = paramDeclarations.withLockedValue({ (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> [MCPParamHeaders.Declaration]? in all[name]?[tool] })
+                let declared = paramDeclarations.withLock({ (all: inout [String: [String: [MCPParamHeaders.Declaration]]]) -> [MCPParamHeaders.Declaration]? in all[name]?[tool] })
             {
                 let arguments: [String: JSONValue] = if case .object(let a)? = params["arguments"] { a } else { [:] }
                 derived?.append(contentsOf: MCPParamHeaders.headers(for: arguments, declared))

@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOConcurrencyHelpers
 import NIOPosix
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +19,7 @@ struct ClientMetadataFetcher: Sendable {
     let allowOrigins: Set<MissionFetcher.Origin>
     let cache = TTLCache<String, CachedDocument>(ttl: 300, capacity: 1_024)
     /// Fetches in flight at once, on this node: a request past it is refused, not queued.
-    let inFlight = NIOLockedValueBox(0)
+    let inFlight = SharedMutex(0)
     static let maximumInFlight = 16
 
     static let maximumBytes = 5 * 1024
@@ -42,13 +41,13 @@ struct ClientMetadataFetcher: Sendable {
             if let registration = cached.registration { return .success(registration) }
             return .failure(.invalidClient(cached.failure ?? "client metadata document unavailable"))
         }
-        let admitted = inFlight.withLockedValue { count -> Bool in
+        let admitted = inFlight.withLock { count -> Bool in
             guard count < Self.maximumInFlight else { return false }
             count += 1
             return true
         }
         guard admitted else { return .failure(.invalidClient("too many client metadata documents are being fetched; try again")) }
-        defer { inFlight.withLockedValue { $0 -= 1 } }
+        defer { inFlight.withLock { $0 -= 1 } }
         // One deadline for the lookup, the connection, the headers and the body together: a
         // server trickling bytes (or a slow DNS answer) cannot hold the fetch past it.
         let result = await withTaskGroup(of: Result<ClientRegistration, OAuthFailure>?.self) { group in

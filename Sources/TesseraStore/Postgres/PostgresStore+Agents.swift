@@ -134,7 +134,7 @@ extension PostgresStore {
     }
 
     public func recordBadge(_ badge: BadgeRecord) async throws(StoreError) {
-        try await run { [self] in
+        _ = try await run { [self] in
             try await client.query(
                 "INSERT INTO badges (jti, agent_id, workspace, ial, issued_at, expires_at) VALUES (\(badge.jti), \(badge.agentID), \(badge.workspace), \(badge.ial), \(badge.issuedAt.pg), \(badge.expiresAt.pg))")
         }

@@ -47,7 +47,7 @@ extension PostgresStore {
     }
 
     public func appendAudit(_ event: AuditEvent) async throws(StoreError) {
-        try await run { [self] in
+        _ = try await run { [self] in
             try await client.query(
                 "INSERT INTO audit_events (id, at, actor, action, target, outcome, detail) VALUES (\(event.id), \(event.at.pg), \(event.actor), \(event.action), \(event.target), \(event.outcome), \(event.detail))")
         }

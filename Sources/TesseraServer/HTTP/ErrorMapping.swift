@@ -67,8 +67,21 @@ enum ErrorMapping {
         case .conflict(let message): .conflict(message)
         case .rateLimited(let message, let wait): APIError(.tooManyRequests, type: "rate-limited", message: message, retryAfter: wait)
         case .unavailable: .unavailable()
-        case .rfc(let status, let code, let message, let wait):
-            APIError(HTTPResponse.Status(code: status), type: code, message: message, shape: .coded, retryAfter: wait)
+        case .rfc(let code, let message, let wait):
+            APIError(status(of: code), type: code.rawValue, message: message, shape: .coded, retryAfter: wait)
+        }
+    }
+
+    /// The status of each RFC-002/RFC-003 error code, by its kind.
+    static func status(of code: RegistryErrorCode) -> HTTPResponse.Status {
+        switch code.category {
+        case .malformed: .badRequest
+        case .unauthenticated: .unauthorized
+        case .refused: .forbidden
+        case .notFound: .notFound
+        case .rateLimited: .tooManyRequests
+        case .upstream: .badGateway
+        case .unavailable: .serviceUnavailable
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
-import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
+import Synchronization
 
 /// `GET /health`: `{"status":"ok","version":…}` while the store answers; `degraded` with 503
 /// when it does not, so a load balancer takes the node out instead of sending it traffic it
@@ -30,13 +30,13 @@ struct HealthController {
 
 /// The last store probe, reused for one second.
 final class HealthProbe: Sendable {
-    private let last = NIOLockedValueBox<(at: ContinuousClock.Instant, healthy: Bool)?>(nil)
+    private let last = Mutex<(at: ContinuousClock.Instant, healthy: Bool)?>(nil)
 
     func healthy(_ store: any TesseraStore) async -> Bool {
         let now = ContinuousClock.now
-        if let last = last.withLockedValue({ $0 }), now - last.at < .seconds(1) { return last.healthy }
+        if let last = last.withLock({ $0 }), now - last.at < .seconds(1) { return last.healthy }
         let healthy = (try? await store.ping()) != nil
-        last.withLockedValue { $0 = (now, healthy) }
+        last.withLock { $0 = (now, healthy) }
         return healthy
     }
 }
@@ -59,7 +59,7 @@ struct JWKSController {
     func register(on routes: SecuredRouter) throws {
         try routes.on("/.well-known/jwks.json", method: .get, access: .anonymous) { _, _ in
             // Short enough that a rotation reaches verifiers quickly.
-            JSONResponse(await keys.jwks(), headers: [.cacheControl: "public, max-age=60"])
+            JSONResponse(keys.jwks(), headers: [.cacheControl: "public, max-age=60"])
         }
     }
 }

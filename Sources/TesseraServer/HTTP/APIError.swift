@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TesseraCore
 
 /// An error answered to a client. Every failure on the wire goes through this type so bodies are
 /// uniform: the IAM/gateway shape `{"error":{"type","message"}}`, or the governance shape
@@ -52,17 +53,16 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let body: [String: Any]
+        if shape == .flat, status == .unauthorized { headers[.wwwAuthenticate] = "Bearer error=\"\(message)\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: CanonicalJSON.serialize(body))))
+    }
+
+    /// The body in this error's shape (members sorted, as every Tessera error body is).
+    public var body: JSONValue {
         switch shape {
-        case .typed:
-            body = ["error": ["type": type, "message": message]]
-        case .flat:
-            body = ["error": message]
-            if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer error=\"\(message)\"" }
-        case .coded:
-            body = ["error": type, "message": message]
+        case .typed: .object(["error": .object(["type": .string(type), "message": .string(message)])])
+        case .flat: .object(["error": .string(message)])
+        case .coded: .object(["error": .string(type), "message": .string(message)])
         }
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

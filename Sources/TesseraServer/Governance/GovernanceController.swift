@@ -64,24 +64,9 @@ struct GovernanceController {
 
         try routes.on("/evaluate", method: .post, access: .anonymous) { request, context in
             let body = try await Self.object(request, context)
-            let sessionID = try Self.string(body, "session_id")
-            let tool = try Self.string(body, "tool_name")
-            var arguments: [String: JSONValue] = [:]
-            if let value = body["arguments"], value != .null {
-                guard case .object(let object) = value else {
-                    throw GovernanceError.invalid("arguments must be a JSON object")
-                }
-                arguments = object
-            }
-            var requestID: String?
-            if let value = body["request_id"], value != .null {
-                guard case .string(let id) = value, (1...256).contains(id.utf8.count) else {
-                    throw GovernanceError.invalid("request_id must be a string of 1-256 bytes")
-                }
-                requestID = id
-            }
-            let proof = try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)
-            return JSONResponse(try await governance.evaluate(sessionID: sessionID, tool: tool, arguments: arguments, requestID: requestID, proof: proof))
+            let call = try Self.read { () throws(WireFieldError) in try GovernanceWire.EvaluateRequest(strict: body) }
+            return JSONResponse(try await governance.evaluate(
+                sessionID: call.session_id, tool: call.tool_name, arguments: call.arguments, requestID: call.request_id, proof: call.pop))
         }
 
         try routes.on("/delegate", method: .post, access: .anonymous) { request, context in
@@ -249,19 +234,21 @@ struct GovernanceController {
         return AATStartResponse(session: session, startedAt: WireTime.format(session.startedAt))
     }
 
-    static func optionalString(_ body: [String: JSONValue], _ name: String, maximum: Int) throws -> String? {
-        switch body[name] {
-        case nil, .null?: return nil
-        case .string(let s)? where !s.isEmpty && s.utf8.count <= maximum: return s
-        default: throw GovernanceError.invalid("\(name) must be a compact JWS of at most \(maximum) bytes")
+    /// Runs a read of the wire types' field rules, answering a field error as governance's 400.
+    static func read<T>(_ body: () throws(WireFieldError) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw GovernanceError.invalid(error.message)
         }
     }
 
+    static func optionalString(_ body: [String: JSONValue], _ name: String, maximum: Int) throws -> String? {
+        try read { () throws(WireFieldError) in try WireFields.optionalJWS(body, name, maximum: maximum) }
+    }
+
     static func string(_ body: [String: JSONValue], _ name: String) throws -> String {
-        guard case .string(let value)? = body[name], !value.isEmpty, value.utf8.count <= 16 * 1024 else {
-            throw GovernanceError.invalid("\(name) must be a non-empty string")
-        }
-        return value
+        try read { () throws(WireFieldError) in try WireFields.string(body, name) }
     }
 
     /// A token field: anything that is not a string is a malformed token (401), like the seed.
@@ -271,11 +258,7 @@ struct GovernanceController {
     }
 
     static func integer(_ body: [String: JSONValue], _ name: String, range: ClosedRange<Int>) throws -> Int? {
-        guard let value = body[name], value != .null else { return nil }
-        guard case .number(let n) = value, let integer = n.int, range.contains(integer) else {
-            throw GovernanceError.invalid("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return integer
+        try read { () throws(WireFieldError) in try WireFields.integer(body, name, range: range) }
     }
 }
 

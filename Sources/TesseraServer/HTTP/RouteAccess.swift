@@ -10,12 +10,25 @@ public enum RouteAccess: Sendable, Equatable, CustomStringConvertible {
     case authenticated
     /// An authenticated principal holding this capability (`subsystem:verb`).
     case capability(String)
+    /// A credential the handler itself checks, because its failures must be answered in its
+    /// protocol's own shape (an RFC-003 error, an MCP resource server's 401 with its metadata):
+    /// the named credential, for the route table and the OpenAPI check. The router adds no check.
+    case handler(String)
 
     public var description: String {
         switch self {
         case .anonymous: "anonymous"
         case .authenticated: "authenticated"
         case .capability(let name): "capability \(name)"
+        case .handler(let credential): "checked by the handler: \(credential)"
+        }
+    }
+
+    /// Whether the router itself puts a check in front of the handler.
+    var checkedByRouter: Bool {
+        switch self {
+        case .anonymous, .handler: false
+        case .authenticated, .capability: true
         }
     }
 }
@@ -74,7 +87,7 @@ public final class SecuredRouter: @unchecked Sendable {
             }
         }
         declarations.append(declaration)
-        if access == .anonymous {
+        if !access.checkedByRouter {
             router.on(RouterPath(path), method: method, use: handler)
             return self
         }

@@ -98,7 +98,9 @@ struct BadgeController {
         // Anonymous at the router: IAL-1 is authenticated by its proof, IAL-0 by the credential
         // the handler checks (RFC-003 §5.2.1), so both answer in the RFC's error shape.
         try routes.on("/v1/agents/:id/badge", method: .post, access: .anonymous, use: issueBadge)
-        try routes.on("/v1/agents/:id/badge/challenge", method: .post, access: .anonymous, use: challenge)
+        try routes.on(
+            "/v1/agents/:id/badge/challenge", method: .post, access: .handler("X-Capiscio-Registry-Key, a bearer API key or the agent's badge"),
+            use: challenge)
         try routes.on("/v1/agents/:id/badge/pop", method: .post, access: .anonymous, use: legacyPoP)
         try routes.on("/v1/badges/:jti/revoke", method: .post, access: .capability(Capability.badgesRevoke), use: revoke)
         try routes.on("/v1/badges/:jti/status", method: .get, access: .anonymous, use: badgeStatus)
@@ -201,18 +203,18 @@ struct BadgeController {
         switch mode {
         case "ial1":
             guard let challengeID = body.challenge_id, let proof = body.proof_jws else {
-                throw RegistryError.rfc(400, "invalid_proof", "mode ial1 needs challenge_id and proof_jws")
+                throw RegistryError.rfc(.invalidProof, "mode ial1 needs challenge_id and proof_jws")
             }
             return JSONResponse(IssuedBody(try await badges.issuePoP(reference, challengeID: challengeID, proof: proof, requester: context.remoteAddress)))
         case "ial0":
             guard case .principal(let identity) = try await caller(request, allowBadge: false) else {
-                throw RegistryError.rfc(401, "unauthorized", "IAL-0 issuance needs X-Capiscio-Registry-Key (or a bearer API key)")
+                throw RegistryError.rfc(.unauthorized, "IAL-0 issuance needs X-Capiscio-Registry-Key (or a bearer API key)")
             }
             let issued = try await badges.issueCA(
                 reference, lifetime: body.ttl ?? body.badge_ttl ?? body.exp_s, audience: body.badge_aud ?? body.aud, by: identity)
             return JSONResponse(IssuedBody(issued))
         default:
-            throw RegistryError.rfc(400, "invalid_mode", "mode must be \"ial0\" or \"ial1\"")
+            throw RegistryError.rfc(.invalidMode, "mode must be \"ial0\" or \"ial1\"")
         }
     }
 
@@ -221,7 +223,7 @@ struct BadgeController {
         let reference = try Self.agentReference(context)
         // RFC-003 §3.3: anonymous challenges are not allowed.
         guard let caller = try await caller(request, allowBadge: true) else {
-            throw RegistryError.rfc(401, "unauthorized", "a challenge needs X-Capiscio-Registry-Key, a bearer API key, or the agent's badge")
+            throw RegistryError.rfc(.unauthorized, "a challenge needs X-Capiscio-Registry-Key, a bearer API key, or the agent's badge")
         }
         let body = try await request.decodeJSON(as: ChallengeBody.self, context: context)
         let (_, challenge) = try await badges.challenge(
@@ -260,7 +262,7 @@ struct BadgeController {
     }
 
     @Sendable func badgeStatus(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<BadgeStatusBody> {
-        guard let jti = context.parameters.get("jti") else { throw RegistryError.rfc(404, "badge_not_found", "badge not found") }
+        guard let jti = context.parameters.get("jti") else { throw RegistryError.rfc(.badgeNotFound, "badge not found") }
         let (badge, did) = try await badges.badgeStatus(jti: jti)
         return JSONResponse(
             BadgeStatusBody(
@@ -309,7 +311,7 @@ struct BadgeController {
     /// `X-Capiscio-Badge` or `Authorization: Bearer`. A credential that is present but invalid is
     /// a 401, never silently ignored.
     func caller(_ request: Request, allowBadge: Bool) async throws -> RegistryCaller? {
-        let unauthorized = RegistryError.rfc(401, "unauthorized", "missing or invalid authorization")
+        let unauthorized = RegistryError.rfc(.unauthorized, "missing or invalid authorization")
         if let key = request.headers[Authenticator.registryKeyHeader] {
             guard let identity = await authenticator.authenticate(bearer: key) else { throw unauthorized }
             return .principal(identity)
@@ -332,12 +334,12 @@ struct BadgeController {
     /// The `:id` route parameter: an agent id or a DID (percent-decoded; `did%3Akey%3A…`).
     static func agentReference(_ context: TesseraRequestContext) throws -> String {
         guard var id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 1024 else {
-            throw RegistryError.rfc(400, "invalid_did", "missing agent id or DID")
+            throw RegistryError.rfc(.invalidDID, "missing agent id or DID")
         }
         // Encoded (`did%3Aweb%3A…`, RFC-002 §6.3) is decoded once; a DID sent with its colons as
         // they are is taken as it is (a did:web's own `%3A` port separator must survive).
         if id.contains("%"), !id.hasPrefix("did:") {
-            guard let decoded = id.removingPercentEncoding else { throw RegistryError.rfc(400, "invalid_did", "DID is not valid percent-encoding") }
+            guard let decoded = id.removingPercentEncoding else { throw RegistryError.rfc(.invalidDID, "DID is not valid percent-encoding") }
             id = decoded
         }
         return id

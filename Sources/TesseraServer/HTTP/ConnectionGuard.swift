@@ -3,7 +3,6 @@ import Hummingbird
 import HummingbirdWebSocket
 import HummingbirdCore
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 
 /// Time limits for every connection, applied at the very front of the pipeline (before the HTTP
@@ -138,8 +137,9 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
             let status = requestLineEnded && !requestLineTooLong ? "431 Request Header Fields Too Large" : "414 URI Too Long"
             let answer = "HTTP/1.1 \(status)\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
             phase = .request
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))).whenComplete { _ in
-                context.close(promise: nil)
+                bound.value.close(promise: nil)
             }
             return
         }

@@ -174,7 +174,6 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
@@ -183,7 +182,6 @@ let package = Package(
             name: "TesseraEndToEndTests",
             dependencies: [
                 "TesseraCore", "TesseraClient", "TesseraFileSystem", "TesseraTestSupport",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

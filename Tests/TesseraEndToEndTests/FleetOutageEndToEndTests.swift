@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import Testing
 import TesseraClient
 import TesseraCore
@@ -26,11 +25,11 @@ struct FleetOutageEndToEndTests {
     }
 
     final class Storm: Sendable {
-        let phase = NIOLockedValueBox(Phase.before)
-        let calls = NIOLockedValueBox<[Call]>([])
-        let stopped = NIOLockedValueBox(false)
+        let phase = SharedMutex(Phase.before)
+        let calls = SharedMutex<[Call]>([])
+        let stopped = SharedMutex(false)
 
-        func count(_ predicate: (Call) -> Bool) -> Int { calls.withLockedValue { $0.filter(predicate).count } }
+        func count(_ predicate: (Call) -> Bool) -> Int { calls.withLock { $0.filter(predicate).count } }
     }
 
     func string(_ value: JSONValue?) -> String? {
@@ -73,10 +72,10 @@ struct FleetOutageEndToEndTests {
                 for worker in 0..<8 {
                     group.addTask {
                         var i = worker
-                        while !storm.stopped.withLockedValue({ $0 }) {
+                        while !storm.stopped.withLock({ $0 }) {
                             let node = i % 2
                             i += 1
-                            let start = storm.phase.withLockedValue { $0 }
+                            let start = storm.phase.withLock { $0 }
                             var call = Call(node: node, started: start, ended: start)
                             if let (status, bytes) = try? await clients[node].raw(.POST, "/evaluate", body: ["session_id": session, "tool_name": "read"]) {
                                 let body = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))) ?? [:]
@@ -84,8 +83,8 @@ struct FleetOutageEndToEndTests {
                                 call.decision = string(body["decision"])
                                 call.receiptID = string(body["receipt_id"])
                             }
-                            call.ended = storm.phase.withLockedValue { $0 }
-                            storm.calls.withLockedValue { $0.append(call) }
+                            call.ended = storm.phase.withLock { $0 }
+                            storm.calls.withLock { $0.append(call) }
                         }
                     }
                 }
@@ -93,9 +92,9 @@ struct FleetOutageEndToEndTests {
         }
 
         try await eventually(within: .seconds(30)) { storm.count { $0.decision == "PERMIT" } >= 40 }
-        storm.phase.withLockedValue { $0 = .stopping }
+        storm.phase.withLock { $0 = .stopping }
         try database.pause()
-        storm.phase.withLockedValue { $0 = .down }
+        storm.phase.withLock { $0 = .down }
         // Both nodes say so, and calls made while it is down are refused.
         var degraded: [Int?] = [nil, nil]
         try await eventually(within: .seconds(15), every: .milliseconds(100)) {
@@ -104,16 +103,16 @@ struct FleetOutageEndToEndTests {
         }
         try await eventually(within: .seconds(15)) { storm.count { $0.started == .down && $0.ended == .down } >= 50 }
 
-        storm.phase.withLockedValue { $0 = .resuming }
+        storm.phase.withLock { $0 = .resuming }
         try database.resume()
-        storm.phase.withLockedValue { $0 = .after }
+        storm.phase.withLock { $0 = .after }
         // Recovery without a restart: each node permits again.
         try await eventually(within: .seconds(30)) {
             (0..<2).allSatisfy { node in storm.count { $0.node == node && $0.started == .after && $0.decision == "PERMIT" } >= 5 }
         }
-        storm.stopped.withLockedValue { $0 = true }
+        storm.stopped.withLock { $0 = true }
         await workers.value
-        let calls = storm.calls.withLockedValue { $0 }
+        let calls = storm.calls.withLock { $0 }
 
         #expect(degraded == [503, 503])
         // /health caches its probe for a second, so it may lag the first PERMITs a little.

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import Testing
 import TesseraClient
 import TesseraCore
@@ -54,13 +53,13 @@ struct GovernanceEndToEndTests {
 
     /// Runs `count` jobs on at most `workers` concurrent tasks.
     func pool<T: Sendable>(_ count: Int, workers: Int, _ job: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
-        let next = NIOLockedValueBox(0)
+        let next = SharedMutex(0)
         return try await withThrowingTaskGroup(of: [(Int, T)].self) { group in
             for _ in 0..<workers {
                 group.addTask {
                     var done: [(Int, T)] = []
                     while true {
-                        let index = next.withLockedValue { value -> Int in defer { value += 1 }; return value }
+                        let index = next.withLock { value -> Int in defer { value += 1 }; return value }
                         guard index < count else { return done }
                         done.append((index, try await job(index)))
                     }
@@ -163,28 +162,28 @@ struct GovernanceEndToEndTests {
         let session = try await startSession(cluster, token)
         // A short deadline: calls in flight at the kill fail fast.
         let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(2))
-        let answered = NIOLockedValueBox<[String]>([])
-        let killed = NIOLockedValueBox(false)
+        let answered = SharedMutex<[String]>([])
+        let killed = SharedMutex(false)
         let victim = cluster.servers[0]
         let storm = Task {
             try await pool(2000, workers: 16) { i -> Void in
                 // Once the server is dead, stop: the HTTP client would wait out its deadline per call.
-                guard !killed.withLockedValue({ $0 }) else { return }
+                guard !killed.withLock({ $0 }) else { return }
                 guard let (status, body) = try? await post(client, "/evaluate", [
                     "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
                 ]) else { return }
                 if status == 200, body["decision"] == .string("PERMIT"), case .string(let id)? = body["receipt_id"] {
-                    answered.withLockedValue { $0.append(id) }
+                    answered.withLock { $0.append(id) }
                 }
             }
         }
         // Let some evaluations land, then kill without warning.
         let deadline = ContinuousClock.now + .seconds(20)
-        while answered.withLockedValue({ $0.count }) < 100, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        while answered.withLock({ $0.count }) < 100, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         kill(victim.process.processIdentifier, SIGKILL)
-        killed.withLockedValue { $0 = true }
+        killed.withLock { $0 = true }
         _ = try? await storm.value
-        let permitsAnswered = answered.withLockedValue { $0 }
+        let permitsAnswered = answered.withLock { $0 }
         #expect(permitsAnswered.count >= 100)
 
         let restarted = try ServerProcess(stateDirectory: state)
@@ -234,33 +233,33 @@ struct GovernanceEndToEndTests {
             sessions.append(try await startSession(cluster, token))
         }
         let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(2))
-        let answered = NIOLockedValueBox<[String: [String]]>([:])
-        let killed = NIOLockedValueBox(false)
+        let answered = SharedMutex<[String: [String]]>([:])
+        let killed = SharedMutex(false)
         let victim = cluster.servers[0]
         let allSessions = sessions
         let storm = Task {
             try await pool(6000, workers: 24) { i -> Void in
-                guard !killed.withLockedValue({ $0 }) else { return }
+                guard !killed.withLock({ $0 }) else { return }
                 let session = allSessions[i % allSessions.count]
                 guard let (status, body) = try? await post(client, "/evaluate", [
                     "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
                 ]) else { return }
                 if status == 200, case .string(let id)? = body["receipt_id"] {
-                    answered.withLockedValue { $0[session, default: []].append(id) }
+                    answered.withLock { $0[session, default: []].append(id) }
                 }
             }
         }
         let deadline = ContinuousClock.now + .seconds(20)
-        while answered.withLockedValue({ $0.values.map(\.count).reduce(0, +) }) < 600, ContinuousClock.now < deadline {
+        while answered.withLock({ $0.values.map(\.count).reduce(0, +) }) < 600, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
         // Batching is what this test is about: more decisions than commits, or it tested nothing.
         let (batches, decisions) = try await commitBatches(cluster)
         #expect(batches > 0 && decisions > batches, "batches \(batches), decisions \(decisions)")
         kill(victim.process.processIdentifier, SIGKILL)
-        killed.withLockedValue { $0 = true }
+        killed.withLock { $0 = true }
         _ = try? await storm.value
-        let answeredBySession = answered.withLockedValue { $0 }
+        let answeredBySession = answered.withLock { $0 }
         #expect(answeredBySession.values.map(\.count).reduce(0, +) >= 600)
 
         let restarted = try ServerProcess(stateDirectory: state)

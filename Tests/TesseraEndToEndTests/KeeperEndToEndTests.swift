@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import Testing
 import TesseraClient
 import TesseraCore
@@ -84,15 +83,15 @@ struct KeeperEndToEndTests {
             "--renew-before", "3s", "--check-interval", "1s",
         ], environment: ["TESSERA_API_KEY": s.admin])
         // A reader polls the file throughout: every read must be a complete, parseable badge.
-        let torn = NIOLockedValueBox(0)
-        let reads = NIOLockedValueBox(0)
+        let torn = SharedMutex(0)
+        let reads = SharedMutex(0)
         let reader = Task {
             while !Task.isCancelled {
                 if let data = FileManager.default.contents(atPath: out) {
                     let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    reads.withLockedValue { $0 += 1 }
+                    reads.withLock { $0 += 1 }
                     if CompactJWS.unverifiedPayload(text, as: BadgeClaims.self) == nil || text.split(separator: ".").count != 3 {
-                        torn.withLockedValue { $0 += 1 }
+                        torn.withLock { $0 += 1 }
                     }
                 }
                 try? await Task.sleep(for: .milliseconds(2))
@@ -100,9 +99,9 @@ struct KeeperEndToEndTests {
         }
         #expect(try await keeper.waitFor({ keeper.renewals >= 3 }, timeout: .seconds(20)), "\(keeper.stderr.text)")
         reader.cancel()
-        #expect(torn.withLockedValue { $0 } == 0)
+        #expect(torn.withLock { $0 } == 0)
         // The reader really watched the renewals (how often depends on the machine, not on us).
-        #expect(reads.withLockedValue { $0 } > 0)
+        #expect(reads.withLock { $0 } > 0)
         #expect(fileMode(out) == 0o600)
         #expect(claims(out)?.ial == "1")
         kill(keeper.process.processIdentifier, SIGTERM)

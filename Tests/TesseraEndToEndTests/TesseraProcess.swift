@@ -1,5 +1,5 @@
 import Foundation
-import NIOConcurrencyHelpers
+import TesseraCore
 import TesseraFileSystem
 import Testing
 import TesseraTestSupport
@@ -10,11 +10,10 @@ struct ProcessFailure: Error, CustomStringConvertible {
 }
 
 /// Collected output of a process, readable while it runs.
-final class OutputBuffer: @unchecked Sendable {
-    private let lock = NIOLock()
-    private var data = Data()
-    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+final class OutputBuffer: Sendable {
+    private let data = SharedMutex(Data())
+    func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
 /// Runs `tessera ARGS` to completion.

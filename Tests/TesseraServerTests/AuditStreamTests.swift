@@ -3,7 +3,6 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import HTTPTypes
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -250,11 +249,11 @@ struct AuditStreamTests {
 
     /// A loopback HTTP receiver: answers `status` and keeps every body.
     final class Receiver: @unchecked Sendable {
-        let bodies = NIOLockedValueBox<[String]>([])
-        let status = NIOLockedValueBox<HTTPResponse.Status>(.ok)
+        let bodies = SharedMutex<[String]>([])
+        let status = SharedMutex<HTTPResponse.Status>(.ok)
 
         func events() -> [[String: Any]] {
-            bodies.withLockedValue { $0 }.flatMap { body -> [[String: Any]] in
+            bodies.withLock { $0 }.flatMap { body -> [[String: Any]] in
                 let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
                 return object?["events"] as? [[String: Any]] ?? []
             }
@@ -265,12 +264,12 @@ struct AuditStreamTests {
     func webhookSpool() async throws {
         let directory = makeTemporaryDirectory()
         let receiver = Receiver()
-        receiver.status.withLockedValue { $0 = .serviceUnavailable }
+        receiver.status.withLock { $0 = .serviceUnavailable }
         let router = Router()
         router.post("/in") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
-            receiver.bodies.withLockedValue { $0.append(String(buffer: body)) }
-            return Response(status: receiver.status.withLockedValue { $0 })
+            receiver.bodies.withLock { $0.append(String(buffer: body)) }
+            return Response(status: receiver.status.withLock { $0 })
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
@@ -280,7 +279,7 @@ struct AuditStreamTests {
                 for index in 0..<7 {
                     first.record(.passportIssued, outcome: "success", actor: .system, target: .init(type: "passport", id: "p\(index)"))
                 }
-                let attempted = await Self.eventually { !receiver.bodies.withLockedValue { $0 }.isEmpty }
+                let attempted = await Self.eventually { !receiver.bodies.withLock { $0 }.isEmpty }
                 #expect(attempted, "the receiver was tried")
                 #expect(first.permitsAllowed, "a sink that drops never stops permits")
             }
@@ -290,8 +289,8 @@ struct AuditStreamTests {
             #expect(spooled.count == 7)
             #expect(fileMode(directory + "/audit/" + (spool ?? "") + "/spool.ndjson") == 0o600)
 
-            receiver.status.withLockedValue { $0 = .ok }
-            receiver.bodies.withLockedValue { $0 = [] }
+            receiver.status.withLock { $0 = .ok }
+            receiver.bodies.withLock { $0 = [] }
             let second = try AuditLog.make([try AuditSinkSpec.parse(url, setting: "t")], stateDirectory: directory, clock: SystemClock(), logger: Logger(label: "t"))
             try await Self.running(second) {
                 let delivered = await Self.eventually { receiver.events().count >= 7 }
@@ -299,7 +298,7 @@ struct AuditStreamTests {
             }
             let ids = receiver.events().compactMap { ($0["target"] as? [String: Any])?["id"] as? String }
             #expect(ids == (0..<7).map { "p\($0)" })
-            #expect(receiver.bodies.withLockedValue { $0 }.allSatisfy { body in
+            #expect(receiver.bodies.withLock { $0 }.allSatisfy { body in
                 ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["events"].flatMap { $0 as? [Any] }.map { $0.count <= 3 } ?? false
             }, "batches of at most batch=3")
             #expect(Self.lines(directory + "/audit/" + (spool ?? "") + "/spool.ndjson").isEmpty, "the spool is emptied once delivered")
@@ -309,13 +308,13 @@ struct AuditStreamTests {
     @Test("webhook: an event the receiver refuses (422) is skipped after a one-by-one retry; the others arrive in order")
     func webhookSkipsRefusedEvent() async throws {
         let directory = makeTemporaryDirectory()
-        let accepted = NIOLockedValueBox<[String]>([])
+        let accepted = SharedMutex<[String]>([])
         let router = Router()
         router.post("/in") { request, _ -> Response in
             let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
             if body.contains("poison") { return Response(status: .unprocessableContent) }
             let events = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["events"] as? [[String: Any]] ?? []
-            accepted.withLockedValue { $0 += events.compactMap { ($0["target"] as? [String: Any])?["id"] as? String } }
+            accepted.withLock { $0 += events.compactMap { ($0["target"] as? [String: Any])?["id"] as? String } }
             return Response(status: .ok)
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -327,10 +326,10 @@ struct AuditStreamTests {
                 for id in ["a", "b", "poison", "c", "d"] {
                     log.record(.passportIssued, outcome: "success", actor: .system, target: .init(type: "passport", id: id))
                 }
-                let done = await Self.eventually { accepted.withLockedValue { $0 }.count >= 4 }
+                let done = await Self.eventually { accepted.withLock { $0 }.count >= 4 }
                 #expect(done)
             }
-            #expect(accepted.withLockedValue { $0 } == ["a", "b", "c", "d"])
+            #expect(accepted.withLock { $0 } == ["a", "b", "c", "d"])
         }
     }
 

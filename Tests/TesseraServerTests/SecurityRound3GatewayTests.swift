@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import NIOConcurrencyHelpers
 import Testing
 import TesseraCore
 
@@ -194,7 +193,7 @@ struct SecurityRound3GatewayTests {
 }
 
 final class SeenBodies: Sendable {
-    private let bodies = NIOLockedValueBox<[String]>([])
-    func append(_ body: String) { bodies.withLockedValue { $0.append(body) } }
-    var all: [String] { bodies.withLockedValue { $0 } }
+    private let bodies = SharedMutex<[String]>([])
+    func append(_ body: String) { bodies.withLock { $0.append(body) } }
+    var all: [String] { bodies.withLock { $0 } }
 }

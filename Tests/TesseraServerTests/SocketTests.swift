@@ -10,7 +10,7 @@ import TesseraCore
 struct SocketTests {
     /// Sends each frame in order over one socket and returns every reply, parsed.
     func converse(port: Int, _ steps: [String]) async throws -> [[String: Any]] {
-        let replies = NIOLockedBox()
+        let replies = Replies()
         try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/api/v1/socket", logger: Logger(label: "ws")) { inbound, outbound, _ in
             var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             for step in steps {
@@ -100,9 +100,8 @@ struct SocketTests {
 }
 
 /// Replies collected from a socket handler.
-final class NIOLockedBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [String] = []
-    func append(_ item: String) { lock.lock(); items.append(item); lock.unlock() }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
+final class Replies: Sendable {
+    private let items = SharedMutex<[String]>([])
+    func append(_ item: String) { items.withLock { $0.append(item) } }
+    var all: [String] { items.withLock { $0 } }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import TesseraCore
 import TesseraStore
 import TesseraTestSupport
@@ -8,15 +7,14 @@ import TesseraTestSupport
 @testable import TesseraServer
 
 /// A clock the test moves by hand, to cross grace-period and expiry boundaries without sleeping.
-final class ManualClock: TesseraClock, @unchecked Sendable {
-    private let lock = NIOLock()
-    private var instant: Date
+final class ManualClock: TesseraClock, Sendable {
+    private let instant: SharedMutex<Date>
 
-    init(_ instant: Date = Date()) { self.instant = instant }
+    init(_ instant: Date = Date()) { self.instant = SharedMutex(instant) }
 
-    func now() -> Date { lock.withLock { instant } }
+    func now() -> Date { instant.withLock { $0 } }
 
-    func advance(by seconds: TimeInterval) { lock.withLock { instant = instant.addingTimeInterval(seconds) } }
+    func advance(by seconds: TimeInterval) { instant.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
 /// A server environment on a real SQLite file in a fresh state directory.

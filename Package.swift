@@ -41,6 +41,8 @@ let package = Package(
     targets: [
         // zlib, for the IETF Token Status List (DEFLATE in the ZLIB format).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Files served as they are (the OpenAPI document), compiled in with C23 #embed.
+        .target(name: "TesseraResources", exclude: ["openapi.json"]),
         // Pure security logic: keys, JWK, thumbprints, DIDs, JWS rules, clock, errors. No I/O.
         .target(
             name: "TesseraCore",
@@ -74,6 +76,7 @@ let package = Package(
                 "TesseraCore",
                 "TesseraStore",
                 "TesseraFileSystem",
+                "TesseraResources",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -187,5 +190,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-    ]
+    ],
+    // C23, for #embed in TesseraResources (the package's only C source).
+    cLanguageStandard: .c2x
 )

@@ -62,7 +62,7 @@ struct OpenAPITests {
         #expect(document["openapi"] as? String == "3.1.0")
         #expect((document["info"] as? [String: Any])?["version"] as? String == TesseraVersion.current)
         let copy = try String(contentsOf: Self.repositoryCopy, encoding: .utf8)
-        #expect(copy == OpenAPIDocument.json + "\n", "docs/openapi.json is stale: run python3 scripts/openapi/generate.py")
+        #expect(copy == OpenAPIDocument.json, "docs/openapi.json differs from the served document: run python3 scripts/openapi/generate.py")
         let app = try buildApplication(try await makeEnvironment())
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { response in

@@ -107,48 +107,6 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             throw .invalid("\(path) must be an object with exactly one constraint kind")
         }
         let at = "\(path).\(kind)"
-        func values(_ body: JSONValue) throws(MissionError) -> Set<String> {
-            guard case .array(let items) = body, !items.isEmpty else { throw .invalid("\(at) must be a non-empty array") }
-            guard items.count <= maximumValues else { throw .invalid("\(at) has \(items.count) values; at most \(maximumValues)") }
-            var out = Set<String>()
-            for (i, item) in items.enumerated() {
-                if let n = inexactNumber(in: item) {
-                    throw .invalid("\(at)[\(i)] has the number \(n.canonical), with more than \(maximumSignificantDigits) significant digits: it cannot be compared exactly")
-                }
-                let canonical = CanonicalJSON.serialize(item)
-                guard canonical.utf8.count <= maximumStringBytes else { throw .invalid("\(at)[\(i)] is longer than \(maximumStringBytes) bytes") }
-                out.insert(canonical)
-            }
-            return out
-        }
-        func string(_ body: JSONValue, _ where_: String) throws(MissionError) -> String {
-            guard case .string(let s) = body, !s.isEmpty, s.utf8.count <= maximumStringBytes else {
-                throw .invalid("\(where_) must be a non-empty string of at most \(maximumStringBytes) bytes")
-            }
-            return s
-        }
-        func strings(_ body: JSONValue?, _ where_: String) throws(MissionError) -> [String]? {
-            guard let body else { return nil }
-            guard case .array(let items) = body, !items.isEmpty, items.count <= maximumValues else {
-                throw .invalid("\(where_) must be a non-empty array of at most \(maximumValues) strings")
-            }
-            var out: [String] = []
-            for (i, item) in items.enumerated() { out.append(try string(item, "\(where_)[\(i)]")) }
-            return out
-        }
-        func members(_ body: JSONValue) throws(MissionError) -> [ArgumentConstraint] {
-            guard case .array(let items) = body, !items.isEmpty, items.count <= maximumMembers else {
-                throw .invalid("\(at) must be a non-empty array of at most \(maximumMembers) constraints")
-            }
-            var out: [ArgumentConstraint] = []
-            for (i, item) in items.enumerated() { out.append(try parse(item, path: "\(at)[\(i)]", depth: depth + 1)) }
-            return out
-        }
-        func fields(_ body: JSONValue, allowed: Set<String>) throws(MissionError) -> [String: JSONValue] {
-            guard case .object(let o) = body else { throw .invalid("\(at) must be an object") }
-            if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw .invalid("\(at).\(unknown) is not a member of \(kind)") }
-            return o
-        }
         switch kind {
         case "exact":
             guard CanonicalJSON.serialize(body).utf8.count <= maximumStringBytes * 4 else { throw .invalid("\(at) is too large") }
@@ -156,111 +114,180 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
                 throw .invalid("\(at) has the number \(n.canonical), with more than \(maximumSignificantDigits) significant digits: it cannot be compared exactly")
             }
             return .exact(body)
-        case "one_of": return .oneOf(try values(body))
-        case "not_one_of": return .notOneOf(try values(body))
-        case "contains": return .contains(try values(body))
-        case "subset": return .subset(try values(body))
-        case "range":
-            let o = try fields(body, allowed: ["min", "max", "exclusive_min", "exclusive_max"])
-            func bound(_ name: String) throws(MissionError) -> JSONNumber? {
-                guard let v = o[name], v != .null else { return nil }
-                guard case .number(let n) = v, n.significantDigits <= maximumSignificantDigits, n.survivesDecimal else {
-                    throw .invalid("\(at).\(name) must be a number of at most \(maximumSignificantDigits) significant digits")
-                }
-                return n
-            }
-            func flag(_ name: String) throws(MissionError) -> Bool {
-                guard let v = o[name] else { return false }
-                guard case .bool(let b) = v else { throw .invalid("\(at).\(name) must be a boolean") }
-                return b
-            }
-            let range = NumberRange(min: try bound("min"), max: try bound("max"), exclusiveMin: try flag("exclusive_min"), exclusiveMax: try flag("exclusive_max"))
-            guard range.min != nil || range.max != nil else { throw .invalid("\(at) needs min or max") }
-            if let lo = range.min, let hi = range.max, lo > hi { throw .invalid("\(at).min is greater than max") }
-            return .range(range)
+        case "one_of": return .oneOf(try parseValues(body, at: at))
+        case "not_one_of": return .notOneOf(try parseValues(body, at: at))
+        case "contains": return .contains(try parseValues(body, at: at))
+        case "subset": return .subset(try parseValues(body, at: at))
+        case "range": return .range(try parseRange(body, at: at, kind: kind))
         case "pattern":
-            let pattern = try string(body, at)
+            let pattern = try parseString(body, at: at)
             if let problem = Glob.problem(with: pattern) { throw .invalid("\(at) \(problem)") }
             return .pattern(Glob(pattern))
         case "regex":
-            let source = try string(body, at)
+            let source = try parseString(body, at: at)
             do {
                 return .regex(try LinearRegex(source))
             } catch {
                 throw .invalid("\(at) is not an accepted linear-time regex: \(error)")
             }
         case "subpath":
-            let root = try string(body, at)
+            let root = try parseString(body, at: at)
             guard root.hasPrefix("/"), let normalized = ResourcePath.normalize(root), normalized == root || normalized + "/" == root else {
                 throw .invalid("\(at) must be a normalised absolute path (no . or .. segments, no encoding)")
             }
             return .subpath(normalized)
-        case "url":
-            let o = try fields(body, allowed: ["schemes", "hosts", "ports", "path_prefix"])
-            let schemes = try strings(o["schemes"], "\(at).schemes") ?? ["http", "https"]
-            for (i, s) in schemes.enumerated() where s != s.lowercased() || !s.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) {
-                throw .invalid("\(at).schemes[\(i)] must be a lowercase scheme name")
-            }
-            var hosts: Set<String>?
-            if let list = try strings(o["hosts"], "\(at).hosts") {
-                var out = Set<String>()
-                for (i, entry) in list.enumerated() {
-                    let wildcard = entry.hasPrefix("*.")
-                    let name = wildcard ? String(entry.dropFirst(2)) : entry
-                    let probe = name.hasPrefix("[") ? "https://\(name)/" : "https://\(name)/"
-                    guard let parsed = StrictURL(probe), parsed.host == name.lowercased() || "[" + parsed.host + "]" == name, !name.hasSuffix(".") else {
-                        throw .invalid("\(at).hosts[\(i)] must be a lowercase host name, IP literal, or *.domain: \(entry)")
-                    }
-                    guard !wildcard || name.contains(".") else { throw .invalid("\(at).hosts[\(i)] wildcard must cover a domain with a dot: \(entry)") }
-                    out.insert(wildcard ? "." + parsed.host : parsed.host)
-                }
-                hosts = out
-            }
-            var ports: Set<Int>?
-            if let v = o["ports"] {
-                guard case .array(let items) = v, !items.isEmpty, items.count <= maximumValues else { throw .invalid("\(at).ports must be a non-empty array of port numbers") }
-                var out = Set<Int>()
-                for (i, item) in items.enumerated() {
-                    guard case .number(let n) = item, let port = n.int, (1...65535).contains(port) else { throw .invalid("\(at).ports[\(i)] must be 1-65535") }
-                    out.insert(port)
-                }
-                ports = out
-            }
-            var prefix: String?
-            if let v = o["path_prefix"] {
-                let p = try string(v, "\(at).path_prefix")
-                guard p.hasPrefix("/"), let normalized = ResourcePath.normalize(p), normalized == p || normalized + "/" == p else {
-                    throw .invalid("\(at).path_prefix must be a normalised absolute path")
-                }
-                prefix = normalized
-            }
-            return .url(URLRule(schemes: Set(schemes), schemesGiven: o["schemes"] != nil, hosts: hosts, ports: ports, pathPrefix: prefix))
-        case "cidr":
-            guard let list = try strings(body, at) else { throw .invalid("\(at) must be an array of networks") }
-            var networks: [IPNetwork] = []
-            for (i, entry) in list.enumerated() {
-                guard let network = IPNetwork(entry) else {
-                    throw .invalid("\(at)[\(i)] must be an IPv4 or IPv6 network with its host bits zero: \(entry)")
-                }
-                networks.append(network)
-            }
-            return .cidr(networks)
-        case "shell":
-            let o = try fields(body, allowed: ["programs", "allow_args"])
-            guard let programs = try strings(o["programs"], "\(at).programs") else { throw .invalid("\(at).programs is required") }
-            for (i, p) in programs.enumerated() where (try? ShellWords.split(p)) != [p] {
-                throw .invalid("\(at).programs[\(i)] must be one plain word")
-            }
-            return .shell(ShellRule(programs: Set(programs), allowArgs: try strings(o["allow_args"], "\(at).allow_args")))
+        case "url": return .url(try parseURLRule(body, at: at, kind: kind))
+        case "cidr": return .cidr(try parseNetworks(body, at: at))
+        case "shell": return .shell(try parseShellRule(body, at: at, kind: kind))
         case "wildcard":
             guard case .object(let o) = body, o.isEmpty else { throw .invalid("\(at) must be an empty object") }
             return .wildcard
-        case "all": return .all(try members(body))
-        case "any": return .any(try members(body))
+        case "all": return .all(try parseMembers(body, at: at, depth: depth))
+        case "any": return .any(try parseMembers(body, at: at, depth: depth))
         case "not": return .not(try parse(body, path: at, depth: depth + 1))
         default:
             throw .invalid("\(path) has an unknown constraint kind \(kind)")
         }
+    }
+
+    /// The canonical forms of a value list (`one_of`, `not_one_of`, `contains`, `subset`) at `at`.
+    private static func parseValues(_ body: JSONValue, at: String) throws(MissionError) -> Set<String> {
+        guard case .array(let items) = body, !items.isEmpty else { throw .invalid("\(at) must be a non-empty array") }
+        guard items.count <= maximumValues else { throw .invalid("\(at) has \(items.count) values; at most \(maximumValues)") }
+        var out = Set<String>()
+        for (i, item) in items.enumerated() {
+            if let n = inexactNumber(in: item) {
+                throw .invalid("\(at)[\(i)] has the number \(n.canonical), with more than \(maximumSignificantDigits) significant digits: it cannot be compared exactly")
+            }
+            let canonical = CanonicalJSON.serialize(item)
+            guard canonical.utf8.count <= maximumStringBytes else { throw .invalid("\(at)[\(i)] is longer than \(maximumStringBytes) bytes") }
+            out.insert(canonical)
+        }
+        return out
+    }
+
+    private static func parseString(_ body: JSONValue, at where_: String) throws(MissionError) -> String {
+        guard case .string(let s) = body, !s.isEmpty, s.utf8.count <= maximumStringBytes else {
+            throw .invalid("\(where_) must be a non-empty string of at most \(maximumStringBytes) bytes")
+        }
+        return s
+    }
+
+    /// nil when the member is absent.
+    private static func parseStrings(_ body: JSONValue?, at where_: String) throws(MissionError) -> [String]? {
+        guard let body else { return nil }
+        guard case .array(let items) = body, !items.isEmpty, items.count <= maximumValues else {
+            throw .invalid("\(where_) must be a non-empty array of at most \(maximumValues) strings")
+        }
+        var out: [String] = []
+        for (i, item) in items.enumerated() { out.append(try parseString(item, at: "\(where_)[\(i)]")) }
+        return out
+    }
+
+    /// The members of an `all` or `any` found at `depth`, each parsed one level deeper.
+    private static func parseMembers(_ body: JSONValue, at: String, depth: Int) throws(MissionError) -> [ArgumentConstraint] {
+        guard case .array(let items) = body, !items.isEmpty, items.count <= maximumMembers else {
+            throw .invalid("\(at) must be a non-empty array of at most \(maximumMembers) constraints")
+        }
+        var out: [ArgumentConstraint] = []
+        for (i, item) in items.enumerated() { out.append(try parse(item, path: "\(at)[\(i)]", depth: depth + 1)) }
+        return out
+    }
+
+    /// The members of an object-bodied kind (`range`, `url`, `shell`), refusing any not `allowed`.
+    private static func parseFields(_ body: JSONValue, at: String, kind: String, allowed: Set<String>) throws(MissionError) -> [String: JSONValue] {
+        guard case .object(let o) = body else { throw .invalid("\(at) must be an object") }
+        if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw .invalid("\(at).\(unknown) is not a member of \(kind)") }
+        return o
+    }
+
+    private static func parseRange(_ body: JSONValue, at: String, kind: String) throws(MissionError) -> NumberRange {
+        let o = try parseFields(body, at: at, kind: kind, allowed: ["min", "max", "exclusive_min", "exclusive_max"])
+        func bound(_ name: String) throws(MissionError) -> JSONNumber? {
+            guard let v = o[name], v != .null else { return nil }
+            guard case .number(let n) = v, n.significantDigits <= maximumSignificantDigits, n.survivesDecimal else {
+                throw .invalid("\(at).\(name) must be a number of at most \(maximumSignificantDigits) significant digits")
+            }
+            return n
+        }
+        func flag(_ name: String) throws(MissionError) -> Bool {
+            guard let v = o[name] else { return false }
+            guard case .bool(let b) = v else { throw .invalid("\(at).\(name) must be a boolean") }
+            return b
+        }
+        let range = NumberRange(min: try bound("min"), max: try bound("max"), exclusiveMin: try flag("exclusive_min"), exclusiveMax: try flag("exclusive_max"))
+        guard range.min != nil || range.max != nil else { throw .invalid("\(at) needs min or max") }
+        if let lo = range.min, let hi = range.max, lo > hi { throw .invalid("\(at).min is greater than max") }
+        return range
+    }
+
+    private static func parseURLRule(_ body: JSONValue, at: String, kind: String) throws(MissionError) -> URLRule {
+        let o = try parseFields(body, at: at, kind: kind, allowed: ["schemes", "hosts", "ports", "path_prefix"])
+        let schemes = try parseStrings(o["schemes"], at: "\(at).schemes") ?? ["http", "https"]
+        for (i, s) in schemes.enumerated() where s != s.lowercased() || !s.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) {
+            throw .invalid("\(at).schemes[\(i)] must be a lowercase scheme name")
+        }
+        let hosts = try parseURLHosts(o["hosts"], at: at)
+        let ports = try parseURLPorts(o["ports"], at: at)
+        var prefix: String?
+        if let v = o["path_prefix"] {
+            let p = try parseString(v, at: "\(at).path_prefix")
+            guard p.hasPrefix("/"), let normalized = ResourcePath.normalize(p), normalized == p || normalized + "/" == p else {
+                throw .invalid("\(at).path_prefix must be a normalised absolute path")
+            }
+            prefix = normalized
+        }
+        return URLRule(schemes: Set(schemes), schemesGiven: o["schemes"] != nil, hosts: hosts, ports: ports, pathPrefix: prefix)
+    }
+
+    /// A `url` rule's `hosts` (nil when absent): exact hosts, and `*.suffix` entries as `.suffix`.
+    private static func parseURLHosts(_ value: JSONValue?, at: String) throws(MissionError) -> Set<String>? {
+        guard let list = try parseStrings(value, at: "\(at).hosts") else { return nil }
+        var out = Set<String>()
+        for (i, entry) in list.enumerated() {
+            let wildcard = entry.hasPrefix("*.")
+            let name = wildcard ? String(entry.dropFirst(2)) : entry
+            let probe = name.hasPrefix("[") ? "https://\(name)/" : "https://\(name)/"
+            guard let parsed = StrictURL(probe), parsed.host == name.lowercased() || "[" + parsed.host + "]" == name, !name.hasSuffix(".") else {
+                throw .invalid("\(at).hosts[\(i)] must be a lowercase host name, IP literal, or *.domain: \(entry)")
+            }
+            guard !wildcard || name.contains(".") else { throw .invalid("\(at).hosts[\(i)] wildcard must cover a domain with a dot: \(entry)") }
+            out.insert(wildcard ? "." + parsed.host : parsed.host)
+        }
+        return out
+    }
+
+    /// A `url` rule's `ports` (nil when absent).
+    private static func parseURLPorts(_ value: JSONValue?, at: String) throws(MissionError) -> Set<Int>? {
+        guard let v = value else { return nil }
+        guard case .array(let items) = v, !items.isEmpty, items.count <= maximumValues else { throw .invalid("\(at).ports must be a non-empty array of port numbers") }
+        var out = Set<Int>()
+        for (i, item) in items.enumerated() {
+            guard case .number(let n) = item, let port = n.int, (1...65535).contains(port) else { throw .invalid("\(at).ports[\(i)] must be 1-65535") }
+            out.insert(port)
+        }
+        return out
+    }
+
+    private static func parseNetworks(_ body: JSONValue, at: String) throws(MissionError) -> [IPNetwork] {
+        guard let list = try parseStrings(body, at: at) else { throw .invalid("\(at) must be an array of networks") }
+        var networks: [IPNetwork] = []
+        for (i, entry) in list.enumerated() {
+            guard let network = IPNetwork(entry) else {
+                throw .invalid("\(at)[\(i)] must be an IPv4 or IPv6 network with its host bits zero: \(entry)")
+            }
+            networks.append(network)
+        }
+        return networks
+    }
+
+    private static func parseShellRule(_ body: JSONValue, at: String, kind: String) throws(MissionError) -> ShellRule {
+        let o = try parseFields(body, at: at, kind: kind, allowed: ["programs", "allow_args"])
+        guard let programs = try parseStrings(o["programs"], at: "\(at).programs") else { throw .invalid("\(at).programs is required") }
+        for (i, p) in programs.enumerated() where (try? ShellWords.split(p)) != [p] {
+            throw .invalid("\(at).programs[\(i)] must be one plain word")
+        }
+        return ShellRule(programs: Set(programs), allowArgs: try parseStrings(o["allow_args"], at: "\(at).allow_args"))
     }
 
     // MARK: Checking
@@ -349,66 +376,23 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
         case .notOneOf(let refused):
             return refused.contains(CanonicalJSON.serialize(value)) ? .fail("a refused value") : .pass
         case .range(let r):
-            guard case .number(let n) = value else { return .unknown("not a number") }
-            if let lo = r.min, r.exclusiveMin ? !(lo < n) : n < lo { return .fail("\(n.canonical) is below the minimum \(lo.canonical)") }
-            if let hi = r.max, r.exclusiveMax ? !(n < hi) : hi < n { return .fail("\(n.canonical) is above the maximum \(hi.canonical)") }
-            return .pass
+            return Self.rangeOutcome(r, value)
         case .pattern(let glob):
-            guard case .string(let s) = value else { return .unknown("not a string") }
-            if glob.pattern.hasPrefix("/") {
-                guard let normalized = ResourcePath.normalize(s) else { return .unknown("invalid path") }
-                return glob.matches(normalized) ? .pass : .fail("\(normalized) does not match \(glob.pattern)")
-            }
-            return glob.matches(s) ? .pass : .fail("does not match \(glob.pattern)")
+            return Self.patternOutcome(glob, value)
         case .regex(let regex):
             guard case .string(let s) = value else { return .unknown("not a string") }
             guard s.unicodeScalars.count <= Self.maximumCheckedStringScalars else { return .unknown("string longer than \(Self.maximumCheckedStringScalars) characters") }
             return regex.matches(s) ? .pass : .fail("does not match the regex")
         case .subpath(let root):
-            guard case .string(let s) = value else { return .unknown("not a string") }
-            guard let path = ResourcePath.normalize(s), path.hasPrefix("/") else {
-                return .unknown("not an absolute path, escapes the root, or is badly encoded")
-            }
-            return Self.isUnder(path, root) ? .pass : .fail("\(path) is outside \(root)")
+            return Self.subpathOutcome(root, value)
         case .url(let rule):
-            guard case .string(let s) = value else { return .unknown("not a string") }
-            guard let url = StrictURL(s) else { return .unknown("not a URL that can be read unambiguously") }
-            if !rule.negated || rule.schemesGiven {
-                guard rule.schemes.contains(url.scheme) else { return .fail("scheme \(url.scheme) not allowed") }
-            }
-            if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return .fail("host \(url.host) not allowed") }
-            if let ports = rule.ports {
-                guard ports.contains(url.port) else { return .fail("port \(url.port) not allowed") }
-            } else if !rule.negated, url.port != StrictURL.defaultPorts[url.scheme] {
-                return .fail("port \(url.port) not allowed (only the scheme's default)")
-            }
-            if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return .fail("path \(url.path) is outside \(prefix)") }
-            return .pass
+            return Self.urlOutcome(rule, value)
         case .cidr(let networks):
             guard case .string(let s) = value else { return .unknown("not a string") }
             guard let address = IPAddress(s) else { return .unknown("not a canonical IP address") }
             return networks.contains { $0.contains(address) } ? .pass : .fail("\(address.text) is outside the allowed networks")
         case .shell(let rule):
-            guard case .string(let s) = value else { return .unknown("not a string") }
-            guard s.unicodeScalars.count <= Self.maximumCheckedStringScalars else { return .unknown("command longer than \(Self.maximumCheckedStringScalars) characters") }
-            let words: [String]
-            do {
-                words = try ShellWords.split(s)
-            } catch {
-                return .unknown(error.description)
-            }
-            guard rule.programs.contains(words[0]) else { return .fail("program \(words[0]) not allowed") }
-            if let allowed = rule.allowArgs {
-                // Words are matched joined by single spaces: a word that itself holds a blank
-                // (`git 'log --oneline'`) would read as two words and match a pattern meant for
-                // two. Such a word cannot be judged against `allow_args`.
-                if words.dropFirst().contains(where: { $0.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) }) {
-                    return .unknown("an argument containing a blank cannot be matched against allow_args")
-                }
-                let args = words.dropFirst().joined(separator: " ")
-                guard allowed.contains(where: { Self.wildcard($0, args) }) else { return .fail("arguments \"\(args)\" not allowed") }
-            }
-            return .pass
+            return Self.shellOutcome(rule, value)
         case .contains(let required):
             guard case .array(let items) = value else { return .unknown("not an array") }
             let present = Set(items.map(CanonicalJSON.serialize))
@@ -417,25 +401,9 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             guard case .array(let items) = value else { return .unknown("not an array") }
             return items.allSatisfy({ Self.holds(allowed, CanonicalJSON.serialize($0)) }) ? .pass : .fail("has a value outside the allowed set")
         case .all(let members):
-            var unknown: String?
-            for member in members {
-                switch member.outcome(value) {
-                case .pass: continue
-                case .fail(let why): return .fail(why)
-                case .unknown(let why): if unknown == nil { unknown = why }
-                }
-            }
-            return unknown.map(Outcome.unknown) ?? .pass
+            return Self.allOutcome(members, value)
         case .any(let members):
-            var unknown: String?
-            for member in members {
-                switch member.outcome(value) {
-                case .pass: return .pass
-                case .fail: continue
-                case .unknown(let why): if unknown == nil { unknown = why }
-                }
-            }
-            return unknown.map(Outcome.unknown) ?? .fail("matches none of the alternatives")
+            return Self.anyOutcome(members, value)
         case .not(let inner):
             switch inner.negatable.outcome(value) {
             case .pass: return .fail("matches a refused \(inner.kind) constraint")
@@ -443,6 +411,96 @@ public indirect enum ArgumentConstraint: Sendable, Equatable {
             case .unknown(let why): return .unknown("cannot be judged against a refused \(inner.kind) constraint (\(why))")
             }
         }
+    }
+
+    private static func rangeOutcome(_ r: NumberRange, _ value: JSONValue) -> Outcome {
+        guard case .number(let n) = value else { return .unknown("not a number") }
+        if let lo = r.min, r.exclusiveMin ? !(lo < n) : n < lo { return .fail("\(n.canonical) is below the minimum \(lo.canonical)") }
+        if let hi = r.max, r.exclusiveMax ? !(n < hi) : hi < n { return .fail("\(n.canonical) is above the maximum \(hi.canonical)") }
+        return .pass
+    }
+
+    /// An absolute pattern is matched against the normalised path, any other against the raw string.
+    private static func patternOutcome(_ glob: Glob, _ value: JSONValue) -> Outcome {
+        guard case .string(let s) = value else { return .unknown("not a string") }
+        if glob.pattern.hasPrefix("/") {
+            guard let normalized = ResourcePath.normalize(s) else { return .unknown("invalid path") }
+            return glob.matches(normalized) ? .pass : .fail("\(normalized) does not match \(glob.pattern)")
+        }
+        return glob.matches(s) ? .pass : .fail("does not match \(glob.pattern)")
+    }
+
+    private static func subpathOutcome(_ root: String, _ value: JSONValue) -> Outcome {
+        guard case .string(let s) = value else { return .unknown("not a string") }
+        guard let path = ResourcePath.normalize(s), path.hasPrefix("/") else {
+            return .unknown("not an absolute path, escapes the root, or is badly encoded")
+        }
+        return Self.isUnder(path, root) ? .pass : .fail("\(path) is outside \(root)")
+    }
+
+    private static func urlOutcome(_ rule: URLRule, _ value: JSONValue) -> Outcome {
+        guard case .string(let s) = value else { return .unknown("not a string") }
+        guard let url = StrictURL(s) else { return .unknown("not a URL that can be read unambiguously") }
+        if !rule.negated || rule.schemesGiven {
+            guard rule.schemes.contains(url.scheme) else { return .fail("scheme \(url.scheme) not allowed") }
+        }
+        if let hosts = rule.hosts, !Self.hostAllowed(url.host, hosts) { return .fail("host \(url.host) not allowed") }
+        if let ports = rule.ports {
+            guard ports.contains(url.port) else { return .fail("port \(url.port) not allowed") }
+        } else if !rule.negated, url.port != StrictURL.defaultPorts[url.scheme] {
+            return .fail("port \(url.port) not allowed (only the scheme's default)")
+        }
+        if let prefix = rule.pathPrefix, !Self.isUnder(url.path, prefix) { return .fail("path \(url.path) is outside \(prefix)") }
+        return .pass
+    }
+
+    private static func shellOutcome(_ rule: ShellRule, _ value: JSONValue) -> Outcome {
+        guard case .string(let s) = value else { return .unknown("not a string") }
+        guard s.unicodeScalars.count <= Self.maximumCheckedStringScalars else { return .unknown("command longer than \(Self.maximumCheckedStringScalars) characters") }
+        let words: [String]
+        do {
+            words = try ShellWords.split(s)
+        } catch {
+            return .unknown(error.description)
+        }
+        guard rule.programs.contains(words[0]) else { return .fail("program \(words[0]) not allowed") }
+        if let allowed = rule.allowArgs {
+            // Words are matched joined by single spaces: a word that itself holds a blank
+            // (`git 'log --oneline'`) would read as two words and match a pattern meant for
+            // two. Such a word cannot be judged against `allow_args`.
+            if words.dropFirst().contains(where: { $0.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) }) {
+                return .unknown("an argument containing a blank cannot be matched against allow_args")
+            }
+            let args = words.dropFirst().joined(separator: " ")
+            guard allowed.contains(where: { Self.wildcard($0, args) }) else { return .fail("arguments \"\(args)\" not allowed") }
+        }
+        return .pass
+    }
+
+    /// Kleene conjunction: any failure fails; else the first unknown; else pass.
+    private static func allOutcome(_ members: [ArgumentConstraint], _ value: JSONValue) -> Outcome {
+        var unknown: String?
+        for member in members {
+            switch member.outcome(value) {
+            case .pass: continue
+            case .fail(let why): return .fail(why)
+            case .unknown(let why): if unknown == nil { unknown = why }
+            }
+        }
+        return unknown.map(Outcome.unknown) ?? .pass
+    }
+
+    /// Kleene disjunction: any pass passes; else the first unknown; else fail.
+    private static func anyOutcome(_ members: [ArgumentConstraint], _ value: JSONValue) -> Outcome {
+        var unknown: String?
+        for member in members {
+            switch member.outcome(value) {
+            case .pass: return .pass
+            case .fail: continue
+            case .unknown(let why): if unknown == nil { unknown = why }
+            }
+        }
+        return unknown.map(Outcome.unknown) ?? .fail("matches none of the alternatives")
     }
 
     /// Whether `set` holds `text` byte for byte (not merely a canonically equivalent string).

@@ -14,7 +14,7 @@ import Synchronization
 /// `tessera serve`) a change made by any process drops the affected entries within a fraction of
 /// a second, and the caches are trusted only while that feed is being read.
 public final class Authenticator: Sendable {
-    let store: any TesseraStore
+    let store: any IdentityStore
     let keys: SigningKeyService
     let clock: any TesseraClock
     let issuer: String
@@ -26,7 +26,7 @@ public final class Authenticator: Sendable {
     let pendingUsage = Mutex<[String: Date]>([:])
     let feed = Mutex(FeedConfirmation())
 
-    public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, cacheTTL: TimeInterval, logger: Logger) {
+    public init(store: any IdentityStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, cacheTTL: TimeInterval, logger: Logger) {
         self.store = store
         self.keys = keys
         self.clock = clock

@@ -10,7 +10,7 @@ import TesseraStore
 /// ``Authenticator/cacheUsable()``): every request then goes to the store, and fails closed if
 /// the store is down too.
 struct CredentialChangeFollower: Service {
-    let store: any TesseraStore
+    let store: any IdentityStore
     let authenticator: Authenticator
     /// Cleared whenever the feed shows a passport revocation.
     var revocations: RevocationCache? = nil

@@ -8,7 +8,7 @@ import TesseraStore
 /// `/evaluate` — after the caller's right to ask in the session's workspace is checked.
 public struct AuthZENService: Sendable {
     let governance: GovernanceService
-    let store: any TesseraStore
+    let store: any GovernanceStore
     /// Subject → its session and workspace. Neither ever changes for a session (a passport
     /// starts at most one), so an entry stays right on every node; only found subjects are kept,
     /// and at most 50,000 of them.
@@ -19,7 +19,7 @@ public struct AuthZENService: Sendable {
         var workspace: String
     }
 
-    public init(governance: GovernanceService, store: any TesseraStore) {
+    public init(governance: GovernanceService, store: any GovernanceStore) {
         self.governance = governance
         self.store = store
         self.scopes = TTLCache(ttl: TimeInterval(GovernanceService.maxTTL), capacity: 50_000)

@@ -25,7 +25,7 @@ public final class StatusListService: Sendable {
     public static let entriesPerList: Int64 = 1 << 20
     public static let bits = 2
 
-    let store: any TesseraStore
+    let store: any AgentStore
     let keys: SigningKeyService
     let clock: any TesseraClock
     let origin: RegistryOrigin
@@ -40,7 +40,7 @@ public final class StatusListService: Sendable {
         var generation: UInt64
     }
 
-    public init(store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, origin: RegistryOrigin, ttl: Int) {
+    public init(store: any AgentStore, keys: SigningKeyService, clock: any TesseraClock, origin: RegistryOrigin, ttl: Int) {
         self.store = store
         self.keys = keys
         self.clock = clock

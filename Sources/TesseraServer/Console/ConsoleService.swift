@@ -7,7 +7,7 @@ import TesseraStore
 /// identity's workspace, through the same `Identity.may` test as every other route — the
 /// console holds no privilege of its own.
 struct ConsoleService: Sendable {
-    let store: any TesseraStore
+    let store: any AgentStore & GovernanceStore
     let keys: SigningKeyService
     let badges: BadgeService
     let feed: DecisionFeed

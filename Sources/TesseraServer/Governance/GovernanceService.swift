@@ -8,7 +8,7 @@ import TesseraStore
 /// `mutateSession`, with a pure plan built from the core rules. Failures are
 /// ``GovernanceError``s; their HTTP form is decided in ``ErrorMapping``.
 public struct GovernanceService: Sendable {
-    let store: any TesseraStore
+    let store: any GovernanceStore & AgentStore & ProofReplayStore
     let keys: SigningKeyService
     let clock: any TesseraClock
     let issuer: String
@@ -34,7 +34,7 @@ public struct GovernanceService: Sendable {
     let missions: MissionResolver
 
     public init(
-        store: any TesseraStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger,
+        store: any GovernanceStore & AgentStore & ProofReplayStore, keys: SigningKeyService, clock: any TesseraClock, issuer: String, statusLists: StatusListService, logger: Logger,
         aat: AATPolicy? = nil, statusTTL: Int = 60
     ) {
         let aat = aat ?? AATPolicy(origin: RegistryOrigin(issuer))

@@ -11,7 +11,7 @@ import TesseraStore
 /// The IAM operations, independent of transport: `POST /api/v1/iam` and the WebSocket's
 /// `service: "iam"` frames both call ``handle(_:identity:)``, so they cannot diverge.
 public struct IAMService: Sendable {
-    let store: any TesseraStore
+    let store: any IdentityStore & AuditStore
     let keys: SigningKeyService
     let authenticator: Authenticator
     let clock: any TesseraClock
@@ -25,7 +25,7 @@ public struct IAMService: Sendable {
     let decoyHash: String
 
     public init(
-        store: any TesseraStore, keys: SigningKeyService, authenticator: Authenticator, clock: any TesseraClock,
+        store: any IdentityStore & AuditStore, keys: SigningKeyService, authenticator: Authenticator, clock: any TesseraClock,
         settings: IAMSettings, logger: Logger
     ) {
         self.store = store

@@ -24,14 +24,14 @@ public final class SigningKeyService: Sendable {
         let refreshedAt: Date
     }
 
-    let store: any TesseraStore
+    let store: any SigningKeyStore
     let clock: any TesseraClock
     let gracePeriod: TimeInterval
     let logger: Logger
     private let current: Mutex<Snapshot>
 
     /// Loads the keys, creating the first one if the store has none.
-    public init(store: any TesseraStore, clock: any TesseraClock, gracePeriod: TimeInterval, logger: Logger) async throws {
+    public init(store: any SigningKeyStore, clock: any TesseraClock, gracePeriod: TimeInterval, logger: Logger) async throws {
         self.store = store
         self.clock = clock
         self.gracePeriod = gracePeriod

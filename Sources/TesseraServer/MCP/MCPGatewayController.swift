@@ -156,6 +156,12 @@ struct MCPGatewayController {
         if let jkt = claims.cnf?.jkt {
             if let refusal = await checkDPoP(request, token: token, jkt: jkt, name: name) { return refusal }
         }
+        return try await relayAuthorized(request, name: name, upstream: upstream, token: token, claims: claims)
+    }
+
+    /// ``relay(_:context:)`` once the passport is accepted: reads the one JSON-RPC message of a
+    /// POST and checks the 2026-07-28 routing headers against it before anything is evaluated.
+    func relayAuthorized(_ request: Request, name: String, upstream: String, token: String, claims: PassportClaims) async throws -> Response {
         var message: [String: JSONValue]?
         if request.method == .post {
             let body: ByteBuffer
@@ -183,6 +189,17 @@ struct MCPGatewayController {
                 return headerMismatch(why, id: message["id"] ?? .null)
             }
         }
+        return try await governAndForward(
+            request, name: name, upstream: upstream, token: token, claims: claims, message: message, method: method, modern: modern)
+    }
+
+    /// The governed part of ``relay(_:context:)``: a `tools/call` is evaluated in the passport's
+    /// session (a refusal answered here), a DELETE ends the session, and the message evaluated
+    /// goes upstream.
+    func governAndForward(
+        _ request: Request, name: String, upstream: String, token: String, claims: PassportClaims,
+        message: [String: JSONValue]?, method: String?, modern: String?
+    ) async throws -> Response {
         let session = try await governanceSession(for: claims, token: token)
         var receipt: (id: JSONValue, receiptID: String)?
         var toolSpan: (any Span)?
@@ -220,6 +237,17 @@ struct MCPGatewayController {
         if request.method == .delete { _ = try? await governance.end(sessionID: session) }
         // What goes upstream is the message evaluated, serialised by Tessera.
         let outbound = message.map { MCPGovernance.wire(.object($0)) }
+        let relay = responseRelay(claims: claims, name: name, receipt: receipt)
+        let derived = derivedHeaders(message: message, method: method, modern: modern, name: name)
+        return try await MCPTracing.within(toolSpan) {
+            try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
+        }
+    }
+
+    /// The relay of the upstream's answers to this passport: its tool lists filtered to what the
+    /// passport can ever permit, the `x-mcp-header` declarations in them learnt for `name`, the
+    /// call's receipt attached.
+    func responseRelay(claims: PassportClaims, name: String, receipt: (id: JSONValue, receiptID: String)?) -> MCPResponseRelay {
         var relay = MCPResponseRelay(visible: MCPGovernance.visibleTools(claims), logger: logger)
         let declarations = paramDeclarations
         relay.learn = { (learnt: [String: [MCPParamHeaders.Declaration]]) -> Void in
@@ -231,6 +259,13 @@ struct MCPGatewayController {
         }
         relay.receipt = receipt
         if let exp = claims.exp { relay.ttlMs = Int(max(0, exp - clock.now().unixSeconds)) * 1000 }
+        return relay
+    }
+
+    /// On 2026-07-28 (`modern` set), the headers sent upstream, derived from the message: the
+    /// routing headers, and a `tools/call`'s `Mcp-Param-*` headers from the tool's learnt
+    /// declarations. Nil on earlier revisions (the client's own headers are forwarded).
+    func derivedHeaders(message: [String: JSONValue]?, method: String?, modern: String?, name: String) -> [(name: String, value: String)]? {
         var derived: [(name: String, value: String)]?
         if let modern, let message {
             derived = MCPRoutingHeaders.derived(message: message, version: modern)
@@ -241,9 +276,7 @@ struct MCPGatewayController {
                 derived?.append(contentsOf: MCPParamHeaders.headers(for: arguments, declared))
             }
         }
-        return try await MCPTracing.within(toolSpan) {
-            try await forward(request, body: outbound, to: upstream, derivedHeaders: derived, relay: relay)
-        }
+        return derived
     }
 
     /// The client for upstream calls. Its own tracing is off: with OpenTelemetry on, the gateway

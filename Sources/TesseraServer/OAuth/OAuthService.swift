@@ -9,7 +9,7 @@ import TesseraStore
 /// failures are ``OAuthFailure``s (or a ``OAuthService/PageFailure`` where no redirect is safe),
 /// whose HTTP form ``OAuthController`` decides.
 public struct OAuthService: Sendable {
-    let store: any TesseraStore
+    let store: any OAuthStore & AgentStore & ProofReplayStore & GovernanceStore & IdentityStore
     let governance: GovernanceService
     let iam: IAMService
     let badges: BadgeService
@@ -35,7 +35,7 @@ public struct OAuthService: Sendable {
     public static func cookieName(for requestID: String) -> String { cookieName + "_" + String(digest(requestID).prefix(12)) }
 
     public init(
-        store: any TesseraStore, governance: GovernanceService, iam: IAMService, badges: BadgeService, origin: RegistryOrigin,
+        store: any OAuthStore & AgentStore & ProofReplayStore & GovernanceStore & IdentityStore, governance: GovernanceService, iam: IAMService, badges: BadgeService, origin: RegistryOrigin,
         upstreams: [String], clock: any TesseraClock, logger: Logger, cimdAllowOrigins: [String] = []
     ) {
         self.store = store

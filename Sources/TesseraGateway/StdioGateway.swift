@@ -117,38 +117,58 @@ public final class StdioGateway: Sendable {
         fromUpstream.start()
         clientInput.start()
 
-        let upstreamEnded = Task { [self] in
-            for await event in fromUpstream.events {
-                switch event {
-                case .line(let bytes): relayFromUpstream(bytes)
-                case .oversize(let size, let prefix):
-                    logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
-                    // If it answered a request, the client gets a clear error instead of waiting forever.
-                    if let id = Self.leadingID(prefix) {
-                        let known = state.withLock { state -> Bool in
-                            state.receipts.removeValue(forKey: Self.key(id))
-                            return state.forwarded.removeValue(forKey: Self.key(id)) != nil
-                        }
-                        if known { reply(error: Self.upstreamGoneCode, "the upstream's answer exceeded \(configuration.maximumLineBytes) bytes", id: id) }
-                    }
-                case .end: return
-                }
-            }
-        }
-        let clientEnded = Task { [self] in
-            for await event in clientInput.events {
-                switch event {
-                case .line(let bytes): handleFromClient(bytes, upstream: toUpstream)
-                case .oversize(let size, let prefix):
-                    logger.warning("refused an oversized message from the client", metadata: ["bytes": "\(size)"])
-                    reply(error: -32600, "message larger than \(configuration.maximumLineBytes) bytes", id: Self.leadingID(prefix) ?? .null)
-                case .end: return
-                }
-            }
-        }
+        let upstreamEnded = Task { [self] in await readUpstream(fromUpstream) }
+        let clientEnded = Task { [self] in await readClient(forwardingTo: toUpstream) }
 
         // Whichever side ends first decides how the gateway ends. (Not a task group: it would wait
         // for the other side too, and a client that keeps stdin open would hide an upstream crash.)
+        let clientFirst = await Self.clientEndsFirst(clientEnded: clientEnded, upstreamEnded: upstreamEnded)
+        var status: Int32 = 0
+        if clientFirst {
+            await finishAfterClient(process: process, toUpstream: toUpstream, upstreamEnded: upstreamEnded)
+        } else {
+            await finishAfterUpstream(process: process, toUpstream: toUpstream)
+            status = 1
+        }
+        await endSession()
+        return status
+    }
+
+    /// Relays the upstream's messages to the client until its stdout ends.
+    func readUpstream(_ fromUpstream: LineReader) async {
+        for await event in fromUpstream.events {
+            switch event {
+            case .line(let bytes): relayFromUpstream(bytes)
+            case .oversize(let size, let prefix):
+                logger.warning("dropped an oversized message from the upstream", metadata: ["bytes": "\(size)"])
+                // If it answered a request, the client gets a clear error instead of waiting forever.
+                if let id = Self.leadingID(prefix) {
+                    let known = state.withLock { state -> Bool in
+                        state.receipts.removeValue(forKey: Self.key(id))
+                        return state.forwarded.removeValue(forKey: Self.key(id)) != nil
+                    }
+                    if known { reply(error: Self.upstreamGoneCode, "the upstream's answer exceeded \(configuration.maximumLineBytes) bytes", id: id) }
+                }
+            case .end: return
+            }
+        }
+    }
+
+    /// Handles the client's messages until it closes stdin.
+    func readClient(forwardingTo toUpstream: LineWriter) async {
+        for await event in clientInput.events {
+            switch event {
+            case .line(let bytes): handleFromClient(bytes, upstream: toUpstream)
+            case .oversize(let size, let prefix):
+                logger.warning("refused an oversized message from the client", metadata: ["bytes": "\(size)"])
+                reply(error: -32600, "message larger than \(configuration.maximumLineBytes) bytes", id: Self.leadingID(prefix) ?? .null)
+            case .end: return
+            }
+        }
+    }
+
+    /// Whether the client's side ended before the upstream's (true if neither is reported).
+    static func clientEndsFirst(clientEnded: Task<Void, Never>, upstreamEnded: Task<Void, Never>) async -> Bool {
         let (ends, endsContinuation) = AsyncStream.makeStream(of: Bool.self)
         Task { await clientEnded.value; endsContinuation.yield(true) }
         Task { await upstreamEnded.value; endsContinuation.yield(false) }
@@ -157,32 +177,34 @@ public final class StdioGateway: Sendable {
             firstEnd = end
             break
         }
-        let clientFirst = firstEnd ?? true
-        var status: Int32 = 0
-        if clientFirst {
-            // Let evaluations in flight finish (bounded), then close the upstream's input.
-            for task in state.withLock({ Array($0.evaluations.values) }) { _ = await task.value }
-            toUpstream.close()
-            if await !waitForExit(process, within: configuration.upstreamExitGrace) {
-                process.terminate()
-                _ = await waitForExit(process, within: .seconds(2))
-            }
-            await upstreamEnded.value
-        } else {
-            // The upstream is gone: nothing it was asked will be answered.
+        return firstEnd ?? true
+    }
+
+    /// The client closed stdin first: the upstream finishes what it was sent, then exits (or is
+    /// terminated).
+    func finishAfterClient(process: Process, toUpstream: LineWriter, upstreamEnded: Task<Void, Never>) async {
+        // Let evaluations in flight finish (bounded), then close the upstream's input.
+        for task in state.withLock({ Array($0.evaluations.values) }) { _ = await task.value }
+        toUpstream.close()
+        if await !waitForExit(process, within: configuration.upstreamExitGrace) {
+            process.terminate()
             _ = await waitForExit(process, within: .seconds(2))
-            let code = process.isRunning ? -1 : process.terminationStatus
-            let pending = state.withLock { state in
-                defer { state.forwarded.removeAll() }
-                return Array(state.forwarded.values)
-            }
-            for id in pending { reply(error: Self.upstreamGoneCode, "the upstream MCP server exited (status \(code))", id: id) }
-            logger.error("the upstream MCP server exited", metadata: ["status": "\(code)", "unanswered": "\(pending.count)"])
-            status = 1
-            toUpstream.close()
         }
-        await endSession()
-        return status
+        await upstreamEnded.value
+    }
+
+    /// The upstream exited first: every request forwarded to it is answered with an error.
+    func finishAfterUpstream(process: Process, toUpstream: LineWriter) async {
+        // The upstream is gone: nothing it was asked will be answered.
+        _ = await waitForExit(process, within: .seconds(2))
+        let code = process.isRunning ? -1 : process.terminationStatus
+        let pending = state.withLock { state in
+            defer { state.forwarded.removeAll() }
+            return Array(state.forwarded.values)
+        }
+        for id in pending { reply(error: Self.upstreamGoneCode, "the upstream MCP server exited (status \(code))", id: id) }
+        logger.error("the upstream MCP server exited", metadata: ["status": "\(code)", "unanswered": "\(pending.count)"])
+        toUpstream.close()
     }
 
     func waitForExit(_ process: Process, within limit: Duration) async -> Bool {

@@ -209,12 +209,3 @@ extension GovernanceStore {
         }
     }
 }
-
-/// Bounds shared by every backend's revocation walks, so a lineage deep or wide enough to be
-/// refused on one store is refused on all of them.
-enum RevocationLineage {
-    /// Ancestors checked above a passport (delegation depth is capped far below this).
-    static let maximumDepth = 32
-    /// Sessions a cascade visits before it stops.
-    static let maximumCascade = 100_000
-}

@@ -66,24 +66,23 @@ extension SQLiteStore {
         try await read { db in try Self.revokedInLineage(db, jti, parent: parentJTI) }
     }
 
-    /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
-    /// records, falling back to sessions for passports issued before those existed. The first
-    /// link is `parent` when the caller read it from the signed passport.
+    /// ``RevocationLineage/Walk`` over this store's rows (the session's parent is read only when
+    /// the passport has no issuance record).
     static func revokedInLineage(_ db: Database, _ jti: String, parent: String?) throws -> Bool {
-        var current: String? = jti
-        var hops = 0
-        while let id = current, hops <= RevocationLineage.maximumDepth {
+        var walk = RevocationLineage.Walk(jti: jti, parent: parent)
+        while let id = walk.next {
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = ?)", arguments: [id]) == true {
                 return true
             }
-            if hops == 0, let parent {
-                current = parent
-            } else if let row = try Row.fetchOne(db, sql: "SELECT parent_jti FROM gov_passports WHERE jti = ?", arguments: [id]) {
-                current = row["parent_jti"]
-            } else {
-                current = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id])
+            if let given = walk.givenParent {
+                walk.moveUp(to: given)
+                continue
             }
-            hops += 1
+            let record = try Row.fetchOne(db, sql: "SELECT parent_jti FROM gov_passports WHERE jti = ?", arguments: [id])
+            var sessionParent: String?
+            if record == nil { sessionParent = try String.fetchOne(db, sql: "SELECT parent_jti FROM gov_sessions WHERE jti = ?", arguments: [id]) }
+            walk.moveUp(to: RevocationLineage.Walk.recordedParent(
+                recorded: record != nil, passportParent: record?["parent_jti"], sessionParent: sessionParent))
         }
         return false
     }
@@ -108,41 +107,25 @@ extension SQLiteStore {
         }
     }
 
-    /// Marks a passport's status-list entry and its descendants' INVALID (same SQL on both stores).
-    static let revokeLineageStatus = """
-        UPDATE status_entries SET status = 1 WHERE jti IN (
-            WITH RECURSIVE lineage(jti, depth) AS (
-                SELECT CAST(? AS TEXT), 0
-                UNION SELECT p.jti, l.depth + 1 FROM gov_passports p JOIN lineage l ON p.parent_jti = l.jti WHERE l.depth < 64)
-            SELECT jti FROM lineage)
-        """
-
     public func revoke(jti: String, at: Date) async throws(StoreError) {
         try await write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO gov_revocations (jti, revoked_at) VALUES (?, ?)",
                 arguments: [jti, at.timeIntervalSince1970])
             // The status list says so too, for the passport and everything delegated from it.
-            try db.execute(sql: Self.revokeLineageStatus, arguments: [jti])
-            var frontier = [jti]
-            var seen = Set<String>()
-            while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {
-                guard seen.insert(next).inserted else { continue }
+            try db.execute(sql: RevocationLineage.markStatusEntries, arguments: [jti])
+            var cascade = RevocationLineage.Cascade(root: jti)
+            while let next = cascade.next() {
                 for row in try Row.fetchAll(db, sql: "SELECT id, jti, state FROM gov_sessions WHERE jti = ? OR parent_jti = ?", arguments: [next, next]) {
                     let json: String = row["state"]
-                    var state = try Self.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
-                    if !state.revoked {
-                        state.revoked = true
+                    let state = try Self.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
+                    if let revoked = cascade.visit(session: state, sessionJTI: row["jti"], under: next) {
                         try db.execute(
                             sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ?",
-                            arguments: [String(decoding: try Self.stateEncoder.encode(state), as: UTF8.self), state.id])
+                            arguments: [String(decoding: try Self.stateEncoder.encode(revoked), as: UTF8.self), revoked.id])
                     }
-                    let childJTI: String = row["jti"]
-                    if childJTI != next { frontier.append(childJTI) }
                 }
-                // Through recorded passports that never started a session (an AAT chain's
-                // intermediate links, a child that only delegated further).
-                frontier += try String.fetchAll(db, sql: "SELECT jti FROM gov_passports WHERE parent_jti = ?", arguments: [next])
+                cascade.visit(childPassports: try String.fetchAll(db, sql: "SELECT jti FROM gov_passports WHERE parent_jti = ?", arguments: [next]))
             }
         }
     }

@@ -85,13 +85,7 @@ final class WebhookAuditSink: AuditSink {
         do {
             spool = try openSpool()
         } catch {
-            // Without a spool nothing can be delivered at least once: the sink stays failed.
-            writing.store(false, ordering: .relaxed)
-            logger.critical("cannot open the audit webhook spool", metadata: ["path": "\(spoolPath)", "error": "\(error)"])
-            while !shutdown.requested {
-                queue.remove(queue.count, .dropped)
-                try? await Task.sleep(for: .milliseconds(100))
-            }
+            await stayFailed(after: error, until: shutdown)
             return
         }
         defer {
@@ -101,79 +95,20 @@ final class WebhookAuditSink: AuditSink {
         if spool.cursor < spool.size {
             logger.notice("audit webhook: resuming delivery of spooled events", metadata: ["bytes": "\(spool.size - spool.cursor)"])
         }
-        var failures = 0
-        var nextAttempt = ContinuousClock.now
-        var lastDelivery = true
-        var spooledAt = ContinuousClock.now - AuditLog.flushInterval
-        var batchLimit = batchSize
+        var state = DeliveryState(batchLimit: batchSize)
         while true {
             var worked = false
             // 1. Spool what is queued (local, fast): the events are durable from here on. At most
             // one fsync per ``AuditLog/flushInterval`` (see FileAuditSink).
-            let batch = ContinuousClock.now - spooledAt >= AuditLog.flushInterval || shutdown.requested ? queue.peek(1024) : []
+            let batch = ContinuousClock.now - state.spooledAt >= AuditLog.flushInterval || shutdown.requested ? queue.peek(1024) : []
             if !batch.isEmpty {
                 worked = true
-                var bytes: [UInt8] = []
-                for record in batch {
-                    bytes += record.json
-                    bytes.append(UInt8(ascii: "\n"))
-                }
-                if spool.size - spool.cursor + bytes.count > Self.spoolLimit {
-                    queue.remove(batch.count, .dropped)
-                    writing.store(false, ordering: .relaxed)
-                } else {
-                    do {
-                        try append(bytes, to: &spool)
-                        queue.remove(batch.count, .handedOn)
-                        spooledAt = ContinuousClock.now
-                    } catch {
-                        writing.store(false, ordering: .relaxed)
-                        logger.error("cannot append to the audit webhook spool", metadata: ["error": "\(error)"])
-                        try? await Task.sleep(for: .milliseconds(200))
-                    }
-                }
+                await appendToSpool(batch, spool: &spool, state: &state)
             }
             // 2. Deliver what is spooled, when the backoff allows.
-            if spool.cursor < spool.size, ContinuousClock.now >= nextAttempt, !(shutdown.requested && !lastDelivery) {
+            if spool.cursor < spool.size, ContinuousClock.now >= state.nextAttempt, !(shutdown.requested && !state.lastDelivery) {
                 worked = true
-                do {
-                    let (body, consumed, count) = try readBatch(from: spool, limit: batchLimit)
-                    do {
-                        try await post(body, client: client)
-                    } catch let failure as Failure where failure.refusesContent {
-                        // A batch the receiver refuses is retried one event at a time; a single
-                        // event it refuses is set aside (counted as dropped, logged by id) so
-                        // it cannot hold back every later event.
-                        if count > 1 {
-                            batchLimit = 1
-                            continue
-                        }
-                        logger.error("audit webhook: the receiver refuses an event; skipped", metadata: ["status": "\(failure.status ?? 0)"])
-                        spool.cursor += consumed
-                        try saveCursor(&spool)
-                        queue.countDropped(1)
-                        continue
-                    }
-                    batchLimit = batchSize
-                    spool.cursor += consumed
-                    try saveCursor(&spool)
-                    queue.countWritten(count)
-                    if failures > 0 { logger.notice("audit webhook receiver reachable again", metadata: ["sink": "\(spec)"]) }
-                    failures = 0
-                    lastDelivery = true
-                    writing.store(spool.size - spool.cursor < Self.spoolLimit / 2, ordering: .relaxed)
-                } catch {
-                    failures += 1
-                    lastDelivery = false
-                    writing.store(false, ordering: .relaxed)
-                    if failures == 1 || failures % 20 == 0 {
-                        logger.warning(
-                            "audit webhook delivery failed; events stay spooled and are retried",
-                            metadata: ["sink": "\(spec)", "attempts": "\(failures)", "error": "\(error)"])
-                    }
-                    let backoff = min(Self.maximumBackoff, .milliseconds(500) * (1 << min(failures - 1, 6)))
-                    nextAttempt = ContinuousClock.now + backoff
-                }
+                await deliverBatch(spool: &spool, state: &state, client: client)
             }
             if !worked {
                 // Nothing queued; nothing deliverable now. Stop when asked once the queue is
@@ -181,6 +116,95 @@ final class WebhookAuditSink: AuditSink {
                 if shutdown.requested { return }
                 try? await Task.sleep(for: .milliseconds(20))
             }
+        }
+    }
+
+    /// What ``deliver(client:until:)`` carries from one round to the next.
+    struct DeliveryState {
+        /// Failed delivery attempts in a row.
+        var failures = 0
+        var nextAttempt = ContinuousClock.now
+        var lastDelivery = true
+        var spooledAt = ContinuousClock.now - AuditLog.flushInterval
+        /// Events per POST: `batch`, or 1 while a refused batch is retried event by event.
+        var batchLimit: Int
+    }
+
+    /// Without a spool nothing can be delivered at least once: the sink stays failed, dropping
+    /// what is queued, until shutdown.
+    private func stayFailed(after error: any Error, until shutdown: AuditShutdown) async {
+        writing.store(false, ordering: .relaxed)
+        logger.critical("cannot open the audit webhook spool", metadata: ["path": "\(spoolPath)", "error": "\(error)"])
+        while !shutdown.requested {
+            queue.remove(queue.count, .dropped)
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Appends `batch` to the spool (one fsync) and hands it on from the queue; past
+    /// ``spoolLimit`` it is dropped instead.
+    private func appendToSpool(_ batch: [AuditRecord], spool: inout Spool, state: inout DeliveryState) async {
+        var bytes: [UInt8] = []
+        for record in batch {
+            bytes += record.json
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        if spool.size - spool.cursor + bytes.count > Self.spoolLimit {
+            queue.remove(batch.count, .dropped)
+            writing.store(false, ordering: .relaxed)
+        } else {
+            do {
+                try append(bytes, to: &spool)
+                queue.remove(batch.count, .handedOn)
+                state.spooledAt = ContinuousClock.now
+            } catch {
+                writing.store(false, ordering: .relaxed)
+                logger.error("cannot append to the audit webhook spool", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// POSTs the batch at the cursor: a 2xx moves the cursor past it; anything else backs off
+    /// (see ``Failure/refusesContent`` for what the receiver refuses outright).
+    private func deliverBatch(spool: inout Spool, state: inout DeliveryState, client: HTTPClient) async {
+        do {
+            let (body, consumed, count) = try readBatch(from: spool, limit: state.batchLimit)
+            do {
+                try await post(body, client: client)
+            } catch let failure as Failure where failure.refusesContent {
+                // A batch the receiver refuses is retried one event at a time; a single
+                // event it refuses is set aside (counted as dropped, logged by id) so
+                // it cannot hold back every later event.
+                if count > 1 {
+                    state.batchLimit = 1
+                    return
+                }
+                logger.error("audit webhook: the receiver refuses an event; skipped", metadata: ["status": "\(failure.status ?? 0)"])
+                spool.cursor += consumed
+                try saveCursor(&spool)
+                queue.countDropped(1)
+                return
+            }
+            state.batchLimit = batchSize
+            spool.cursor += consumed
+            try saveCursor(&spool)
+            queue.countWritten(count)
+            if state.failures > 0 { logger.notice("audit webhook receiver reachable again", metadata: ["sink": "\(spec)"]) }
+            state.failures = 0
+            state.lastDelivery = true
+            writing.store(spool.size - spool.cursor < Self.spoolLimit / 2, ordering: .relaxed)
+        } catch {
+            state.failures += 1
+            state.lastDelivery = false
+            writing.store(false, ordering: .relaxed)
+            if state.failures == 1 || state.failures % 20 == 0 {
+                logger.warning(
+                    "audit webhook delivery failed; events stay spooled and are retried",
+                    metadata: ["sink": "\(spec)", "attempts": "\(state.failures)", "error": "\(error)"])
+            }
+            let backoff = min(Self.maximumBackoff, .milliseconds(500) * (1 << min(state.failures - 1, 6)))
+            state.nextAttempt = ContinuousClock.now + backoff
         }
     }
 

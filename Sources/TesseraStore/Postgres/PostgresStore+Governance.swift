@@ -85,13 +85,10 @@ extension PostgresStore {
         try await run { [self] in try await client.withConnection { c in try await revokedInLineage(jti, parent: parentJTI, on: c) } }
     }
 
-    /// Walks up the delegation lineage (a child dies with any ancestor) through the issuance
-    /// records, falling back to sessions for passports issued before those existed. The first
-    /// link is `parent` when the caller read it from the signed passport.
+    /// ``RevocationLineage/Walk`` over this store's rows, one round trip a link.
     func revokedInLineage(_ jti: String, parent: String?, on c: PostgresConnection) async throws -> Bool {
-        var current: String? = jti
-        var hops = 0
-        while let id = current, hops <= RevocationLineage.maximumDepth {
+        var walk = RevocationLineage.Walk(jti: jti, parent: parent)
+        while let id = walk.next {
             let rows = try await c.query(
                 """
                 SELECT EXISTS (SELECT 1 FROM gov_revocations WHERE jti = \(id)),
@@ -102,10 +99,10 @@ extension PostgresStore {
             var next: String?
             for try await (revoked, recordedParent, recorded, sessionParent) in rows.decode((Bool, String?, Bool, String?).self) {
                 if revoked { return true }
-                next = hops == 0 && parent != nil ? parent : (recorded ? recordedParent : sessionParent)
+                next = walk.givenParent
+                    ?? RevocationLineage.Walk.recordedParent(recorded: recorded, passportParent: recordedParent, sessionParent: sessionParent)
             }
-            current = next
-            hops += 1
+            walk.moveUp(to: next)
         }
         return false
     }
@@ -139,34 +136,24 @@ extension PostgresStore {
             try await Self.drain(c.query("SELECT pg_advisory_xact_lock(\(Self.revocationLock))", logger: logger))
             try await c.query("INSERT INTO gov_revocations (jti, revoked_at) VALUES (\(jti), \(at.pg)) ON CONFLICT (jti) DO NOTHING", logger: logger)
             // The status list says so too, for the passport and everything delegated from it.
-            try await c.query(
-                """
-                UPDATE status_entries SET status = 1 WHERE jti IN (
-                    WITH RECURSIVE lineage(jti, depth) AS (
-                        SELECT CAST(\(jti) AS TEXT), 0
-                        UNION SELECT p.jti, l.depth + 1 FROM gov_passports p JOIN lineage l ON p.parent_jti = l.jti WHERE l.depth < 64)
-                    SELECT jti FROM lineage)
-                """, logger: logger)
-            var frontier = [jti]
-            var seen = Set<String>()
-            while let next = frontier.popLast(), seen.count <= RevocationLineage.maximumCascade {
-                guard seen.insert(next).inserted else { continue }
+            var binds = PostgresBindings()
+            binds.append(jti)
+            try await c.query(PostgresQuery(unsafeSQL: RevocationLineage.markStatusEntries, binds: binds), logger: logger)
+            var cascade = RevocationLineage.Cascade(root: jti)
+            while let next = cascade.next() {
                 let rows = try await c.query("SELECT id, jti, state FROM gov_sessions WHERE jti = \(next) OR parent_jti = \(next) FOR UPDATE", logger: logger)
                 var found: [(String, String, String)] = []
                 for try await row in rows.decode((String, String, String).self) { found.append(row) }
                 for (id, childJTI, json) in found {
-                    var state = try Self.state(json)
-                    if !state.revoked {
-                        state.revoked = true
-                        try await c.query("UPDATE gov_sessions SET state = \(try Self.json(state)) WHERE id = \(id)", logger: logger)
+                    if let revoked = cascade.visit(session: try Self.state(json), sessionJTI: childJTI, under: next) {
+                        try await c.query("UPDATE gov_sessions SET state = \(try Self.json(revoked)) WHERE id = \(id)", logger: logger)
                     }
-                    if childJTI != next { frontier.append(childJTI) }
                 }
-                // Through recorded passports that never started a session (an AAT chain's
-                // intermediate links, a child that only delegated further).
+                var children: [String] = []
                 for try await child in try await c.query("SELECT jti FROM gov_passports WHERE parent_jti = \(next)", logger: logger).decode(String.self) {
-                    frontier.append(child)
+                    children.append(child)
                 }
+                cascade.visit(childPassports: children)
             }
         }
     }

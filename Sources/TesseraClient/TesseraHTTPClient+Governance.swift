@@ -7,10 +7,8 @@ import TesseraCore
 extension TesseraHTTPClient {
     /// Issues a passport (needs `passports:issue`). `mission` is the JSON object `/issue` takes.
     public func issuePassport(mission: [String: JSONValue], ttl: Int? = nil, keyThumbprint: String? = nil) async throws(ClientError) -> GovernanceWire.IssueResponse {
-        var body: [String: JSONValue] = ["mission": .object(mission)]
-        if let ttl { body["ttl_s"] = .number(JSONNumber(ttl)) }
-        if let keyThumbprint { body["cnf_jkt"] = .string(keyThumbprint) }
-        return try await send(.POST, "/issue", body: body, as: GovernanceWire.IssueResponse.self)
+        try await send(
+            .POST, "/issue", body: GovernanceWire.IssueRequest(mission: mission, ttl_s: ttl, cnf_jkt: keyThumbprint), as: GovernanceWire.IssueResponse.self)
     }
 
     /// Starts the passport's one session; `key` signs the proof a key-bound passport needs.

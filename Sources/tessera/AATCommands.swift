@@ -129,14 +129,6 @@ enum AATKeyFiles {
             throw ValidationError("\(option): \(error)")
         }
     }
-
-    static func value(_ jwk: JWK) -> JSONValue {
-        var o: [String: JSONValue] = ["kty": .string(jwk.kty)]
-        if let crv = jwk.crv { o["crv"] = .string(crv) }
-        if let x = jwk.x { o["x"] = .string(x) }
-        if let y = jwk.y { o["y"] = .string(y) }
-        return .object(o)
-    }
 }
 
 /// `tessera aat derive`: attenuates an AAT on the holder's machine (draft-01 §6). The holder's

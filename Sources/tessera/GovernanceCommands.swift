@@ -8,6 +8,14 @@ import TesseraCore
 func governanceCall(
     _ options: ClientOptions, _ path: String, _ body: [String: JSONValue]?, requireToken: Bool = false, method: HTTPMethod = .POST
 ) async throws -> [String: JSONValue] {
+    try await governanceCall(options, path, body: body, requireToken: requireToken, method: method)
+}
+
+/// One call through the SDK with a typed body (a ``GovernanceWire`` request, the contract the
+/// server reads); the answer as the server sent it, printed whole with `--json`.
+func governanceCall<Body: Encodable>(
+    _ options: ClientOptions, _ path: String, body: Body?, requireToken: Bool = false, method: HTTPMethod = .POST
+) async throws -> [String: JSONValue] {
     let client = try options.client(requireToken: requireToken)
     let (status, bytes): (Int, [UInt8])
     do {
@@ -67,16 +75,16 @@ struct PassportCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var body: [String: JSONValue] = ["mission": .object(try parseJSONObject(try readArgument(mission), name: "--mission"))]
+            var body = GovernanceWire.IssueRequest(
+                mission: try parseJSONObject(try readArgument(mission), name: "--mission"), ttl_s: ttl, cnf_jkt: cnfJkt,
+                audience: audience.isEmpty ? nil : audience)
             if format == "aat", let holderKey {
+                body.format = "aat"
+                // The public members only: the server refuses any other.
                 let jwk = try AATKeyFiles.publicJWK(holderKey, option: "--holder-key")
-                body["format"] = .string("aat")
-                body["holder_key"] = AATKeyFiles.value(jwk)
+                body.holder_key = JWK(kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y)
             }
-            if let ttl { body["ttl_s"] = .number(JSONNumber(ttl)) }
-            if let cnfJkt { body["cnf_jkt"] = .string(cnfJkt) }
-            if !audience.isEmpty { body["audience"] = .array(audience.map(JSONValue.string)) }
-            let response = try await governanceCall(options, "/issue", body, requireToken: true)
+            let response = try await governanceCall(options, "/issue", body: body, requireToken: true)
             if !options.json, case .string(let token)? = response["token"] { Output.result(token) }
         }
     }
@@ -102,7 +110,7 @@ struct PassportCommand: AsyncParsableCommand {
                 }
                 return try Output.json(claims)
             }
-            let response = try await governanceCall(options, "/verify", ["token": .string(try readArgument(token))])
+            let response = try await governanceCall(options, "/verify", body: GovernanceWire.VerifyRequest(token: try readArgument(token)))
             if !options.json, let claims = response["claims"] { try Output.json(claims) }
         }
     }
@@ -135,7 +143,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Argument(help: "The passport, @file or -.") var token: String
 
         func run() async throws {
-            let response = try await governanceCall(options, "/session/start", ["token": .string(try readArgument(token))])
+            let response = try await governanceCall(options, "/session/start", body: GovernanceWire.StartRequest(token: try readArgument(token)))
             if !options.json, case .string(let id)? = response["session_id"] { Output.result(id) }
         }
     }
@@ -150,12 +158,9 @@ struct SessionCommand: AsyncParsableCommand {
         @Option(name: .customLong("request-id"), help: "Idempotency key: a retry with the same id returns the first answer.") var requestID: String?
 
         func run() async throws {
-            var body: [String: JSONValue] = [
-                "session_id": .string(session), "tool_name": .string(tool),
-                "arguments": .object(try parseJSONObject(arguments, name: "--arguments")),
-            ]
-            if let requestID { body["request_id"] = .string(requestID) }
-            let response = try await governanceCall(options, "/evaluate", body)
+            let body = GovernanceWire.EvaluateRequest(
+                session_id: session, tool_name: tool, arguments: try parseJSONObject(arguments, name: "--arguments"), request_id: requestID)
+            let response = try await governanceCall(options, "/evaluate", body: body)
             guard case .string(let decision)? = response["decision"] else { throw CLIFailure("no decision in the response") }
             if !options.json {
                 Output.result(decision)
@@ -181,7 +186,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Option var session: String
 
         func run() async throws {
-            let response = try await governanceCall(options, "/session/end", ["session_id": .string(session)])
+            let response = try await governanceCall(options, "/session/end", body: GovernanceWire.EndRequest(session_id: session))
             if !options.json, case .string(let token)? = response["attestation_token"] { Output.result(token) }
         }
     }

@@ -37,8 +37,44 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let configuration = try resolveConfiguration()
+        let telemetry = try Self.bootstrapObservability(configuration)
+        let logger = Logger(label: "tessera")
+        Self.printSettings(configuration, telemetry: telemetry, logger: logger)
+        let store = try await Self.openStore(configuration)
+        let audit: AuditLog
+        do {
+            audit = try AuditLog.make(
+                configuration.auditSinks, stateDirectory: configuration.stateDirectory, clock: SystemClock(),
+                logger: Logger(label: "tessera.audit"), otlpLogHandler: telemetry.logHandler)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger, audit: audit)
+        serverEnvironment.recordStart()
+        do {
+            try await serverEnvironment.prepareBootstrap()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let host = configuration.host
+        let bootstrapPending = try await serverEnvironment.iam.bootstrapAvailable()
+        let app = try buildApplication(serverEnvironment) { port in Self.printNextStep(host: host, port: port, bootstrapPending: bootstrapPending) }
+        // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).
+        let lifecycle = ServiceGroupConfiguration(
+            // Services stop in reverse order: the exporters last, after the app has drained, so
+            // the spans, logs and audit records of the drain are still exported.
+            services: telemetry.services.map { .init(service: $0) }
+                + [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await ServiceGroup(configuration: lifecycle).run()
+        Output.context("tessera: stopped")
+    }
+
+    /// Flags > `TESSERA_*` variables > the config file (`--config` or `TESSERA_CONFIG`) > defaults;
+    /// any error is a usage error naming the setting.
+    func resolveConfiguration() throws -> ServerConfiguration {
         let environment = ProcessInfo.processInfo.environment
-        let configuration: ServerConfiguration
         do {
             var fileLayer = ServerConfiguration.Layer()
             if let path = config ?? environment["TESSERA_CONFIG"] {
@@ -47,14 +83,18 @@ struct Serve: AsyncParsableCommand {
                 }
                 fileLayer = try ServerConfiguration.Layer.file(data, path: path)
             }
-            configuration = try ServerConfiguration.resolve(
+            return try ServerConfiguration.resolve(
                 flags: try .flags(settings),
                 environment: try .environment(environment),
                 file: fileLayer)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
+    }
 
+    /// OpenTelemetry first (it decides whether log lines are also exported), then logging and the
+    /// metrics exporters; before anything logs.
+    static func bootstrapObservability(_ configuration: ServerConfiguration) throws -> Telemetry.Setup {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         let wantsOTLPAudit = configuration.auditSinks.contains { $0.kind == .otlp }
         let telemetry: Telemetry.Setup
@@ -74,70 +114,50 @@ struct Serve: AsyncParsableCommand {
             return MultiplexLogHandler([handler, exported])
         }, metadataProvider: Telemetry.loggingMetadataProvider)
         TesseraMetrics.alsoExport(to: telemetry.metricsFactory)
-        let logger = Logger(label: "tessera")
+        return telemetry
+    }
 
+    /// The effective settings on stderr (no secrets), and the open-files limit raised and checked.
+    static func printSettings(_ configuration: ServerConfiguration, telemetry: Telemetry.Setup, logger: Logger) {
         Output.context("tessera \(TesseraVersion.current) starting with:")
         for (key, value) in configuration.summary { Output.context("  \(key)=\(value)") }
         Output.context("  otel=\(telemetry.summary)")
-        let descriptors = Self.raiseDescriptorLimit()
+        let descriptors = raiseDescriptorLimit()
         Output.context("  open_files_limit=\(descriptors)")
         if descriptors < configuration.connectionLimits.maximumConnections + 64 {
             logger.warning(
                 "the open-files limit is below max_connections: connections will be refused by the OS before the cap",
                 metadata: ["open_files_limit": "\(descriptors)", "max_connections": "\(configuration.connectionLimits.maximumConnections)"])
         }
+    }
 
-        let store: any TesseraStore
+    /// PostgreSQL when a database URL is set, else the embedded SQLite store in the state directory.
+    static func openStore(_ configuration: ServerConfiguration) async throws -> any TesseraStore {
         do {
             if let url = configuration.databaseURL {
-                store = try await PostgresStore(url: url, logger: Logger(label: "tessera.store"))
-            } else {
-                store = try SQLiteStore(
-                    stateDirectory: configuration.stateDirectory, synchronousFull: configuration.durableCommits,
-                    logger: Logger(label: "tessera.store"))
+                return try await PostgresStore(url: url, logger: Logger(label: "tessera.store"))
             }
+            return try SQLiteStore(
+                stateDirectory: configuration.stateDirectory, synchronousFull: configuration.durableCommits,
+                logger: Logger(label: "tessera.store"))
         } catch {
             throw CLIFailure("cannot open the store: \(error)")
         }
-        let audit: AuditLog
-        do {
-            audit = try AuditLog.make(
-                configuration.auditSinks, stateDirectory: configuration.stateDirectory, clock: SystemClock(),
-                logger: Logger(label: "tessera.audit"), otlpLogHandler: telemetry.logHandler)
-        } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+    }
+
+    /// The newcomer's next step, once the port is bound.
+    static func printNextStep(host: String, port: Int, bootstrapPending: Bool) {
+        let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        Output.context("tessera: listening on \(base)")
+        if bootstrapPending {
+            // The binary as invoked (e.g. .build/release/tessera), so the line can be pasted.
+            let me = CommandLine.arguments.first ?? "tessera"
+            Output.context("next: \(me) iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
+            Output.context("then: open \(base)/console in a browser and sign in with that key (the operator console)")
+        } else {
+            Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
+            Output.context("console: open \(base)/console in a browser (sign in with a username and password, or an API key)")
         }
-        let serverEnvironment = try await ServerEnvironment(configuration: configuration, store: store, logger: logger, audit: audit)
-        serverEnvironment.recordStart()
-        do {
-            try await serverEnvironment.prepareBootstrap()
-        } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
-        }
-        let host = configuration.host
-        let bootstrapPending = try await serverEnvironment.iam.bootstrapAvailable()
-        let app = try buildApplication(serverEnvironment) { port in
-            let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-            Output.context("tessera: listening on \(base)")
-            if bootstrapPending {
-                // The binary as invoked (e.g. .build/release/tessera), so the line can be pasted.
-                let me = CommandLine.arguments.first ?? "tessera"
-                Output.context("next: \(me) iam bootstrap --server \(base)   (creates the admin; prints its API key once)")
-                Output.context("then: open \(base)/console in a browser and sign in with that key (the operator console)")
-            } else {
-                Output.context("next: curl \(base)/health   (JWKS: \(base)/.well-known/jwks.json)")
-                Output.context("console: open \(base)/console in a browser (sign in with a username and password, or an API key)")
-            }
-        }
-        // SIGTERM/SIGINT drain in-flight requests, but not forever (see ShutdownDeadline).
-        let lifecycle = ServiceGroupConfiguration(
-            // Services stop in reverse order: the exporters last, after the app has drained, so
-            // the spans, logs and audit records of the drain are still exported.
-            services: telemetry.services.map { .init(service: $0) }
-                + [.init(service: app), .init(service: ShutdownDeadline(limit: Self.drainLimit, logger: logger))],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await ServiceGroup(configuration: lifecycle).run()
-        Output.context("tessera: stopped")
     }
 
     /// Raises the soft open-files limit to the hard limit (a default soft limit of 1,024 is what

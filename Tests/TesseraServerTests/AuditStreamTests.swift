@@ -229,7 +229,8 @@ struct AuditStreamTests {
             for index in 0..<40 {
                 log.record(.loginFailed, outcome: "failure", actor: .init(type: "anonymous", id: "anonymous"), target: .init(type: "user", id: "u\(index)"))
             }
-            let done = await Self.eventually { Self.lines(path).contains { ($0["target"] as? [String: Any])?["id"] as? String == "u39" } }
+            // A deadline, not a bound: fsyncs on a loaded machine can take seconds.
+            let done = await Self.eventually(.seconds(60)) { Self.lines(path).contains { ($0["target"] as? [String: Any])?["id"] as? String == "u39" } }
             #expect(done)
         }
         let files = [path + ".2", path + ".1", path]

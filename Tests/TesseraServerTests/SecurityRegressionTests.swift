@@ -207,7 +207,9 @@ struct SecurityRegressionTests {
                 ("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "b", count: 70_000) + "\r\n\r\n", "431"),
             ] {
                 let answer = try await offPool { () -> String in
-                    let fd = try connectLoopback(port)
+                    // A generous read timeout (a loaded machine answers late); without the guard's
+                    // answer the read still ends empty, at the 10 s header deadline.
+                    let fd = try connectLoopback(port, receiveTimeoutSeconds: 5)
                     defer { close(fd) }
                     _ = request.withCString { write(fd, $0, strlen($0)) }
                     var buffer = [UInt8](repeating: 0, count: 64)

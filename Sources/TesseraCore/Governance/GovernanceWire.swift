@@ -12,6 +12,11 @@ public enum GovernanceWire {
         }
     }
 
+    public struct VerifyRequest: Codable, Sendable {
+        public var token: String
+        public init(token: String) { self.token = token }
+    }
+
     public struct VerifyResponse: Codable, Sendable {
         public var valid: Bool
         public var claims: PassportClaims
@@ -24,9 +29,12 @@ public enum GovernanceWire {
     public struct StartRequest: Codable, Sendable {
         public var token: String
         public var proof: String?
-        public init(token: String, proof: String? = nil) {
+        /// `passport` (the default) or `aat`.
+        public var token_type: String?
+        public init(token: String, proof: String? = nil, token_type: String? = nil) {
             self.token = token
             self.proof = proof
+            self.token_type = token_type
         }
     }
 
@@ -99,7 +107,32 @@ public enum GovernanceWire {
 
     public struct EndRequest: Codable, Sendable {
         public var session_id: String
-        public init(session_id: String) { self.session_id = session_id }
+        /// For an AAT session: the holder's proof of possession.
+        public var pop: String?
+        public init(session_id: String, pop: String? = nil) {
+            self.session_id = session_id
+            self.pop = pop
+        }
+    }
+
+    /// `/end` and `/attest` (Ardur's shape).
+    public struct SessionRequest: Codable, Sendable {
+        public var session: String
+        public var pop: String?
+        public init(session: String, pop: String? = nil) {
+            self.session = session
+            self.pop = pop
+        }
+    }
+
+    /// `/revoke`: a session, or a passport by `jti` (and everything delegated from it).
+    public struct RevokeRequest: Codable, Sendable {
+        public var session_id: String?
+        public var jti: String?
+        public init(session_id: String? = nil, jti: String? = nil) {
+            self.session_id = session_id
+            self.jti = jti
+        }
     }
 
     public struct EndResult: Sendable, Codable {

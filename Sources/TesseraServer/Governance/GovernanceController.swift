@@ -32,51 +32,32 @@ struct GovernanceController {
     /// `/issue`: a passport, or with `format` `aat` an AAT bound to `holder_key`.
     @Sendable func issue(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         let body = try await Self.object(request, context)
-        switch body["format"] {
-        case nil, .null?, .string("passport")?:
-            if body["holder_key"] != nil { throw GovernanceError.invalid("holder_key is for format aat") }
-        case .string("aat")?:
-            for field in ["cnf_jkt", "audience"] where body[field] != nil {
-                throw GovernanceError.invalid("\(field) cannot be expressed in an AAT: bind it with holder_key")
-            }
-            if case .object(let members)? = body["holder_key"],
-                let stray = members.keys.sorted().first(where: { !["kty", "crv", "x", "y", "kid", "alg", "use"].contains($0) }) {
-                throw GovernanceError.invalid("holder_key.\(stray) is not a public JWK member this server reads")
-            }
-            guard let holder = body["holder_key"], let jwk = try? StrictJSON.decode(JWK.self, from: Array(CanonicalJSON.serialize(holder).utf8)) else {
-                throw GovernanceError.invalid("holder_key must be the holder's public JWK (format aat is always key-bound)")
-            }
-            let issue = try Self.issueRequest(body)
-            let (token, claims) = try await governance.issueAAT(
-                mission: issue.mission, ttl: issue.ttl, holder: jwk, by: try context.authenticatedIdentity())
-            return try JSONResponse(AATIssueResponse(token: token, claims: claims)).response(from: request, context: context)
-        default:
-            throw GovernanceError.invalid("format must be passport or aat")
+        let (wire, mission) = try Self.read { () throws(WireFieldError) in
+            try GovernanceWire.IssueRequest.read(strict: body, maximumTTL: GovernanceService.maxTTL)
         }
-        let issue = try Self.issueRequest(body)
-        let (token, claims) = try await governance.issue(issue, by: try context.authenticatedIdentity())
+        let ttl = wire.ttl_s ?? GovernanceService.defaultTTL
+        let identity = try context.authenticatedIdentity()
+        if let holder = wire.holder_key {
+            let (token, claims) = try await governance.issueAAT(mission: mission, ttl: ttl, holder: holder, by: identity)
+            return try JSONResponse(AATIssueResponse(token: token, claims: claims)).response(from: request, context: context)
+        }
+        let (token, claims) = try await governance.issue(
+            GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: wire.cnf_jkt, audience: wire.audience), by: identity)
         return try JSONResponse(IssueResult(token: token, claims: claims)).response(from: request, context: context)
     }
 
     @Sendable func verify(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<VerifyResult> {
         let body = try await Self.object(request, context)
-        let claims = try await governance.verify(try Self.token(body, "token"))
-        return JSONResponse(VerifyResult(valid: true, claims: claims))
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.VerifyRequest(strict: body) }
+        return JSONResponse(VerifyResult(valid: true, claims: try await governance.verify(wire.token)))
     }
 
     /// `/session/start` and `/sessions`: a passport session, or an AAT one by `token_type`.
     @Sendable func startSession(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         let body = try await Self.object(request, context)
-        if let type = body["token_type"], type != .null {
-            guard case .string(let name) = type else { throw GovernanceError.invalid("token_type must be a string") }
-            switch name {
-            case "aat": return try JSONResponse(try await startAAT(body)).response(from: request, context: context)
-            case "passport": break
-            default: throw GovernanceError.invalid("unsupported token_type: \(name) (expected passport or aat)")
-            }
-        }
-        let proof: String? = if case .string(let p)? = body["proof"] { p } else { nil }
-        let session = try await governance.start(token: try Self.token(body, "token"), proof: proof)
+        if case .string("aat")? = body["token_type"] { return try JSONResponse(try await startAAT(body)).response(from: request, context: context) }
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.StartRequest(strict: body) }
+        let session = try await governance.start(token: wire.token, proof: wire.proof)
         return try JSONResponse(StartResult(
             session_id: session.id, claims: session.passport, started_at: WireTime.format(session.startedAt),
             calls_remaining: session.callsRemaining)).response(from: request, context: context)
@@ -112,38 +93,31 @@ struct GovernanceController {
     /// `/session/end`: the session named by `session_id`.
     @Sendable func endSession(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<GovernanceService.EndResult> {
         let body = try await Self.object(request, context)
-        return JSONResponse(try await governance.end(
-            sessionID: try Self.string(body, "session_id"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.EndRequest(strict: body) }
+        return JSONResponse(try await governance.end(sessionID: wire.session_id, proof: wire.pop))
     }
 
     /// `/end`: the session named by `session`.
     @Sendable func end(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<GovernanceService.EndResult> {
         let body = try await Self.object(request, context)
-        return JSONResponse(try await governance.end(
-            sessionID: try Self.string(body, "session"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.SessionRequest(strict: body) }
+        return JSONResponse(try await governance.end(sessionID: wire.session, proof: wire.pop))
     }
 
     @Sendable func attest(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<GovernanceService.EndResult> {
         let body = try await Self.object(request, context)
-        return JSONResponse(try await governance.attestation(
-            sessionID: try Self.string(body, "session"), proof: try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)))
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.SessionRequest(strict: body) }
+        return JSONResponse(try await governance.attestation(sessionID: wire.session, proof: wire.pop))
     }
 
     @Sendable func revoke(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<[String: Bool]> {
         let body = try await Self.object(request, context)
         let identity = try context.authenticatedIdentity()
-        for name in ["session_id", "jti"] {
-            switch body[name] {
-            case nil, .null?, .string?: continue
-            default: throw GovernanceError.invalid("\(name) must be a string")
-            }
-        }
-        if case .string(let sessionID)? = body["session_id"], !sessionID.isEmpty {
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.RevokeRequest(strict: body) }
+        if let sessionID = wire.session_id {
             try await governance.revoke(sessionID: sessionID, by: identity)
-        } else if case .string(let jti)? = body["jti"], !jti.isEmpty {
+        } else if let jti = wire.jti {
             try await governance.revoke(jti: jti, by: identity)
-        } else {
-            throw GovernanceError.invalid("session_id or jti is required")
         }
         return JSONResponse(["revoked": true])
     }
@@ -186,43 +160,6 @@ struct GovernanceController {
         return try await request.decodeJSONObject(context: context)
     }
 
-    /// `/issue`'s body: the mission (strict, every error naming its field), `ttl_s`, `cnf_jkt`.
-    static func issueRequest(_ body: [String: JSONValue]) throws -> GovernanceService.IssueRequest {
-        guard case .object(let missionObject)? = body["mission"] else {
-            throw GovernanceError.invalid("mission must be a JSON object")
-        }
-        let mission: Mission
-        do {
-            mission = try Mission.parse(missionObject)
-        } catch {
-            throw GovernanceError.invalid(String(describing: error))
-        }
-        let ttl = try integer(body, "ttl_s", range: 1...GovernanceService.maxTTL) ?? GovernanceService.defaultTTL
-        var jkt: String?
-        if let value = body["cnf_jkt"] {
-            guard case .string(let thumbprint) = value, thumbprint == "agent" || Base64URL.decode(thumbprint)?.count == 32 else {
-                throw GovernanceError.invalid("cnf_jkt must be an RFC 7638 SHA-256 thumbprint or \"agent\"")
-            }
-            jkt = thumbprint
-        }
-        var audience: [String]?
-        switch body["audience"] {
-        case nil, .null?: break
-        case .string(let one)?: audience = [one]
-        case .array(let many)?:
-            audience = []
-            for case .string(let one) in many { audience?.append(one) }
-            guard audience?.count == many.count, !many.isEmpty, many.count <= 16 else {
-                throw GovernanceError.invalid("audience must be a URI or an array of 1-16 URIs")
-            }
-        default: throw GovernanceError.invalid("audience must be a URI or an array of 1-16 URIs")
-        }
-        for uri in audience ?? [] where uri.isEmpty || uri.utf8.count > 2048 || !uri.contains("://") {
-            throw GovernanceError.invalid("audience entries must be absolute URIs (RFC 8707)")
-        }
-        return GovernanceService.IssueRequest(mission: mission, ttl: ttl, jkt: jkt, audience: audience)
-    }
-
     /// `/session/start` with `token_type` `aat` (see ``GovernanceService/startAAT(_:)``).
     func startAAT(_ body: [String: JSONValue]) async throws -> AATStartResponse {
         // Ardur's edge bound, before any verification.
@@ -260,7 +197,10 @@ struct GovernanceController {
         do {
             return try body()
         } catch {
-            throw GovernanceError.invalid(error.message)
+            switch error.kind {
+            case .invalid: throw GovernanceError.invalid(error.message)
+            case .malformedToken: throw GovernanceError.invalidToken
+            }
         }
     }
 
@@ -268,19 +208,11 @@ struct GovernanceController {
         try read { () throws(WireFieldError) in try WireFields.optionalJWS(body, name, maximum: maximum) }
     }
 
-    static func string(_ body: [String: JSONValue], _ name: String) throws -> String {
-        try read { () throws(WireFieldError) in try WireFields.string(body, name) }
-    }
-
     /// A token field: anything that is not a string is a malformed token (401), like the seed.
     static func token(_ body: [String: JSONValue], _ name: String) throws -> String {
-        guard case .string(let value)? = body[name], !value.isEmpty else { throw GovernanceError.invalidToken }
-        return value
+        try read { () throws(WireFieldError) in try WireFields.token(body, name) }
     }
 
-    static func integer(_ body: [String: JSONValue], _ name: String, range: ClosedRange<Int>) throws -> Int? {
-        try read { () throws(WireFieldError) in try WireFields.integer(body, name, range: range) }
-    }
 }
 
 /// Encodes any `Encodable` as a JSON response with sorted keys.

@@ -26,9 +26,9 @@ extension TesseraHTTPClient {
     }
 
     public func registerAgent(name: String, publicJWK: JWK, domain: String?, workspace: String?, did: String? = nil) async throws(ClientError) -> Agent {
-        struct Body: Encodable { var name: String; var public_jwk: JWK; var domain: String?; var workspace: String?; var did: String? }
-        return try await send(
-            .POST, "/v1/agents", body: Body(name: name, public_jwk: publicJWK, domain: domain, workspace: workspace, did: did), as: Agent.self)
+        try await send(
+            .POST, "/v1/agents", body: RegistryWire.RegisterAgentRequest(name: name, public_jwk: publicJWK, did: did, domain: domain, workspace: workspace),
+            as: Agent.self)
     }
 
     public func agents(workspace: String? = nil) async throws(ClientError) -> [Agent] {
@@ -48,15 +48,16 @@ extension TesseraHTTPClient {
     /// A CA-issued (IAL-0) badge (`mode` `ial0`); needs a credential with `badges:issue`.
     /// `agent` is the agent's DID or id.
     public func issueBadge(agent: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> IssuedBadge {
-        struct Body: Encodable { var mode = "ial0"; var ttl: Int?; var badge_aud: [String]? }
-        return try await send(.POST, "/v1/agents/\(Self.segment(agent))/badge", body: Body(ttl: lifetime, badge_aud: audience), as: IssuedBadge.self)
+        try await send(
+            .POST, "/v1/agents/\(Self.segment(agent))/badge", body: RegistryWire.IssueBadgeRequest(mode: "ial0", ttl: lifetime, badge_aud: audience),
+            as: IssuedBadge.self)
     }
 
     /// RFC-003 phase 1 (authenticated with this client's credential).
     public func badgeChallenge(agent: String, lifetime: Int?, audience: [String]?) async throws(ClientError) -> PoPChallenge {
-        struct Body: Encodable { var badge_ttl: Int?; var badge_aud: [String]? }
-        return try await send(
-            .POST, "/v1/agents/\(Self.segment(agent))/badge/challenge", body: Body(badge_ttl: lifetime, badge_aud: audience), as: PoPChallenge.self)
+        try await send(
+            .POST, "/v1/agents/\(Self.segment(agent))/badge/challenge", body: RegistryWire.ChallengeRequest(badge_aud: audience, badge_ttl: lifetime),
+            as: PoPChallenge.self)
     }
 
     /// A proof-of-possession (IAL-1) badge: challenge, proof signed with the agent key (`sub` and
@@ -71,9 +72,9 @@ extension TesseraHTTPClient {
         } catch {
             throw .invalidResponse("cannot sign the proof: \(error)")
         }
-        struct Body: Encodable { var mode = "ial1"; var challenge_id: String; var proof_jws: String }
         let (status, bytes) = try await raw(
-            .POST, "/v1/agents/\(Self.segment(route))/badge", body: Body(challenge_id: challenge.challenge_id, proof_jws: proof), authenticate: false)
+            .POST, "/v1/agents/\(Self.segment(route))/badge",
+            body: RegistryWire.IssueBadgeRequest(mode: "ial1", challenge_id: challenge.challenge_id, proof_jws: proof), authenticate: false)
         guard (200..<300).contains(status) else { throw .server(status: status, body: String(decoding: bytes, as: UTF8.self)) }
         do {
             return try StrictJSON.decode(IssuedBadge.self, from: Data(bytes))
@@ -83,8 +84,7 @@ extension TesseraHTTPClient {
     }
 
     public func revokeBadge(jti: String, reason: String? = nil) async throws(ClientError) {
-        struct Body: Encodable { var reason: String? }
-        _ = try await send(.POST, "/v1/badges/\(Self.segment(jti))/revoke", body: Body(reason: reason), as: [String: JSONValue].self)
+        _ = try await send(.POST, "/v1/badges/\(Self.segment(jti))/revoke", body: RegistryWire.RevokeRequest(reason: reason), as: [String: JSONValue].self)
     }
 
     /// A status list token (`application/statuslist+jwt`) at `path` on this server.

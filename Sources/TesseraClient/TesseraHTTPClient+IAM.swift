@@ -13,14 +13,13 @@ extension TesseraHTTPClient {
     }
 
     public func login(username: String, password: String, workspace: String? = nil) async throws(ClientError) -> IAMResponse {
-        var body = ["username": username, "password": password]
-        if let workspace { body["workspace"] = workspace }
-        return try await send(.POST, "/api/v1/auth/login", body: body, as: IAMResponse.self)
+        try await send(
+            .POST, "/api/v1/auth/login", body: AuthWire.LoginRequest(username: username, password: password, workspace: workspace), as: IAMResponse.self)
     }
 
     public func changePassword(current: String, new: String) async throws(ClientError) {
         _ = try await send(
-            .POST, "/api/v1/auth/change-password", body: ["current_password": current, "new_password": new],
+            .POST, "/api/v1/auth/change-password", body: AuthWire.ChangePasswordRequest(current_password: current, new_password: new),
             as: IAMResponse.self)
     }
 }

@@ -33,49 +33,12 @@ struct BadgeController {
         }
     }
 
-    struct RegisterBody: Decodable {
-        var name: String
-        var public_jwk: JWK
-        var did: String?
-        var domain: String?
-        var workspace: String?
-    }
-
-    struct UpdateBody: Decodable {
-        var name: String?
-        var domain: String?
-        var status: String?
-    }
-
-    /// RFC-002 §12.1 / RFC-003 §5.2 request. `exp_s` and `aud` are Tessera's earlier names for
-    /// `ttl` and `badge_aud`, still read.
-    struct IssueBody: Decodable {
-        var mode: String?
-        var ttl: Int?
-        var badge_ttl: Int?
-        var exp_s: Int?
-        var badge_aud: [String]?
-        var aud: [String]?
-        var domain: String?
-        var challenge_id: String?
-        var proof_jws: String?
-    }
-
-    struct ChallengeBody: Decodable {
-        var badge_aud: [String]?
-        var badge_ttl: Int?
-        var challenge_ttl: Int?
-    }
-
-    /// The earlier PoP route's body, answered by the same implementation.
-    struct LegacyPoPBody: Decodable {
-        var challenge_id: String
-        var proof: String
-    }
-
-    struct RevokeBody: Decodable {
-        var reason: String?
-    }
+    typealias RegisterBody = RegistryWire.RegisterAgentRequest
+    typealias UpdateBody = RegistryWire.UpdateAgentRequest
+    typealias IssueBody = RegistryWire.IssueBadgeRequest
+    typealias ChallengeBody = RegistryWire.ChallengeRequest
+    typealias LegacyPoPBody = RegistryWire.LegacyPoPRequest
+    typealias RevokeBody = RegistryWire.RevokeRequest
 
     /// Reads the optional `{"reason": …}` body of a revocation or a disable (RFC-002 §7.5), so a
     /// malformed one is a 400 rather than ignored; at most 1024 characters (Unicode scalars, as

@@ -73,14 +73,6 @@ struct IAMController {
         }
     }
 
-    struct LoginBody: Decodable {
-        var username: String
-        var password: String
-        var workspace: String?
-    }
-
-    struct ChangePasswordBody: Decodable {
-        var current_password: String?
-        var new_password: String?
-    }
+    typealias LoginBody = AuthWire.LoginRequest
+    typealias ChangePasswordBody = AuthWire.ChangePasswordRequest
 }

@@ -145,7 +145,6 @@ extension SQLiteStore {
                 let json: String = row["state"]
                 let version: Int64 = row["version"]
                 let current = try Self.stateDecoder.decode(SessionState.self, from: Data(json.utf8))
-                let seen: (SessionState, Int64)
                 var existing: PriorAnswer?
                 switch request {
                 case .delegation(let requestID):
@@ -169,37 +168,8 @@ extension SQLiteStore {
                 let mutation = try plan(current, existing).resolvingApprovalCapacity { workspace, now in
                     try Self.openApprovalCount(db, workspace: workspace, now: now)
                 }
-                if let updated = mutation.session, updated != current {
-                    try db.execute(
-                        sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ?",
-                        arguments: [String(decoding: try Self.stateEncoder.encode(updated), as: UTF8.self), id])
-                    seen = (updated, version + 1)
-                } else {
-                    seen = (current, version)
-                }
-                for receipt in mutation.receipts { try Self.insert(receipt, db) }
-                if let d = mutation.delegation {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token,
-                            budget, parent_remaining) VALUES (?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [d.parentSessionID, d.requestID, d.fingerprint, d.childJTI, d.childToken, d.budget, d.parentRemainingAtDelegation])
-                }
-                for passport in mutation.passports { try Self.insert(passport, db) }
-                for a in mutation.approvals {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT (id) DO UPDATE SET status = excluded.status
-                            """,
-                        arguments: [a.id, a.sessionID, a.workspace, a.status, a.expiresAt.timeIntervalSince1970])
-                }
-                if let e = mutation.evaluation {
-                    try db.execute(
-                        sql: "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?)",
-                        arguments: [e.sessionID, e.requestID, e.fingerprint, e.response])
-                }
+                let (writes, seen) = mutation.writes(over: current, version: version)
+                for write in writes { try Self.execute(write, sessionID: id, db) }
                 return (mutation.output, seen)
             }
             let (output, seen) = try await groupCommit.write(body)
@@ -247,6 +217,36 @@ extension SQLiteStore {
         sessionCache.remember(id, updated, version: version + 1)
         sessionCache.hits.add(1, ordering: .relaxed)
         return mutation.output
+    }
+
+    /// One ``SessionWrite`` in SQLite's SQL.
+    static func execute(_ write: SessionWrite, sessionID id: String, _ db: Database) throws {
+        switch write {
+        case .session(let updated):
+            try db.execute(
+                sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ?",
+                arguments: [String(decoding: try Self.stateEncoder.encode(updated), as: UTF8.self), id])
+        case .receipt(let receipt): try insert(receipt, db)
+        case .delegation(let d):
+            try db.execute(
+                sql: """
+                    INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token,
+                    budget, parent_remaining) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [d.parentSessionID, d.requestID, d.fingerprint, d.childJTI, d.childToken, d.budget, d.parentRemainingAtDelegation])
+        case .passport(let passport): try insert(passport, db)
+        case .approval(let a):
+            try db.execute(
+                sql: """
+                    INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET status = excluded.status
+                    """,
+                arguments: [a.id, a.sessionID, a.workspace, a.status, a.expiresAt.timeIntervalSince1970])
+        case .evaluation(let e):
+            try db.execute(
+                sql: "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (?, ?, ?, ?)",
+                arguments: [e.sessionID, e.requestID, e.fingerprint, e.response])
+        }
     }
 
     static func insert(_ receipt: ReceiptRecord, _ db: Database) throws {

@@ -173,7 +173,6 @@ extension PostgresStore {
         do {
             let (output, seen) = try await guarded { [self] in try await client.withTransaction(logger: logger) { c in
                 guard let (current, version) = try await fetchVersionedSession(id, on: c) else { throw StoreError.notFound("session \(id)") }
-                let seen: (SessionState, Int64)
                 var existing: PriorAnswer?
                 switch request {
                 case .delegation(let requestID):
@@ -196,37 +195,8 @@ extension PostgresStore {
                 let mutation = try await plan(current, existing).resolvingApprovalCapacity { workspace, now in
                     try await openApprovalCount(workspace: workspace, now: now, on: c)
                 }
-                if let updated = mutation.session, updated != current {
-                    try await Self.drain(c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger))
-                    seen = (updated, version + 1)
-                } else {
-                    seen = (current, version)
-                }
-                for r in mutation.receipts {
-                    try await c.query(
-                        "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (\(r.sessionID), \(r.seq), \(r.jwt), \(r.hash))", logger: logger)
-                }
-                if let d = mutation.delegation {
-                    try await c.query(
-                        """
-                        INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token, budget, parent_remaining)
-                        VALUES (\(d.parentSessionID), \(d.requestID), \(d.fingerprint), \(d.childJTI), \(d.childToken), \(d.budget), \(d.parentRemainingAtDelegation))
-                        """, logger: logger)
-                }
-                for passport in mutation.passports { try await insert(passport, on: c) }
-                for a in mutation.approvals {
-                    try await c.query(
-                        """
-                        INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at)
-                        VALUES (\(a.id), \(a.sessionID), \(a.workspace), \(a.status), \(a.expiresAt.pg))
-                        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status
-                        """, logger: logger)
-                }
-                if let e = mutation.evaluation {
-                    try await c.query(
-                        "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (\(e.sessionID), \(e.requestID), \(e.fingerprint), \(e.response))",
-                        logger: logger)
-                }
+                let (writes, seen) = mutation.writes(over: current, version: version)
+                for write in writes { try await execute(write, sessionID: id, on: c) }
                 return (mutation.output, seen)
             } }
             // Only what committed may be remembered: an uncommitted state under a version number
@@ -240,6 +210,35 @@ extension PostgresStore {
         } catch {
             // Everything else is the database's (pool shut down, deadline, connection): 503 upstream.
             throw Self.map(error)
+        }
+    }
+
+    /// One ``SessionWrite`` in PostgreSQL's SQL (the session's version goes up by trigger).
+    func execute(_ write: SessionWrite, sessionID id: String, on c: PostgresConnection) async throws {
+        switch write {
+        case .session(let updated):
+            try await Self.drain(c.query("UPDATE gov_sessions SET state = \(try Self.json(updated)) WHERE id = \(id)", logger: logger))
+        case .receipt(let r):
+            try await c.query(
+                "INSERT INTO gov_receipts (session_id, seq, jwt, hash) VALUES (\(r.sessionID), \(r.seq), \(r.jwt), \(r.hash))", logger: logger)
+        case .delegation(let d):
+            try await c.query(
+                """
+                INSERT INTO gov_delegations (parent_session_id, request_id, fingerprint, child_jti, child_token, budget, parent_remaining)
+                VALUES (\(d.parentSessionID), \(d.requestID), \(d.fingerprint), \(d.childJTI), \(d.childToken), \(d.budget), \(d.parentRemainingAtDelegation))
+                """, logger: logger)
+        case .passport(let passport): try await insert(passport, on: c)
+        case .approval(let a):
+            try await c.query(
+                """
+                INSERT INTO gov_approvals (id, session_id, workspace, status, expires_at)
+                VALUES (\(a.id), \(a.sessionID), \(a.workspace), \(a.status), \(a.expiresAt.pg))
+                ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status
+                """, logger: logger)
+        case .evaluation(let e):
+            try await c.query(
+                "INSERT INTO gov_evaluations (session_id, request_id, fingerprint, response) VALUES (\(e.sessionID), \(e.requestID), \(e.fingerprint), \(e.response))",
+                logger: logger)
         }
     }
 

@@ -5,16 +5,7 @@ import TesseraCore
 /// The registry surface: agents and badges, on CapiscIO's routes (RFC-002 §12, RFC-003 §5),
 /// keyed by the agent's DID (or its Tessera id).
 extension TesseraHTTPClient {
-    public struct Agent: Codable, Sendable, Equatable {
-        public var id: String
-        public var workspace: String
-        public var name: String
-        public var did: String
-        public var public_jwk: JWK
-        public var domain: String
-        public var status: String
-        public var created: String
-    }
+    public typealias Agent = RegistryWire.Agent
 
     /// What issuance answers (the members every client generation reads).
     public struct IssuedBadge: Codable, Sendable, Equatable {
@@ -32,9 +23,8 @@ extension TesseraHTTPClient {
     }
 
     public func agents(workspace: String? = nil) async throws(ClientError) -> [Agent] {
-        struct List: Decodable { var agents: [Agent] }
         let query = workspace.map { "?workspace=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } ?? ""
-        return try await send(.GET, "/v1/agents" + query, body: Optional<[String: String]>.none, as: List.self).agents
+        return try await send(.GET, "/v1/agents" + query, body: Optional<[String: String]>.none, as: RegistryWire.AgentList.self).agents
     }
 
     public func agent(_ id: String) async throws(ClientError) -> Agent {

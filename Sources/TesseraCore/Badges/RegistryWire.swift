@@ -2,6 +2,35 @@
 /// shared by the server, which decodes them through the strict parser, and the SDK, which sends
 /// them: one contract, so neither builds this JSON by hand.
 public enum RegistryWire {
+    /// An agent as the registry answers it (registration, lookup, listing, update, disable).
+    public struct Agent: Codable, Sendable, Equatable {
+        public var id: String
+        public var workspace: String
+        public var name: String
+        public var did: String
+        public var public_jwk: JWK
+        public var domain: String
+        public var status: String
+        /// RFC 3339, seconds.
+        public var created: String
+        public init(id: String, workspace: String, name: String, did: String, public_jwk: JWK, domain: String, status: String, created: String) {
+            self.id = id
+            self.workspace = workspace
+            self.name = name
+            self.did = did
+            self.public_jwk = public_jwk
+            self.domain = domain
+            self.status = status
+            self.created = created
+        }
+    }
+
+    /// `GET /v1/agents`.
+    public struct AgentList: Codable, Sendable {
+        public var agents: [Agent]
+        public init(agents: [Agent]) { self.agents = agents }
+    }
+
     /// `POST /v1/agents`.
     public struct RegisterAgentRequest: Codable, Sendable {
         public var name: String

@@ -11,27 +11,7 @@ struct BadgeController {
     let badges: BadgeService
     let authenticator: Authenticator
 
-    struct AgentBody: Encodable {
-        var id: String
-        var workspace: String
-        var name: String
-        var did: String
-        var public_jwk: JWK
-        var domain: String
-        var status: String
-        var created: String
-
-        init(_ agent: AgentRecord) {
-            self.id = agent.id
-            self.workspace = agent.workspace
-            self.name = agent.name
-            self.did = agent.did
-            self.public_jwk = agent.publicJWK
-            self.domain = agent.domain
-            self.status = agent.status
-            self.created = WireTime.format(agent.created)
-        }
-    }
+    typealias AgentBody = RegistryWire.Agent
 
     typealias RegisterBody = RegistryWire.RegisterAgentRequest
     typealias UpdateBody = RegistryWire.UpdateAgentRequest
@@ -82,9 +62,9 @@ struct BadgeController {
         return JSONResponse(AgentBody(agent), status: .created)
     }
 
-    @Sendable func listAgents(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<[String: [AgentBody]]> {
+    @Sendable func listAgents(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<RegistryWire.AgentList> {
         let agents = try await badges.list(workspace: request.uri.queryParameters.get("workspace"), by: try context.authenticatedIdentity())
-        return JSONResponse(["agents": agents.map(AgentBody.init)])
+        return JSONResponse(RegistryWire.AgentList(agents: agents.map(AgentBody.init)))
     }
 
     @Sendable func getAgent(_ request: Request, context: TesseraRequestContext) async throws -> JSONResponse<AgentBody> {
@@ -306,5 +286,14 @@ struct BadgeController {
             id = decoded
         }
         return id
+    }
+}
+
+extension RegistryWire.Agent {
+    /// The wire form of a stored agent.
+    init(_ agent: AgentRecord) {
+        self.init(
+            id: agent.id, workspace: agent.workspace, name: agent.name, did: agent.did, public_jwk: agent.publicJWK, domain: agent.domain,
+            status: agent.status, created: WireTime.format(agent.created))
     }
 }

@@ -162,33 +162,8 @@ struct GovernanceController {
 
     /// `/session/start` with `token_type` `aat` (see ``GovernanceService/startAAT(_:)``).
     func startAAT(_ body: [String: JSONValue]) async throws -> AATStartResponse {
-        // Ardur's edge bound, before any verification.
-        if case .string(let kb)? = body["kb_jwt"], kb.utf8.count > GovernanceService.maximumKeyBindingBytes {
-            throw GovernanceError.invalid("kb_jwt exceeds MAX_KB_JWT_BYTES=\(GovernanceService.maximumKeyBindingBytes); well-formed key-binding JWTs are small")
-        }
-        if body["kb_jwt"] != nil {
-            throw GovernanceError.invalid("kb_jwt is not accepted: prove possession with pop, a draft-01 PoP JWT (aat_tool \(GovernanceService.sessionStartTool))")
-        }
-        let token = try Self.token(body, "token")
-        var chain: [String] = []
-        switch body["chain"] {
-        case nil, .null?: break
-        case .array(let items)?:
-            guard items.count <= AATVerifier.maximumDelegationDepth else { throw GovernanceError.invalid("chain has more than \(AATVerifier.maximumDelegationDepth) tokens") }
-            for item in items {
-                guard case .string(let t) = item, !t.isEmpty else { throw GovernanceError.invalid("chain must be an array of compact JWTs, root first") }
-                chain.append(t)
-            }
-        default: throw GovernanceError.invalid("chain must be an array of compact JWTs, root first")
-        }
-        var requirePop: Bool?
-        switch body["require_pop"] {
-        case nil, .null?: break
-        case .bool(let b)?: requirePop = b
-        default: throw GovernanceError.invalid("require_pop must be a boolean when token_type=aat")
-        }
-        let proof = try Self.optionalString(body, "pop", maximum: AATProof.maximumBytes)
-        let session = try await governance.startAAT(.init(token: token, chain: chain, requirePop: requirePop, proof: proof))
+        let wire = try Self.read { () throws(WireFieldError) in try GovernanceWire.AATStartRequest(strict: body) }
+        let session = try await governance.startAAT(.init(token: wire.token, chain: wire.chain ?? [], requirePop: wire.require_pop, proof: wire.pop))
         return AATStartResponse(session: session, startedAt: WireTime.format(session.startedAt))
     }
 
@@ -208,10 +183,6 @@ struct GovernanceController {
         try read { () throws(WireFieldError) in try WireFields.optionalJWS(body, name, maximum: maximum) }
     }
 
-    /// A token field: anything that is not a string is a malformed token (401), like the seed.
-    static func token(_ body: [String: JSONValue], _ name: String) throws -> String {
-        try read { () throws(WireFieldError) in try WireFields.token(body, name) }
-    }
 
 }
 

@@ -10,7 +10,7 @@ import TesseraStore
 extension GovernanceService {
     /// `aat_tool` of the proof that starts a key-bound session (the session's first use of the
     /// key: a fresh, audience-bound, single-use signature by the holder over the token's id).
-    public static let sessionStartTool = "tessera:session/start"
+    public static let sessionStartTool = GovernanceWire.AATStartRequest.proofTool
     /// `aat_tool` of the proofs that end a key-bound AAT session and read its attestation: its id
     /// is the AAT's public `jti`, so knowing it must not be enough.
     public static let sessionEndTool = "tessera:session/end"
@@ -25,7 +25,7 @@ extension GovernanceService {
     /// `aat_tool` of the proof that delegates from an AAT session.
     public static let delegateTool = "delegate_passport"
     /// Ardur's bound on a key-binding JWT (`kb_jwt`), checked before anything else.
-    public static let maximumKeyBindingBytes = 8_192
+    public static let maximumKeyBindingBytes = GovernanceWire.AATStartRequest.maximumKeyBindingBytes
 
     public struct AATStart: Sendable {
         public var token: String

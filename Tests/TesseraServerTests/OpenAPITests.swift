@@ -80,4 +80,61 @@ struct OpenAPITests {
         let mapping = try #require((request["discriminator"] as? [String: Any])?["mapping"] as? [String: String])
         #expect(Set(mapping.keys) == Set(IAMService.operations.keys))
     }
+
+    /// The members a wire type sends when every optional member is set.
+    static func members(_ value: some Encodable) throws -> Set<String> {
+        let object = try #require(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value)) as? [String: Any])
+        return Set(object.keys)
+    }
+
+    /// A schema's members, through `$ref` and across `anyOf`/`oneOf` alternatives.
+    static func documentedMembers(_ name: String, in schemas: [String: Any]) throws -> Set<String> {
+        let schema = try #require(schemas[name] as? [String: Any], "no schema \(name)")
+        var members = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+        for alternative in (schema["anyOf"] as? [[String: Any]] ?? []) + (schema["oneOf"] as? [[String: Any]] ?? []) {
+            if let ref = alternative["$ref"] as? String {
+                members.formUnion(try documentedMembers(String(ref.split(separator: "/").last!), in: schemas))
+            } else {
+                members.formUnion((alternative["properties"] as? [String: Any] ?? [:]).keys)
+            }
+        }
+        return members
+    }
+
+    @Test("the Core wire types and the document's schemas name the same members (one contract; a drift on either side fails here)")
+    func wireTypesMatchSchemas() throws {
+        let schemas = try #require((try Self.document()["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let jwk = JWK(kty: "OKP", crv: "Ed25519", x: "x")
+        let pairs: [(schemas: [String], members: Set<String>, undocumented: Set<String>)] = [
+            (["EvaluateRequest"], try Self.members(GovernanceWire.EvaluateRequest(session_id: "s", tool_name: "t", arguments: [:], request_id: "r", pop: "p")), []),
+            (["IssueRequest", "AATIssueRequest"], try Self.members(GovernanceWire.IssueRequest(
+                mission: [:], ttl_s: 1, cnf_jkt: "agent", audience: ["https://a"], format: "aat", holder_key: jwk)), []),
+            (["TokenRequest"], try Self.members(GovernanceWire.VerifyRequest(token: "t")), []),
+            (["StartRequest"], try Self.members(GovernanceWire.StartRequest(token: "t", proof: "p", token_type: "passport")).union(
+                try Self.members(GovernanceWire.AATStartRequest(token: "t", chain: [], require_pop: true, pop: "p"))), []),
+            (["EndRequest"], try Self.members(GovernanceWire.EndRequest(session_id: "s", pop: "p")), []),
+            (["SessionRequest"], try Self.members(GovernanceWire.SessionRequest(session: "s", pop: "p")), []),
+            (["RevokeRequest"], try Self.members(GovernanceWire.RevokeRequest(session_id: "s", jti: "j")), []),
+            (["RegisterAgentRequest"], try Self.members(RegistryWire.RegisterAgentRequest(
+                name: "n", public_jwk: jwk, did: "d", domain: "d", workspace: "w")), []),
+            (["UpdateAgentRequest"], try Self.members(RegistryWire.UpdateAgentRequest(name: "n", domain: "d", status: "active")), []),
+            // exp_s, aud and badge_ttl: Tessera's earlier names for ttl and badge_aud, still read, no longer documented.
+            (["IssueBadgeRequest"], try Self.members(RegistryWire.IssueBadgeRequest(
+                mode: "ial0", ttl: 1, badge_ttl: 1, exp_s: 1, badge_aud: [], aud: [], domain: "d", challenge_id: "c", proof_jws: "p")),
+             ["exp_s", "aud", "badge_ttl"]),
+            (["ChallengeRequest"], try Self.members(RegistryWire.ChallengeRequest(badge_aud: [], badge_ttl: 1, challenge_ttl: 1)), []),
+            (["LegacyPoPRequest"], try Self.members(RegistryWire.LegacyPoPRequest(challenge_id: "c", proof: "p")), []),
+            (["RevokeBadgeRequest"], try Self.members(RegistryWire.RevokeRequest(reason: "r")), []),
+            (["LoginRequest"], try Self.members(AuthWire.LoginRequest(username: "u", password: "p", workspace: "w")), []),
+            (["ChangePasswordRequest"], try Self.members(AuthWire.ChangePasswordRequest(current_password: "a", new_password: "b")), []),
+            (["Agent"], try Self.members(RegistryWire.Agent(
+                id: "i", workspace: "w", name: "n", did: "d", public_jwk: jwk, domain: "d", status: "active", created: "c")), []),
+            (["AgentList"], try Self.members(RegistryWire.AgentList(agents: [])), []),
+        ]
+        for pair in pairs {
+            var documented = Set<String>()
+            for name in pair.schemas { documented.formUnion(try Self.documentedMembers(name, in: schemas)) }
+            #expect(documented == pair.members.subtracting(pair.undocumented), "\(pair.schemas): the document and the Core wire type disagree")
+        }
+    }
 }

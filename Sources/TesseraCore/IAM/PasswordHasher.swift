@@ -62,26 +62,3 @@ public struct PasswordHasher: Sendable {
     }
 }
 
-/// Comparison whose time does not depend on where two secrets differ.
-public enum ConstantTime {
-    public static func equals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for (x, y) in zip(a, b) { difference |= x ^ y }
-        return difference == 0
-    }
-}
-
-/// Minimum password rules: length, not the username. Refused with `weak-password`.
-public enum PasswordPolicy {
-    public static let minimumLength = 8
-    public static let maximumLength = 1024
-
-    /// A reason the password is refused, or nil when it is acceptable.
-    public static func problem(with password: String, username: String?) -> String? {
-        if password.count < minimumLength { return "password must be at least \(minimumLength) characters" }
-        if password.utf8.count > maximumLength { return "password must be at most \(maximumLength) bytes" }
-        if let username, password.lowercased() == username.lowercased() { return "password must differ from the username" }
-        return nil
-    }
-}

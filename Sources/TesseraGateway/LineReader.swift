@@ -6,19 +6,8 @@ import Darwin
 import Foundation
 import Synchronization
 
-/// Newline-delimited messages over a file descriptor, as MCP's stdio transport frames them.
-///
-/// Reading runs on its own thread with blocking `read(2)` (stdio pipes cannot be registered with
-/// the event loop portably) and hands complete lines to an `AsyncStream`. A line longer than
-/// `maximumLineBytes` is never buffered whole: it is reported as ``Event/oversize`` and the rest of
-/// it is skipped, so a hostile peer cannot make the gateway's memory grow without bound.
-public enum LineEvent: Sendable {
-    case line([UInt8])
-    /// A line over the limit: its size and its first bytes (enough to find a JSON-RPC `id`).
-    case oversize(Int, prefix: [UInt8])
-    case end
-}
-
+/// Reads newline-delimited messages from a file descriptor (see ``LineEvent``): on its own
+/// thread, with blocking `read(2)`, into an `AsyncStream`.
 public final class LineReader: Sendable {
     public let events: AsyncStream<LineEvent>
     let continuation: AsyncStream<LineEvent>.Continuation
@@ -74,44 +63,5 @@ public final class LineReader: Sendable {
         if skipping > 0 { continuation.yield(.oversize(skipping, prefix: prefix)) }
         continuation.yield(.end)
         continuation.finish()
-    }
-}
-
-/// Writes whole lines to a file descriptor, one writer at a time (a line is never interleaved
-/// with another).
-public final class LineWriter: Sendable {
-    let fd: Int32
-    /// Whether the descriptor is closed; its lock is also the one writer's turn.
-    let closed = Mutex(false)
-
-    public init(fd: Int32) { self.fd = fd }
-
-    /// Writes `bytes` and a newline; false when the other side is gone.
-    @discardableResult
-    public func write(_ bytes: [UInt8]) -> Bool {
-        closed.withLock { closed in
-            guard !closed else { return false }
-            var out = bytes
-            out.append(UInt8(ascii: "\n"))
-            var written = 0
-            while written < out.count {
-                let n = out[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    closed = true
-                    return false
-                }
-                written += n
-            }
-            return true
-        }
-    }
-
-    public func close() {
-        closed.withLock { closed in
-            guard !closed else { return }
-            closed = true
-            _ = Glibc.close(fd)
-        }
     }
 }

@@ -1,0 +1,13 @@
+import Crypto
+import CryptoExtras
+import Foundation
+
+/// Comparison whose time does not depend on where two secrets differ.
+public enum ConstantTime {
+    public static func equals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+}

@@ -103,8 +103,8 @@ struct ConfigurationTableTests {
         let setting = try Self.setting(name)
         let defaults = Dictionary(uniqueKeysWithValues: ServerConfiguration().summary)
         let changed = Dictionary(uniqueKeysWithValues: try Self.fromEnvironment(setting).summary)
-        let before = try #require(defaults[setting.name], "\(setting.name) missing from the summary")
-        let after = try #require(changed[setting.name])
+        let before = try #require(defaults[setting.summaryKey], "\(setting.name) missing from the summary")
+        let after = try #require(changed[setting.summaryKey])
         #expect(before != after, "the summary of \(setting.name) does not show its value")
         #expect(before == setting.defaultDescription || setting.defaultText != nil)
     }
@@ -338,13 +338,15 @@ struct ConfigurationTableTests {
             "TESSERA_DATABASE_URL": "postgres://tessera:hunter2@db.example:5432/tessera",
             "TESSERA_BOOTSTRAP_TOKEN": "tsk_hunter2hunter2hunter2hunter2",
             "TESSERA_MCP_UPSTREAMS": "git=https://user:hunter2@git.example/mcp",
+            "TESSERA_PUBLIC_URL": "https://user:hunter2@tessera.example",
         ]))
         let summary = Dictionary(uniqueKeysWithValues: configuration.summary)
         for (key, value) in summary { #expect(!value.contains("hunter2"), "\(key)=\(value)") }
         #expect(summary["bootstrap_token"] == "(set)")
-        #expect(summary["database_url"]?.contains("db.example") == true && summary["database_url"]?.contains("***") == true)
+        // Printed under the key earlier releases used (SIEM rules read `store`).
+        #expect(summary["store"]?.contains("db.example") == true && summary["store"]?.contains("***") == true)
         #expect(ServerConfiguration().summary.first { $0.0 == "bootstrap_token" }?.1 == "(none)")
-        #expect(ServerConfiguration().summary.first { $0.0 == "database_url" }?.1 == "sqlite (state_dir)")
+        #expect(ServerConfiguration().summary.first { $0.0 == "store" }?.1 == "sqlite (state_dir)")
     }
 
     // MARK: The binary

@@ -123,7 +123,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// by its file key. Holds no secrets (`database_url` without its password, `bootstrap_token`
     /// only as `(set)`, MCP upstream URLs without passwords).
     public var summary: [(String, String)] {
-        ServerSettings.all.map { ($0.name, $0.show(self)) }
+        ServerSettings.all.map { ($0.summaryKey, $0.show(self)) }
     }
 
     /// A connection deadline of `seconds`, refused outside ``connectionTimeoutRange`` with an error

@@ -27,9 +27,14 @@ public struct ServerSetting: Sendable {
         public var isRepeatable: Bool { self == .list || self == .map }
     }
 
-    /// The snake_case name: the file key (when there is one), the summary key, and the name
-    /// validation errors give.
+    /// The snake_case name: the file key (when there is one), the summary key (see
+    /// ``summaryKey``), and the name validation errors give.
     public let name: String
+
+    /// The key of this setting's start-up summary line, which is also a member of the
+    /// `configuration.loaded` audit event's details: the name, except where an earlier release
+    /// printed another key that SIEM rules may read (``ServerSettings/summaryKeys``).
+    public var summaryKey: String { ServerSettings.summaryKeys[name] ?? name }
     /// `--flag`: `--` and the name with `-` for `_`, unless the entry says otherwise.
     public let flag: String
     /// `TESSERA_` and the name in upper case.

@@ -23,6 +23,9 @@ import TesseraCore
 ///   OpenTelemetry set-up (``Telemetry``), where the environment wins; they have no flag.
 ///   ``helpText`` lists them.
 public enum ServerSettings {
+    /// Summary keys kept from before the table: `database_url` was printed (and audited) as `store`.
+    static let summaryKeys = ["database_url": "store"]
+
     public static let all: [ServerSetting] = [
         .string(
             "host", valueName: "<address>", help: "Address to bind.", example: "0.0.0.0",
@@ -128,7 +131,9 @@ public enum ServerSettings {
                 if URL(string: url)?.host == nil || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                     throw .invalid(name: "public_url", value: url)
                 }
-            }),
+            },
+            // Printed and audited without a password, should the URL carry one.
+            show: { url in url.map { ServerConfiguration.redacted($0) } ?? "(none)" }),
         .integer(
             "max_connections", range: 16...1_000_000, valueName: "<count>",
             help: "Open connections at most; past it new ones wait in the backlog.", example: "1024",

@@ -195,10 +195,9 @@ schemas = {
     "AgentList": obj({"agents": {"type": "array", "items": ref("Agent")}}, ["agents"]),
     "RegisterAgentRequest": req({
         "name": {"type": "string", "minLength": 1, "maxLength": 128}, "public_jwk": ED25519_JWK,
-        "domain": S, "workspace": S,
-        "did": {"type": "string", "description": "The key's did:key (the default), or `did:web:<this registry's host>:agents:<name>` "
-                                                 "for a did:web agent this registry hosts; any other value is a 400."}},
-        ["name", "public_jwk"]),
+        "domain": S, "workspace": S}, ["name", "public_jwk"],
+        "Also `did`: the key's did:key (the default), or `did:web:<this registry's host>:agents:<name>` for a did:web agent "
+        "this registry hosts; any other value is a 400."),
     "UpdateAgentRequest": req({"name": {"type": "string", "minLength": 1, "maxLength": 128}, "domain": S,
                                 "status": {"type": "string", "enum": ["active", "disabled"]}}),
     "DisableAgentRequest": req({"reason": {"type": "string", "maxLength": 1024}}, additional=True),

@@ -32,6 +32,8 @@ final class GroupCommit: Sendable {
     /// Committed transactions and the writes in them (the metric's figures, for tests).
     private let batches = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
+    /// Numbers the writer's turns; only the writer advances it.
+    private let turns = Atomic<UInt64>(0)
     var batchesCommitted: Int { batches.load(ordering: .relaxed) }
     var writesCommitted: Int { writes.load(ordering: .relaxed) }
 
@@ -44,13 +46,36 @@ final class GroupCommit: Sendable {
     init(pool: DatabasePool) { self.pool = pool }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let job = PendingWrite(body: body)
-        var lead = state.withLock { state -> Bool in
+        try await complete(enqueue(body))
+    }
+
+    /// A write queued in arrival order, not yet driven (see ``enqueue(_:onFinish:)``).
+    struct Ticket<T: Sendable>: Sendable {
+        fileprivate let job: PendingWrite<T>
+        fileprivate let lead: Bool
+    }
+
+    /// Queues `body` now, synchronously, so that a caller holding its own lock can fix the order
+    /// of its writes (the session pipeline queues a session's decisions in the order it planned
+    /// them). `onFinish` runs on the writer once the batch holding the write has committed
+    /// (`true`) or failed (`false`), before the next batch starts. ``complete(_:)`` then drives
+    /// the turn if needed and waits for the answer.
+    func enqueue<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T, onFinish: (@Sendable (Bool) -> Void)? = nil
+    ) -> Ticket<T> {
+        let job = PendingWrite(body: body, onFinish: onFinish)
+        let lead = state.withLock { state -> Bool in
             state.pending.append(job)
             if state.turnScheduled { return false }
             state.turnScheduled = true
             return true
         }
+        return Ticket(job: job, lead: lead)
+    }
+
+    /// Runs the writer turn if this write's enqueue scheduled it, and waits for its batch.
+    func complete<T: Sendable>(_ ticket: Ticket<T>) async throws -> T {
+        var lead = ticket.lead
         while lead {
             try await pool.writeWithoutTransaction { db in self.turn(db) }
             // More than `maximumBatch` were queued: whoever led schedules the next turn too.
@@ -60,8 +85,11 @@ final class GroupCommit: Sendable {
                 return true
             }
         }
-        return try await job.value()
+        return try await ticket.job.value()
     }
+
+    /// The writer turn running now (read by writes inside it; see ``SessionPipelines``).
+    var currentTurn: UInt64 { turns.load(ordering: .acquiring) }
 
     /// One writer turn: commits what is queued (up to `maximumBatch`) as one transaction.
     private func turn(_ db: Database) {
@@ -73,6 +101,7 @@ final class GroupCommit: Sendable {
             return batch
         }
         guard !batch.isEmpty else { return }
+        turns.add(1, ordering: .releasing)
         batchSizes.withLock { recorder in
             // Made at the first decision, not with the store: the store is opened before `serve`
             // bootstraps the metrics system, and a recorder made then would stay bound to the
@@ -93,8 +122,10 @@ final class GroupCommit: Sendable {
             }
             batches.add(1, ordering: .relaxed)
             writes.add(batch.count, ordering: .relaxed)
+            for job in batch { job.committed(true) }
             for job in batch { job.finish(commitError: nil) }
         } catch {
+            for job in batch { job.committed(false) }
             for job in batch { job.finish(commitError: error) }
         }
     }
@@ -106,12 +137,15 @@ private protocol BatchedWrite: Sendable {
     /// its own, its error kept for its caller; otherwise (alone in the batch) its error aborts
     /// the transaction.
     func run(_ db: Database, isolated: Bool) throws
+    /// Tells the write's `onFinish` whether its batch committed (on the writer, before any later batch).
+    func committed(_ committed: Bool)
     /// Answers the caller: the write's own outcome if the batch committed, else the commit's error.
     func finish(commitError: (any Error)?)
 }
 
-private final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
+fileprivate final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
     private let body: @Sendable (Database) throws -> T
+    private let onFinish: (@Sendable (Bool) -> Void)?
     private let state = Mutex(State())
 
     private struct State {
@@ -120,7 +154,12 @@ private final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
         var waiter: CheckedContinuation<T, any Error>?
     }
 
-    init(body: @escaping @Sendable (Database) throws -> T) { self.body = body }
+    init(body: @escaping @Sendable (Database) throws -> T, onFinish: (@Sendable (Bool) -> Void)?) {
+        self.body = body
+        self.onFinish = onFinish
+    }
+
+    func committed(_ committed: Bool) { onFinish?(committed) }
 
     func run(_ db: Database, isolated: Bool) throws {
         let attempt: Result<T, any Error>

@@ -197,7 +197,7 @@ enum SQLiteMigrations {
         (
             // As on PostgreSQL: every update of a session bumps its version (here in the UPDATE
             // statements themselves), so a process can decide on its cached view of a session and
-            // write only if the version is still the one it saw (`decideOutsideWriter`).
+            // write only if the version is still the one it saw (`decidePipelined`).
             "v8-session-versions",
             """
             ALTER TABLE gov_sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;

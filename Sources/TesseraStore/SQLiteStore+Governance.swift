@@ -134,9 +134,7 @@ extension SQLiteStore {
         id: String, request: SessionRequestKey?,
         _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output {
-        let concurrent = inFlight.enter(id)
-        defer { inFlight.leave(id) }
-        if request == nil, concurrent == 0, let output = try await decideOutsideWriter(id: id, plan) { return output }
+        if request == nil, let output = try await decidePipelined(id: id, plan) { return output }
         do {
             let body: @Sendable (Database) throws -> (Output, (SessionState, Int64)) = { db in
                 guard let row = try Row.fetchOne(db, sql: "SELECT state, version FROM gov_sessions WHERE id = ?", arguments: [id]) else {
@@ -182,41 +180,70 @@ extension SQLiteStore {
     }
 
     /// The common decision — one session update and one receipt — with its work done outside
-    /// SQLite's single writer.
+    /// SQLite's single writer, planned on the session's pipeline (see ``SessionPipelines``).
     ///
     /// Measured under load, the writer spent most of its time decoding the session's JSON, signing
     /// the receipt and encoding the new state — work that needs no lock. Here the plan runs on
-    /// the session as this process last wrote or read it, and the writer only runs
-    /// `UPDATE … WHERE version = ?` and the receipt's INSERT (inside a group-committed batch). A
-    /// stale view (another process wrote, or a concurrent decision on the same session got there
-    /// first) changes no row: nothing is written and the caller takes the locking path, which
-    /// refreshes the view. Returns nil in that case and whenever the mutation is anything but
-    /// one update and one receipt.
-    func decideOutsideWriter<Output: Sendable>(
+    /// the session as the previous decision in flight will leave it (or, with none in flight, as
+    /// this process last wrote or read it), and the writer only runs `UPDATE … WHERE version = ?`
+    /// and the receipt's INSERT, inside a group-committed batch. A write whose view was stale, or
+    /// whose predecessor did not commit, changes no row: the caller takes the locking path, which
+    /// decides again on what committed. Returns nil in that case and whenever the mutation is
+    /// anything but one update and one receipt.
+    func decidePipelined<Output: Sendable>(
         id: String, _ plan: @escaping @Sendable (SessionState, PriorAnswer?) throws -> SessionMutation<Output>
     ) async throws -> Output? {
-        guard let (cached, version) = sessionCache.session(id),
-            let (mutation, updated, receipt) = SessionMutation.plannedDecision(plan, on: cached)
-        else { return nil }
-        let state = String(decoding: try Self.stateEncoder.encode(updated), as: UTF8.self)
-        do {
-            try await groupCommit.write { db in
+        let lane = pipelines.enter(id)
+        defer { pipelines.leave(id) }
+        let groupCommit = self.groupCommit
+        let prepared = lane.tip.withLock { tip -> PipelinedWrite<Output>? in
+            let predecessor = tip?.link
+            guard let (base, version) = tip.map({ ($0.state, $0.version) }) ?? sessionCache.session(id),
+                let (mutation, updated, receipt) = SessionMutation.plannedDecision(plan, on: base),
+                let encoded = try? Self.stateEncoder.encode(updated)
+            else { return nil }
+            let state = String(decoding: encoded, as: UTF8.self)
+            let link = SessionPipelines.Link()
+            let ticket = groupCommit.enqueue({ db in
+                if let predecessor, !predecessor.permitsFollower(inTurn: groupCommit.currentTurn) { throw StaleView() }
                 try db.execute(
                     sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ? AND version = ?",
                     arguments: [state, id, version])
                 guard db.changesCount == 1 else { throw StaleView() }
                 try Self.insert(receipt, db)
-            }
-        } catch is StaleView {
-            sessionCache.forget(id)
-            return nil
-        } catch let error as DatabaseError {
-            sessionCache.forget(id)
-            throw Self.map(error)
+                link.written(turn: groupCommit.currentTurn)
+            }, onFinish: { committed in link.finished(committed: committed) })
+            tip = SessionPipelines.Tip(state: updated, version: version + 1, link: link)
+            if predecessor != nil { pipelines.countPlannedAhead() }
+            return PipelinedWrite(output: mutation.output, state: updated, version: version + 1, link: link, ticket: ticket)
         }
-        sessionCache.remember(id, updated, version: version + 1)
+        guard let prepared else { return nil }
+        do {
+            try await groupCommit.complete(prepared.ticket)
+        } catch {
+            // Whatever was planned on this write cannot commit either: start again from what did.
+            lane.tip.withLock { $0 = nil }
+            sessionCache.forget(id)
+            if error is StaleView {
+                pipelines.countRedecided()
+                return nil
+            }
+            if let error = error as? DatabaseError { throw Self.map(error) }
+            throw error
+        }
+        sessionCache.remember(id, prepared.state, version: prepared.version)
+        lane.tip.withLock { tip in if tip?.link === prepared.link { tip = nil } }
         sessionCache.hits.add(1, ordering: .relaxed)
-        return mutation.output
+        return prepared.output
+    }
+
+    /// A decision planned and queued on its session's pipeline, waiting for its batch.
+    struct PipelinedWrite<Output: Sendable>: Sendable {
+        let output: Output
+        let state: SessionState
+        let version: Int64
+        let link: SessionPipelines.Link
+        let ticket: GroupCommit.Ticket<Void>
     }
 
     /// One ``SessionWrite`` in SQLite's SQL.

@@ -17,9 +17,10 @@ public final class SQLiteStore: TesseraStore {
     let logger: Logger
     /// The decision path's writes share transactions (and fsyncs) under load; see `GroupCommit`.
     let groupCommit: GroupCommit
-    /// Sessions as this process last saw them (see `decideOutsideWriter`).
+    /// Sessions as this process last saw them (see `decidePipelined`).
     let sessionCache = VersionedSessionCache()
-    let inFlight = SessionsInFlight()
+    /// Each hot session's decisions planned ahead of their commits (see `SessionPipelines`).
+    let pipelines = SessionPipelines()
 
     /// Opens (creating if needed) `stateDirectory/tessera.sqlite` and migrates it.
     ///

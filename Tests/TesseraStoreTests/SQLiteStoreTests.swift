@@ -205,4 +205,119 @@ struct PrivateFilesTests {
         // Batches really formed (several writes per transaction), or this tested nothing.
         #expect(store.groupCommit.batchesCommitted < store.groupCommit.writesCommitted)
     }
+
+    @Test("pipeline: a hot session's decisions are planned ahead of their commits; when one write fails, every decision planned on it is decided again on what committed — counts equal receipts, the chain is whole")
+    func pipelineRedecidesAfterAFailedWrite() async throws {
+        let directory = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = try SQLiteStore(stateDirectory: directory)
+        let key = Ed25519KeyPair()
+        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
+        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+        // One write is poisoned when planned: its receipt collides with seq 0, so its INSERT fails
+        // inside the writer after its UPDATE ran (the failure a full disk or a constraint gives).
+        let poisoned = SharedMutex(false)
+        @Sendable func decide() async -> Bool {
+            do {
+                try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                    var next = current
+                    next.callsUsed += 1
+                    var receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                    if current.callsUsed == 5, poisoned.withLock({ old in defer { old = true }; return !old }) {
+                        receipt = ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt)
+                    }
+                    return SessionMutation(session: next, receipts: [receipt], output: ())
+                }
+                return true
+            } catch {
+                return false
+            }
+        }
+        #expect(await decide())  // seq 0, and the process's view of the session
+        // Another connection holds SQLite's write lock, so the store's writer waits and the next
+        // 40 decisions are all planned, in order, on their predecessors before any commits.
+        let blocker = try writeLockHolder(store.path)
+        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let storm = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<40 { group.addTask { await decide() } }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+        }
+        let planned = try await eventually(within: .seconds(10), every: .milliseconds(5)) {
+            store.pipelines.pipelined.load(ordering: .relaxed) >= 39
+        }
+        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+        let outcomes = await storm.value
+        #expect(planned, "planned ahead: \(store.pipelines.pipelined.load(ordering: .relaxed))")
+        // Exactly the poisoned decision failed (its caller got the error, nothing of it was kept);
+        // the 35 planned on it found their predecessor not committed and were decided again.
+        #expect(outcomes.filter { !$0 }.count == 1)
+        #expect(store.pipelines.redecided.load(ordering: .relaxed) == 35)
+        let state = try #require(try await store.session(id: "s1"))
+        let receipts = try await store.receipts(sessionID: "s1")
+        #expect(state.callsUsed == 40)
+        #expect(receipts.map(\.seq) == Array(0..<40))
+        let verified = try await ReceiptChain.verify(receipts.map(\.jwt), verifier: await JWSVerifier(keys: [key.kid: key.publicKey]))
+        #expect(verified.count == 40)
+    }
+
+    @Test("pipeline: a revocation committed between planned decisions stops every one planned before it — none is written on the pre-revocation state")
+    func pipelineSeesARevocationInBetween() async throws {
+        let directory = makeStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = try SQLiteStore(stateDirectory: directory)
+        let key = Ed25519KeyPair()
+        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
+        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+        struct Revoked: Error {}
+        @Sendable func decide() async -> Bool {
+            do {
+                try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                    guard !current.revoked else { throw Revoked() }
+                    var next = current
+                    next.callsUsed += 1
+                    let receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                    return SessionMutation(session: next, receipts: [receipt], output: ())
+                }
+                return true
+            } catch {
+                return false
+            }
+        }
+        #expect(await decide())
+        let blocker = try writeLockHolder(store.path)
+        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let first = Task { await decide() }
+        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.inFlight("s1") == 1 })
+        // The revocation queues behind the first decision; then 10 more are planned ahead.
+        let revocation = Task { try await store.revoke(jti: passport.jti, at: Date()) }
+        let storm = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 { group.addTask { await decide() } }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+        }
+        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.pipelined.load(ordering: .relaxed) >= 10 })
+        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+        let firstOutcome = await first.value
+        try await revocation.value
+        let outcomes = await storm.value
+        let state = try #require(try await store.session(id: "s1"))
+        #expect(state.revoked)
+        // Whatever committed, the counts equal the receipts, and nothing after the revocation was
+        // permitted: at most the first decision (queued before it) got through.
+        let permitted = 1 + (firstOutcome ? 1 : 0) + outcomes.filter { $0 }.count
+        #expect(state.callsUsed == permitted)
+        #expect(try await store.receipts(sessionID: "s1").count == permitted)
+        #expect(outcomes.allSatisfy { !$0 })
+    }
+}
+
+/// Another connection to the same file that can hold SQLite's write lock across calls
+/// (`BEGIN IMMEDIATE` … `COMMIT`), so a test can make the store's writer wait.
+func writeLockHolder(_ path: String) throws -> DatabaseQueue {
+    var configuration = Configuration()
+    configuration.allowsUnsafeTransactions = true
+    return try DatabaseQueue(path: path, configuration: configuration)
 }

@@ -61,6 +61,20 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(try await verifier.verify(passportToken, as: PassportClaims.self, policy: policy)) }
     }
 
+    // What a passport presented again costs (issue 28): the server's `VerifiedTokenCache` hit —
+    // one SHA-256 of the token and a dictionary lookup; the revocation check after it is a
+    // RevocationCache lookup (not measured here).
+    Benchmark("passport verify (verified-token cache hit)", configuration: quick) { benchmark in
+        let verifier = await JWSVerifier(keys: [key.kid: key.publicKey])
+        let policy = JWSPolicy(type: PassportClaims.type, issuers: ["tessera"])
+        let claims = try await verifier.verify(passportToken, as: PassportClaims.self, policy: policy)
+        let cache = VerifiedTokenCache<PassportClaims>()
+        cache.remember(claims, for: passportToken, expiresAt: claims.exp ?? 0, generation: 1)
+        let at = now
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(cache.claims(for: passportToken, now: at, generation: 1)) }
+    }
+
     // MARK: In-process evaluation (no store write)
 
     func session(_ mission: Mission) -> SessionState {

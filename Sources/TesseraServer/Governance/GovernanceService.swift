@@ -22,6 +22,9 @@ public struct GovernanceService: Sendable {
     let evaluators: TTLCache<String, Evaluator>
     /// "Is this passport revoked?" without a store read per call; see ``RevocationCache``.
     let revocations = RevocationCache()
+    /// Passports verified before, by token hash: a hit skips the signature and the parse, never
+    /// the revocation check (see ``VerifiedTokenCache``).
+    let verifiedPassports = VerifiedTokenCache<PassportClaims>()
     /// Every decision, for the console's live feed and rates; see ``DecisionFeed``.
     public let feed = DecisionFeed()
     /// Passports get a status-list index, like badges.
@@ -148,10 +151,11 @@ public struct GovernanceService: Sendable {
     private func verifyPassport(_ token: String) async throws -> PassportClaims {
         let claims: PassportClaims
         do {
-            claims = try await keys.verify(token, as: PassportClaims.self, policy: passportPolicy)
+            claims = try await keys.verify(token, as: PassportClaims.self, policy: passportPolicy, cache: verifiedPassports)
         } catch {
             throw GovernanceError.invalidToken
         }
+        // On every use, cached or not.
         if try await isRevoked(claims) { throw GovernanceError.passportRevoked }
         return claims
     }

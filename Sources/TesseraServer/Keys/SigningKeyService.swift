@@ -22,6 +22,9 @@ public final class SigningKeyService: Sendable {
         public let verifier: JWSVerifier
         /// When the keys were last read from the store (an unknown `kid` re-reads at most once a second).
         let refreshedAt: Date
+        /// Changes whenever the verification keys do: what a verified-token cache keys its entries
+        /// by, so that a rotation or a retirement makes every earlier verification miss.
+        public let verifierGeneration: UInt64
     }
 
     let store: any SigningKeyStore
@@ -66,8 +69,10 @@ public final class SigningKeyService: Sendable {
         guard let active = ring.active else { throw StoreError.invalidState("no active signing key") }
         let signer = try previous.flatMap { $0.signer.kid == active.kid ? $0.signer : nil } ?? JWSSigner(keyPair: active.keyPair())
         let keys = ring.verificationKeys(at: now)
-        let verifier = previous.flatMap { Set(keys.keys) == $0.verifier.kids ? $0.verifier : nil } ?? JWSVerifier(synchronousKeys: keys)
-        return Snapshot(ring: ring, signer: signer, verifier: verifier, refreshedAt: now)
+        let kept = previous.flatMap { Set(keys.keys) == $0.verifier.kids ? $0 : nil }
+        let verifier = kept?.verifier ?? JWSVerifier(synchronousKeys: keys)
+        let generation = kept?.verifierGeneration ?? (previous?.verifierGeneration ?? 0) + 1
+        return Snapshot(ring: ring, signer: signer, verifier: verifier, refreshedAt: now, verifierGeneration: generation)
     }
 
     /// Makes a new key active and retires the current one; it keeps verifying for the grace period.
@@ -83,6 +88,29 @@ public final class SigningKeyService: Sendable {
 
     /// Verifies with the current keys; an unknown `kid` triggers one re-read (at most once a
     /// second) in case another process has just rotated.
+    ///
+    /// With `cache`, a token verified earlier under the same keys is answered from it while
+    /// before its `exp` (see ``VerifiedTokenCache``); a full verification fills it.
+    public func verify<Claims: JWSClaims>(
+        _ token: String, as type: Claims.Type, policy: JWSPolicy, cache: VerifiedTokenCache<Claims>
+    ) async throws(JWSError) -> Claims {
+        let keys = snapshot
+        let now = clock.now().unixSeconds
+        if let claims = cache.claims(for: token, now: now, generation: keys.verifierGeneration) { return claims }
+        let claims: Claims
+        do {
+            claims = try keys.verifier.verifySync(token, as: type, policy: policy, now: now)
+        } catch {
+            // An unknown key may be another process's rotation: the uncached path re-reads the
+            // keys; what it verifies is not cached (it was not verified under `keys`).
+            guard case .unknownKeyID = error else { throw error }
+            return try await verify(token, as: type, policy: policy)
+        }
+        // Filed under the generation of the keys that verified it.
+        if let exp = claims.exp { cache.remember(claims, for: token, expiresAt: exp, generation: keys.verifierGeneration) }
+        return claims
+    }
+
     public func verify<Claims: JWSClaims>(_ token: String, as type: Claims.Type, policy: JWSPolicy) async throws(JWSError) -> Claims {
         let keys = snapshot
         do {

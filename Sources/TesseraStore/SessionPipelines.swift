@@ -1,0 +1,129 @@
+import Metrics
+import Synchronization
+import TesseraCore
+
+/// One hot session's decisions, planned ahead of their commits (issue 28).
+///
+/// Why: before this, a decision that found another one in flight for its session was planned
+/// inside SQLite's single writer — decode the session's JSON, evaluate, sign the receipt, encode
+/// the new state — so one busy agent's calls queued behind ~110 µs of writer work each, while
+/// decisions on different sessions ran outside it. One busy agent (one session, many parallel
+/// tool calls) is the common case.
+///
+/// How: each session with decisions in flight has a *lane*. Under the lane's lock a decision is
+/// planned on the lane's *tip* — the state the previous decision will have written once it
+/// commits — encoded, and queued on the group commit, so the writer receives a session's writes
+/// in the order they were planned and only runs `UPDATE … WHERE version = ?` and the receipt's
+/// INSERT. The tip then moves to the new state. Nothing is answered before its batch's COMMIT.
+///
+/// What keeps it exact:
+/// - each write names the version it was planned on, so a write from another process or path in
+///   between changes no row (``SQLiteStore/StaleView``);
+/// - each write also names its predecessor in the lane (a ``Link``), and runs only if that
+///   predecessor committed, or was written earlier in the same transaction. If an earlier write
+///   failed (its savepoint or its batch rolled back), every write planned on it finds its
+///   predecessor not committed and writes nothing — a version number alone could not tell, as
+///   another writer may have produced the same number with a different state;
+/// - a write that wrote nothing is decided again on the committed state, in the writer
+///   (``SQLiteStore/mutateSession(id:request:_:)``'s locking path), and the lane's tip is dropped so
+///   that later decisions start again from what committed.
+final class SessionPipelines: Sendable {
+    /// A planned write, as its followers see it.
+    final class Link: Sendable {
+        private enum State { case queued, written(turn: UInt64), committed, failed }
+        private let state = Mutex(State.queued)
+
+        /// On the writer: this write ran, in the writer's turn `turn` (not yet committed).
+        func written(turn: UInt64) { state.withLock { $0 = .written(turn: turn) } }
+
+        /// On the writer, once the write's batch is over: it is durable only if it was written and
+        /// its batch committed.
+        func finished(committed: Bool) {
+            state.withLock { state in
+                if case .written = state, committed { state = .committed } else { state = .failed }
+            }
+        }
+
+        /// Whether a write planned on this one may run in the writer's turn `turn`: this one is
+        /// committed, or was written earlier in the same (still open) transaction.
+        func permitsFollower(inTurn turn: UInt64) -> Bool {
+            state.withLock { state in
+                switch state {
+                case .committed: return true
+                case .written(let written): return written == turn
+                case .queued, .failed: return false
+                }
+            }
+        }
+    }
+
+    /// The state the lane's newest planned write leaves, and that write.
+    struct Tip {
+        var state: SessionState
+        var version: Int64
+        var link: Link
+    }
+
+    /// One session's decisions in flight on this process. Its lock is held while a decision is
+    /// planned and queued (a session's own calls are ordered; other sessions are not touched).
+    final class Lane: Sendable {
+        let tip = Mutex<Tip?>(nil)
+    }
+
+    private let lanes = Mutex<[String: (lane: Lane, users: Int)]>([:])
+    /// Decisions planned on an uncommitted predecessor, and decisions that had to be decided
+    /// again because what they were planned on did not commit or had moved (for tests and the
+    /// benchmark's notes).
+    let pipelined = Atomic<Int>(0)
+    let redecided = Atomic<Int>(0)
+    /// `tessera_store_pipelined_decisions_total{outcome="planned_ahead"|"redecided"}`, made at the
+    /// first count (the store opens before `serve` bootstraps the metrics system; see `GroupCommit`).
+    private let counters = Mutex<(plannedAhead: Counter, redecided: Counter)?>(nil)
+
+    /// Counts a decision planned on an uncommitted predecessor.
+    func countPlannedAhead() {
+        pipelined.add(1, ordering: .relaxed)
+        metrics().plannedAhead.increment()
+    }
+
+    /// Counts a decision that had to be decided again in the writer.
+    func countRedecided() {
+        redecided.add(1, ordering: .relaxed)
+        metrics().redecided.increment()
+    }
+
+    private func metrics() -> (plannedAhead: Counter, redecided: Counter) {
+        counters.withLock { counters in
+            if let counters { return counters }
+            let label = "tessera_store_pipelined_decisions_total"
+            let made = (
+                plannedAhead: Counter(label: label, dimensions: [("outcome", "planned_ahead")]),
+                redecided: Counter(label: label, dimensions: [("outcome", "redecided")]))
+            counters = made
+            return made
+        }
+    }
+
+    /// The lane of `id`, counted as used until ``leave(_:)``.
+    func enter(_ id: String) -> Lane {
+        lanes.withLock { lanes in
+            if let entry = lanes[id] {
+                lanes[id] = (entry.lane, entry.users + 1)
+                return entry.lane
+            }
+            let lane = Lane()
+            lanes[id] = (lane, 1)
+            return lane
+        }
+    }
+
+    func leave(_ id: String) {
+        lanes.withLock { lanes in
+            guard let entry = lanes[id] else { return }
+            if entry.users <= 1 { lanes[id] = nil } else { lanes[id] = (entry.lane, entry.users - 1) }
+        }
+    }
+
+    /// Decisions in flight on `id`'s lane (tests wait on it).
+    func inFlight(_ id: String) -> Int { lanes.withLock { $0[id]?.users ?? 0 } }
+}

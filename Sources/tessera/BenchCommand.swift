@@ -5,7 +5,7 @@ import TesseraCore
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measuring aids (used by scripts/load).", subcommands: [Hello.self, Chain.self])
+        commandName: "bench", abstract: "Measuring aids (used by scripts/load).", subcommands: [Hello.self, Chain.self, Sessions.self])
 
     /// A bare Hummingbird route in this same binary: the HTTP ceiling that `/health` is compared
     /// against, so the cost of Tessera's middleware is measured, not guessed.

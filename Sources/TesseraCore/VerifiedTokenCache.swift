@@ -15,7 +15,9 @@ import Synchronization
 ///   retirement that changes the verification keys makes every entry miss;
 /// - **revocation is not cached here**: the caller checks revocation on every use, hit or miss
 ///   (see `GovernanceService.verifyPassport`);
-/// - **bounded**: at `capacity` entries it starts over (a miss only costs a full verification).
+/// - **bounded**: at `capacity` entries it starts over (a miss only costs a full verification);
+/// - **one policy per cache**: the key is the token alone, so each cache serves one verification
+///   policy (the governance service's passport policy).
 public final class VerifiedTokenCache<Claims: Sendable>: Sendable {
     public let capacity: Int
     private struct Entry: Sendable {
@@ -24,6 +26,9 @@ public final class VerifiedTokenCache<Claims: Sendable>: Sendable {
         let generation: UInt64
     }
     private let entries: Mutex<[SHA256Digest: Entry]>
+    private let hits = Atomic<Int>(0)
+    /// Answers given from the cache (tests and diagnostics).
+    public var hitCount: Int { hits.load(ordering: .relaxed) }
 
     public init(capacity: Int = 10_000) {
         self.capacity = capacity
@@ -34,10 +39,12 @@ public final class VerifiedTokenCache<Claims: Sendable>: Sendable {
     /// verified under the keys of `generation`.
     public func claims(for token: String, now: Int64, generation: UInt64) -> Claims? {
         let key = Self.digest(token)
-        return entries.withLock { entries -> Claims? in
+        let claims = entries.withLock { entries -> Claims? in
             guard let entry = entries[key], entry.generation == generation, now < entry.expiresAt else { return nil }
             return entry.claims
         }
+        if claims != nil { hits.add(1, ordering: .relaxed) }
+        return claims
     }
 
     /// Remembers `claims`, just verified from `token` under the keys of `generation`.

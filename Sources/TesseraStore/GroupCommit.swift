@@ -55,15 +55,17 @@ final class GroupCommit: Sendable {
         fileprivate let lead: Bool
     }
 
-    /// Queues `body` now, synchronously, so that a caller holding its own lock can fix the order
+    /// Queues `body` now, synchronously, so that a caller holding its own lane can fix the order
     /// of its writes (the session pipeline queues a session's decisions in the order it planned
-    /// them). `onFinish` runs on the writer once the batch holding the write has committed
+    /// them). On the writer: `onWritten` runs once the write has run and its savepoint is released
+    /// (with the writer's turn number), and `onFinish` once the batch holding it has committed
     /// (`true`) or failed (`false`), before the next batch starts. ``complete(_:)`` then drives
     /// the turn if needed and waits for the answer.
     func enqueue<T: Sendable>(
-        _ body: @escaping @Sendable (Database) throws -> T, onFinish: (@Sendable (Bool) -> Void)? = nil
+        _ body: @escaping @Sendable (Database) throws -> T, onWritten: (@Sendable (UInt64) -> Void)? = nil,
+        onFinish: (@Sendable (Bool) -> Void)? = nil
     ) -> Ticket<T> {
-        let job = PendingWrite(body: body, onFinish: onFinish)
+        let job = PendingWrite(body: body, onWritten: onWritten, onFinish: onFinish)
         let lead = state.withLock { state -> Bool in
             state.pending.append(job)
             if state.turnScheduled { return false }
@@ -74,10 +76,20 @@ final class GroupCommit: Sendable {
     }
 
     /// Runs the writer turn if this write's enqueue scheduled it, and waits for its batch.
+    ///
+    /// The turn runs in a task of its own: GRDB checks the calling task for cancellation before it
+    /// runs a block, so a cancelled leader (a client that hung up) would otherwise leave the turn
+    /// scheduled and never run — every later write in the process would wait for ever — or
+    /// interrupt a batch holding other callers' writes.
     func complete<T: Sendable>(_ ticket: Ticket<T>) async throws -> T {
         var lead = ticket.lead
         while lead {
-            try await pool.writeWithoutTransaction { db in self.turn(db) }
+            do {
+                try await Task { try await self.pool.writeWithoutTransaction { db in self.turn(db) } }.value
+            } catch {
+                // The writer could not be reached (the database is closing): fail what waits.
+                failPending(error)
+            }
             // More than `maximumBatch` were queued: whoever led schedules the next turn too.
             lead = state.withLock { state -> Bool in
                 if state.pending.isEmpty || state.turnScheduled { return false }
@@ -86,6 +98,17 @@ final class GroupCommit: Sendable {
             }
         }
         return try await ticket.job.value()
+    }
+
+    /// Answers everything queued with `error` (nothing of it ran).
+    private func failPending(_ error: any Error) {
+        let batch = state.withLock { state -> [any BatchedWrite] in
+            state.turnScheduled = false
+            defer { state.pending.removeAll() }
+            return state.pending
+        }
+        for job in batch { job.committed(false) }
+        for job in batch { job.finish(commitError: error) }
     }
 
     /// The writer turn running now (read by writes inside it; see ``SessionPipelines``).
@@ -101,7 +124,7 @@ final class GroupCommit: Sendable {
             return batch
         }
         guard !batch.isEmpty else { return }
-        turns.add(1, ordering: .releasing)
+        let turn = turns.add(1, ordering: .releasing).newValue
         batchSizes.withLock { recorder in
             // Made at the first decision, not with the store: the store is opened before `serve`
             // bootstraps the metrics system, and a recorder made then would stay bound to the
@@ -112,7 +135,7 @@ final class GroupCommit: Sendable {
         let isolate = batch.count > 1
         do {
             try db.inTransaction(.immediate) {
-                for job in batch { try job.run(db, isolated: isolate) }
+                for job in batch { try job.run(db, isolated: isolate, turn: turn) }
                 // Some SQLite errors (a full disk, an I/O error) roll the whole transaction back
                 // by themselves; the writes that succeeded before it are gone too.
                 guard db.isInsideTransaction else {
@@ -136,7 +159,7 @@ private protocol BatchedWrite: Sendable {
     /// Runs inside the batch transaction (on GRDB's writer queue). `isolated`: in a savepoint of
     /// its own, its error kept for its caller; otherwise (alone in the batch) its error aborts
     /// the transaction.
-    func run(_ db: Database, isolated: Bool) throws
+    func run(_ db: Database, isolated: Bool, turn: UInt64) throws
     /// Tells the write's `onFinish` whether its batch committed (on the writer, before any later batch).
     func committed(_ committed: Bool)
     /// Answers the caller: the write's own outcome if the batch committed, else the commit's error.
@@ -145,6 +168,7 @@ private protocol BatchedWrite: Sendable {
 
 fileprivate final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
     private let body: @Sendable (Database) throws -> T
+    private let onWritten: (@Sendable (UInt64) -> Void)?
     private let onFinish: (@Sendable (Bool) -> Void)?
     private let state = Mutex(State())
 
@@ -154,14 +178,15 @@ fileprivate final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
         var waiter: CheckedContinuation<T, any Error>?
     }
 
-    init(body: @escaping @Sendable (Database) throws -> T, onFinish: (@Sendable (Bool) -> Void)?) {
+    init(body: @escaping @Sendable (Database) throws -> T, onWritten: (@Sendable (UInt64) -> Void)?, onFinish: (@Sendable (Bool) -> Void)?) {
         self.body = body
+        self.onWritten = onWritten
         self.onFinish = onFinish
     }
 
     func committed(_ committed: Bool) { onFinish?(committed) }
 
-    func run(_ db: Database, isolated: Bool) throws {
+    func run(_ db: Database, isolated: Bool, turn: UInt64) throws {
         let attempt: Result<T, any Error>
         if isolated {
             do {
@@ -177,6 +202,8 @@ fileprivate final class PendingWrite<T: Sendable>: BatchedWrite, Sendable {
         } else {
             attempt = .success(try body(db))
         }
+        // Only now — its savepoint released — is the write part of the open transaction.
+        if case .success = attempt { onWritten?(turn) }
         state.withLock { $0.attempt = attempt }
     }
 

@@ -196,33 +196,36 @@ extension SQLiteStore {
         let lane = pipelines.enter(id)
         defer { pipelines.leave(id) }
         let groupCommit = self.groupCommit
-        let prepared = lane.tip.withLock { tip -> PipelinedWrite<Output>? in
-            let predecessor = tip?.link
-            guard let (base, version) = tip.map({ ($0.state, $0.version) }) ?? sessionCache.session(id),
-                let (mutation, updated, receipt) = SessionMutation.plannedDecision(plan, on: base),
-                let encoded = try? Self.stateEncoder.encode(updated)
-            else { return nil }
-            let state = String(decoding: encoded, as: UTF8.self)
-            let link = SessionPipelines.Link()
-            let ticket = groupCommit.enqueue({ db in
+        await lane.acquire()
+        let (tip, epoch) = lane.base()
+        let predecessor = tip?.link
+        guard let (base, version) = tip.map({ ($0.state, $0.version) }) ?? sessionCache.session(id),
+            let (mutation, updated, receipt) = SessionMutation.plannedDecision(plan, on: base),
+            let encoded = try? Self.stateEncoder.encode(updated)
+        else {
+            lane.release()
+            return nil
+        }
+        let state = String(decoding: encoded, as: UTF8.self)
+        let link = SessionPipelines.Link()
+        let ticket = groupCommit.enqueue(
+            { db in
                 if let predecessor, !predecessor.permitsFollower(inTurn: groupCommit.currentTurn) { throw StaleView() }
                 try db.execute(
                     sql: "UPDATE gov_sessions SET state = ?, version = version + 1 WHERE id = ? AND version = ?",
                     arguments: [state, id, version])
                 guard db.changesCount == 1 else { throw StaleView() }
                 try Self.insert(receipt, db)
-                link.written(turn: groupCommit.currentTurn)
-            }, onFinish: { committed in link.finished(committed: committed) })
-            tip = SessionPipelines.Tip(state: updated, version: version + 1, link: link)
-            if predecessor != nil { pipelines.countPlannedAhead() }
-            return PipelinedWrite(output: mutation.output, state: updated, version: version + 1, link: link, ticket: ticket)
-        }
-        guard let prepared else { return nil }
+            }, onWritten: { turn in link.written(turn: turn) }, onFinish: { committed in link.finished(committed: committed) })
+        lane.advance(to: SessionPipelines.Tip(state: updated, version: version + 1, link: link, epoch: epoch))
+        lane.release()
+        if predecessor != nil { pipelines.countPlannedAhead() }
         do {
-            try await groupCommit.complete(prepared.ticket)
+            try await groupCommit.complete(ticket)
         } catch {
-            // Whatever was planned on this write cannot commit either: start again from what did.
-            lane.tip.withLock { $0 = nil }
+            // Whatever was planned on this write cannot commit either: its run ends, and later
+            // decisions start again from what committed.
+            lane.endRun(epoch)
             sessionCache.forget(id)
             if error is StaleView {
                 pipelines.countRedecided()
@@ -231,19 +234,10 @@ extension SQLiteStore {
             if let error = error as? DatabaseError { throw Self.map(error) }
             throw error
         }
-        sessionCache.remember(id, prepared.state, version: prepared.version)
-        lane.tip.withLock { tip in if tip?.link === prepared.link { tip = nil } }
+        sessionCache.remember(id, updated, version: version + 1)
+        lane.committed(link)
         sessionCache.hits.add(1, ordering: .relaxed)
-        return prepared.output
-    }
-
-    /// A decision planned and queued on its session's pipeline, waiting for its batch.
-    struct PipelinedWrite<Output: Sendable>: Sendable {
-        let output: Output
-        let state: SessionState
-        let version: Int64
-        let link: SessionPipelines.Link
-        let ticket: GroupCommit.Ticket<Void>
+        return mutation.output
     }
 
     /// One ``SessionWrite`` in SQLite's SQL.

@@ -10,7 +10,7 @@ import TesseraCore
 /// decisions on different sessions ran outside it. One busy agent (one session, many parallel
 /// tool calls) is the common case.
 ///
-/// How: each session with decisions in flight has a *lane*. Under the lane's lock a decision is
+/// How: each session with decisions in flight has a *lane*. Holding the lane, a decision is
 /// planned on the lane's *tip* — the state the previous decision will have written once it
 /// commits — encoded, and queued on the group commit, so the writer receives a session's writes
 /// in the order they were planned and only runs `UPDATE … WHERE version = ?` and the receipt's
@@ -44,6 +44,15 @@ final class SessionPipelines: Sendable {
             }
         }
 
+        /// This write will never commit (it changed nothing, or its batch rolled back): a plan on
+        /// it would be thrown away.
+        var hasFailed: Bool {
+            state.withLock { state in
+                if case .failed = state { return true }
+                return false
+            }
+        }
+
         /// Whether a write planned on this one may run in the writer's turn `turn`: this one is
         /// committed, or was written earlier in the same (still open) transaction.
         func permitsFollower(inTurn turn: UInt64) -> Bool {
@@ -57,17 +66,97 @@ final class SessionPipelines: Sendable {
         }
     }
 
-    /// The state the lane's newest planned write leaves, and that write.
+    /// The state the lane's newest planned write leaves, and that write. `epoch` names the run of
+    /// writes it belongs to: a failure ends only its own run (see ``Lane/endRun(_:)``).
     struct Tip {
         var state: SessionState
         var version: Int64
         var link: Link
+        var epoch: UInt64
     }
 
-    /// One session's decisions in flight on this process. Its lock is held while a decision is
-    /// planned and queued (a session's own calls are ordered; other sessions are not touched).
+    /// One session's decisions in flight on this process.
+    ///
+    /// A decision holds the lane while it plans and queues its write, so a session's writes reach
+    /// the writer in the order they were planned. Waiting for the lane suspends the task (a FIFO
+    /// of continuations) instead of blocking its thread: with two cooperative threads, 32 calls
+    /// on one session must not park the threads that serve every other request.
     final class Lane: Sendable {
-        let tip = Mutex<Tip?>(nil)
+        private struct State {
+            var tip: Tip?
+            var epoch: UInt64 = 0
+            var held = false
+            var waiters: [CheckedContinuation<Void, Never>] = []
+            var head = 0
+        }
+        private let state = Mutex(State())
+
+        /// Waits for the lane (first come, first served).
+        func acquire() async {
+            let acquired = state.withLock { state -> Bool in
+                if state.held { return false }
+                state.held = true
+                return true
+            }
+            if acquired { return }
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if !state.held {
+                        state.held = true
+                        return true
+                    }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+
+        /// Hands the lane to the next waiter, or frees it.
+        func release() {
+            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard state.head < state.waiters.count else {
+                    state.waiters.removeAll(keepingCapacity: true)
+                    state.head = 0
+                    state.held = false
+                    return nil
+                }
+                defer { state.head += 1 }
+                return state.waiters[state.head]
+            }
+            next?.resume()
+        }
+
+        /// What to plan on (the holder only): the tip, unless its write has already failed — a
+        /// plan on it would be thrown away — and the run it belongs to.
+        func base() -> (tip: Tip?, epoch: UInt64) {
+            state.withLock { state in
+                if let tip = state.tip, tip.link.hasFailed {
+                    state.tip = nil
+                    state.epoch += 1
+                }
+                return (state.tip, state.epoch)
+            }
+        }
+
+        /// The holder queued a write: it is the new tip.
+        func advance(to tip: Tip) { state.withLock { $0.tip = tip } }
+
+        /// A write of run `epoch` committed: with nothing newer planned, the tip is no longer needed
+        /// (the committed view is the same state).
+        func committed(_ link: Link) {
+            state.withLock { state in if state.tip?.link === link { state.tip = nil } }
+        }
+
+        /// A write of run `epoch` wrote nothing: everything planned on it will fail too, so its run
+        /// ends and later decisions start again from what committed. A newer run is left alone.
+        func endRun(_ epoch: UInt64) {
+            state.withLock { state in
+                guard state.epoch == epoch else { return }
+                state.tip = nil
+                state.epoch += 1
+            }
+        }
     }
 
     private let lanes = Mutex<[String: (lane: Lane, users: Int)]>([:])

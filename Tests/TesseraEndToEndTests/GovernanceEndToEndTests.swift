@@ -328,4 +328,24 @@ struct GovernanceEndToEndTests {
         #expect(chain.filter { $0.decision == "PERMIT" }.count <= budget)
         #expect(try await restarted.stop() == 0)
     }
+
+    @Test("a budget of 40 spent by 32 parallel calls on one session (planned ahead of their commits): exactly 40 PERMITs, answered and in the chain")
+    func exactBudgetWhilePipelining() async throws {
+        let cluster = try await cluster(1, state: makeTemporaryDirectory() + "/state")
+        let token = try await issue(cluster, ["agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")]), "max_tool_calls": 40])
+        let session = try await startSession(cluster, token)
+        let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(10))
+        let permits = SharedMutex(0)
+        _ = try await pool(400, workers: 32) { i -> Void in
+            let (status, body) = try await post(client, "/evaluate", [
+                "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
+            ])
+            if status == 200, body["decision"] == .string("PERMIT") { permits.withLock { $0 += 1 } }
+        }
+        #expect(permits.withLock { $0 } == 40)
+        let chain = try await verifyChain(cluster, try await receipts(cluster, session))
+        #expect(chain.filter { $0.decision == "PERMIT" }.count == 40)
+        #expect(try await metricSum(cluster, "tessera_store_pipelined_decisions_total{outcome=\"planned_ahead\"}") > 0)
+        for server in cluster.servers { #expect(try await server.stop() == 0) }
+    }
 }

@@ -262,8 +262,8 @@ struct PrivateFilesTests {
         #expect(verified.count == 40)
     }
 
-    @Test("pipeline: a revocation committed between planned decisions stops every one planned before it — none is written on the pre-revocation state")
-    func pipelineSeesARevocationInBetween() async throws {
+    @Test("pipeline: another writer's update between planned decisions produces the very version a planned-ahead write expects — it still writes nothing, because its predecessor never committed")
+    func pipelineRefusesAReusedVersion() async throws {
         let directory = makeStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
         let store = try SQLiteStore(stateDirectory: directory)
@@ -285,32 +285,43 @@ struct PrivateFilesTests {
                 return false
             }
         }
-        #expect(await decide())
+        #expect(await decide())  // version 1, and this process's view of it
+        let revoked = try #require(try await store.session(id: "s1")).revoking()
         let blocker = try writeLockHolder(store.path)
         try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-        let first = Task { await decide() }
-        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.inFlight("s1") == 1 })
-        // The revocation queues behind the first decision; then 10 more are planned ahead.
-        let revocation = Task { try await store.revoke(jti: passport.jti, at: Date()) }
+        // 10 decisions are planned while the writer waits: on versions 1, 2, … 10.
         let storm = Task {
             await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<10 { group.addTask { await decide() } }
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
         }
-        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.pipelined.load(ordering: .relaxed) >= 10 })
-        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
-        let firstOutcome = await first.value
-        try await revocation.value
+        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.pipelined.load(ordering: .relaxed) >= 9 })
+        // Another writer revokes the session in place (the trigger moves the version 1 → 2).
+        let json = String(decoding: try JSONEncoder().encode(revoked), as: UTF8.self)
+        try await blocker.writeWithoutTransaction { db in
+            try db.execute(sql: "UPDATE gov_sessions SET state = ? WHERE id = 's1'", arguments: [json])
+            try db.execute(sql: "COMMIT")
+        }
         let outcomes = await storm.value
+        // The first planned write finds version 2, not 1. The second expects exactly 2 — the
+        // number matches, but it was planned on the first, which never committed: nothing is
+        // written on a pre-revocation state, and every one is decided again and refused.
+        #expect(outcomes.allSatisfy { !$0 })
         let state = try #require(try await store.session(id: "s1"))
         #expect(state.revoked)
-        // Whatever committed, the counts equal the receipts, and nothing after the revocation was
-        // permitted: at most the first decision (queued before it) got through.
-        let permitted = 1 + (firstOutcome ? 1 : 0) + outcomes.filter { $0 }.count
-        #expect(state.callsUsed == permitted)
-        #expect(try await store.receipts(sessionID: "s1").count == permitted)
-        #expect(outcomes.allSatisfy { !$0 })
+        #expect(state.callsUsed == 1)
+        #expect(try await store.receipts(sessionID: "s1").count == 1)
+        #expect(store.pipelines.redecided.load(ordering: .relaxed) == 10)
+    }
+}
+
+extension SessionState {
+    /// This state, revoked (as a revocation by another process would leave it).
+    func revoking() -> SessionState {
+        var state = self
+        state.revoked = true
+        return state
     }
 }
 

@@ -358,6 +358,25 @@ async def http_gateway():
         listed = (message_of(body) or {}).get("result") or {}
         check("2026-07-28: a raw tools/list is filtered and marked private", status == 200 and sorted(t["name"] for t in listed.get("tools", [])) == ["count", "echo"]
               and listed.get("cacheScope") == "private", f"{status} {body[:300]}")
+        # 12 clients at once on one passport, each holding its GET stream open upstream: with an
+        # upstream connection pool of 8 (AsyncHTTPClient's default) the ninth client's calls waited
+        # until they timed out (issue 28).
+        status, body = http("POST", "/issue", {"mission": mission, "audience": endpoint}, token=token, server=base)
+        shared = json.loads(body)["token"]
+
+        async def streaming_client(i):
+            async with httpx2.AsyncClient(headers={"Authorization": "Bearer " + shared}, timeout=30) as client:
+                async with streamable_http_client(endpoint, http_client=client, terminate_on_close=False) as streams:
+                    async with ClientSession(streams[0], streams[1]) as session:
+                        await session.initialize()
+                        answers = [await session.call_tool("echo", {"text": f"client {i} call {n}"}) for n in range(3)]
+                        return sum(1 for a in answers if not a.is_error)
+
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*[streaming_client(i) for i in range(12)]), timeout=25)
+        except BaseException as error:  # a timeout, or a client whose connection was dropped
+            done = [repr(error)[:200]]
+        check("http: 12 clients at once, each with its GET stream open, all get their 3 calls answered", done == [3] * 12, done)
         seen = open(headers_file).read().split() if os.path.exists(headers_file) else []
         check("http: the upstream never receives the client's Authorization header",
               seen and all(h == "-" for h in seen), seen[:3])

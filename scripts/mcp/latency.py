@@ -86,7 +86,9 @@ async def http_load(url, token, clients, calls, warm):
 
     async def one():
         async with httpx2.AsyncClient(headers=headers, timeout=60) as client:
-            async with streamable_http_client(url, http_client=client) as streams:
+            # No DELETE at the end: through the gateway, ending one client's MCP session ends the
+            # passport's governance session, which the other clients of this run still use.
+            async with streamable_http_client(url, http_client=client, terminate_on_close=False) as streams:
                 async with ClientSession(streams[0], streams[1]) as session:
                     await session.initialize()
                     for _ in range(warm):
@@ -164,8 +166,8 @@ class HTTPPair:
         token = "tsk_" + secrets.token_urlsafe(32)
         self.server = subprocess.Popen(
             [TESSERA, "serve", "--state-dir", state + "/s", "--port", str(port), "--bootstrap-mode", "token", "--bootstrap-token", token,
-             "--mcp-upstream", f"e=http://127.0.0.1:{upstream_port}/mcp", "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--mcp-upstream", f"e=http://127.0.0.1:{upstream_port}/mcp", "--log-level", os.environ.get("MCP_BENCH_LOG_LEVEL", "warning")],
+            stdout=subprocess.DEVNULL, stderr=open(os.environ.get("MCP_BENCH_SERVER_LOG", os.devnull), "w"))
         for _ in range(300):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
@@ -176,9 +178,14 @@ class HTTPPair:
                 time.sleep(0.1)
         self.direct = f"http://127.0.0.1:{upstream_port}/mcp"
         self.endpoint = f"http://127.0.0.1:{port}/mcp/e"
-        mission = {"agent_id": "bench", "mission": "measure", "allowed_tools": ["echo"]}
-        self.passport = post(f"http://127.0.0.1:{port}/issue", {"mission": mission, "audience": self.endpoint, "ttl_s": 3600}, token)["token"]
+        self.issue_url, self.admin = f"http://127.0.0.1:{port}/issue", token
+        self.passport = self.new_passport()
         return self
+
+    def new_passport(self):
+        """A passport for the gateway: one governance session (a run's clients share it)."""
+        mission = {"agent_id": "bench", "mission": "measure", "allowed_tools": ["echo"], "max_tool_calls": 1000000}
+        return post(self.issue_url, {"mission": mission, "audience": self.endpoint, "ttl_s": 3600}, self.admin)["token"]
 
     def __exit__(self, *exc):
         for process in (self.server, self.upstream):
@@ -190,10 +197,10 @@ class HTTPPair:
 async def json_main():
     with HTTPPair() as pair:
         result = {"clients": CLIENTS, "calls_1": CALLS, "calls_each": CALLS_EACH}
-        for name, url, token in [("direct", pair.direct, None), ("gateway", pair.endpoint, pair.passport)]:
+        for name, url, token in [("direct", pair.direct, None), ("gateway", pair.endpoint, pair.new_passport())]:
             print(f"latency: {name}, 1 client, {CALLS} calls…", file=sys.stderr, flush=True)
             result[name + "_1"] = await http_load(url, token, 1, CALLS, 50)
-        for name, url, token in [("direct", pair.direct, None), ("gateway", pair.endpoint, pair.passport)]:
+        for name, url, token in [("direct", pair.direct, None), ("gateway", pair.endpoint, pair.new_passport())]:
             print(f"latency: {name}, {CLIENTS} clients × {CALLS_EACH} calls…", file=sys.stderr, flush=True)
             result[f"{name}_{CLIENTS}"] = await http_load(url, token, CLIENTS, CALLS_EACH, 10)
     print(json.dumps(result))
@@ -220,4 +227,5 @@ async def main():
         print(f"| {name} | {d50:.2f} | {d99:.2f} | {g50:.2f} | {g99:.2f} | {g50 - d50:+.2f} |")
 
 
-asyncio.run(json_main() if JSON_MODE else main())
+if __name__ == "__main__":
+    asyncio.run(json_main() if JSON_MODE else main())

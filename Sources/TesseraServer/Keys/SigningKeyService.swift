@@ -14,6 +14,9 @@ import TesseraStore
 /// immutable ``Snapshot`` under a short lock: no actor hop, no suspension. A refresh or rotation
 /// builds a whole new snapshot and swaps it in, so a reader sees the old keys or the new ones,
 /// never a mixture.
+/// Numbers every verifier this process builds (see ``SigningKeyService/Snapshot/verifierGeneration``).
+private let generations = Atomic<UInt64>(0)
+
 public final class SigningKeyService: Sendable {
     /// Everything a signer or verifier needs, replaced as a whole.
     public struct Snapshot: Sendable {
@@ -54,10 +57,15 @@ public final class SigningKeyService: Sendable {
         try install(try await store.signingKeys())
     }
 
+    /// Builds and swaps the snapshot under the lock, so that two installs at once (a periodic
+    /// refresh, an unknown `kid`, a rotation) cannot both derive from the same previous snapshot.
     func install(_ records: [SigningKeyRecord]) throws {
-        let previous = snapshot
-        let next = try Self.snapshot(of: records, gracePeriod: gracePeriod, at: clock.now(), previous: previous)
-        current.withLock { $0 = next }
+        let now = clock.now()
+        let (previous, next) = try current.withLock { current throws -> (Snapshot, Snapshot) in
+            let previous = current
+            current = try Self.snapshot(of: records, gracePeriod: gracePeriod, at: now, previous: previous)
+            return (previous, current)
+        }
         if next.signer.kid != previous.signer.kid {
             logger.info("signing key changed", metadata: ["kid": "\(next.signer.kid)"])
         }
@@ -71,7 +79,8 @@ public final class SigningKeyService: Sendable {
         let keys = ring.verificationKeys(at: now)
         let kept = previous.flatMap { Set(keys.keys) == $0.verifier.kids ? $0 : nil }
         let verifier = kept?.verifier ?? JWSVerifier(synchronousKeys: keys)
-        let generation = kept?.verifierGeneration ?? (previous?.verifierGeneration ?? 0) + 1
+        // A new verifier gets a number no other verifier in this process has had.
+        let generation = kept?.verifierGeneration ?? generations.add(1, ordering: .relaxed).newValue
         return Snapshot(ring: ring, signer: signer, verifier: verifier, refreshedAt: now, verifierGeneration: generation)
     }
 
@@ -96,7 +105,10 @@ public final class SigningKeyService: Sendable {
     ) async throws(JWSError) -> Claims {
         let keys = snapshot
         let now = clock.now().unixSeconds
-        if let claims = cache.claims(for: token, now: now, generation: keys.verifierGeneration) { return claims }
+        // An oversized token is refused by the verifier before anything reads it; so it is here.
+        if token.utf8.count <= policy.maxTokenBytes, let claims = cache.claims(for: token, now: now, generation: keys.verifierGeneration) {
+            return claims
+        }
         let claims: Claims
         do {
             claims = try keys.verifier.verifySync(token, as: type, policy: policy, now: now)

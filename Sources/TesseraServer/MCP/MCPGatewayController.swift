@@ -281,8 +281,15 @@ struct MCPGatewayController {
 
     /// The client for upstream calls. Its own tracing is off: with OpenTelemetry on, the gateway
     /// records the call itself (``MCPTracing/upstreamCall(_:upstream:_:)``), without the URL.
+    ///
+    /// Its pool allows 1,024 connections per upstream, not AsyncHTTPClient's default 8: every
+    /// streamable-HTTP client holds a long-lived GET stream open upstream, so with 8, eight
+    /// clients' streams took every connection and every further call waited until it timed out
+    /// (found by `scripts/compare-peers`' 32-client run, issue 28). The server's own
+    /// `max_connections` bounds how many clients can ask for one.
     static let upstreamClient: HTTPClient = {
         var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()

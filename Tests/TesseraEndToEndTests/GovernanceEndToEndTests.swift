@@ -154,7 +154,7 @@ struct GovernanceEndToEndTests {
         for server in cluster.servers { #expect(try await server.stop() == 0) }
     }
 
-    @Test("kill -9 in the middle of an evaluation storm: every answered PERMIT has its receipt, counts equal receipts, the chain verifies")
+    @Test("kill -9 in the middle of a storm of 32 parallel calls on one session, planned ahead of their commits: every answered PERMIT has its receipt, counts equal receipts, the chain verifies")
     func crashSafety() async throws {
         let state = makeTemporaryDirectory() + "/state"
         var cluster = try await cluster(1, state: state)
@@ -166,7 +166,7 @@ struct GovernanceEndToEndTests {
         let killed = SharedMutex(false)
         let victim = cluster.servers[0]
         let storm = Task {
-            try await pool(2000, workers: 16) { i -> Void in
+            try await pool(3000, workers: 32) { i -> Void in
                 // Once the server is dead, stop: the HTTP client would wait out its deadline per call.
                 guard !killed.withLock({ $0 }) else { return }
                 guard let (status, body) = try? await post(client, "/evaluate", [
@@ -179,7 +179,14 @@ struct GovernanceEndToEndTests {
         }
         // Let some evaluations land, then kill without warning.
         let deadline = ContinuousClock.now + .seconds(20)
-        while answered.withLock({ $0.count }) < 100, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        var plannedAhead = 0.0
+        while ContinuousClock.now < deadline {
+            plannedAhead = try await metricSum(cluster, "tessera_store_pipelined_decisions_total{outcome=\"planned_ahead\"}")
+            if answered.withLock({ $0.count }) >= 100, plannedAhead > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Decisions planned on uncommitted predecessors (issue 28) are what a kill must not break.
+        #expect(plannedAhead > 0)
         kill(victim.process.processIdentifier, SIGKILL)
         killed.withLock { $0 = true }
         _ = try? await storm.value
@@ -282,50 +289,6 @@ struct GovernanceEndToEndTests {
             #expect(!mine.isEmpty)
             try await expectSurvivedCrash(cluster, session, answered: mine)
         }
-        #expect(try await restarted.stop() == 0)
-    }
-
-    @Test("kill -9 during a storm of 32 parallel calls on ONE session: decisions really were planned ahead of their commits, every answered one is in the chain, the budget and the counts equal the receipts")
-    func crashSafetyWhilePipelining() async throws {
-        let state = makeTemporaryDirectory() + "/state"
-        var cluster = try await cluster(1, state: state)
-        let budget = 3000
-        let token = try await issue(cluster, ["agent_id": "agent", "mission": "work", "allowed_tools": .array([.string("read")]), "max_tool_calls": .number(JSONNumber(budget))])
-        let session = try await startSession(cluster, token)
-        let client = try TesseraHTTPClient(baseURL: cluster.servers[0].baseURL, timeout: .seconds(2))
-        let answered = SharedMutex<[String]>([])
-        let killed = SharedMutex(false)
-        let victim = cluster.servers[0]
-        let storm = Task {
-            try await pool(6000, workers: 32) { i -> Void in
-                guard !killed.withLock({ $0 }) else { return }
-                guard let (status, body) = try? await post(client, "/evaluate", [
-                    "session_id": .string(session), "tool_name": .string("read"), "arguments": .object(["i": .number(JSONNumber(i))]),
-                ]) else { return }
-                if status == 200, case .string(let id)? = body["receipt_id"] { answered.withLock { $0.append(id) } }
-            }
-        }
-        let deadline = ContinuousClock.now + .seconds(20)
-        var plannedAhead = 0.0
-        while ContinuousClock.now < deadline {
-            plannedAhead = try await metricSum(cluster, "tessera_store_pipelined_decisions_total{outcome=\"planned_ahead\"}")
-            if answered.withLock({ $0.count }) >= 600, plannedAhead > 0 { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        // Planning ahead is what this test is about: without it, it tested nothing new.
-        #expect(plannedAhead > 0)
-        kill(victim.process.processIdentifier, SIGKILL)
-        killed.withLock { $0 = true }
-        _ = try? await storm.value
-        let mine = answered.withLock { $0 }
-        #expect(mine.count >= 600)
-
-        let restarted = try ServerProcess(stateDirectory: state)
-        try await restarted.waitUntilListening()
-        cluster = Cluster(servers: [restarted], admin: cluster.admin)
-        try await expectSurvivedCrash(cluster, session, answered: mine)
-        let chain = try await verifyChain(cluster, try await receipts(cluster, session))
-        #expect(chain.filter { $0.decision == "PERMIT" }.count <= budget)
         #expect(try await restarted.stop() == 0)
     }
 

@@ -165,32 +165,20 @@ struct PrivateFilesTests {
 
     @Test("group commit: in a batch, a write whose statement fails is undone alone — its session update rolled back, the others committed")
     func batchIsolation() async throws {
-        let directory = makeStateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
-        let store = try SQLiteStore(stateDirectory: directory)
-        let key = Ed25519KeyPair()
-        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
-        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+        let fixture = try await OneSessionStore()
+        defer { fixture.remove() }
+        let store = fixture.store, key = fixture.key
         // 200 concurrent writes; every fourth one carries a receipt that collides with seq 0, so
         // its INSERT fails after its UPDATE ran.
-        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<200 {
                 group.addTask {
-                    do {
-                        try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
-                            var next = current
-                            next.callsUsed += 1
-                            var receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
-                            if i % 4 == 3 && current.receiptCount > 0 { receipt = ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt) }
-                            return SessionMutation(session: next, receipts: [receipt], output: ())
-                        }
-                        return true
-                    } catch {
-                        return false
+                    await fixture.decide { current, receipt in
+                        i % 4 == 3 && current.receiptCount > 0 ? ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt) : receipt
                     }
                 }
             }
-            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         let succeeded = outcomes.filter { $0 }.count
         #expect(succeeded < 200 && succeeded >= 150)
@@ -208,29 +196,16 @@ struct PrivateFilesTests {
 
     @Test("pipeline: a hot session's decisions are planned ahead of their commits; when one write fails, every decision planned on it is decided again on what committed — counts equal receipts, the chain is whole")
     func pipelineRedecidesAfterAFailedWrite() async throws {
-        let directory = makeStateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
-        let store = try SQLiteStore(stateDirectory: directory)
-        let key = Ed25519KeyPair()
-        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
-        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+        let fixture = try await OneSessionStore()
+        defer { fixture.remove() }
+        let store = fixture.store, key = fixture.key
         // One write is poisoned when planned: its receipt collides with seq 0, so its INSERT fails
         // inside the writer after its UPDATE ran (the failure a full disk or a constraint gives).
         let poisoned = SharedMutex(false)
         @Sendable func decide() async -> Bool {
-            do {
-                try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
-                    var next = current
-                    next.callsUsed += 1
-                    var receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
-                    if current.callsUsed == 5, poisoned.withLock({ old in defer { old = true }; return !old }) {
-                        receipt = ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt)
-                    }
-                    return SessionMutation(session: next, receipts: [receipt], output: ())
-                }
-                return true
-            } catch {
-                return false
+            await fixture.decide { current, receipt in
+                guard current.callsUsed == 5, poisoned.withLock({ old in defer { old = true }; return !old }) else { return receipt }
+                return ReceiptRecord(sessionID: "s1", seq: 0, jwt: receipt.jwt)
             }
         }
         #expect(await decide())  // seq 0, and the process's view of the session
@@ -264,27 +239,10 @@ struct PrivateFilesTests {
 
     @Test("pipeline: another writer's update between planned decisions produces the very version a planned-ahead write expects — it still writes nothing, because its predecessor never committed")
     func pipelineRefusesAReusedVersion() async throws {
-        let directory = makeStateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
-        let store = try SQLiteStore(stateDirectory: directory)
-        let key = Ed25519KeyPair()
-        let passport = PassportClaims(mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
-        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
-        struct Revoked: Error {}
-        @Sendable func decide() async -> Bool {
-            do {
-                try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
-                    guard !current.revoked else { throw Revoked() }
-                    var next = current
-                    next.callsUsed += 1
-                    let receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
-                    return SessionMutation(session: next, receipts: [receipt], output: ())
-                }
-                return true
-            } catch {
-                return false
-            }
-        }
+        let fixture = try await OneSessionStore()
+        defer { fixture.remove() }
+        let store = fixture.store
+        @Sendable func decide() async -> Bool { await fixture.decide() }
         #expect(await decide())  // version 1, and this process's view of it
         let revoked = try #require(try await store.session(id: "s1")).revoking()
         let blocker = try writeLockHolder(store.path)
@@ -313,6 +271,42 @@ struct PrivateFilesTests {
         #expect(state.callsUsed == 1)
         #expect(try await store.receipts(sessionID: "s1").count == 1)
         #expect(store.pipelines.redecided.load(ordering: .relaxed) == 10)
+    }
+}
+
+/// A store on a fresh file with one started session, `s1` (the group-commit and pipeline tests).
+struct OneSessionStore {
+    struct Revoked: Error {}
+    let store: SQLiteStore
+    let key = Ed25519KeyPair()
+    let directory: String
+
+    init(_ name: String = #function) async throws {
+        directory = makeStateDirectory(name)
+        store = try SQLiteStore(stateDirectory: directory)
+        let passport = PassportClaims(
+            mission: Mission(agent_id: "a", mission: "m", allowed_tools: ["t"]), issuer: "t", workspace: "w", issuedAt: 1, ttl: 1_000_000_000)
+        try await store.startSession(SessionState(id: "s1", passport: passport, startedAt: Date()))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+
+    /// One PERMIT on `s1` with its receipt (`tamper` may replace the receipt); refused once the
+    /// session is revoked. Whether it was answered.
+    func decide(_ tamper: @escaping @Sendable (SessionState, ReceiptRecord) -> ReceiptRecord = { $1 }) async -> Bool {
+        let key = self.key
+        do {
+            try await store.mutateSession(id: "s1", delegationRequestID: nil) { current, _ in
+                guard !current.revoked else { throw Revoked() }
+                var next = current
+                next.callsUsed += 1
+                let receipt = try next.appendReceipt(tool: "t", decision: .permit, arguments: .object([:]), issuer: "t", now: Date(), key: key)
+                return SessionMutation(session: next, receipts: [tamper(current, receipt)], output: ())
+            }
+            return true
+        } catch {
+            return false
+        }
     }
 }
 

@@ -48,7 +48,6 @@ public struct GovernanceService: Sendable {
         self.keys = keys
         self.clock = clock
         self.issuer = issuer
-        self.passportPolicy = JWSPolicy(type: PassportClaims.type, issuers: [issuer, aat.audience])
         self.logger = logger
         self.evaluators = TTLCache(ttl: TimeInterval(Self.maxTTL), capacity: 50_000)
     }
@@ -59,8 +58,10 @@ public struct GovernanceService: Sendable {
     /// Passports are issued as `issuer` (the configured name, the same on every node), except
     /// those the OAuth authorization server grants: their `iss` is its issuer identifier, the
     /// public origin (RFC 9068 §2.2, RFC 8414), which resource servers compare with its metadata.
-    /// Built once: a computed policy built its issuer set on every verification.
-    let passportPolicy: JWSPolicy
+    ///
+    /// Computed on every use, not stored: `aat.audience` is the public origin, which is known only
+    /// once the server listens (a stored policy refused every OAuth-granted passport).
+    var passportPolicy: JWSPolicy { JWSPolicy(type: PassportClaims.type, issuers: [issuer, aat.audience]) }
 
     /// What `/issue` asks for, validated by the controller's parser.
     public struct IssueRequest: Sendable {

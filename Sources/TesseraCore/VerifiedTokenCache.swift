@@ -56,10 +56,6 @@ public final class VerifiedTokenCache<Claims: Sendable>: Sendable {
         }
     }
 
-    public func removeAll() {
-        entries.withLock { $0.removeAll(keepingCapacity: true) }
-    }
-
     public var count: Int { entries.withLock { $0.count } }
 
     /// SHA-256 over the token's UTF-8 bytes, read in place (a native string is contiguous).

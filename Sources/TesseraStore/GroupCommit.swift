@@ -49,7 +49,7 @@ final class GroupCommit: Sendable {
         try await complete(enqueue(body))
     }
 
-    /// A write queued in arrival order, not yet driven (see ``enqueue(_:onFinish:)``).
+    /// A write queued in arrival order, not yet driven (see ``enqueue(_:onWritten:onFinish:)``).
     struct Ticket<T: Sendable>: Sendable {
         fileprivate let job: PendingWrite<T>
         fileprivate let lead: Bool

@@ -212,7 +212,4 @@ final class SessionPipelines: Sendable {
             if entry.users <= 1 { lanes[id] = nil } else { lanes[id] = (entry.lane, entry.users - 1) }
         }
     }
-
-    /// Decisions in flight on `id`'s lane (tests wait on it).
-    func inFlight(_ id: String) -> Int { lanes.withLock { $0[id]?.users ?? 0 } }
 }

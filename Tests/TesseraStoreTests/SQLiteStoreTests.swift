@@ -209,22 +209,8 @@ struct PrivateFilesTests {
             }
         }
         #expect(await decide())  // seq 0, and the process's view of the session
-        // Another connection holds SQLite's write lock, so the store's writer waits and the next
-        // 40 decisions are all planned, in order, on their predecessors before any commits.
-        let blocker = try writeLockHolder(store.path)
-        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-        let storm = Task {
-            await withTaskGroup(of: Bool.self) { group in
-                for _ in 0..<40 { group.addTask { await decide() } }
-                return await group.reduce(into: [Bool]()) { $0.append($1) }
-            }
-        }
-        let planned = try await eventually(within: .seconds(10), every: .milliseconds(5)) {
-            store.pipelines.pipelined.load(ordering: .relaxed) >= 39
-        }
-        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
-        let outcomes = await storm.value
-        #expect(planned, "planned ahead: \(store.pipelines.pipelined.load(ordering: .relaxed))")
+        // The next 40 decisions are all planned, in order, on their predecessors before any commits.
+        let outcomes = try await fixture.decideWhileTheWriterWaits(40, decide)
         // Exactly the poisoned decision failed (its caller got the error, nothing of it was kept);
         // the 35 planned on it found their predecessor not committed and were decided again.
         #expect(outcomes.filter { !$0 }.count == 1)
@@ -245,23 +231,12 @@ struct PrivateFilesTests {
         @Sendable func decide() async -> Bool { await fixture.decide() }
         #expect(await decide())  // version 1, and this process's view of it
         let revoked = try #require(try await store.session(id: "s1")).revoking()
-        let blocker = try writeLockHolder(store.path)
-        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-        // 10 decisions are planned while the writer waits: on versions 1, 2, … 10.
-        let storm = Task {
-            await withTaskGroup(of: Bool.self) { group in
-                for _ in 0..<10 { group.addTask { await decide() } }
-                return await group.reduce(into: [Bool]()) { $0.append($1) }
-            }
-        }
-        #expect(try await eventually(within: .seconds(10), every: .milliseconds(5)) { store.pipelines.pipelined.load(ordering: .relaxed) >= 9 })
-        // Another writer revokes the session in place (the trigger moves the version 1 → 2).
+        // 10 decisions are planned while the writer waits, on versions 1, 2, … 10; meanwhile another
+        // writer revokes the session in place (the trigger moves the version 1 → 2).
         let json = String(decoding: try JSONEncoder().encode(revoked), as: UTF8.self)
-        try await blocker.writeWithoutTransaction { db in
+        let outcomes = try await fixture.decideWhileTheWriterWaits(10, decide) { db in
             try db.execute(sql: "UPDATE gov_sessions SET state = ? WHERE id = 's1'", arguments: [json])
-            try db.execute(sql: "COMMIT")
         }
-        let outcomes = await storm.value
         // The first planned write finds version 2, not 1. The second expects exactly 2 — the
         // number matches, but it was planned on the first, which never committed: nothing is
         // written on a pre-revocation state, and every one is decided again and refused.
@@ -290,6 +265,34 @@ struct OneSessionStore {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+
+    /// Holds SQLite's write lock from another connection while `count` decisions are planned —
+    /// every one after the first on its predecessor, none committed — then runs `beforeCommit` in
+    /// that connection's transaction, commits it, and returns the decisions' outcomes.
+    func decideWhileTheWriterWaits(
+        _ count: Int, _ decide: @escaping @Sendable () async -> Bool, beforeCommit: @Sendable (Database) throws -> Void = { _ in },
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [Bool] {
+        let blocker = try writeLockHolder(store.path)
+        try await blocker.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let storm = Task {
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<count { group.addTask { await decide() } }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+        }
+        let pipelines = store.pipelines
+        let planned = try await eventually(within: .seconds(10), every: .milliseconds(5)) {
+            pipelines.pipelined.load(ordering: .relaxed) >= count - 1
+        }
+        try await blocker.writeWithoutTransaction { db in
+            try beforeCommit(db)
+            try db.execute(sql: "COMMIT")
+        }
+        let outcomes = await storm.value
+        #expect(planned, "planned ahead: \(pipelines.pipelined.load(ordering: .relaxed)) of \(count - 1)", sourceLocation: sourceLocation)
+        return outcomes
+    }
 
     /// One PERMIT on `s1` with its receipt (`tamper` may replace the receipt); refused once the
     /// session is revoked. Whether it was answered.
